@@ -1,0 +1,65 @@
+"""Settings read from the environment (the only place secrets and URLs come from)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+DEFAULT_DUCKDB_PATH = DATA_DIR / "dashboard.duckdb"
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    """Return the boolean value of environment variable `name`."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    """Return the integer value of environment variable `name`."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Config:
+    """Application settings; `Config.from_env()` reads them from the environment."""
+
+    database_url: str | None = None
+    cache_redis_url: str | None = None
+    cache_timeout: int = 3600
+    demo_users: int = 150_000
+    demo_seed: int = 42
+    autofill_demo: bool = True
+    debug: bool = False
+    model_dir: Path = field(default=DATA_DIR / "models")
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        """Return the settings found in the environment, defaults elsewhere."""
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            cache_redis_url=os.environ.get("CACHE_REDIS_URL") or None,
+            cache_timeout=_env_int("CACHE_TIMEOUT", 3600),
+            demo_users=_env_int("DEMO_USERS", 150_000),
+            demo_seed=_env_int("DEMO_SEED", 42),
+            autofill_demo=_env_bool("DEMO_AUTOFILL", True),
+            debug=_env_bool("DASHBOARD_DEBUG", False),
+            model_dir=Path(os.environ.get("MODEL_DIR") or DATA_DIR / "models"),
+            log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        )
+
+    @property
+    def uses_default_database(self) -> bool:
+        """True when no DATABASE_URL is set and the embedded DuckDB file is used."""
+        return self.database_url is None

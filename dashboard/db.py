@@ -1,0 +1,308 @@
+"""Database layer: engine from DATABASE_URL, the schema of the metric contract, bulk loading, data version.
+
+One schema for DuckDB (embedded default), PostgreSQL and SQLite. `user_id` is stored as text so
+that 20-digit ids beyond the signed 64-bit range and text ids survive exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from dashboard.config import DEFAULT_DUCKDB_PATH
+
+log = logging.getLogger(__name__)
+
+# Text columns compare in code-point order on every backend (the contract's string order):
+# PostgreSQL needs COLLATE "C"; DuckDB and SQLite compare bytes by default.
+Text = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+
+metadata = sa.MetaData()
+
+visits = sa.Table(
+    "visits",
+    metadata,
+    sa.Column("user_id", Text, nullable=False),
+    sa.Column("region", Text, nullable=False),
+    sa.Column("device", Text, nullable=False),
+    sa.Column("channel", Text, nullable=False),
+    sa.Column("session_start", sa.DateTime(), nullable=False),
+    sa.Column("session_end", sa.DateTime(), nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("user_id", Text, nullable=False),
+    sa.Column("event_dt", sa.DateTime(), nullable=False),
+    sa.Column("revenue", sa.Double(), nullable=False),
+)
+
+costs = sa.Table(
+    "costs",
+    metadata,
+    sa.Column("dt", sa.Date(), nullable=False),
+    sa.Column("channel", Text, nullable=False),
+    sa.Column("costs", sa.Double(), nullable=False),
+)
+
+app_meta = sa.Table(
+    "app_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+EVENT_TABLES = (visits, orders, costs)
+
+# Indexes the metric queries use on row stores (PostgreSQL, SQLite). DuckDB is columnar and prunes
+# with its automatic min-max zone maps; ART indexes there only slow bulk loads, so it gets none.
+INDEXES = (
+    sa.Index("ix_visits_user_start", visits.c.user_id, visits.c.session_start),
+    sa.Index("ix_visits_start", visits.c.session_start),
+    sa.Index("ix_orders_user_dt", orders.c.user_id, orders.c.event_dt),
+    sa.Index("ix_orders_dt", orders.c.event_dt),
+    sa.Index("ix_costs_dt_channel", costs.c.dt, costs.c.channel),
+)
+
+DATA_VERSION_KEY = "data_version"
+
+
+class DatabaseBusyError(RuntimeError):
+    """The embedded DuckDB file is locked by another process for longer than we waited."""
+
+
+def resolve_url(url: str | None) -> str:
+    """Return a SQLAlchemy URL: the default DuckDB file when `url` is empty, postgres URLs mapped to psycopg 3."""
+    if not url:
+        return f"duckdb:///{DEFAULT_DUCKDB_PATH}"
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def backend_name(engine_or_conn: Engine | Connection) -> str:
+    """Return the backend name: 'duckdb', 'postgresql' or 'sqlite'."""
+    return engine_or_conn.dialect.name
+
+
+def _is_duckdb_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout: float = 60.0) -> Engine:
+    """Return an engine for `url` (default: the embedded DuckDB file).
+
+    DuckDB allows one read-write process per file. With `read_only=True` (web workers) every
+    connection opens the file read-only and is closed after use (NullPool), so several workers can
+    read at once and the CLI can take the write lock between requests. Opening a locked file is
+    retried for `lock_timeout` seconds, then DatabaseBusyError is raised.
+    """
+    resolved = resolve_url(url)
+    sa_url = sa.make_url(resolved)
+    if sa_url.get_backend_name() == "duckdb":
+        database = sa_url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args: dict[str, Any] = {"read_only": True} if read_only else {}
+        engine = sa.create_engine(resolved, connect_args=connect_args, poolclass=NullPool)
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _retry_locked(dialect, conn_rec, cargs, cparams):  # noqa: ANN001
+            deadline = time.monotonic() + lock_timeout
+            delay = 0.05
+            while True:
+                try:
+                    return dialect.connect(*cargs, **cparams)
+                except Exception as exc:  # duckdb raises IOException for a held lock
+                    if not _is_duckdb_lock_error(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusyError(
+                            f"the database file {database} is locked by another process "
+                            f"(an import or the demo generator?); waited {lock_timeout:.0f}s"
+                        ) from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+
+        return engine
+    if sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(resolved, connect_args={"timeout": lock_timeout})
+    return sa.create_engine(resolved, pool_pre_ping=True)
+
+
+def create_schema(engine_or_conn: Engine | Connection) -> None:
+    """Create the event tables, app_meta and (on row stores) their indexes, if missing."""
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.begin() as conn:
+            create_schema(conn)
+        return
+    conn = engine_or_conn
+    metadata.create_all(conn, tables=[visits, orders, costs, app_meta], checkfirst=True)
+    if backend_name(conn) != "duckdb":
+        for index in INDEXES:
+            index.create(conn, checkfirst=True)
+
+
+def schema_exists(conn: Connection) -> bool:
+    """True when every table of the schema exists."""
+    inspector = sa.inspect(conn)
+    names = set(inspector.get_table_names())
+    return {t.name for t in (visits, orders, costs, app_meta)} <= names
+
+
+def get_data_version(conn: Connection) -> str:
+    """Return the current data version ('empty' before the first import)."""
+    if not schema_exists(conn):
+        return "empty"
+    value = conn.execute(
+        sa.select(app_meta.c.value).where(app_meta.c.key == DATA_VERSION_KEY)
+    ).scalar_one_or_none()
+    return value or "empty"
+
+
+def bump_data_version(conn: Connection) -> str:
+    """Set and return a new data version; call inside the transaction that changed the data."""
+    version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
+    updated = conn.execute(
+        sa.update(app_meta).where(app_meta.c.key == DATA_VERSION_KEY).values(value=version)
+    ).rowcount
+    if not updated:
+        conn.execute(sa.insert(app_meta).values(key=DATA_VERSION_KEY, value=version))
+    return version
+
+
+def _frame_for(table: sa.Table, df: pd.DataFrame) -> pd.DataFrame:
+    """Return `df` with exactly the table's columns, in order, and storage dtypes."""
+    missing = [c.name for c in table.columns if c.name not in df.columns]
+    if missing:
+        raise ValueError(f"frame for table {table.name} lacks columns {missing}")
+    out = df[[c.name for c in table.columns]].copy()
+    for column in table.columns:
+        name = column.name
+        if isinstance(column.type, sa.DateTime):
+            out[name] = pd.to_datetime(out[name]).astype("datetime64[us]")
+        elif isinstance(column.type, sa.Date):
+            out[name] = pd.to_datetime(out[name]).dt.date
+        elif isinstance(column.type, sa.Double):
+            out[name] = out[name].astype("float64")
+        else:
+            out[name] = out[name].astype(str)
+    return out
+
+
+def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
+    """Append the rows of `df` to `table` inside the caller's transaction; return the row count.
+
+    DuckDB reads the frame directly (Arrow scan), PostgreSQL takes it through COPY, SQLite
+    through executemany. Table and column names come from the schema, never from input.
+    """
+    if df.empty:
+        return 0
+    frame = _frame_for(table, df)
+    names = [c.name for c in table.columns]
+    backend = backend_name(conn)
+    if backend == "duckdb":
+        raw = conn.connection.driver_connection
+        view = f"bulk_{uuid.uuid4().hex}"
+        raw.register(view, frame)
+        try:
+            column_list = ", ".join(names)
+            raw.execute(f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {view}")
+        finally:
+            raw.unregister(view)
+    elif backend == "postgresql":
+        raw = conn.connection.driver_connection
+        column_list = ", ".join(names)
+        chunk = 500_000
+        with raw.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for begin in range(0, len(frame), chunk):
+                    buf = io.StringIO()
+                    frame.iloc[begin:begin + chunk].to_csv(
+                        buf, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S.%f"
+                    )
+                    copy.write(buf.getvalue())
+    else:
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        for record in records:
+            for key, value in record.items():
+                if isinstance(value, pd.Timestamp):
+                    record[key] = value.to_pydatetime()
+        conn.execute(table.insert(), records)
+    return len(frame)
+
+
+def replace_all(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction."""
+    counts = {}
+    for table in EVENT_TABLES:
+        conn.execute(sa.delete(table))
+    for table in EVENT_TABLES:
+        counts[table.name] = bulk_insert(conn, table, frames.get(table.name, pd.DataFrame()))
+    bump_data_version(conn)
+    return counts
+
+
+def row_counts(conn: Connection) -> dict[str, int]:
+    """Return the number of rows of each event table."""
+    return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in EVENT_TABLES}
+
+
+def is_empty(conn: Connection) -> bool:
+    """True when the schema is missing or every event table is empty."""
+    if not schema_exists(conn):
+        return True
+    return all(n == 0 for n in row_counts(conn).values())
+
+
+def db_info(conn: Connection) -> dict[str, Any]:
+    """Return backend, row counts, date ranges and data version, for `db-info` and the home page."""
+    info: dict[str, Any] = {
+        "backend": backend_name(conn),
+        "url": conn.engine.url.render_as_string(hide_password=True),
+        "tables": {},
+        "data_version": get_data_version(conn),
+    }
+    if not schema_exists(conn):
+        return info
+    spans = {
+        "visits": (visits.c.session_start, visits.c.user_id),
+        "orders": (orders.c.event_dt, orders.c.user_id),
+        "costs": (costs.c.dt, None),
+    }
+    for table in EVENT_TABLES:
+        ts, user = spans[table.name]
+        columns = [sa.func.count(), sa.func.min(ts), sa.func.max(ts)]
+        if user is not None:
+            columns.append(sa.func.count(sa.distinct(user)))
+        row = conn.execute(sa.select(*columns).select_from(table)).one()
+        entry = {"rows": row[0], "first": _as_date(row[1]), "last": _as_date(row[2])}
+        if user is not None:
+            entry["users"] = row[3]
+        info["tables"][table.name] = entry
+    return info
+
+
+def _as_date(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite returns text for aggregates over DATETIME columns
+        return value[:10]
+    return value.strftime("%Y-%m-%d")

@@ -1,0 +1,61 @@
+"""Shared fixtures: a fresh, empty database on each of the three real backends.
+
+PostgreSQL is the local server (PG_TEST_URL, default postgresql://postgres@127.0.0.1:5432/test);
+each test gets a schema of its own, selected through the URL's search_path, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard import db
+
+PG_TEST_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ("duckdb", "sqlite", "postgresql")
+
+os.environ.setdefault("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+os.environ.setdefault("SE_OFFLINE", "true")
+
+
+def make_database_url(backend: str, tmp_path: Path) -> tuple[str, callable]:
+    """Return (url of an empty database on `backend`, cleanup function)."""
+    if backend == "duckdb":
+        return f"duckdb:///{tmp_path / 'test.duckdb'}", lambda: None
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite'}", lambda: None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(db.resolve_url(PG_TEST_URL))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_TEST_URL else "?"
+    url = f"{PG_TEST_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+
+    def cleanup() -> None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+    return url, cleanup
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """URL of an empty database on each backend in turn (schema not created)."""
+    url, cleanup = make_database_url(request.param, tmp_path)
+    yield url
+    cleanup()
+
+
+@pytest.fixture
+def engine(database_url):
+    """A read-write engine on an empty database with the schema created, per backend."""
+    eng = db.make_engine(database_url)
+    db.create_schema(eng)
+    yield eng
+    eng.dispose()

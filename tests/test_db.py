@@ -1,0 +1,94 @@
+"""Storage layer on DuckDB, SQLite and PostgreSQL: schema, id round-trip, atomicity, data version."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from dashboard import db
+
+
+def _visits(ids):
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "user_id": ids,
+            "region": ["United States"] * n,
+            "device": ["iPhone"] * n,
+            "channel": ["organic"] * n,
+            "session_start": pd.to_datetime(["2026-03-01 23:59:59"] * n),
+            "session_end": pd.to_datetime(["2026-03-02 00:10:00"] * n),
+        }
+    )
+
+
+def test_db001_schema_is_idempotent(engine):
+    db.create_schema(engine)
+    db.create_schema(engine)
+    with engine.connect() as conn:
+        assert db.schema_exists(conn)
+        assert db.row_counts(conn) == {"visits": 0, "orders": 0, "costs": 0}
+        columns = set(conn.execute(sa.text("SELECT * FROM visits WHERE 1 = 0")).keys())
+    assert columns == {"user_id", "region", "device", "channel", "session_start", "session_end"}
+
+
+def test_db002_ids_round_trip_exactly(engine):
+    ids = ["98765432109876543210", "18446744073709551616", "9223372036854775808", "user-é-42", "007"]
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _visits(ids))
+    with engine.connect() as conn:
+        stored = [r[0] for r in conn.execute(sa.select(db.visits.c.user_id))]
+    assert sorted(stored) == sorted(ids)
+
+
+def test_db003_failed_transaction_leaves_nothing(engine):
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _visits(["1"]))
+        before = db.bump_data_version(conn)
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            db.bulk_insert(conn, db.visits, _visits(["2", "3"]))
+            db.bump_data_version(conn)
+            raise RuntimeError("failure injected midway")
+    with engine.connect() as conn:
+        assert db.row_counts(conn)["visits"] == 1
+        assert db.get_data_version(conn) == before
+
+
+def test_db004_data_version_changes_on_every_bump(engine):
+    with engine.connect() as conn:
+        assert db.get_data_version(conn) == "empty"
+    seen = set()
+    for _ in range(3):
+        with engine.begin() as conn:
+            seen.add(db.bump_data_version(conn))
+    with engine.connect() as conn:
+        assert db.get_data_version(conn) in seen
+    assert len(seen) == 3
+
+
+def test_db005_url_forms():
+    assert db.resolve_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert db.resolve_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert db.resolve_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert db.resolve_url(None).startswith("duckdb:///") and db.resolve_url(None).endswith("data/dashboard.duckdb")
+
+
+def test_db006_duckdb_readers_share_the_file(tmp_path):
+    url = f"duckdb:///{tmp_path / 'shared.duckdb'}"
+    writer = db.make_engine(url)
+    db.create_schema(writer)
+    with writer.begin() as conn:
+        db.bulk_insert(conn, db.visits, _visits(["1", "2"]))
+    writer.dispose()
+    readers = [db.make_engine(url, read_only=True) for _ in range(3)]
+    conns = [r.connect() for r in readers]  # three read-only handles open at once
+    assert [db.row_counts(c)["visits"] for c in conns] == [2, 2, 2]
+    for c in conns:
+        c.close()
+    # with the readers closed, a writer gets the lock again
+    with db.make_engine(url).begin() as conn:
+        db.bulk_insert(conn, db.visits, _visits(["3"]))
+    with readers[0].connect() as conn:
+        assert db.row_counts(conn)["visits"] == 3
