@@ -202,9 +202,16 @@ def _frame_for(table: sa.Table, df: pd.DataFrame) -> pd.DataFrame:
             out[name] = pd.to_datetime(out[name]).dt.date
         elif isinstance(column.type, sa.Double):
             out[name] = out[name].astype("float64")
-        else:
+        elif not _is_text_dtype(out[name].dtype):
             out[name] = out[name].astype(str)
     return out
+
+
+def _is_text_dtype(dtype) -> bool:
+    """True for string dtypes and categoricals of strings (loaded as they are, without a copy)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.api.types.is_string_dtype(dtype.categories.dtype)
+    return pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
 
 
 def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
