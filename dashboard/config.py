@@ -11,6 +11,12 @@ DATA_DIR = REPO_ROOT / "data"
 DEFAULT_DUCKDB_PATH = DATA_DIR / "dashboard.duckdb"
 
 
+def default_duckdb_path() -> Path:
+    """Return the embedded database file: DUCKDB_PATH if set, else data/dashboard.duckdb."""
+    raw = os.environ.get("DUCKDB_PATH")
+    return Path(raw).expanduser().resolve() if raw else DEFAULT_DUCKDB_PATH
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     """Return the boolean value of environment variable `name`."""
     raw = os.environ.get(name)

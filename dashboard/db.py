@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from dashboard.config import DEFAULT_DUCKDB_PATH
+from dashboard.config import default_duckdb_path
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class DatabaseBusyError(RuntimeError):
 def resolve_url(url: str | None) -> str:
     """Return a SQLAlchemy URL: the default DuckDB file when `url` is empty, postgres URLs mapped to psycopg 3."""
     if not url:
-        return f"duckdb:///{DEFAULT_DUCKDB_PATH}"
+        return f"duckdb:///{default_duckdb_path()}"
     if url.startswith("postgres://"):
         return "postgresql+psycopg://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):

@@ -1,0 +1,60 @@
+"""The Dash app: `create_app(config)` builds it; `server` is the Flask app for `gunicorn app:server`.
+
+`python app.py` runs the development server on http://127.0.0.1:8050 (debug only with DASHBOARD_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dash_bootstrap_components as dbc
+from dash import Dash
+
+from callbacks import register_callbacks
+from dashboard.bootstrap import ensure_demo_data
+from dashboard.config import Config
+from dashboard.context import AppContext
+from dashboard.server_routes import register_server_routes
+from layouts.shell import app_layout
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Dash:
+    """Return a configured Dash app: layout, callbacks, /health, /ready."""
+    config = config or Config.from_env()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_demo_data(config)
+    ctx = AppContext.from_config(config)
+    app = Dash(
+        __name__,
+        title="Marketing analytics",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        external_stylesheets=[],  # Bootstrap CSS is served from assets/ (works offline)
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = app_layout
+    register_callbacks(app, ctx)
+    register_server_routes(app.server, ctx)
+    app.server.extensions["dashboard_context"] = ctx
+    _ = dbc  # dash-bootstrap-components registers its component suite on import
+    return app
+
+
+_default_app: Dash | None = None
+
+
+def __getattr__(name: str):
+    """Build the module-level `app` and `server` on first access (so importing create_app has no side effects)."""
+    global _default_app
+    if name in ("app", "server"):
+        if _default_app is None:
+            _default_app = create_app()
+        return _default_app if name == "app" else _default_app.server
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    dev_app = create_app()
+    dev_app.run(host="127.0.0.1", port=8050, debug=dev_app.server.extensions["dashboard_context"].config.debug)

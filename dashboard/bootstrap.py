@@ -1,0 +1,68 @@
+"""First start: fill the empty embedded database with demo data, once, even with several workers."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from dashboard import db
+from dashboard.config import Config, default_duckdb_path
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _default_database_is_empty() -> bool:
+    """True when the embedded DuckDB file is missing or holds no events (opened read-only)."""
+    if not default_duckdb_path().exists():
+        return True
+    engine = db.make_engine(None, read_only=True)
+    try:
+        with engine.connect() as conn:
+            return db.is_empty(conn)
+    finally:
+        engine.dispose()
+
+
+def ensure_demo_data(config: Config) -> bool:
+    """Fill the embedded default database with demo data when it is empty; return True if it did.
+
+    Never touches a database given by DATABASE_URL. Several processes may call this at once
+    (gunicorn workers): a file lock lets the first one generate while the others wait.
+    """
+    if not config.uses_default_database or not config.autofill_demo:
+        return False
+    if not _default_database_is_empty():
+        return False
+    from dashboard import demo  # imported lazily: only a first start needs the generator
+
+    path = default_duckdb_path()
+    with _file_lock(path.with_name(path.name + ".lock")):
+        if not _default_database_is_empty():  # another worker filled it while we waited
+            return False
+        started = time.monotonic()
+        log.warning(
+            "The embedded database %s is empty: generating demo data (%s users, seed %s); "
+            "this happens once.", path, f"{config.demo_users:,}", config.demo_seed,
+        )
+        engine = db.make_engine(None)
+        try:
+            counts = demo.write_demo(engine, users=config.demo_users, seed=config.demo_seed)
+        finally:
+            engine.dispose()
+        log.warning("Demo data ready in %.1fs: %s", time.monotonic() - started, counts)
+        return True

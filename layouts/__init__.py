@@ -1,0 +1,1 @@
+"""Pure functions from data (DataFrames, dicts) to Dash components and figures; no database, no callbacks."""

@@ -1,0 +1,72 @@
+"""The data page: what the database holds (backend, tables, rows, date ranges, data version)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+
+def empty_database_notice(backend: str) -> dbc.Alert:
+    """Return the notice shown when the database holds no events, with how to import."""
+    return dbc.Alert(
+        [
+            html.H4("No data yet", className="alert-heading"),
+            html.P(f"The {backend} database given by DATABASE_URL holds no visits, orders or costs."),
+            html.P("Import your CSV files (both header styles of the metric contract are accepted):"),
+            html.Pre(
+                "python -m dashboard import --visits visits.csv --orders orders.csv --costs costs.csv",
+                className="mb-2",
+            ),
+            html.P(["or load demo data: ", html.Code("python -m dashboard demo")], className="mb-0"),
+        ],
+        color="info",
+        id="empty-database-notice",
+    )
+
+
+def database_summary(info: dict) -> html.Div:
+    """Return a card with the database summary of `dashboard.db.db_info`."""
+    rows = []
+    for name, entry in info["tables"].items():
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(name),
+                    html.Td(f"{entry['rows']:,}", className="text-end"),
+                    html.Td(f"{entry['users']:,}" if "users" in entry else "—", className="text-end"),
+                    html.Td(entry["first"] or "—"),
+                    html.Td(entry["last"] or "—"),
+                ]
+            )
+        )
+    table = dbc.Table(
+        [
+            html.Thead(html.Tr([html.Th("table"), html.Th("rows", className="text-end"),
+                                html.Th("users", className="text-end"), html.Th("first date"), html.Th("last date")])),
+            html.Tbody(rows),
+        ],
+        bordered=False, hover=True, size="sm", className="mb-0", id="database-summary-table",
+    )
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H5("Database", className="mb-0")),
+            dbc.CardBody(
+                [
+                    html.P(
+                        [html.Strong("Backend: "), info["backend"], html.Span(" · "),
+                         html.Strong("Data version: "), html.Code(info["data_version"])],
+                        className="mb-2",
+                    ),
+                    table,
+                ]
+            ),
+        ],
+        id="database-summary",
+    )
+
+
+def data_page(info: dict) -> html.Div:
+    """Return the data page for the database summary `info`."""
+    has_rows = any(entry["rows"] for entry in info["tables"].values())
+    body = [database_summary(info)] if has_rows else [empty_database_notice(info["backend"]), database_summary(info)]
+    return html.Div([html.H2("Data", className="h4 mb-3"), *body], className="d-grid gap-3")

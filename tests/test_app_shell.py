@@ -1,0 +1,170 @@
+"""App shell: create_app, /health, /ready, first-start demo fill, the data page, gunicorn with 2 workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+import pandas as pd
+import pytest
+
+from app import create_app
+from dashboard import db
+from dashboard.bootstrap import ensure_demo_data
+from dashboard.config import Config
+from callbacks.routing import render_page
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _one_visit():
+    return pd.DataFrame({
+        "user_id": ["98765432109876543210"], "region": ["UK"], "device": ["PC"], "channel": ["organic"],
+        "session_start": pd.to_datetime(["2026-05-01 10:00:00"]),
+        "session_end": pd.to_datetime(["2026-05-01 10:30:00"]),
+    })
+
+
+def test_app001_health_needs_no_database(tmp_path):
+    app = create_app(Config(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", autofill_demo=False))
+    client = app.server.test_client()
+    assert client.get("/health").get_json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.get_json()["status"] == "not ready"
+
+
+def test_app002_ready_reports_rows_and_version(database_url):
+    engine = db.make_engine(database_url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _one_visit())
+        version = db.bump_data_version(conn)
+    engine.dispose()
+    client = create_app(Config(database_url=database_url)).server.test_client()
+    body = client.get("/ready").get_json()
+    assert body["status"] == "ready"
+    assert body["data_version"] == version
+    assert body["rows"] == {"visits": 1, "orders": 0, "costs": 0}
+    assert body["has_data"] is True
+
+
+def test_app003_empty_external_database_gets_instructions_and_no_demo(database_url):
+    app = create_app(Config(database_url=database_url))
+    ctx = app.server.extensions["dashboard_context"]
+    page = str(render_page("/data", ctx))
+    assert "No data yet" in page and "python -m dashboard import" in page
+    body = app.server.test_client().get("/ready").get_json()
+    assert body["has_data"] is False
+    engine = db.make_engine(database_url)
+    with engine.connect() as conn:
+        assert db.is_empty(conn)  # never filled with demo data
+    engine.dispose()
+
+
+def test_app004_first_start_fills_embedded_database_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "embedded.duckdb"))
+    config = Config(demo_users=400, demo_seed=7)
+    assert ensure_demo_data(config) is True
+    engine = db.make_engine(None, read_only=True)
+    with engine.connect() as conn:
+        counts, version = db.row_counts(conn), db.get_data_version(conn)
+    engine.dispose()
+    assert counts["visits"] > 400 and counts["orders"] > 0 and counts["costs"] > 0
+    assert ensure_demo_data(config) is False  # already filled: nothing rewritten
+    engine = db.make_engine(None, read_only=True)
+    with engine.connect() as conn:
+        assert db.get_data_version(conn) == version
+    engine.dispose()
+
+
+def test_app005_concurrent_first_starts_fill_once(tmp_path):
+    env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "race.duckdb"), "DEMO_USERS": "400"}
+    env.pop("DATABASE_URL", None)
+    code = ("from dashboard.bootstrap import ensure_demo_data; from dashboard.config import Config;"
+            "print(ensure_demo_data(Config.from_env()))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outputs = [p.communicate(timeout=180)[0].strip() for p in procs]
+    assert sorted(outputs) == ["False", "False", "True"]
+
+
+def test_app006_data_page_shows_the_summary(database_url):
+    engine = db.make_engine(database_url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _one_visit())
+        db.bump_data_version(conn)
+    engine.dispose()
+    ctx = create_app(Config(database_url=database_url)).server.extensions["dashboard_context"]
+    page = str(render_page("/data", ctx))
+    assert "No data yet" not in page
+    assert "2026-05-01" in page and "database-summary" in page
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urlopen(url, timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_app007_gunicorn_two_workers_on_embedded_duckdb(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "gunicorn.duckdb"), "DEMO_USERS": "500",
+           "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
+    env.pop("DATABASE_URL", None)
+    log = open(tmp_path / "gunicorn.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:server"], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status, _ = _get(f"http://127.0.0.1:{port}/health")
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError((tmp_path / "gunicorn.log").read_text()[-3000:])
+                time.sleep(0.5)
+        assert status == 200
+        pids = set()
+        for _ in range(20):  # several requests so both workers open the file read-only
+            status, body = _get(f"http://127.0.0.1:{port}/ready")
+            assert status == 200 and '"has_data":true' in body.replace(" ", "")
+        status, body = _get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and "<title>Marketing analytics</title>" in body and "_dash-config" in body
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        pids.update(workers)
+        assert len(pids) == 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.browser
+def test_app008_page_loads_without_console_errors(dash_duo, tmp_path):
+    url = f"duckdb:///{tmp_path / 'browser.duckdb'}"
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _one_visit())
+        db.bump_data_version(conn)
+    engine.dispose()
+    app = create_app(Config(database_url=url))
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#database-summary", timeout=20)
+    assert "98765432109876543210" not in dash_duo.driver.page_source  # per-user rows never shown here
+    assert dash_duo.find_element("#database-summary-table").text.count("visits") == 1
+    assert dash_duo.get_logs() == []
