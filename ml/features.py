@@ -1,0 +1,385 @@
+"""Snapshot features and the "activity declined" label, computed inside the database.
+
+A snapshot at cutoff date T has one row per *eligible* customer: a user with at least one order
+whose date(event_dt) lies in (T - lookback_days, T]. Every feature reads only events whose date is
+<= T (visits by date(session_start), orders by date(event_dt), costs by dt). The label reads only
+events in (T, T + P]; features and label come from separate sub-queries, so nothing after T can
+reach a feature.
+
+Label (P = horizon_days, default 30), with "prev" = dates in (T - P, T] and "next" = (T, T + P]:
+
+    declined = 1  when  orders_next < 0.5 * orders_prev   OR   visits_next < 0.5 * visits_prev
+
+(counts of orders and of visits). A customer without orders in the previous P days can only
+decline through visits; one with no visit in the previous P days only through orders.
+
+All aggregation happens in SQL (SQLAlchemy Core, the same query on DuckDB, SQLite and PostgreSQL);
+only one row per eligible customer comes back. Windows are compared against bound timestamps
+(`session_start >= day_start`), never with string-built SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from dashboard import db
+
+WINDOWS = (30, 60, 90)
+RECENCY_CAP_DAYS = 365
+UNKNOWN = "unknown"
+
+NUMERIC_FEATURES = [
+    "visits_30", "visits_60", "visits_90", "visits_trend",
+    "minutes_30", "minutes_60", "minutes_90", "minutes_trend",
+    "active_days_30", "active_days_60", "active_days_90", "active_days_trend",
+    "days_since_last_visit", "days_since_last_order", "days_since_first_visit",
+    "orders_30", "orders_60", "orders_90", "orders_trend", "orders_total",
+    "revenue_90", "revenue_total", "avg_order_value", "days_first_to_last_order",
+    "acquisition_cost",
+]
+CATEGORICAL_FEATURES = ["channel", "device", "region"]
+FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+LABEL = "label"
+
+LABEL_DEFINITION = (
+    "declined = 1 when orders in (T, T+P] < 0.5 x orders in (T-P, T] "
+    "OR visits in (T, T+P] < 0.5 x visits in (T-P, T]; dates are date(event_dt) and date(session_start); "
+    "eligible = at least one order with date in (T-L, T]; P = horizon_days, L = lookback_days"
+)
+
+
+# --- dialect helpers (the two constructs the snapshot needs) -------------------------------------
+
+class day_of(FunctionElement):  # noqa: N801 (SQL function style)
+    """SQL: the calendar date of a timestamp."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "day_of"
+
+
+@compiles(day_of)
+def _day_of_default(element, compiler, **kw):  # PostgreSQL, DuckDB
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+class seconds_between(FunctionElement):  # noqa: N801
+    """SQL: seconds from the first timestamp to the second (float)."""
+
+    type = sa.Double()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between)
+def _seconds_default(element, compiler, **kw):  # PostgreSQL
+    start, end = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+
+
+@compiles(seconds_between, "duckdb")
+def _seconds_duckdb(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return f"(epoch({compiler.process(end, **kw)}) - epoch({compiler.process(start, **kw)}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element, compiler, **kw):
+    start, end = list(element.clauses)
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds from strftime('%s') plus the fraction
+    # text, exact to the microsecond (julianday() would lose ~1e-4 s).
+    start_sql, end_sql = compiler.process(start, **kw), compiler.process(end, **kw)
+    return (
+        f"((CAST(strftime('%s', substr({end_sql}, 1, 19)) AS REAL)"
+        f" - CAST(strftime('%s', substr({start_sql}, 1, 19)) AS REAL))"
+        f" + (CAST(substr({end_sql}, 20) AS REAL) - CAST(substr({start_sql}, 20) AS REAL)))"
+    )
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def day_start(day: date) -> datetime:
+    """Return midnight at the start of `day` (the bound used for date windows)."""
+    return datetime.combine(day, time())
+
+
+def _in_dates(column, first_day: date, last_day: date):
+    """SQL condition: date(column) in [first_day, last_day], written on the raw timestamp."""
+    return sa.and_(column >= day_start(first_day), column < day_start(last_day + timedelta(days=1)))
+
+
+def _last_days(column, cutoff: date, days: int):
+    """SQL condition: date(column) in (cutoff - days, cutoff]."""
+    return _in_dates(column, cutoff - timedelta(days=days - 1), cutoff)
+
+
+def _count_if(condition):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _sum_if(condition, value):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0.0)), 0.0)
+
+
+def eligible_users(cutoff: date, lookback_days: int = 90):
+    """Return a subquery of the eligible user ids: >= 1 order with date in (cutoff - lookback_days, cutoff]."""
+    o = db.orders
+    return (
+        sa.select(o.c.user_id)
+        .where(_last_days(o.c.event_dt, cutoff, lookback_days))
+        .group_by(o.c.user_id)
+        .subquery("eligible")
+    )
+
+
+def profiles_subquery(cutoff: date):
+    """Return a subquery of profiles as of `cutoff`: user_id, first_ts, region, device, channel, acquisition_cost.
+
+    First visit = smallest session_start, ties by channel, device, region (spec "Profiles");
+    acquisition_cost = costs(dt, channel) / N profiles with that dt and channel, 0 without costs.
+    """
+    v = db.visits
+    before_end = v.c.session_start < day_start(cutoff + timedelta(days=1))
+    ranked = (
+        sa.select(
+            v.c.user_id, v.c.session_start, v.c.channel, v.c.device, v.c.region,
+            sa.func.row_number().over(
+                partition_by=v.c.user_id,
+                order_by=(v.c.session_start, v.c.channel, v.c.device, v.c.region),
+            ).label("rn"),
+        )
+        .where(before_end)
+        .subquery("ranked")
+    )
+    first = (
+        sa.select(
+            ranked.c.user_id, ranked.c.session_start.label("first_ts"), day_of(ranked.c.session_start).label("dt"),
+            ranked.c.channel, ranked.c.device, ranked.c.region,
+        )
+        .where(ranked.c.rn == 1)
+        .subquery("first_visit")
+    )
+    new_per_day = (
+        sa.select(first.c.dt, first.c.channel, sa.func.count().label("n_new"))
+        .group_by(first.c.dt, first.c.channel)
+        .subquery("new_per_day")
+    )
+    c = db.costs
+    spend = (
+        sa.select(c.c.dt, c.c.channel, sa.func.sum(c.c.costs).label("spend"))
+        .where(c.c.dt <= cutoff)
+        .group_by(c.c.dt, c.c.channel)
+        .subquery("spend")
+    )
+    cost_per_user = (
+        sa.select(
+            new_per_day.c.dt, new_per_day.c.channel,
+            (sa.func.coalesce(spend.c.spend, 0.0) / sa.cast(new_per_day.c.n_new, sa.Double())).label("cpu"),
+        )
+        .select_from(new_per_day.outerjoin(
+            spend, sa.and_(spend.c.dt == new_per_day.c.dt, spend.c.channel == new_per_day.c.channel)))
+        .subquery("cost_per_user")
+    )
+    return (
+        sa.select(
+            first.c.user_id, first.c.first_ts, first.c.region, first.c.device, first.c.channel,
+            sa.func.coalesce(cost_per_user.c.cpu, 0.0).label("acquisition_cost"),
+        )
+        .select_from(first.outerjoin(
+            cost_per_user,
+            sa.and_(cost_per_user.c.dt == first.c.dt, cost_per_user.c.channel == first.c.channel)))
+        .subquery("profiles")
+    )
+
+
+def _visit_features(cutoff: date, eligible):
+    v = db.visits
+    seconds = seconds_between(v.c.session_start, v.c.session_end)
+    columns = [v.c.user_id, sa.func.max(v.c.session_start).label("last_visit_ts")]
+    for days in WINDOWS:
+        window = _last_days(v.c.session_start, cutoff, days)
+        columns += [
+            _count_if(window).label(f"visits_{days}"),
+            _sum_if(window, seconds).label(f"seconds_{days}"),
+            sa.func.count(sa.distinct(sa.case((window, day_of(v.c.session_start)), else_=None)))
+            .label(f"active_days_{days}"),
+        ]
+    return (
+        sa.select(*columns)
+        .select_from(v.join(eligible, eligible.c.user_id == v.c.user_id))
+        .where(v.c.session_start < day_start(cutoff + timedelta(days=1)))
+        .group_by(v.c.user_id)
+        .subquery("visit_features")
+    )
+
+
+def _order_features(cutoff: date, eligible):
+    o = db.orders
+    columns = [
+        o.c.user_id,
+        sa.func.count().label("orders_total"),
+        sa.func.sum(o.c.revenue).label("revenue_total"),
+        sa.func.min(o.c.event_dt).label("first_order_ts"),
+        sa.func.max(o.c.event_dt).label("last_order_ts"),
+        _sum_if(_last_days(o.c.event_dt, cutoff, 90), o.c.revenue).label("revenue_90"),
+    ]
+    for days in WINDOWS:
+        columns.append(_count_if(_last_days(o.c.event_dt, cutoff, days)).label(f"orders_{days}"))
+    return (
+        sa.select(*columns)
+        .select_from(o.join(eligible, eligible.c.user_id == o.c.user_id))
+        .where(o.c.event_dt < day_start(cutoff + timedelta(days=1)))
+        .group_by(o.c.user_id)
+        .subquery("order_features")
+    )
+
+
+def _label_counts(cutoff: date, horizon_days: int, eligible):
+    """Subquery: per eligible user, orders and visits in (T-P, T] and in (T, T+P]."""
+    prev_first, prev_last = cutoff - timedelta(days=horizon_days - 1), cutoff
+    next_first, next_last = cutoff + timedelta(days=1), cutoff + timedelta(days=horizon_days)
+    v, o = db.visits, db.orders
+    visit_counts = (
+        sa.select(
+            v.c.user_id,
+            _count_if(_in_dates(v.c.session_start, prev_first, prev_last)).label("visits_prev"),
+            _count_if(_in_dates(v.c.session_start, next_first, next_last)).label("visits_next"),
+        )
+        .select_from(v.join(eligible, eligible.c.user_id == v.c.user_id))
+        .where(_in_dates(v.c.session_start, prev_first, next_last))
+        .group_by(v.c.user_id)
+        .subquery("label_visits")
+    )
+    order_counts = (
+        sa.select(
+            o.c.user_id,
+            _count_if(_in_dates(o.c.event_dt, prev_first, prev_last)).label("orders_prev"),
+            _count_if(_in_dates(o.c.event_dt, next_first, next_last)).label("orders_next"),
+        )
+        .select_from(o.join(eligible, eligible.c.user_id == o.c.user_id))
+        .where(_in_dates(o.c.event_dt, prev_first, next_last))
+        .group_by(o.c.user_id)
+        .subquery("label_orders")
+    )
+    return visit_counts, order_counts
+
+
+def snapshot_query(cutoff: date, horizon_days: int = 30, lookback_days: int = 90, with_label: bool = True):
+    """Return the SQLAlchemy SELECT of one row per eligible customer: raw aggregates (and label counts)."""
+    eligible = eligible_users(cutoff, lookback_days)
+    visits_f = _visit_features(cutoff, eligible)
+    orders_f = _order_features(cutoff, eligible)
+    profiles = profiles_subquery(cutoff)
+    columns = [
+        eligible.c.user_id,
+        *[c for c in visits_f.c if c.name != "user_id"],
+        *[c for c in orders_f.c if c.name != "user_id"],
+        profiles.c.first_ts, profiles.c.region, profiles.c.device, profiles.c.channel,
+        profiles.c.acquisition_cost,
+    ]
+    joined = (
+        eligible.outerjoin(visits_f, visits_f.c.user_id == eligible.c.user_id)
+        .join(orders_f, orders_f.c.user_id == eligible.c.user_id)
+        .outerjoin(profiles, profiles.c.user_id == eligible.c.user_id)
+    )
+    if with_label:
+        label_visits, label_orders = _label_counts(cutoff, horizon_days, eligible)
+        columns += [
+            sa.func.coalesce(label_visits.c.visits_prev, 0).label("visits_prev"),
+            sa.func.coalesce(label_visits.c.visits_next, 0).label("visits_next"),
+            sa.func.coalesce(label_orders.c.orders_prev, 0).label("orders_prev"),
+            sa.func.coalesce(label_orders.c.orders_next, 0).label("orders_next"),
+        ]
+        joined = (
+            joined.outerjoin(label_visits, label_visits.c.user_id == eligible.c.user_id)
+            .outerjoin(label_orders, label_orders.c.user_id == eligible.c.user_id)
+        )
+    return sa.select(*columns).select_from(joined).order_by(eligible.c.user_id)
+
+
+def _days_before(cutoff: date, timestamps: pd.Series) -> pd.Series:
+    """Whole days from date(timestamp) to cutoff (float, NaN when the timestamp is missing)."""
+    ts = pd.to_datetime(timestamps, errors="coerce")
+    return (pd.Timestamp(cutoff) - ts.dt.normalize()).dt.days.astype("float64")
+
+
+def _trend(last: pd.Series, previous: pd.Series) -> pd.Series:
+    """Relative change of the last window versus the one before: (last - prev) / max(prev, 1)."""
+    return (last - previous) / np.maximum(previous, 1.0)
+
+
+def derive_features(raw: pd.DataFrame, cutoff: date, horizon_days: int = 30) -> pd.DataFrame:
+    """Return the feature frame (index user_id) from the raw per-customer aggregates of `snapshot_query`."""
+    out = pd.DataFrame(index=pd.Index(raw["user_id"].astype(str), name="user_id"))
+    num = lambda name: pd.to_numeric(raw[name], errors="coerce").fillna(0.0).astype("float64").to_numpy()  # noqa: E731
+    for days in WINDOWS:
+        out[f"visits_{days}"] = num(f"visits_{days}")
+        out[f"minutes_{days}"] = num(f"seconds_{days}") / 60.0
+        out[f"active_days_{days}"] = num(f"active_days_{days}")
+    for name in ("visits", "minutes", "active_days"):
+        last, sixty = out[f"{name}_30"], out[f"{name}_60"]
+        out[f"{name}_trend"] = _trend(last, sixty - last)
+    days_since_visit = _days_before(cutoff, raw["last_visit_ts"]).to_numpy()
+    days_since_order = _days_before(cutoff, raw["last_order_ts"]).to_numpy()
+    days_since_first_visit = _days_before(cutoff, raw["first_ts"]).to_numpy()
+    days_since_first_order = _days_before(cutoff, raw["first_order_ts"]).to_numpy()
+    out["days_since_last_visit"] = np.minimum(np.nan_to_num(days_since_visit, nan=RECENCY_CAP_DAYS), RECENCY_CAP_DAYS)
+    out["days_since_last_order"] = np.minimum(days_since_order, RECENCY_CAP_DAYS)
+    out["days_since_first_visit"] = np.where(
+        np.isnan(days_since_first_visit), days_since_first_order, days_since_first_visit)
+    for days in WINDOWS:
+        out[f"orders_{days}"] = num(f"orders_{days}")
+    out["orders_trend"] = _trend(out["orders_30"], out["orders_60"] - out["orders_30"])
+    out["orders_total"] = num("orders_total")
+    out["revenue_90"] = num("revenue_90")
+    out["revenue_total"] = num("revenue_total")
+    out["avg_order_value"] = out["revenue_total"] / np.maximum(out["orders_total"], 1.0)
+    out["days_first_to_last_order"] = days_since_first_order - days_since_order
+    out["acquisition_cost"] = num("acquisition_cost")
+    for name in CATEGORICAL_FEATURES:
+        values = raw[name].astype(object).where(raw[name].notna(), UNKNOWN)
+        out[name] = pd.array(values.astype(str).to_numpy(), dtype="str")
+    out = out[FEATURES]
+    if "visits_next" in raw.columns:
+        orders_prev, orders_next = num("orders_prev"), num("orders_next")
+        visits_prev, visits_next = num("visits_prev"), num("visits_next")
+        declined = (orders_next < 0.5 * orders_prev) | (visits_next < 0.5 * visits_prev)
+        out[LABEL] = declined.astype("int64")
+    return out
+
+
+def build_snapshot(conn: Connection, cutoff: date, horizon_days: int = 30, lookback_days: int = 90,
+                   with_label: bool = True) -> pd.DataFrame:
+    """Return one row per eligible customer at `cutoff` (index user_id): the FEATURES columns and `label` (0/1)."""
+    if horizon_days < 1 or lookback_days < 1:
+        raise ValueError("horizon_days and lookback_days must be >= 1")
+    query = snapshot_query(cutoff, horizon_days, lookback_days, with_label)
+    result = conn.execute(query)
+    raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    if raw.empty:
+        columns = FEATURES + ([LABEL] if with_label else [])
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="user_id", dtype="str"))
+    return derive_features(raw, cutoff, horizon_days)
+
+
+def data_date_range(conn: Connection) -> tuple[date | None, date | None]:
+    """Return (first, last) date of session_start or event_dt in the data, None when empty."""
+    bounds = []
+    for column in (db.visits.c.session_start, db.orders.c.event_dt):
+        row = conn.execute(sa.select(sa.func.min(column), sa.func.max(column))).one()
+        bounds.append(row)
+    firsts = [pd.Timestamp(b[0]).date() for b in bounds if b[0] is not None]
+    lasts = [pd.Timestamp(b[1]).date() for b in bounds if b[1] is not None]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
