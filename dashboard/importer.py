@@ -125,7 +125,7 @@ def map_columns(table: str, headers: list[str], path: Path) -> tuple[dict[str, s
     missing = [name for name in FIELD_KINDS[table] if name not in mapping]
     if missing:
         raise BadInput(
-            f"{path}: missing column {', '.join(missing)} for {table} "
+            f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} for {table} "
             f"(found: {', '.join(map(str, headers)) or 'no header'})"
         )
     return mapping, extra
