@@ -1,0 +1,21 @@
+"""Metrics layer: every metric of shared/spec/metrics.md as SQL aggregated inside the database.
+
+Public API (docs/metrics_api.md): `Filters`, `Period`, `DIMENSIONS`, `resolve_period`, the metric
+functions `(conn, filters, ...) -> DataFrame`, and for reuse in other SQL (ML features) the profiles
+subquery builder `profiles_select` and the dialect constructs in `metrics.dialect`.
+"""
+
+from metrics.activity import activity_daily, activity_monthly, activity_summary, activity_weekly, session_stats
+from metrics.cohorts import cohort_report, conversion, ltv, payback, retention, roi, to_wide
+from metrics.economics import channel_economics, daily_revenue, daily_spend, data_bounds, new_users
+from metrics.filters import DIMENSIONS, Filters, Period, resolve_period, validate_dimensions, validate_horizon
+from metrics.frames import conform
+from metrics.profiles import PROFILE_COLUMNS, first_visits_select, profiles, profiles_select
+
+
+__all__ = [
+    "DIMENSIONS", "Filters", "Period", "PROFILE_COLUMNS", "activity_daily", "activity_monthly", "activity_summary",
+    "activity_weekly", "channel_economics", "cohort_report", "conform", "conversion", "daily_revenue", "daily_spend",
+    "data_bounds", "first_visits_select", "ltv", "new_users", "payback", "profiles", "profiles_select",
+    "resolve_period", "retention", "roi", "session_stats", "to_wide", "validate_dimensions", "validate_horizon",
+]

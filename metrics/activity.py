@@ -1,0 +1,187 @@
+"""Activity metrics over [start, min(end, O)] for the filtered users: DAU/WAU/MAU, rolling WAU7/MAU30, sessions.
+
+Query shapes: visits are reduced in SQL to distinct (user, day) pairs; DAU, WAU and MAU are grouped
+distinct counts. The rolling windows use the user's next active day (LEAD): each active day d covers
+the window days [d, min(d + 7, next day)) (30 for MAU30), so a per-date sum of +1/-1 boundaries,
+cumulated, is the number of distinct users in the window. Only per-date aggregates come back.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from dashboard import db
+from metrics.dialect import add_days, date_of, day_start, median_select, month_start, seconds_between, week_start
+from metrics.filters import Filters, Period, resolve_period
+from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
+from metrics.profiles import filtered_users_select, next_day_start
+
+SUMMARY_METRICS = ("dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds", "median_session_seconds")
+
+
+def _visits_where(period: Period, filters: Filters, first_day: _dt.date):
+    """Return WHERE conditions for visits of the filtered users starting on first_day .. period.last."""
+    v = db.visits
+    conditions = [v.c.session_start >= day_start(first_day), v.c.session_start < next_day_start(period.last)]
+    users = filtered_users_select(period.observation_date, filters)
+    if users is not None:
+        conditions.append(v.c.user_id.in_(users))
+    return conditions
+
+
+def _user_days_select(period: Period, filters: Filters, first_day: _dt.date) -> sa.Select:
+    """Return a SELECT of distinct (user_id, day) of visits from first_day to period.last (filtered users)."""
+    v = db.visits
+    return (
+        sa.select(v.c.user_id, date_of(v.c.session_start).label("day"))
+        .where(*_visits_where(period, filters, first_day))
+        .distinct()
+    )
+
+
+def _user_days(period: Period, filters: Filters, first_day: _dt.date):
+    """Return a subquery of distinct (user_id, day) of visits from first_day to period.last (filtered users)."""
+    return _user_days_select(period, filters, first_day).subquery("user_days")
+
+
+def _calendar(start: _dt.date, last: _dt.date) -> pd.DatetimeIndex:
+    return pd.date_range(start, last, freq="D").astype(DATETIME_UNIT)
+
+
+def activity_daily(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Return [date, dau, wau7, mau30] for every date of [start, min(end, O)], zeros included."""
+    period = resolve_period(conn, filters)
+    columns = ["date", "dau", "wau7", "mau30"]
+    if period.is_empty:
+        return empty_frame(columns)
+    ud = _user_days(period, filters, period.start - _dt.timedelta(days=29))
+    spans = sa.select(
+        ud.c.user_id,
+        ud.c.day,
+        sa.func.lead(ud.c.day).over(partition_by=ud.c.user_id, order_by=ud.c.day).label("next_day"),
+    ).subquery("spans")
+
+    def window_end(days: int):
+        end = add_days(spans.c.day, days)
+        return sa.case((sa.and_(spans.c.next_day.is_not(None), spans.c.next_day < end), spans.c.next_day), else_=end)
+
+    # k = 0: +1 at the active day (DAU and both windows); k = 1 / 2: -1 where the WAU7 / MAU30 window ends
+    k = sa.union_all(
+        sa.select(sa.literal_column("0").label("k")),
+        sa.select(sa.literal_column("1").label("k")),
+        sa.select(sa.literal_column("2").label("k")),
+    ).subquery("k")
+    boundary_day = sa.case((k.c.k == 0, spans.c.day), (k.c.k == 1, window_end(7)), else_=window_end(30))
+    deltas = sa.select(
+        boundary_day.label("date"),
+        sa.func.sum(sa.case((k.c.k == 0, 1), else_=0)).label("dau"),
+        sa.func.sum(sa.case((k.c.k == 2, 0), (k.c.k == 1, -1), else_=1)).label("wau7"),
+        sa.func.sum(sa.case((k.c.k == 1, 0), (k.c.k == 2, -1), else_=1)).label("mau30"),
+    ).select_from(spans.join(k, sa.true())).group_by(boundary_day)
+    frame = conform(read_frame(conn, deltas))
+    calendar = _calendar(period.start - _dt.timedelta(days=29), period.last)
+    frame = frame[frame["date"] <= calendar[-1]].set_index("date").reindex(calendar, fill_value=0)
+    out = pd.DataFrame({
+        "date": calendar,
+        "dau": frame["dau"].to_numpy(),
+        "wau7": np.cumsum(frame["wau7"].to_numpy()),
+        "mau30": np.cumsum(frame["mau30"].to_numpy()),
+    })
+    out = out[out["date"] >= pd.Timestamp(period.start)].reset_index(drop=True)
+    return conform(out[columns])
+
+
+def _grouped_distinct(conn: Connection, filters: Filters, period: Period, bucket, label: str, value: str) -> pd.DataFrame:
+    ud = _user_days(period, filters, period.start)
+    key = bucket(ud.c.day)
+    stmt = sa.select(key.label(label), sa.func.count(sa.distinct(ud.c.user_id)).label(value)).group_by(key)
+    return conform(read_frame(conn, stmt))
+
+
+def _period_buckets(period: Period, freq: str) -> pd.DatetimeIndex:
+    days = _calendar(period.start, period.last)
+    if freq == "week":
+        starts = days - pd.to_timedelta(days.dayofweek, unit="D")
+    else:
+        starts = days - pd.to_timedelta(days.day - 1, unit="D")
+    return pd.DatetimeIndex(sorted(set(starts))).astype(DATETIME_UNIT)
+
+
+def _bucketed(conn, filters, freq, label, value):
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame([label, value])
+    bucket = week_start if freq == "week" else month_start
+    frame = _grouped_distinct(conn, filters, period, bucket, label, value)
+    buckets = _period_buckets(period, freq)
+    out = frame.set_index(label).reindex(buckets, fill_value=0)
+    out = pd.DataFrame({label: buckets, value: out[value].to_numpy()})
+    return conform(out)
+
+
+def activity_weekly(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Return [week_start, wau] for every ISO week intersecting the period, counting only days inside it."""
+    return _bucketed(conn, filters, "week", "week_start", "wau")
+
+
+def activity_monthly(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Return [month_start, mau] for every month intersecting the period, counting only days inside it."""
+    return _bucketed(conn, filters, "month", "month_start", "mau")
+
+
+def session_stats(conn: Connection, filters: Filters) -> dict[str, float]:
+    """Return {'sessions', 'asl_seconds', 'median_session_seconds'} over visits starting in the period."""
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return {"sessions": 0, "asl_seconds": float("nan"), "median_session_seconds": float("nan")}
+    v = db.visits
+    lengths = (
+        sa.select(seconds_between(v.c.session_end, v.c.session_start).label("seconds"))
+        .where(*_visits_where(period, filters, period.start))
+        .subquery("session_lengths")
+    )
+    row = conn.execute(sa.select(sa.func.count(), sa.func.avg(lengths.c.seconds))).one()
+    sessions = int(row[0] or 0)
+    median = conn.execute(median_select(conn.dialect.name, lengths, "seconds")).scalar()
+    return {
+        "sessions": sessions,
+        "asl_seconds": float(row[1]) if sessions else float("nan"),
+        "median_session_seconds": float(median) if sessions and median is not None else float("nan"),
+    }
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def activity_summary(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Return [metric, value] rows dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median_session_seconds."""
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        values = [float("nan")] * 5 + [0.0, float("nan"), float("nan")]
+    else:
+        # sum over days of DAU(d) = number of distinct (user, day) pairs; likewise (user, week), (user, month)
+        ud_cte = _user_days_select(period, filters, period.start).cte("period_user_days").prefix_with("MATERIALIZED")
+        weeks = sa.select(ud_cte.c.user_id, week_start(ud_cte.c.day).label("b")).distinct().subquery("user_weeks")
+        months = sa.select(ud_cte.c.user_id, month_start(ud_cte.c.day).label("b")).distinct().subquery("user_months")
+        stmt = sa.select(
+            sa.select(sa.func.count()).select_from(ud_cte).scalar_subquery().label("user_days"),
+            sa.select(sa.func.count()).select_from(weeks).scalar_subquery().label("user_weeks"),
+            sa.select(sa.func.count()).select_from(months).scalar_subquery().label("user_months"),
+        )
+        user_days, user_weeks, user_months = conn.execute(stmt).one()
+        n_days = len(period.dates())
+        n_weeks = len(_period_buckets(period, "week"))
+        n_months = len(_period_buckets(period, "month"))
+        dau = int(user_days or 0) / n_days
+        wau = int(user_weeks or 0) / n_weeks
+        mau = int(user_months or 0) / n_months
+        stats = session_stats(conn, filters)
+        values = [dau, wau, mau, _ratio(dau, wau), _ratio(dau, mau),
+                  float(stats["sessions"]), stats["asl_seconds"], stats["median_session_seconds"]]
+    return conform(pd.DataFrame({"metric": list(SUMMARY_METRICS), "value": values}))

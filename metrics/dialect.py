@@ -1,0 +1,254 @@
+"""Dialect differences, in one place: SQL constructs compiled per backend (DuckDB, PostgreSQL, SQLite).
+
+Every metric query is written once with these constructs; a new backend is a few `@compiles` functions
+here. Public (documented in docs/metrics.md) so that feature SQL can reuse them:
+
+- `date_of(ts)`            date of a timestamp
+- `week_start(d)`          Monday of the ISO week of date `d`
+- `month_start(d)`         first day of the month of date `d`
+- `add_days(d, n)`         date `d` plus `n` days (`n` an int or an integer expression)
+- `epoch_us(ts)`           microseconds since 1970-01-01 (BIGINT, exact)
+- `whole_days(ts, ts0)`    floor((ts - ts0) / 24 h), clamped at 0 from below (the contract's lifetime)
+- `seconds_between(e, s)`  (e - s) in seconds, float
+- `least_of(a, b)`         the smaller of two values (SQLite: scalar min)
+- `median_select(...)`     a one-row SELECT of the exact median of a column (mean of the two middle values)
+
+SQLite stores DATETIME as ISO text 'YYYY-MM-DD HH:MM:SS.ffffff' and DATE as 'YYYY-MM-DD'; the constructs
+work on that text (strftime / substr), never on floating julian days, so day boundaries are exact.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+US_PER_DAY = 86_400_000_000
+
+
+class date_of(FunctionElement):
+    """Date of a timestamp expression."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "date_of"
+
+
+@compiles(date_of)
+def _date_of_default(element, compiler, **kw):
+    return "CAST(%s AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(date_of, "sqlite")
+def _date_of_sqlite(element, compiler, **kw):
+    return "date(%s)" % compiler.process(element.clauses, **kw)
+
+
+class week_start(FunctionElement):
+    """Monday of the ISO week of a date expression."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "week_start"
+
+
+@compiles(week_start)
+def _week_start_default(element, compiler, **kw):
+    return "CAST(date_trunc('week', %s) AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element, compiler, **kw):
+    # 'weekday 0' moves forward to the next Sunday (or stays on a Sunday); 6 days back is that week's Monday.
+    return "date(%s, 'weekday 0', '-6 days')" % compiler.process(element.clauses, **kw)
+
+
+class month_start(FunctionElement):
+    """First day of the month of a date expression."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "month_start"
+
+
+@compiles(month_start)
+def _month_start_default(element, compiler, **kw):
+    return "CAST(date_trunc('month', %s) AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element, compiler, **kw):
+    return "date(%s, 'start of month')" % compiler.process(element.clauses, **kw)
+
+
+class add_days(FunctionElement):
+    """A date expression plus an integer number of days."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "add_days"
+
+
+def _two_args(element, compiler, **kw):
+    a, b = list(element.clauses)
+    return compiler.process(a, **kw), compiler.process(b, **kw)
+
+
+@compiles(add_days)
+def _add_days_default(element, compiler, **kw):
+    d, n = _two_args(element, compiler, **kw)
+    return "CAST((%s + CAST(%s AS INTEGER)) AS DATE)" % (d, n)
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw):
+    d, n = _two_args(element, compiler, **kw)
+    return "date(%s, printf('%%+d days', %s))" % (d, n)
+
+
+class epoch_us(FunctionElement):
+    """Microseconds since 1970-01-01 of a timestamp expression (exact integer)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_us"
+
+
+@compiles(epoch_us)
+def _epoch_us_duckdb(element, compiler, **kw):
+    return "epoch_us(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(epoch_us, "postgresql")
+def _epoch_us_pg(element, compiler, **kw):
+    return "CAST(EXTRACT(EPOCH FROM %s) * 1000000 AS BIGINT)" % compiler.process(element.clauses, **kw)
+
+
+def _sqlite_epoch_us(ts_sql: str) -> str:
+    # integer seconds of the 'YYYY-MM-DD HH:MM:SS' prefix, plus the 6 fraction digits (padded) as microseconds
+    return (
+        "(CAST(strftime('%%s', substr(%s, 1, 19)) AS INTEGER) * 1000000 "
+        "+ CAST(substr(%s || '000000', 21, 6) AS INTEGER))" % (ts_sql, ts_sql)
+    )
+
+
+@compiles(epoch_us, "sqlite")
+def _epoch_us_sqlite(element, compiler, **kw):
+    return _sqlite_epoch_us(compiler.process(element.clauses, **kw))
+
+
+class whole_days(FunctionElement):
+    """floor((ts - ts0) / 24 h) clamped at 0 from below: the lifetime of an event at ts for a user first seen at ts0."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "whole_days"
+
+
+@compiles(whole_days)
+def _whole_days_duckdb(element, compiler, **kw):
+    ts, ts0 = _two_args(element, compiler, **kw)
+    # negative differences clamp to 0, so integer division (truncation) equals floor where it matters
+    return "GREATEST(0, (epoch_us(%s) - epoch_us(%s)) // %d)" % (ts, ts0, US_PER_DAY)
+
+
+@compiles(whole_days, "postgresql")
+def _whole_days_pg(element, compiler, **kw):
+    ts, ts0 = _two_args(element, compiler, **kw)
+    return "GREATEST(0, CAST(FLOOR(EXTRACT(EPOCH FROM (%s - %s)) / 86400) AS BIGINT))" % (ts, ts0)
+
+
+@compiles(whole_days, "sqlite")
+def _whole_days_sqlite(element, compiler, **kw):
+    ts, ts0 = _two_args(element, compiler, **kw)
+    return "max(0, (%s - %s) / %d)" % (_sqlite_epoch_us(ts), _sqlite_epoch_us(ts0), US_PER_DAY)
+
+
+class seconds_between(FunctionElement):
+    """(end - start) in seconds as a float."""
+
+    type = sa.Double()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between)
+def _seconds_between_duckdb(element, compiler, **kw):
+    end, start = _two_args(element, compiler, **kw)
+    return "(CAST(epoch_us(%s) - epoch_us(%s) AS DOUBLE) / 1000000.0)" % (end, start)
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element, compiler, **kw):
+    end, start = _two_args(element, compiler, **kw)
+    return "CAST(EXTRACT(EPOCH FROM (%s - %s)) AS DOUBLE PRECISION)" % (end, start)
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    end, start = _two_args(element, compiler, **kw)
+    return "((%s - %s) / 1000000.0)" % (_sqlite_epoch_us(end), _sqlite_epoch_us(start))
+
+
+class least_of(FunctionElement):
+    """The smaller of two values."""
+
+    inherit_cache = True
+    name = "least_of"
+
+    @property
+    def type(self):  # noqa: D401 - SQLAlchemy protocol
+        return list(self.clauses)[0].type
+
+
+@compiles(least_of)
+def _least_default(element, compiler, **kw):
+    a, b = _two_args(element, compiler, **kw)
+    return "LEAST(%s, %s)" % (a, b)
+
+
+@compiles(least_of, "sqlite")
+def _least_sqlite(element, compiler, **kw):
+    a, b = _two_args(element, compiler, **kw)
+    return "min(%s, %s)" % (a, b)
+
+
+class _median_agg(FunctionElement):
+    """Exact median aggregate (DuckDB, PostgreSQL only; SQLite goes through window functions)."""
+
+    type = sa.Double()
+    inherit_cache = True
+    name = "median_agg"
+
+
+@compiles(_median_agg)
+def _median_duckdb(element, compiler, **kw):
+    return "median(CAST(%s AS DOUBLE))" % compiler.process(element.clauses, **kw)
+
+
+@compiles(_median_agg, "postgresql")
+def _median_pg(element, compiler, **kw):
+    return "percentile_cont(0.5) WITHIN GROUP (ORDER BY %s)" % compiler.process(element.clauses, **kw)
+
+
+def median_select(dialect_name: str, source: sa.FromClause, column: str) -> sa.Select:
+    """Return a one-row SELECT of the exact median of `source.c[column]` (NULL when there is no row)."""
+    value = source.c[column]
+    if dialect_name != "sqlite":
+        return sa.select(_median_agg(value).label("median"))
+    ranked = sa.select(
+        value.label("x"),
+        sa.func.row_number().over(order_by=value).label("rn"),
+        sa.func.count().over().label("n"),
+    ).subquery("median_ranked")
+    # SQLite integer division: rows (n+1)/2 and (n+2)/2 are the one or two middle rows
+    return sa.select(sa.func.avg(ranked.c.x).label("median")).where(
+        ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
+    )
+
+
+def day_start(d):
+    """Return a `datetime` at midnight of date `d` (bound parameters compare timestamps to day boundaries)."""
+    import datetime as _dt
+
+    return _dt.datetime(d.year, d.month, d.day)

@@ -1,0 +1,199 @@
+"""Unit economics and daily money series over [start, min(end, O)]: channel economics, spend, revenue, new users."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from dashboard import db
+from metrics.dialect import date_of, day_start, month_start, week_start
+from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions
+from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
+from metrics.profiles import (
+    attribute_conditions,
+    costs_by_day_select,
+    filtered_users_select,
+    next_day_start,
+    profiles_select,
+)
+
+GRAINS = (None, "dt", "week", "month")
+
+
+def _bucket(grain, dt_column):
+    if grain == "dt":
+        return dt_column
+    if grain == "week":
+        return week_start(dt_column)
+    if grain == "month":
+        return month_start(dt_column)
+    raise ValueError(f"unknown grain {grain!r}; choose from None, 'dt', 'week', 'month'")
+
+
+def channel_economics(conn: Connection, filters: Filters, grain: str | None = None) -> pd.DataFrame:
+    """Return [period,] channel, costs, new_users, cac, unattributed per channel with costs or new users in the period."""
+    if grain not in GRAINS:
+        raise ValueError(f"unknown grain {grain!r}; choose from None, 'dt', 'week', 'month'")
+    columns = (["period"] if grain else []) + ["channel", "costs", "new_users", "cac", "unattributed"]
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame(columns)
+    o_date = period.observation_date
+    # all profiles acquired in the period (unfiltered: they decide which spend is unattributed)
+    everyone = (
+        profiles_select(o_date, None, dt_from=period.start, dt_to=period.last, with_payer=False)
+        .cte("period_profiles")
+        .prefix_with("MATERIALIZED")
+    )
+    day_costs = (
+        costs_by_day_select(o_date, filters.channels)
+        .where(db.costs.c.dt >= period.start, db.costs.c.dt <= period.last)
+        .subquery("day_costs")
+    )
+    day_users = (
+        sa.select(everyone.c.dt, everyone.c.channel, sa.func.count().label("n"))
+        .group_by(everyone.c.dt, everyone.c.channel)
+        .subquery("day_users")
+    )
+    new_key = [_bucket(grain, everyone.c.dt).label("period")] if grain else []
+    cost_key = [_bucket(grain, day_costs.c.dt).label("period")] if grain else []
+    acquired = (
+        sa.select(
+            *new_key,
+            everyone.c.channel,
+            sa.func.count().label("new_users"),
+            sa.func.sum(everyone.c.acquisition_cost).label("costs"),
+            sa.literal(0.0, sa.Double()).label("unattributed"),
+        )
+        .where(*attribute_conditions(everyone.c, filters))
+        .group_by(*new_key, everyone.c.channel)
+    )
+    spend = (
+        sa.select(
+            *cost_key,
+            day_costs.c.channel,
+            sa.literal(0, sa.BigInteger()).label("new_users"),
+            sa.literal(0.0, sa.Double()).label("costs"),
+            sa.func.sum(sa.case((day_users.c.n.is_(None), day_costs.c.costs), else_=0.0)).label("unattributed"),
+        )
+        .select_from(
+            day_costs.outerjoin(
+                day_users, sa.and_(day_users.c.dt == day_costs.c.dt, day_users.c.channel == day_costs.c.channel)
+            )
+        )
+        .group_by(*cost_key, day_costs.c.channel)
+    )
+    both = sa.union_all(acquired, spend).subquery("channel_rows")
+    key = ([both.c.period] if grain else []) + [both.c.channel]
+    stmt = sa.select(
+        *key,
+        sa.func.sum(both.c.costs).label("costs"),
+        sa.func.sum(both.c.new_users).label("new_users"),
+        sa.func.sum(both.c.unattributed).label("unattributed"),
+    ).group_by(*key)
+    frame = conform(read_frame(conn, stmt))
+    frame["cac"] = frame["costs"] / frame["new_users"].where(frame["new_users"] > 0)
+    frame = conform(frame[columns])
+    return sort_frame(frame, (["period"] if grain else []) + ["channel"])
+
+
+def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.DataFrame:
+    """Return [*dims|cohort, new_users]: filtered profiles with dt in [start, min(end, O)] grouped by `dimensions`."""
+    dims = validate_dimensions(dimensions)
+    group_cols = list(dims) if dims else ["cohort"]
+    columns = [*group_cols, "new_users"]
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame(columns)
+    p = profiles_select(
+        period.observation_date, filters, dt_from=period.start, dt_to=period.last,
+        with_payer="payer" in dims, with_cost=False,
+    ).subquery("profiles")
+    key = [p.c[d] for d in dims]
+    frame = read_frame(conn, sa.select(*key, sa.func.count().label("new_users")).group_by(*key))
+    if frame.empty:
+        return empty_frame(columns)
+    frame = conform(frame)
+    if not dims:
+        frame.insert(0, "cohort", ALL_USERS)
+        frame["cohort"] = frame["cohort"].astype(str)
+    return sort_frame(frame[columns], group_cols)
+
+
+def _profile_users(observation_date, filters: Filters) -> sa.Select:
+    """Return a SELECT of user_id of the filtered users that have a profile as of O."""
+    users = filtered_users_select(observation_date, filters)
+    if users is not None:
+        return users
+    v = db.visits
+    return sa.select(v.c.user_id).where(v.c.session_start < next_day_start(observation_date)).distinct()
+
+
+def daily_revenue(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Return [date, revenue, orders, payers] for every date of the period: orders of the filtered users."""
+    columns = ["date", "revenue", "orders", "payers"]
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame(columns)
+    o = db.orders
+    day = date_of(o.c.event_dt)
+    stmt = (
+        sa.select(
+            day.label("date"),
+            sa.func.sum(o.c.revenue).label("revenue"),
+            sa.func.count().label("orders"),
+            sa.func.count(sa.distinct(o.c.user_id)).label("payers"),
+        )
+        .where(
+            o.c.event_dt >= day_start(period.start),
+            o.c.event_dt < next_day_start(period.last),
+            o.c.user_id.in_(_profile_users(period.observation_date, filters)),
+        )
+        .group_by(day)
+    )
+    frame = conform(read_frame(conn, stmt))
+    calendar = pd.date_range(period.start, period.last, freq="D").astype(DATETIME_UNIT)
+    out = frame.set_index("date").reindex(calendar)
+    result = pd.DataFrame({
+        "date": calendar,
+        "revenue": out["revenue"].fillna(0.0).to_numpy(),
+        "orders": out["orders"].fillna(0).to_numpy(),
+        "payers": out["payers"].fillna(0).to_numpy(),
+    })
+    return conform(result)
+
+
+def daily_spend(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Return [date, channel, costs]: cost rows with dt in the period summed per (date, channel); channel filter only."""
+    columns = ["date", "channel", "costs"]
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame(columns)
+    c = db.costs
+    stmt = (
+        costs_by_day_select(period.observation_date, filters.channels)
+        .where(c.c.dt >= period.start, c.c.dt <= period.last)
+    )
+    frame = read_frame(conn, stmt).rename(columns={"dt": "date"})
+    if frame.empty:
+        return empty_frame(columns)
+    return sort_frame(conform(frame[columns]), ["date", "channel"])
+
+
+def data_bounds(conn: Connection) -> dict:
+    """Return {'first_date', 'last_date', 'regions', 'devices', 'channels'}: the filter options found in the data."""
+    v, c = db.visits, db.costs
+    row = conn.execute(sa.select(sa.func.min(v.c.session_start), sa.func.max(v.c.session_start))).one()
+    from metrics.filters import _as_date
+
+    def distinct(column) -> set[str]:
+        return {str(x) for x in conn.execute(sa.select(column).distinct()).scalars()}
+
+    return {
+        "first_date": _as_date(row[0]),
+        "last_date": _as_date(row[1]),
+        "regions": sorted(distinct(v.c.region)),
+        "devices": sorted(distinct(v.c.device)),
+        "channels": sorted(distinct(v.c.channel) | distinct(c.c.channel)),
+    }

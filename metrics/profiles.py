@@ -1,0 +1,174 @@
+"""User profiles as a reusable SQL subquery: first visit (fixed tie-break), dt/week/month, payer, acquisition cost.
+
+`profiles_select(observation_date, filters)` is public so that other SQL (ML features) can join to it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import sqlalchemy as sa
+
+from dashboard import db
+from metrics.dialect import date_of, day_start, month_start, week_start
+from metrics.filters import Filters
+
+PROFILE_COLUMNS = (
+    "user_id", "first_ts", "dt", "week", "month", "region", "device", "channel", "payer", "acquisition_cost",
+)
+
+
+def next_day_start(d: _dt.date) -> _dt.datetime:
+    """Return midnight of the day after `d`: `date(ts) <= d` is written `ts < next_day_start(d)` (index friendly)."""
+    return day_start(d + _dt.timedelta(days=1))
+
+
+def first_visits_select(observation_date: _dt.date) -> sa.Select:
+    """Return a SELECT of one row per user with a visit dated <= O: user_id, first_ts, dt, region, device, channel.
+
+    The first visit is the smallest session_start; ties go to the smallest channel, device, region
+    (code-point order: the text columns are COLLATE "C" on PostgreSQL, bytes on DuckDB and SQLite).
+    """
+    v = db.visits
+    ranked = (
+        sa.select(
+            v.c.user_id,
+            v.c.session_start,
+            v.c.region,
+            v.c.device,
+            v.c.channel,
+            sa.func.row_number()
+            .over(partition_by=v.c.user_id, order_by=(v.c.session_start, v.c.channel, v.c.device, v.c.region))
+            .label("visit_rank"),
+        )
+        .where(v.c.session_start < next_day_start(observation_date))
+        .subquery("ranked_visits")
+    )
+    return sa.select(
+        ranked.c.user_id,
+        ranked.c.session_start.label("first_ts"),
+        date_of(ranked.c.session_start).label("dt"),
+        ranked.c.region,
+        ranked.c.device,
+        ranked.c.channel,
+    ).where(ranked.c.visit_rank == 1)
+
+
+def attribute_conditions(columns, filters: Filters) -> list:
+    """Return the WHERE conditions selecting rows whose region/device/channel columns match `filters` (bound params)."""
+    conditions = []
+    if filters.regions:
+        conditions.append(columns.region.in_(filters.regions))
+    if filters.devices:
+        conditions.append(columns.device.in_(filters.devices))
+    if filters.channels:
+        conditions.append(columns.channel.in_(filters.channels))
+    return conditions
+
+
+def payers_select(observation_date: _dt.date) -> sa.Select:
+    """Return a SELECT of the distinct user_id with an order dated <= O."""
+    o = db.orders
+    return sa.select(o.c.user_id).where(o.c.event_dt < next_day_start(observation_date)).distinct()
+
+
+def costs_by_day_select(observation_date: _dt.date, channels: tuple[str, ...] = ()) -> sa.Select:
+    """Return a SELECT of dt, channel, costs: cost rows dated <= O summed per (dt, channel), optionally channel-filtered."""
+    c = db.costs
+    stmt = sa.select(c.c.dt, c.c.channel, sa.func.sum(c.c.costs).label("costs")).where(c.c.dt <= observation_date)
+    if channels:
+        stmt = stmt.where(c.c.channel.in_(channels))
+    return stmt.group_by(c.c.dt, c.c.channel)
+
+
+def paid_channels_select(observation_date: _dt.date) -> sa.Select:
+    """Return a SELECT of the distinct channels with at least one costs row dated <= O (the paid channels)."""
+    c = db.costs
+    return sa.select(c.c.channel).where(c.c.dt <= observation_date).distinct()
+
+
+def profiles_select(
+    observation_date: _dt.date,
+    filters: Filters | None = None,
+    *,
+    dt_from: _dt.date | None = None,
+    dt_to: _dt.date | None = None,
+    with_payer: bool = True,
+    with_cost: bool = True,
+    with_paid: bool = False,
+) -> sa.Select:
+    """Return a SELECT of the profiles as of O (columns PROFILE_COLUMNS, plus `paid` if asked), filtered.
+
+    `filters` selects users by their profile attributes (its dates are NOT applied here: pass
+    `dt_from`/`dt_to` to bound the acquisition date). `acquisition_cost` divides the (dt, channel)
+    spend by the number of ALL profiles with that dt and channel, whatever the filters.
+    Use it as a subquery: `profiles_select(O, f).subquery("profiles")`.
+    """
+    first = first_visits_select(observation_date).subquery("first_visits")
+    counted = sa.select(
+        *first.c,
+        sa.func.count().over(partition_by=(first.c.dt, first.c.channel)).label("day_channel_users"),
+    ).subquery("profiles_all")
+    p = counted
+    columns = [
+        p.c.user_id,
+        p.c.first_ts,
+        p.c.dt,
+        week_start(p.c.dt).label("week"),
+        month_start(p.c.dt).label("month"),
+        p.c.region,
+        p.c.device,
+        p.c.channel,
+    ]
+    from_clause = p
+    if with_payer:
+        payers = payers_select(observation_date).subquery("payers")
+        from_clause = from_clause.outerjoin(payers, payers.c.user_id == p.c.user_id)
+        columns.append(sa.case((payers.c.user_id.is_not(None), sa.true()), else_=sa.false()).label("payer"))
+    if with_cost:
+        day_costs = costs_by_day_select(observation_date).subquery("day_costs")
+        from_clause = from_clause.outerjoin(
+            day_costs, sa.and_(day_costs.c.dt == p.c.dt, day_costs.c.channel == p.c.channel)
+        )
+        columns.append(
+            sa.func.coalesce(
+                sa.cast(day_costs.c.costs, sa.Double()) / sa.cast(p.c.day_channel_users, sa.Double()),
+                sa.literal(0.0, sa.Double()),
+            ).label("acquisition_cost")
+        )
+    if with_paid:
+        paid = paid_channels_select(observation_date).subquery("paid_channels")
+        from_clause = from_clause.outerjoin(paid, paid.c.channel == p.c.channel)
+        columns.append(sa.case((paid.c.channel.is_not(None), sa.true()), else_=sa.false()).label("paid"))
+    stmt = sa.select(*columns).select_from(from_clause)
+    conditions = attribute_conditions(p.c, filters) if filters is not None else []
+    if dt_from is not None:
+        conditions.append(p.c.dt >= dt_from)
+    if dt_to is not None:
+        conditions.append(p.c.dt <= dt_to)
+    if conditions:
+        stmt = stmt.where(*conditions)
+    return stmt
+
+
+def filtered_users_select(observation_date: _dt.date, filters: Filters) -> sa.Select | None:
+    """Return a SELECT of user_id of the users selected by the attribute filters, or None when there is none."""
+    if not filters.has_attribute_filters:
+        return None
+    first = first_visits_select(observation_date).subquery("first_visits")
+    return sa.select(first.c.user_id).where(*attribute_conditions(first.c, filters))
+
+
+def profiles(conn, filters: Filters):
+    """Return the filtered profiles with start <= dt <= min(end, O): PROFILE_COLUMNS, one row per user, by user_id."""
+    from metrics.filters import resolve_period
+    from metrics.frames import conform, empty_frame, read_frame
+
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame(PROFILE_COLUMNS)
+    p = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last).subquery("profiles")
+    frame = read_frame(conn, sa.select(*[p.c[c] for c in PROFILE_COLUMNS]).order_by(p.c.user_id))
+    if frame.empty:
+        return empty_frame(PROFILE_COLUMNS)
+    return conform(frame)
