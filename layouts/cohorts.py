@@ -1,0 +1,126 @@
+"""The cohorts page (`/cohorts`): retention and conversion heatmaps and curves, as pure functions of metric frames.
+
+As on the marketing page, a `*_table` function gives the exact numbers a chart shows (also its CSV download)
+and a `*_figure` function draws them.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from layouts.marketing import BREAKDOWNS, CHART_HEIGHT, lifetime_curves_figure
+
+# URL value of the cohorts page's `breakdown` -> (metric dimension, label): the marketing ones plus payer.
+COHORT_BREAKDOWNS: dict[str, tuple[str, str]] = {"payer": ("payer", "Payer"), **BREAKDOWNS}
+DEFAULT_COHORT_BREAKDOWN = "payer"
+
+# URL value of the `payer` page parameter -> label of the toggle.
+PAYER_CHOICES: dict[str, str] = {"all": "All users", "true": "Payers", "false": "Non-payers"}
+DEFAULT_PAYER = "all"
+PAYER_LABELS = {True: "payers", False: "non-payers"}
+PAYER_COLORS = {"payers": "#1b7f5b", "non-payers": "#9aa4b2"}
+
+
+class CohortIds:
+    """Component ids of the cohorts page, declared once."""
+
+    PAGE = "cohorts-page"
+    BREAKDOWN = "cohorts-breakdown"
+    PAYER = "cohorts-payer"
+    RETENTION_HEATMAP = "cohorts-retention-heatmap"
+    RETENTION_CURVES = "cohorts-retention-curves"
+    CONVERSION_HEATMAP = "cohorts-conversion-heatmap"
+    CONVERSION_CURVES = "cohorts-conversion-curves"
+
+
+def normalise_cohort_breakdown(breakdown: str | None) -> str:
+    """Return `breakdown` if it is a known cohorts-page URL value, else the default ("payer")."""
+    return breakdown if breakdown in COHORT_BREAKDOWNS else DEFAULT_COHORT_BREAKDOWN
+
+
+def normalise_payer(payer: str | None) -> str:
+    """Return the payer toggle value ("all", "true", "false"); unknown or empty -> "all"."""
+    value = (payer or "").strip().lower()
+    return value if value in PAYER_CHOICES else DEFAULT_PAYER
+
+
+def payer_dimensions(payer: str, *rest: str) -> tuple[str, ...]:
+    """Return the metric dimensions to query: ("payer", *rest) when the toggle selects a side, else `rest`."""
+    dims = tuple(rest)
+    return dims if normalise_payer(payer) == "all" or "payer" in dims else ("payer", *dims)
+
+
+def select_payer(frame: pd.DataFrame, payer: str) -> pd.DataFrame:
+    """Return the rows of a cohort frame on the toggle's side (payer column kept only if it is a breakdown)."""
+    choice = normalise_payer(payer)
+    if choice == "all" or "payer" not in frame.columns:
+        return frame
+    return frame[frame["payer"] == (choice == "true")]
+
+
+def heatmap_table(weekly: pd.DataFrame, payer: str = "all") -> pd.DataFrame:
+    """Return (week, cohort_size, lifetime, value) of a weekly cohort frame on the payer toggle's side."""
+    table = select_payer(weekly, payer)[["week", "cohort_size", "lifetime", "value"]]
+    return table.sort_values(["week", "lifetime"], kind="stable").reset_index(drop=True)
+
+
+def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = "Blues",
+                   skip_day0_in_scale: bool = False) -> go.Figure:
+    """Return a week x lifetime heatmap of a heatmap table (z = value as a ratio, cells labelled in %).
+
+    With `skip_day0_in_scale` the colour scale tops out at the largest value after day 0 (retention on day 0
+    is 100% by definition and would wash out the rest); the day-0 cells still show their exact value.
+    """
+    weeks = sorted(table["week"].unique()) if len(table) else []
+    lifetimes = sorted(table["lifetime"].unique()) if len(table) else []
+    z = table.pivot(index="week", columns="lifetime", values="value").reindex(index=weeks, columns=lifetimes)
+    sizes = table.groupby("week")["cohort_size"].first().reindex(weeks)
+    week_labels = [pd.Timestamp(w).strftime("%Y-%m-%d") for w in weeks]
+    size_grid = np.repeat(sizes.to_numpy(dtype=float)[:, None], len(lifetimes), axis=1)
+    later = table[table["lifetime"] > 0]["value"] if skip_day0_in_scale else table["value"]
+    zmax = float(later.max()) if len(later) and later.max() > 0 else 1.0
+    fig = go.Figure(go.Heatmap(
+        z=z.to_numpy(dtype=float), x=[int(k) for k in lifetimes], y=week_labels, customdata=size_grid,
+        colorscale=colorscale, zmin=0, zmax=zmax, xgap=1, ygap=1,
+        texttemplate="%{z:.1%}", textfont=dict(size=10),
+        colorbar=dict(title=dict(text=metric_label), tickformat=".0%", thickness=12),
+        hovertemplate=(f"Cohort: week of %{{y}} (%{{customdata:,.0f}} users)<br>Lifetime day %{{x}}"
+                       f"<br>{metric_label}: %{{z:.2%}}<extra></extra>"),
+    ))
+    height = max(CHART_HEIGHT, 90 + 22 * len(weeks))
+    fig.update_layout(template="plotly_white", height=height, margin=dict(l=90, r=20, t=20, b=50),
+                      font=dict(size=12))
+    fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom")
+    fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category")
+    return fig
+
+
+def cohort_curves_table(frame: pd.DataFrame, dimension: str, payer: str = "all") -> pd.DataFrame:
+    """Return (group, cohort_size, lifetime, value) per breakdown group on the payer toggle's side."""
+    rows = select_payer(frame, payer)
+    table = rows[[dimension, "cohort_size", "lifetime", "value"]].rename(columns={dimension: "group"})
+    if dimension == "payer":
+        table["group"] = table["group"].map(PAYER_LABELS)
+    else:
+        table["group"] = table["group"].astype(str)
+    return table.sort_values(["group", "lifetime"], kind="stable").reset_index(drop=True)
+
+
+def retention_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
+                            breakdown_title: str = "Payer") -> go.Figure:
+    """Return retention curves (share of the cohort active on lifetime day k), one line per group."""
+    palette = {**PAYER_COLORS, **(colors or {})}
+    return lifetime_curves_figure(table, palette, "Retention (% of cohort)", "Retention: %{y:.2%}", ".0%",
+                                  breakdown_title)
+
+
+def conversion_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
+                             breakdown_title: str = "Payer") -> go.Figure:
+    """Return conversion curves (share of the cohort with a first order by lifetime day k), one line per group."""
+    palette = {**PAYER_COLORS, **(colors or {})}
+    return lifetime_curves_figure(table, palette, "Conversion (% of cohort, cumulative)", "Conversion: %{y:.2%}",
+                                  ".0%", breakdown_title)

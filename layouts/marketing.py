@@ -1,0 +1,442 @@
+"""The marketing page (`/marketing`): spend, CAC, LTV, ROI and payback, as pure functions of metric frames.
+
+Every chart is built in two steps: a `*_table` function turns a metric frame (shapes of `docs/metrics_api.md`)
+into the exact numbers the chart shows (that frame is also the chart's CSV download), and a `*_figure`
+function draws that table. Nothing here touches the database or Dash callbacks.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import dash_ag_grid as dag
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+# ---------------------------------------------------------------------------------------------------------------
+# Constants shared with the cohorts page
+# ---------------------------------------------------------------------------------------------------------------
+
+# URL value of the `breakdown` page parameter -> (metric dimension, label shown to the user).
+BREAKDOWNS: dict[str, tuple[str, str]] = {
+    "channel": ("channel", "Channel"),
+    "country": ("region", "Country"),
+    "device": ("device", "Device"),
+}
+DEFAULT_BREAKDOWN = "channel"
+
+ROLLING_DAYS = 7
+CHART_HEIGHT = 340
+MONEY_AXIS_FORMAT = "$,.2f"
+MONEY_HOVER = "$%{y:,.2f}"
+RATIO_HOVER = "%{y:.2f}"  # ROI is a ratio (1.00 = break-even), shown with 2 decimals
+FALLBACK_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+
+
+class MarketingIds:
+    """Component ids of the marketing page, declared once."""
+
+    PAGE = "marketing-page"
+    BREAKDOWN = "marketing-breakdown"
+    SPEND_OVER_TIME = "marketing-spend-over-time"
+    SPEND_SHARE = "marketing-spend-share"
+    CAC_BY_CHANNEL = "marketing-cac-by-channel"
+    CAC_OVER_TIME = "marketing-cac-over-time"
+    CHANNEL_TABLE = "marketing-channel-table"
+    UNATTRIBUTED = "marketing-unattributed"
+    LTV_CURVES = "marketing-ltv-curves"
+    ROI_CURVES = "marketing-roi-curves"
+    ROI_BY_DATE = "marketing-roi-by-date"
+    PAYBACK_TABLE = "marketing-payback-table"
+
+
+def breakdown_dimension(breakdown: str | None) -> str:
+    """Return the metric dimension of a `breakdown` URL value (unknown or empty -> the default, channel)."""
+    return BREAKDOWNS.get(breakdown or DEFAULT_BREAKDOWN, BREAKDOWNS[DEFAULT_BREAKDOWN])[0]
+
+
+def breakdown_label(breakdown: str | None) -> str:
+    """Return the user-facing label of a `breakdown` URL value ("Channel", "Country", "Device")."""
+    return BREAKDOWNS.get(breakdown or DEFAULT_BREAKDOWN, BREAKDOWNS[DEFAULT_BREAKDOWN])[1]
+
+
+def normalise_breakdown(breakdown: str | None) -> str:
+    """Return `breakdown` if it is a known URL value, else the default ("channel")."""
+    return breakdown if breakdown in BREAKDOWNS else DEFAULT_BREAKDOWN
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small figure helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def color_of(value, position: int, colors: Mapping[str, str] | None) -> str:
+    """Return the colour of a group value: from `colors` when it names it, else a fixed fallback by position."""
+    if colors and str(value) in colors:
+        return colors[str(value)]
+    return FALLBACK_COLORS[position % len(FALLBACK_COLORS)]
+
+
+def _base_figure(x_title: str, y_title: str, *, height: int = CHART_HEIGHT) -> go.Figure:
+    """Return an empty figure with the dashboard's common styling and labelled axes."""
+    fig = go.Figure()
+    fig.update_layout(
+        template="plotly_white",
+        height=height,
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title_text=""),
+        hoverlabel=dict(namelength=-1),
+        font=dict(size=12),
+    )
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def add_break_even_line(fig: go.Figure) -> go.Figure:
+    """Return `fig` with a dashed horizontal line at ROI 1.0 labelled "break-even"."""
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#b42318", line_width=1.5,
+                  annotation_text="break-even (ROI 1.0)", annotation_position="top left",
+                  annotation_font_color="#b42318")
+    return fig
+
+
+def _groups(table: pd.DataFrame, column: str) -> list:
+    """Return the distinct values of `column` in first-appearance order."""
+    return list(dict.fromkeys(table[column].tolist())) if len(table) else []
+
+
+def _dates(series: pd.Series) -> list[str]:
+    """Return dates as ISO strings (YYYY-MM-DD), the form both the chart and the CSV use."""
+    return [pd.Timestamp(v).strftime("%Y-%m-%d") for v in series]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Spend
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def spend_over_time_table(daily_spend: pd.DataFrame) -> pd.DataFrame:
+    """Return spend per date and channel (columns date, channel, costs), dates ascending, channels code-point order."""
+    if daily_spend.empty:
+        return pd.DataFrame({"date": pd.Series([], dtype="datetime64[us]"), "channel": pd.Series([], dtype=str),
+                             "costs": pd.Series([], dtype=float)})
+    table = (daily_spend.groupby(["date", "channel"], as_index=False, sort=True)["costs"].sum()
+             .sort_values(["channel", "date"], kind="stable").reset_index(drop=True))
+    return table[["date", "channel", "costs"]]
+
+
+def spend_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Return a stacked area chart of daily spend by channel (one trace per channel, y = that channel's spend)."""
+    fig = _base_figure("Date", "Spend per day ($)")
+    for i, channel in enumerate(_groups(table, "channel")):
+        part = table[table["channel"] == channel]
+        fig.add_trace(go.Scatter(
+            x=_dates(part["date"]), y=part["costs"].to_numpy(dtype=float), name=str(channel),
+            mode="lines", stackgroup="spend", line=dict(width=0.5, color=color_of(channel, i, colors)),
+            hovertemplate=f"{channel}: " + MONEY_HOVER + "<extra></extra>",
+        ))
+    fig.update_layout(hovermode="x unified")
+    fig.update_yaxes(tickformat="$,.0f", rangemode="tozero")
+    return fig
+
+
+def spend_share_table(daily_spend: pd.DataFrame) -> pd.DataFrame:
+    """Return total spend and share of spend per channel (columns channel, costs, share), largest spend first."""
+    if daily_spend.empty:
+        return pd.DataFrame({"channel": pd.Series([], dtype=str), "costs": pd.Series([], dtype=float),
+                             "share": pd.Series([], dtype=float)})
+    table = daily_spend.groupby("channel", as_index=False, sort=True)["costs"].sum()
+    total = float(table["costs"].sum())
+    table["share"] = table["costs"] / total if total > 0 else np.nan
+    return table.sort_values(["costs", "channel"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def spend_share_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Return a horizontal bar chart of each channel's share of spend (x = share; label and hover show $ too)."""
+    fig = _base_figure("Share of spend in the period", "")
+    channels = [str(c) for c in table["channel"]]
+    order = {c: i for i, c in enumerate(sorted(channels))}  # colour position independent of the spend ranking
+    fig.add_trace(go.Bar(
+        x=table["share"].to_numpy(dtype=float), y=channels, orientation="h",
+        marker_color=[color_of(c, order[c], colors) for c in channels],
+        customdata=table["costs"].to_numpy(dtype=float),
+        text=[f"{s:.1%} · ${c:,.2f}" for s, c in zip(table["share"], table["costs"])], textposition="auto",
+        hovertemplate="%{y}<br>Share of spend: %{x:.1%}<br>Spend: $%{customdata:,.2f}<extra></extra>",
+        showlegend=False,
+    ))
+    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CAC and channel economics
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def channel_economics_table(economics: pd.DataFrame) -> pd.DataFrame:
+    """Return channel economics (channel, new_users, costs, cac, unattributed, total_spend), channels in code-point order."""
+    table = economics[["channel", "new_users", "costs", "cac", "unattributed"]].copy()
+    table["total_spend"] = table["costs"] + table["unattributed"]
+    return table.sort_values("channel", kind="stable").reset_index(drop=True)
+
+
+def unattributed_total(economics: pd.DataFrame) -> tuple[float, float]:
+    """Return (unattributed spend, total spend) summed over the channels of a `channel_economics` frame."""
+    unattributed = float(economics["unattributed"].sum()) if len(economics) else 0.0
+    total = unattributed + (float(economics["costs"].sum()) if len(economics) else 0.0)
+    return unattributed, total
+
+
+def cac_by_channel_table(economics: pd.DataFrame) -> pd.DataFrame:
+    """Return CAC per paid channel with new users (channel, new_users, costs, cac); channels without spend are left out."""
+    table = economics[["channel", "new_users", "costs", "cac"]]
+    paid = table[(table["costs"] > 0) & table["cac"].notna()]
+    return paid.sort_values("channel", kind="stable").reset_index(drop=True)
+
+
+def cac_by_channel_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Return a bar chart of CAC per channel (y = cac in $; hover adds new users and attributed spend)."""
+    fig = _base_figure("Channel", "CAC ($ per new user)")
+    channels = [str(c) for c in table["channel"]]
+    fig.add_trace(go.Bar(
+        x=channels, y=table["cac"].to_numpy(dtype=float),
+        marker_color=[color_of(c, i, colors) for i, c in enumerate(channels)],
+        customdata=np.column_stack([table["new_users"].to_numpy(dtype=float), table["costs"].to_numpy(dtype=float)])
+        if len(table) else None,
+        text=[f"${v:,.2f}" for v in table["cac"]], textposition="auto",
+        hovertemplate=("%{x}<br>CAC: $%{y:,.2f}<br>New users: %{customdata[0]:,.0f}"
+                       "<br>Attributed spend: $%{customdata[1]:,.2f}<extra></extra>"),
+        showlegend=False,
+    ))
+    fig.update_yaxes(tickformat="$,.2f", rangemode="tozero")
+    return fig
+
+
+def cac_over_time_table(economics_by_period: pd.DataFrame) -> pd.DataFrame:
+    """Return CAC per period and paid channel (period, channel, new_users, costs, cac); unpaid channels left out."""
+    frame = economics_by_period[["period", "channel", "new_users", "costs", "cac"]]
+    spend_by_channel = frame.groupby("channel")["costs"].sum()
+    paid = set(spend_by_channel[spend_by_channel > 0].index)
+    table = frame[frame["channel"].isin(paid)]
+    return table.sort_values(["channel", "period"], kind="stable").reset_index(drop=True)
+
+
+def cac_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
+                         grain_label: str = "Week") -> go.Figure:
+    """Return CAC over time, one line per paid channel (x = period start, y = cac in $; gaps = no new users)."""
+    fig = _base_figure(f"{grain_label} of acquisition (start date)", "CAC ($ per new user)")
+    for i, channel in enumerate(_groups(table, "channel")):
+        part = table[table["channel"] == channel]
+        fig.add_trace(go.Scatter(
+            x=_dates(part["period"]), y=part["cac"].to_numpy(dtype=float), name=str(channel), mode="lines+markers",
+            line=dict(color=color_of(channel, i, colors), width=2), marker=dict(size=5),
+            customdata=part["new_users"].to_numpy(dtype=float),
+            hovertemplate=(f"{channel}<br>{grain_label} of %{{x}}<br>CAC: $%{{y:,.2f}}"
+                           "<br>New users: %{customdata:,.0f}<extra></extra>"),
+        ))
+    fig.update_yaxes(tickformat="$,.2f", rangemode="tozero")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LTV and ROI curves by lifetime
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def curves_table(frame: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Return a cohort metric frame reduced to (group, cohort_size, lifetime, value) [+ cac], group = the dimension's value."""
+    columns = [dimension, "cohort_size", "lifetime", "value"] + (["cac"] if "cac" in frame.columns else [])
+    table = frame[columns].rename(columns={dimension: "group"})
+    table["group"] = table["group"].astype(str)
+    return table.sort_values(["group", "lifetime"], kind="stable").reset_index(drop=True)
+
+
+def lifetime_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None, y_title: str, y_hover: str,
+                           y_format: str, breakdown_title: str) -> go.Figure:
+    """Return one line per group of a curves table: x = lifetime (days), y = value (hover text `y_hover`)."""
+    fig = _base_figure("Lifetime (days since first visit)", y_title)
+    for i, group in enumerate(_groups(table, "group")):
+        part = table[table["group"] == group]
+        fig.add_trace(go.Scatter(
+            x=part["lifetime"].to_numpy(dtype=int), y=part["value"].to_numpy(dtype=float), name=str(group),
+            mode="lines+markers", marker=dict(size=4), line=dict(color=color_of(group, i, colors), width=2),
+            customdata=part["cohort_size"].to_numpy(dtype=float),
+            hovertemplate=(f"{breakdown_title}: {group}<br>Day %{{x}}<br>{y_hover}"
+                           "<br>Cohort size: %{customdata:,.0f} users<extra></extra>"),
+        ))
+    fig.update_xaxes(dtick=1 if len(table) and table["lifetime"].max() <= 20 else None, rangemode="tozero")
+    fig.update_yaxes(tickformat=y_format, rangemode="tozero")
+    return fig
+
+
+def ltv_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
+                      breakdown_title: str = "Channel") -> go.Figure:
+    """Return LTV curves (cumulative revenue per cohort user, $) by lifetime, one line per group."""
+    return lifetime_curves_figure(table, colors, "LTV ($ per user, cumulative)", "LTV: $%{y:,.2f}", "$,.2f", breakdown_title)
+
+
+def roi_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
+                      breakdown_title: str = "Channel") -> go.Figure:
+    """Return ROI curves (LTV / CAC of the paid cohort) by lifetime with the 1.0 break-even line."""
+    fig = lifetime_curves_figure(table, colors, "ROI (LTV / CAC)", "ROI: %{y:.2f} (LTV / CAC)", ".2f", breakdown_title)
+    return add_break_even_line(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ROI at day H by acquisition date (7-day rolling)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def roi_by_date_table(roi_by_dt: pd.DataFrame, dimension: str, horizon: int,
+                      window_days: int = ROLLING_DAYS) -> pd.DataFrame:
+    """Return ROI at day H per group and acquisition date over a rolling window of calendar days.
+
+    Input: `metrics.roi(dimensions=(dimension, "dt"))`. At lifetime H-1 each (group, dt) cohort has
+    revenue = value * cac * cohort_size and cost = cac * cohort_size; the rolling ROI of date d is
+    sum(revenue) / sum(cost) over the `window_days` calendar days ending at d (a cost-weighted ROI, not a mean of
+    daily ROIs), days without a paid cohort adding nothing; the window is cut at the first date of the frame.
+    Columns: group, dt, cohort_size_7d, revenue_7d, cost_7d, roi_7d (the window columns keep the `_7d` names).
+    """
+    columns = ["group", "dt", "cohort_size_7d", "revenue_7d", "cost_7d", "roi_7d"]
+    at_h = roi_by_dt[roi_by_dt["lifetime"] == horizon - 1]
+    if at_h.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=(str if c == "group" else "datetime64[us]" if c == "dt" else float))
+                             for c in columns})
+    daily = pd.DataFrame({
+        "group": at_h[dimension].astype(str).to_numpy(),
+        "dt": pd.to_datetime(at_h["dt"]).to_numpy(),
+        "cohort_size": at_h["cohort_size"].to_numpy(dtype=float),
+        "revenue": (at_h["value"] * at_h["cac"] * at_h["cohort_size"]).to_numpy(dtype=float),
+        "cost": (at_h["cac"] * at_h["cohort_size"]).to_numpy(dtype=float),
+    })
+    calendar = pd.date_range(daily["dt"].min(), daily["dt"].max(), freq="D")
+    parts = []
+    for group in sorted(daily["group"].unique()):
+        part = (daily[daily["group"] == group].groupby("dt")[["cohort_size", "revenue", "cost"]].sum()
+                .reindex(calendar, fill_value=0.0))
+        rolled = part.rolling(window_days, min_periods=1).sum()
+        present = part.index >= daily.loc[daily["group"] == group, "dt"].min()
+        rolled = rolled[present & (rolled["cost"] > 0)]
+        parts.append(pd.DataFrame({
+            "group": group, "dt": rolled.index.astype("datetime64[us]"),
+            "cohort_size_7d": rolled["cohort_size"].to_numpy().round().astype("int64"), "revenue_7d": rolled["revenue"].to_numpy(),
+            "cost_7d": rolled["cost"].to_numpy(), "roi_7d": (rolled["revenue"] / rolled["cost"]).to_numpy(),
+        }))
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, str] | None = None,
+                       breakdown_title: str = "Channel", window_days: int = ROLLING_DAYS) -> go.Figure:
+    """Return ROI by lifetime day H-1 per acquisition date (rolling, cost-weighted), one line per group, break-even line."""
+    last_day = horizon - 1
+    fig = _base_figure(f"Acquisition date (last day of the {window_days}-day window)",
+                       f"ROI by day {last_day} ({window_days}-day rolling)")
+    for i, group in enumerate(_groups(table, "group")):
+        part = table[table["group"] == group]
+        fig.add_trace(go.Scatter(
+            x=_dates(part["dt"]), y=part["roi_7d"].to_numpy(dtype=float), name=str(group), mode="lines",
+            line=dict(color=color_of(group, i, colors), width=2),
+            customdata=np.column_stack([part["revenue_7d"].to_numpy(dtype=float), part["cost_7d"].to_numpy(dtype=float),
+                                        part["cohort_size_7d"].to_numpy(dtype=float)]),
+            hovertemplate=(f"{breakdown_title}: {group}<br>Acquired %{{x}} and the {window_days - 1} days before"
+                           f"<br>ROI by lifetime day {last_day}: %{{y:.2f}}"
+                           f"<br>Revenue by day {last_day}: $%{{customdata[0]:,.2f}}"
+                           "<br>Acquisition cost: $%{customdata[1]:,.2f}<br>Paid users: %{customdata[2]:,.0f}"
+                           "<extra></extra>"),
+        ))
+    return add_break_even_line(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tables (dash-ag-grid)
+# ---------------------------------------------------------------------------------------------------------------
+
+MONEY_FORMATTER = {"function": "params.value == null ? '' : d3.format('$,.2f')(params.value)"}
+COUNT_FORMATTER = {"function": "params.value == null ? '' : d3.format(',')(params.value)"}
+PERCENT_FORMATTER = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
+RATIO_FORMATTER = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
+
+
+def never_text(horizon: int) -> str:
+    """Return the text shown for a group that does not pay back within the horizon."""
+    return f"never within {horizon} days"
+
+
+def payback_table(payback: pd.DataFrame, dimension: str, horizon: int,
+                  roi: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the payback table (group, cohort_size, cac, roi_at_h, payback_day, payback) of `metrics.payback`.
+
+    `payback_day` is the day number (missing = never); `payback` is its text ("day 3" / "never within H days").
+    `roi_at_h` is ROI at lifetime H-1 from `roi` (same dimension), NaN when `roi` is not given.
+    """
+    table = payback[[dimension, "cohort_size", "cac", "payback_day"]].rename(columns={dimension: "group"}).copy()
+    table["group"] = table["group"].astype(str)
+    if roi is not None and len(roi):
+        at_h = roi[roi["lifetime"] == horizon - 1][[dimension, "value"]].rename(
+            columns={dimension: "group", "value": "roi_at_h"})
+        at_h["group"] = at_h["group"].astype(str)
+        table = table.merge(at_h, on="group", how="left")
+    else:
+        table["roi_at_h"] = np.nan
+    days = table["payback_day"].astype("Int64")
+    table["payback_day"] = days
+    table["payback"] = [never_text(horizon) if pd.isna(d) else f"day {int(d)}" for d in days]
+    return table[["group", "cohort_size", "cac", "roi_at_h", "payback_day", "payback"]].sort_values(
+        "group", kind="stable").reset_index(drop=True)
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """Return table rows as JSON-safe dicts (NaN / NA -> None, numpy scalars -> Python)."""
+    clean = table.astype(object).where(table.notna(), None)
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in clean.to_dict("records")]
+
+
+def payback_grid(table: pd.DataFrame, horizon: int, breakdown_title: str = "Channel",
+                 grid_id: str = MarketingIds.PAYBACK_TABLE) -> dag.AgGrid:
+    """Return the payback table as a dash-ag-grid (payback day sortable; "never within H days" for none)."""
+    never = never_text(horizon)
+    column_defs = [
+        {"field": "group", "headerName": breakdown_title, "pinned": "left", "minWidth": 130},
+        {"field": "cohort_size", "headerName": "Paid users", "type": "numericColumn",
+         "valueFormatter": COUNT_FORMATTER},
+        {"field": "cac", "headerName": "CAC", "type": "numericColumn", "valueFormatter": MONEY_FORMATTER},
+        {"field": "roi_at_h", "headerName": f"ROI by day {horizon - 1}", "type": "numericColumn",
+         "valueFormatter": RATIO_FORMATTER},
+        {"field": "payback_day", "headerName": "Payback (lifetime day)", "type": "numericColumn",
+         "valueFormatter": {"function": f"params.value == null ? '{never}' : 'day ' + params.value"},
+         "cellClassRules": {"text-danger fw-semibold": "params.value == null"}},
+    ]
+    return dag.AgGrid(
+        id=grid_id, rowData=_records(table.drop(columns=["payback"])), columnDefs=column_defs,
+        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 100},
+        columnSize="sizeToFit", dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
+        style={"width": "100%"},
+    )
+
+
+def channel_economics_grid(table: pd.DataFrame, grid_id: str = MarketingIds.CHANNEL_TABLE) -> dag.AgGrid:
+    """Return the channel economics table (new users, attributed spend, CAC, unattributed spend, total spend)."""
+    column_defs = [
+        {"field": "channel", "headerName": "Channel", "pinned": "left", "minWidth": 130},
+        {"field": "new_users", "headerName": "New users", "type": "numericColumn", "valueFormatter": COUNT_FORMATTER},
+        {"field": "costs", "headerName": "Attributed spend", "type": "numericColumn",
+         "valueFormatter": MONEY_FORMATTER},
+        {"field": "cac", "headerName": "CAC", "type": "numericColumn", "valueFormatter": MONEY_FORMATTER},
+        {"field": "unattributed", "headerName": "Unattributed spend", "type": "numericColumn",
+         "valueFormatter": MONEY_FORMATTER,
+         "headerTooltip": "Spend on days when the channel brought no new user: reported, never spread."},
+        {"field": "total_spend", "headerName": "Total spend", "type": "numericColumn",
+         "valueFormatter": MONEY_FORMATTER},
+    ]
+    return dag.AgGrid(
+        id=grid_id, rowData=_records(table), columnDefs=column_defs,
+        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 100},
+        columnSize="sizeToFit", dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
+        style={"width": "100%"},
+    )
+
