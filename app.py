@@ -16,6 +16,7 @@ from dashboard.config import Config
 from dashboard.context import AppContext
 from dashboard.server_routes import register_server_routes
 from layouts.shell import app_layout
+from ml.api import register_api
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None) -> Dash:
     app.layout = app_layout
     register_callbacks(app, ctx)
     register_server_routes(app.server, ctx)
+    register_api(app.server, ctx)
     app.server.extensions["dashboard_context"] = ctx
     _ = dbc  # dash-bootstrap-components registers its component suite on import
     return app
