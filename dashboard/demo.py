@@ -1,0 +1,556 @@
+"""Demo data: a realistic, seeded app/shop data set with planted stories (`python -m dashboard demo`).
+
+`generate()` builds the three event tables (visits, orders, costs) as pandas frames with vectorised
+numpy (no Python loop over users or visits); `write_demo()` loads them into a database in one
+transaction. The shape and the planted stories are documented, with measured numbers, in
+`docs/demo_data.md`.
+
+Model in one paragraph: users arrive every day (weekly seasonality, mild growth); their first visit
+fixes region, device and acquisition channel. Each user has an engagement level (log-normal); return
+visits follow two decaying components (a short burst after install and a slow tail), so a user's
+visit rate falls with days since the first visit. A minority of users are payers (rate by channel,
+region and device); they buy on some of their visits, mostly early, at a few price points. Daily ad
+spend per paid channel is the channel's new users that day times its cost per user times noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+from tqdm import tqdm
+
+from dashboard import db
+from dashboard.errors import BadInput
+
+DEFAULT_USERS = 150_000
+DEFAULT_DAYS = 184
+DEFAULT_SEED = 42
+DEFAULT_END_DATE = date(2026, 10, 31)
+
+DAY = 86_400  # seconds
+
+REGIONS = ("United States", "UK", "France", "Germany")
+DEVICES = ("iPhone", "Mac", "Android", "PC")
+CHANNELS = (
+    "FaceBoom", "TipTop", "RocketSuperAds", "MediaTornado", "YRabbit",  # United States
+    "AdNonSense", "LeapBob", "OppleCreativeMedia", "WahooNetBanner", "lambdaMediaAds",  # Europe
+    "organic",
+)
+PAID_CHANNELS = CHANNELS[:-1]
+ORGANIC = CHANNELS.index("organic")
+US_CHANNELS = (0, 1, 2, 3, 4, ORGANIC)
+EU_CHANNELS = (5, 6, 7, 8, 9, ORGANIC)
+
+REGION_SHARES = np.array([0.667, 0.111, 0.111, 0.111])
+# Channel mix of new users, at the start and at the end of the period (linear in between):
+# the United States shift budget into TipTop over time.
+US_MIX_START = np.array([0.30, 0.14, 0.08, 0.06, 0.06, 0.36])
+US_MIX_END = np.array([0.27, 0.25, 0.05, 0.06, 0.06, 0.31])
+EU_MIX = np.array([0.13, 0.13, 0.13, 0.12, 0.10, 0.39])
+# Device mix per region (rows: REGIONS, columns: DEVICES).
+DEVICE_MIX = np.array([
+    [0.45, 0.20, 0.23, 0.12],
+    [0.22, 0.12, 0.28, 0.38],
+    [0.20, 0.12, 0.30, 0.38],
+    [0.20, 0.12, 0.30, 0.38],
+])
+
+# Per channel (order of CHANNELS): cost per new user at the start and at the end of the period,
+# probability that a new user becomes a payer, and the retention shape (short-burst size, its
+# decay time in days, slow-tail size; 1.0 = the app's normal).
+CPU_START = np.array([1.20, 1.00, 0.60, 0.25, 0.25, 0.90, 0.20, 0.25, 0.55, 0.65, 0.0])
+CPU_END = np.array([1.20, 3.50, 0.30, 0.25, 0.25, 0.90, 0.20, 0.25, 0.55, 0.65, 0.0])
+PAYER_RATE = np.array([0.075, 0.040, 0.075, 0.055, 0.055, 0.110, 0.045, 0.045, 0.055, 0.100, 0.040])
+SHORT_FACTOR = np.array([0.70, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+SHORT_DAYS = np.array([2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0])
+TAIL_FACTOR = np.array([0.20, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+PAYER_REGION_FACTOR = np.array([1.0, 1.0, 1.0, 1.0])
+PAYER_DEVICE_FACTOR = np.array([1.1, 1.1, 0.95, 0.85])
+
+SHORT_RATE = 0.55  # expected return visits per day right after the first visit (normal user)
+TAIL_RATE = 0.18  # slow component's visits per day at the start
+TAIL_DAYS = 60.0  # its decay time
+ENGAGEMENT_SIGMA = 1.0
+PAYER_ENGAGEMENT = 2.2
+MAC_PAYER_RETENTION = 0.30  # Mac payers come back this much as often as other payers
+SAME_DAY_GAP_MEAN = 3 * 3600
+
+SESSION_MEDIAN_SECONDS = 14 * 60
+SESSION_SIGMA = 0.9
+SESSION_MAX_SECONDS = 12 * 3600
+OTHER_DEVICE_SHARE = 0.03  # return visits from another device
+ORGANIC_RETURN_SHARE = 0.05  # return visits that come in through `organic`
+
+PRICES = np.array([4.99, 5.99, 9.99, 19.99, 49.99])
+PRICE_SHARES = np.array([0.55, 0.17, 0.15, 0.09, 0.04])
+FIRST_ORDER_AT_FIRST_VISIT = 0.55
+LATER_FIRST_ORDER_P = 0.35  # geometric over the following visits
+REPEAT_BETA = (1.2, 8.0)  # per-payer probability to buy on a later visit
+
+COST_NOISE_SIGMA = 0.12
+SPLIT_COST_ROW_SHARE = 0.03  # (dt, channel) pairs booked as two rows
+OUTAGE_CHANNEL = CHANNELS.index("YRabbit")
+OUTAGE_START_SHARE = 0.62  # YRabbit tracking outage starts at this share of the period...
+OUTAGE_DAYS = 6  # ...and lasts this many days: its users land as organic, its spend goes on
+
+DECLINER_SHARE = 0.17  # of the active payers
+DECLINE_WINDOW_DAYS = 120  # decline start D lies in the last 120 .. 14 days of the period
+DECLINE_WEEKS = (14, 35)  # days over which visits fall to the floor
+PURCHASE_STOP_DAYS = (14, 28)  # purchases stop this many days after D
+DECLINE_VISIT_FLOOR = 0.05
+DECLINE_SESSION_FLOOR = 0.35
+
+HOUR_WEIGHTS = np.array([
+    2.5, 1.5, 1.0, 0.8, 0.8, 1.2, 2.5, 3.5, 4.5, 5.0, 5.0, 5.0,
+    5.5, 5.0, 5.0, 5.0, 5.0, 5.5, 6.0, 6.5, 7.0, 7.0, 6.0, 4.5,
+])
+WEEKDAY_WEIGHTS = np.array([1.0, 0.98, 0.97, 1.0, 1.05, 1.15, 1.12])  # Monday .. Sunday
+GROWTH = 0.6  # new users per day grow by this share over the period
+
+
+def _draw(rng: np.random.Generator, cumulative: np.ndarray) -> np.ndarray:
+    """Return one category index per row of `cumulative` (rows of cumulative probabilities)."""
+    u = rng.random(cumulative.shape[0])
+    return (u[:, None] >= cumulative[:, :-1]).sum(axis=1).astype(np.int8)
+
+
+def _time_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Return n seconds-of-day following the app's daily rhythm."""
+    p = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
+    hour = rng.choice(24, size=n, p=p)
+    return hour * 3600 + rng.integers(0, 3600, size=n)
+
+
+def _session_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Return n log-normal session lengths in seconds."""
+    seconds = rng.lognormal(np.log(SESSION_MEDIAN_SECONDS), SESSION_SIGMA, size=n)
+    return np.clip(np.rint(seconds), 5, SESSION_MAX_SECONDS).astype(np.int64)
+
+
+def _user_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Return n unique digit-string ids: random 12-digit ones and a few 20-digit ones beyond 2**64."""
+    draws = rng.integers(10**11, 10**12, size=n + n // 50 + 16)
+    _, first = np.unique(draws, return_index=True)
+    ids = draws[np.sort(first)][:n].astype(str).astype("<U20")
+    wide = min(n, max(3, n // 2000))
+    if wide:
+        at = rng.choice(n, size=wide, replace=False)
+        high = rng.integers(0, 10**9, size=wide)
+        low = rng.integers(0, 10**10, size=wide)
+        # '9' + 19 digits: 20 digits, > 2**64 (1.8e19); unique because (high, low) pairs are
+        # drawn again for the rare duplicate.
+        for _ in range(10):
+            wide_ids = np.char.add(np.char.add("9", np.char.zfill(high.astype(str), 9)),
+                                   np.char.zfill(low.astype(str), 10))
+            _, counts = np.unique(wide_ids, return_counts=True)
+            if (counts == 1).all():
+                break
+            low = rng.integers(0, 10**10, size=wide)
+        ids[at] = wide_ids
+    return ids
+
+
+def _truncated_exponential(rng: np.random.Generator, scale: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Return draws of an exponential with mean `scale`, truncated to [0, limit)."""
+    u = rng.random(scale.shape[0])
+    return -scale * np.log1p(-u * -np.expm1(-limit / scale))
+
+
+def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    """Return a categorical over `categories` from integer codes."""
+    return pd.Categorical.from_codes(codes.astype(np.int8), categories=pd.Index(categories, dtype="str"))
+
+
+def _timestamps(start: date, seconds: np.ndarray) -> np.ndarray:
+    """Return datetime64[us] values `seconds` after midnight of `start`."""
+    return np.datetime64(start, "us") + seconds.astype("timedelta64[s]").astype("timedelta64[us]")
+
+
+def generate(
+    users: int = DEFAULT_USERS,
+    days: int = DEFAULT_DAYS,
+    seed: int = DEFAULT_SEED,
+    end_date: date = DEFAULT_END_DATE,
+    progress: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """Return the demo data set as frames `visits`, `orders`, `costs` (the schema's columns), seeded."""
+    frames, _ = generate_with_truth(users=users, days=days, seed=seed, end_date=end_date, progress=progress)
+    return frames
+
+
+def generate_with_truth(
+    users: int = DEFAULT_USERS,
+    days: int = DEFAULT_DAYS,
+    seed: int = DEFAULT_SEED,
+    end_date: date = DEFAULT_END_DATE,
+    progress: bool = False,
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Return (the frames of `generate`, the planted ground truth: frame `decliners`), for checks and models.
+
+    `decliners` has one row per planted decliner: user_id, decline_start (date D), fade_days (days over
+    which the visit rate falls to its floor) and purchase_stop (first date without purchases).
+    """
+    if users < 1:
+        raise BadInput(f"--users must be at least 1, got {users}")
+    if days < 1:
+        raise BadInput(f"--days must be at least 1, got {days}")
+    rng = np.random.default_rng(seed)
+    start = end_date - timedelta(days=days - 1)
+    bar = tqdm(total=7, desc="demo data", unit="step", file=sys.stderr, disable=not progress)
+
+    # --- 1. users: arrival day and time, region, device, channel, engagement, payer -------------
+    bar.set_postfix_str("users")
+    day_index = np.arange(days)
+    weekday = (start.weekday() + day_index) % 7
+    weights = (1 + GROWTH * day_index / max(days - 1, 1)) * WEEKDAY_WEIGHTS[weekday]
+    weights *= rng.lognormal(0.0, 0.06, size=days)
+    per_day = rng.multinomial(users, weights / weights.sum())
+    first_day = np.repeat(day_index, per_day)
+    first_start = first_day * DAY + _time_of_day(rng, users)
+    order = np.argsort(first_start, kind="stable")
+    first_day, first_start = first_day[order], first_start[order]
+    period_share = first_day / max(days - 1, 1)
+
+    region = _draw(rng, np.broadcast_to(np.cumsum(REGION_SHARES), (users, 4)))
+    device = _draw(rng, np.cumsum(DEVICE_MIX, axis=1)[region])
+    us_mix = np.cumsum(US_MIX_START) * (1 - period_share[:, None]) + np.cumsum(US_MIX_END) * period_share[:, None]
+    us_pick = _draw(rng, us_mix)
+    eu_pick = _draw(rng, np.broadcast_to(np.cumsum(EU_MIX), (users, 6)))
+    channel_true = np.where(region == 0, np.array(US_CHANNELS)[us_pick], np.array(EU_CHANNELS)[eu_pick])
+    channel_true = channel_true.astype(np.int8)
+    channel = channel_true.copy()
+    if days >= 30:
+        outage_first = int(days * OUTAGE_START_SHARE)
+        in_outage = (first_day >= outage_first) & (first_day < outage_first + OUTAGE_DAYS)
+        channel[in_outage & (channel_true == OUTAGE_CHANNEL)] = ORGANIC
+
+    payer_p = PAYER_RATE[channel_true] * PAYER_REGION_FACTOR[region] * PAYER_DEVICE_FACTOR[device]
+    payer = rng.random(users) < payer_p
+    engagement = rng.lognormal(-ENGAGEMENT_SIGMA**2 / 2, ENGAGEMENT_SIGMA, size=users)
+    engagement *= np.where(payer, PAYER_ENGAGEMENT, 1.0)
+    engagement *= np.where(payer & (device == DEVICES.index("Mac")), MAC_PAYER_RETENTION, 1.0)
+    user_ids = _user_ids(rng, users)
+    bar.update()
+
+    # --- 2. return visits: two decaying components, truncated at the end of the period -----------
+    bar.set_postfix_str("visits")
+    span = (days - first_day).astype(np.float64)  # calendar days from the first visit's day to the end
+    short_days = SHORT_DAYS[channel_true]
+    short_total = engagement * SHORT_RATE * SHORT_FACTOR[channel_true] * short_days * -np.expm1(-span / short_days)
+    tail_total = engagement * TAIL_RATE * TAIL_FACTOR[channel_true] * TAIL_DAYS * -np.expm1(-span / TAIL_DAYS)
+    n_short = rng.poisson(short_total)
+    n_tail = rng.poisson(tail_total)
+    short_user = np.repeat(np.arange(users, dtype=np.int32), n_short)
+    tail_user = np.repeat(np.arange(users, dtype=np.int32), n_tail)
+    back_user = np.concatenate([short_user, tail_user])
+    offset = np.concatenate([
+        _truncated_exponential(rng, short_days[short_user], span[short_user]),
+        _truncated_exponential(rng, np.full(tail_user.shape[0], TAIL_DAYS), span[tail_user]),
+    ])
+    del short_user, tail_user
+    offset_days = np.minimum(np.floor(offset).astype(np.int64), span[back_user].astype(np.int64) - 1)
+    del offset
+    first_seconds = _session_seconds(rng, users)
+    n_back = back_user.shape[0]
+    back_start = (first_day[back_user] + offset_days) * DAY + _time_of_day(rng, n_back)
+    same_day = offset_days == 0
+    gap = 300 + rng.exponential(SAME_DAY_GAP_MEAN, size=n_back).astype(np.int64)
+    back_start = np.where(same_day, first_start[back_user] + first_seconds[back_user] + gap, back_start)
+    del same_day, gap, offset_days
+    back_device = device[back_user].copy()
+    switch = rng.random(n_back) < OTHER_DEVICE_SHARE
+    back_device[switch] = (back_device[switch] + rng.integers(1, 4, size=int(switch.sum()))) % 4
+    back_channel = channel[back_user].copy()
+    back_channel[rng.random(n_back) < ORGANIC_RETURN_SHARE] = ORGANIC
+
+    v_user = np.concatenate([np.arange(users, dtype=np.int32), back_user])
+    v_start = np.concatenate([first_start, back_start])
+    v_seconds = np.concatenate([first_seconds, _session_seconds(rng, n_back)])
+    v_device = np.concatenate([device, back_device]).astype(np.int8)
+    v_channel = np.concatenate([channel, back_channel]).astype(np.int8)
+    del back_user, back_start, back_device, back_channel, switch
+    inside = v_start < days * DAY
+    v_user, v_start, v_seconds, v_device, v_channel = (
+        a[inside] for a in (v_user, v_start, v_seconds, v_device, v_channel)
+    )
+    del inside
+    bar.update()
+
+    # --- 3. decliners: active payers whose visits, sessions and purchases fade from day D ----------
+    bar.set_postfix_str("decliners")
+    v_day = v_start // DAY
+    recent = np.bincount(v_user[v_day >= days - 90], minlength=users)
+    active = payer & (first_day <= days - 44) & (recent >= 2)
+    decline_day = np.full(users, -1, dtype=np.int64)
+    # D is drawn uniformly over the window; a payer is eligible when D is at least 30 days after
+    # the first visit and the 30 days before D hold 3+ visits. Eligible payers are then sampled
+    # with weights that flatten the distribution of D (otherwise the growth of the user base
+    # would push most declines to the end of the period).
+    window_start = max(days - DECLINE_WINDOW_DAYS, 0)
+    draw = window_start + np.floor(rng.random(users) * max(days - 14 - window_start + 1, 1)).astype(np.int64)
+    candidate = active & (draw >= first_day + 30)
+    decline_day[candidate] = draw[candidate]
+    watched = decline_day[v_user]
+    before = (watched >= 0) & (v_day >= watched - 30) & (v_day < watched)
+    eligible = candidate & (np.bincount(v_user[before], minlength=users) >= 3)
+    del before
+    eligible_ids = np.flatnonzero(eligible)
+    n_decliners = min(int(round(DECLINER_SHARE * active.sum())), eligible_ids.shape[0])
+    week_of_d = (decline_day[eligible_ids] - window_start) // 7
+    per_week = np.bincount(week_of_d) if eligible_ids.shape[0] else np.zeros(0)
+    weight = 1.0 / per_week[week_of_d] if eligible_ids.shape[0] else np.zeros(0)
+    decliner = np.zeros(users, dtype=bool)
+    if n_decliners:
+        decliner[rng.choice(eligible_ids, size=n_decliners, replace=False, p=weight / weight.sum())] = True
+    decline_day[~decliner] = -1
+    fade_days = rng.integers(DECLINE_WEEKS[0], DECLINE_WEEKS[1] + 1, size=users)
+    stop_days = rng.integers(PURCHASE_STOP_DAYS[0], PURCHASE_STOP_DAYS[1] + 1, size=users)
+    watched = decline_day[v_user]
+    since = np.where(watched >= 0, v_start / DAY - watched, -1.0)
+    fading = since >= 0
+    fade_share = since[fading] / fade_days[v_user[fading]]
+    keep = np.ones(v_user.shape[0], dtype=bool)
+    keep[fading] = rng.random(int(fading.sum())) < np.maximum(DECLINE_VISIT_FLOOR, 1 - (1 - DECLINE_VISIT_FLOOR) * fade_share)
+    shrink = np.maximum(DECLINE_SESSION_FLOOR, 1 - (1 - DECLINE_SESSION_FLOOR) * fade_share)
+    v_seconds[fading] = np.maximum(5, np.rint(v_seconds[fading] * shrink)).astype(np.int64)
+    del watched, since, fading, fade_share, shrink, v_day
+    v_user, v_start, v_seconds, v_device, v_channel = (
+        a[keep] for a in (v_user, v_start, v_seconds, v_device, v_channel)
+    )
+    del keep
+    bar.update()
+
+    # --- 4. orders: first purchase on an early visit, repeats on later visits ----------------------
+    bar.set_postfix_str("orders")
+    by_user = np.lexsort((v_start, v_user))
+    s_user, s_start, s_seconds = v_user[by_user], v_start[by_user], v_seconds[by_user]
+    del by_user
+    per_user = np.bincount(s_user, minlength=users)
+    first_row = np.cumsum(per_user) - per_user
+    rank = np.arange(s_user.shape[0]) - first_row[s_user]
+    first_rank = np.where(rng.random(users) < FIRST_ORDER_AT_FIRST_VISIT, 0,
+                          rng.geometric(LATER_FIRST_ORDER_P, size=users))
+    first_rank = np.minimum(first_rank, per_user - 1)
+    repeat_p = np.where(payer, rng.beta(*REPEAT_BETA, size=users), 0.0)
+    buys = payer[s_user] & (
+        (rank == first_rank[s_user]) | ((rank > first_rank[s_user]) & (rng.random(s_user.shape[0]) < repeat_p[s_user]))
+    )
+    del rank
+    o_user = s_user[buys]
+    o_time = s_start[buys] + np.floor((0.2 + 0.8 * rng.random(int(buys.sum()))) * s_seconds[buys]).astype(np.int64)
+    del s_user, s_start, s_seconds, buys
+    stop_at = np.where(decliner, (decline_day + stop_days) * DAY, np.iinfo(np.int64).max)
+    kept = (o_time < days * DAY) & (o_time < stop_at[o_user])
+    o_user, o_time = o_user[kept], o_time[kept]
+    o_revenue = PRICES[rng.choice(len(PRICES), size=o_user.shape[0], p=PRICE_SHARES)]
+    bar.update()
+
+    # --- 5. costs: new users per (day, paid channel) x cost per user x noise -----------------------
+    bar.set_postfix_str("costs")
+    n_channels = len(CHANNELS)
+    new_users = np.bincount(first_day * n_channels + channel_true, minlength=days * n_channels)
+    new_users = new_users.reshape(days, n_channels)[:, :ORGANIC]
+    cpu = CPU_START[:ORGANIC] + (CPU_END - CPU_START)[:ORGANIC] * period_share_of_days(days)[:, None]
+    spend = new_users * cpu * rng.lognormal(0.0, COST_NOISE_SIGMA, size=new_users.shape)
+    c_day, c_channel = np.nonzero(new_users > 0)
+    c_cost = np.round(spend[c_day, c_channel], 2)
+    split = rng.random(c_day.shape[0]) < SPLIT_COST_ROW_SHARE
+    part = np.round(c_cost[split] * rng.uniform(0.2, 0.8, size=int(split.sum())), 2)
+    c_day = np.concatenate([c_day, c_day[split]])
+    c_channel = np.concatenate([c_channel, c_channel[split]])
+    whole = c_cost.copy()
+    whole[split] = np.round(c_cost[split] - part, 2)
+    c_cost = np.concatenate([whole, part])
+    c_order = np.lexsort((c_channel, c_day))
+    c_day, c_channel, c_cost = c_day[c_order], c_channel[c_order], c_cost[c_order]
+    bar.update()
+
+    # --- 6. frames ---------------------------------------------------------------------------------
+    bar.set_postfix_str("frames")
+    ids = pd.Series(pd.array(user_ids, dtype="str"))
+    chrono = np.argsort(v_start, kind="stable")
+    v_user, v_start, v_seconds = v_user[chrono], v_start[chrono], v_seconds[chrono]
+    v_device, v_channel = v_device[chrono], v_channel[chrono]
+    del chrono
+    visits = pd.DataFrame({
+        "user_id": ids.take(v_user).reset_index(drop=True),
+        "region": _categorical(region[v_user], REGIONS),
+        "device": _categorical(v_device, DEVICES),
+        "channel": _categorical(v_channel, CHANNELS),
+        "session_start": _timestamps(start, v_start),
+        "session_end": _timestamps(start, v_start + v_seconds),
+    })
+    del v_user, v_start, v_seconds, v_device, v_channel
+    o_chrono = np.argsort(o_time, kind="stable")
+    orders = pd.DataFrame({
+        "user_id": ids.take(o_user[o_chrono]).reset_index(drop=True),
+        "event_dt": _timestamps(start, o_time[o_chrono]),
+        "revenue": o_revenue[o_chrono],
+    })
+    all_days = [start + timedelta(days=int(d)) for d in range(days)]
+    costs = pd.DataFrame({
+        "dt": pd.Series([all_days[d] for d in c_day], dtype=object),
+        "channel": _categorical(c_channel, CHANNELS),
+        "costs": c_cost,
+    })
+    declined = np.flatnonzero(decliner)
+    truth = {
+        "decliners": pd.DataFrame({
+            "user_id": ids.take(declined).reset_index(drop=True),
+            "decline_start": pd.Series([all_days[d] for d in decline_day[declined]], dtype=object),
+            "fade_days": fade_days[declined],
+            "purchase_stop": pd.Series(
+                [start + timedelta(days=int(d)) for d in decline_day[declined] + stop_days[declined]], dtype=object
+            ),
+        }),
+    }
+    bar.update()
+    bar.set_postfix_str("done")
+    bar.update()
+    bar.close()
+    return {"visits": visits, "orders": orders, "costs": costs}, truth
+
+
+def period_share_of_days(days: int) -> np.ndarray:
+    """Return, for each day of the period, its position as a share 0..1 of the period."""
+    return np.arange(days) / max(days - 1, 1)
+
+
+def demo_summary(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Return users, visits, orders, payers, revenue and spend of a generated data set."""
+    visits, orders, costs = frames["visits"], frames["orders"], frames["costs"]
+    return {
+        "users": int(visits["user_id"].nunique()),
+        "visits": len(visits),
+        "orders": len(orders),
+        "payers": int(orders["user_id"].nunique()),
+        "revenue": float(orders["revenue"].sum()),
+        "spend": float(costs["costs"].sum()),
+    }
+
+
+class _LoadProgress(dict):
+    """The frames for `db.replace_all`, advancing a progress bar as each table is asked for."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame], bar: tqdm) -> None:
+        super().__init__(frames)
+        self._bar = bar
+        self._pending = 0
+
+    def get(self, key, default=None):  # noqa: ANN001, ANN201 - dict API
+        """Return the frame for `key` after counting the previous table as loaded."""
+        self._bar.update(self._pending)
+        frame = super().get(key, default)
+        self._pending = 0 if frame is None else len(frame)
+        self._bar.set_postfix_str(f"{key}")
+        return frame
+
+    def finish(self) -> None:
+        """Count the last table as loaded."""
+        self._bar.update(self._pending)
+        self._pending = 0
+
+
+def _refuse_if_filled(engine: Engine, replace: bool) -> None:
+    """Raise BadInput when the database holds events and `replace` is False."""
+    if replace:
+        return
+    with engine.connect() as conn:
+        filled = not db.is_empty(conn)
+    if filled:
+        raise BadInput(
+            "the database already holds data; pass --replace (replace=True) to delete it and load the demo data"
+        )
+
+
+def load_frames(engine: Engine, frames: dict[str, pd.DataFrame], replace: bool = False, progress: bool = False) -> dict[str, int]:
+    """Load `frames` in one transaction (deleting existing events); return row counts per table."""
+    db.create_schema(engine)
+    total = sum(len(f) for f in frames.values())
+    with tqdm(total=total, desc="loading", unit="rows", unit_scale=True, file=sys.stderr, disable=not progress) as bar:
+        with engine.begin() as conn:
+            if not replace and not db.is_empty(conn):
+                raise BadInput(
+                    "the database already holds data; pass --replace (replace=True) to delete it and load the demo data"
+                )
+            tracked = _LoadProgress(frames, bar)
+            counts = db.replace_all(conn, tracked)
+            tracked.finish()
+    return counts
+
+
+def write_demo(
+    engine: Engine,
+    users: int = DEFAULT_USERS,
+    days: int = DEFAULT_DAYS,
+    seed: int = DEFAULT_SEED,
+    replace: bool = False,
+    progress: bool = False,
+    end_date: date = DEFAULT_END_DATE,
+) -> dict[str, int]:
+    """Generate the demo data and load it in one transaction; return row counts per table."""
+    db.create_schema(engine)
+    _refuse_if_filled(engine, replace)
+    frames = generate(users=users, days=days, seed=seed, end_date=end_date, progress=progress)
+    return load_frames(engine, frames, replace=replace, progress=progress)
+
+
+def _parse_date(text: str) -> date:
+    """Return the date of a YYYY-MM-DD argument."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `demo` command."""
+    parser = subparsers.add_parser(
+        "demo", help="fill the database with generated demo data",
+        description="Generate a realistic demo data set (visits, orders, ad costs with planted stories, "
+        "see docs/demo_data.md) and load it into DATABASE_URL (default data/dashboard.duckdb) in one "
+        "transaction.",
+    )
+    parser.add_argument("--users", type=int, default=None,
+                        help=f"number of users (default DEMO_USERS or {DEFAULT_USERS:,})")
+    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"length of the period (default {DEFAULT_DAYS})")
+    parser.add_argument("--seed", type=int, default=None, help=f"random seed (default DEMO_SEED or {DEFAULT_SEED})")
+    parser.add_argument("--end-date", type=_parse_date, default=DEFAULT_END_DATE,
+                        help=f"last day of the period (default {DEFAULT_END_DATE.isoformat()})")
+    parser.add_argument("--replace", action="store_true", help="delete the data already in the database")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate and load the demo data, print a summary; return the exit code."""
+    from dashboard.config import Config
+
+    began = time.perf_counter()
+    config = Config.from_env()
+    users = config.demo_users if args.users is None else args.users
+    seed = config.demo_seed if args.seed is None else args.seed
+    engine = db.make_engine(config.database_url)
+    try:
+        db.create_schema(engine)
+        _refuse_if_filled(engine, args.replace)
+        frames = generate(users=users, days=args.days, seed=seed, end_date=args.end_date, progress=True)
+        counts = load_frames(engine, frames, replace=args.replace, progress=True)
+        summary = demo_summary(frames)
+    finally:
+        engine.dispose()
+    elapsed = time.perf_counter() - began
+    start = args.end_date - timedelta(days=args.days - 1)
+    print(
+        f"demo data loaded ({start} .. {args.end_date}, seed {seed}): "
+        f"{summary['users']:,} users, {counts['visits']:,} visits, {counts['orders']:,} orders, "
+        f"{summary['payers']:,} payers ({summary['payers'] / max(summary['users'], 1):.1%}), "
+        f"revenue {summary['revenue']:,.2f}, ad spend {summary['spend']:,.2f}, "
+        f"{counts['costs']:,} cost rows; took {elapsed:.1f}s"
+    )
+    return 0
