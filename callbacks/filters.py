@@ -1,0 +1,299 @@
+"""Global filters <-> URL, navigation links, and the chart plumbing every page uses.
+
+- `sync_filters_and_url`: one circular callback keeps the URL query string, the filter controls, the
+  page-specific controls and the validated filter state (dcc.Store `FilterIds.STATE`) in agreement.
+  A URL change (first load, a pasted link, back/forward) sets the controls; a control change writes
+  the URL (`dcc.Location(refresh=False)` pushes a history entry, so back/forward work).
+- `register_chart`: a page's chart = a frame function (ChartRequest -> DataFrame, the numbers shown)
+  and a view function (DataFrame, ChartRequest -> figure or component); this registers the callback
+  that fills the chart card and the one that downloads the same frame as CSV.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import ALL, Dash, Input, Output, State, callback_context, dcc, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard.cache import MetricReader
+from dashboard.context import AppContext
+from layouts.common import Palette, empty_state, error_state, graph
+from layouts.filters import (DataBounds, FilterState, PageParam, filter_notes, global_query, normalise_state,
+                             parse_query, to_query)
+from layouts.ids import (FilterIds, ShellIds, chart_body_id, csv_button_id, csv_download_id, nav_link_id,
+                         page_param_id)
+from layouts.shell import page_for
+
+log = logging.getLogger(__name__)
+
+HIDDEN = {"display": "none"}
+SHOWN: dict = {}
+
+
+def load_bounds(read: MetricReader) -> DataBounds:
+    """Return the data's bounds (dates, known regions, devices, channels) through the metric cache."""
+    import metrics
+
+    return DataBounds.from_metric(read(metrics.data_bounds))
+
+
+def page_params_of(pathname: str | None) -> tuple[PageParam, ...]:
+    """Return the page-specific URL parameters of the page at `pathname`."""
+    page = page_for(pathname)
+    return page.page_params if page else ()
+
+
+def _options(values: Iterable[str]) -> list[dict]:
+    return [{"label": v, "value": v} for v in values]
+
+
+@dataclass
+class SyncResult:
+    """What `sync_filters_and_url` sets (dash.no_update where nothing changes)."""
+
+    search: Any = no_update
+    store: Any = no_update
+    start_date: Any = no_update
+    end_date: Any = no_update
+    min_date: Any = no_update
+    max_date: Any = no_update
+    observation_date: Any = no_update
+    countries: Any = no_update
+    country_options: Any = no_update
+    devices: Any = no_update
+    device_options: Any = no_update
+    channels: Any = no_update
+    channel_options: Any = no_update
+    horizon: Any = no_update
+    page_values: Any = no_update
+    notes: Any = no_update
+
+    def outputs(self) -> tuple:
+        """Return the values in the order of the callback's outputs."""
+        return (self.search, self.store, self.start_date, self.end_date, self.min_date, self.max_date,
+                self.observation_date, self.min_date, self.max_date, self.countries, self.country_options,
+                self.devices, self.device_options, self.channels, self.channel_options, self.horizon,
+                self.page_values, self.notes)
+
+
+def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
+                         controls: Mapping[str, Any], page_param_ids: list[dict], page_param_values: list,
+                         stored: dict | None) -> SyncResult:
+    """Return the updates that bring URL, controls and filter state into agreement after `triggered` changed.
+
+    `triggered` is the id of the component that changed (None on the first call = the URL); `controls`
+    holds start, end, observation_date, horizon, country, device, channel as the controls show them.
+    """
+    with MetricReader(ctx) as read:
+        bounds = load_bounds(read)
+    params = page_params_of(pathname)
+    names = [pid["name"] for pid in page_param_ids]
+    if triggered in (None, ShellIds.URL):
+        state, page_values, notes = parse_query(search, bounds, params)
+        defaults = {p.name: p.default for p in params}
+        return SyncResult(
+            store=state.to_store() if state.to_store() != stored else no_update,
+            start_date=state.start.isoformat(), end_date=state.end.isoformat(),
+            min_date=bounds.first_date.isoformat(), max_date=bounds.last_date.isoformat(),
+            observation_date=state.observation_date.isoformat(),
+            countries=list(state.countries), country_options=_options(bounds.regions),
+            devices=list(state.devices), device_options=_options(bounds.devices),
+            channels=list(state.channels), channel_options=_options(bounds.channels),
+            horizon=state.horizon,
+            page_values=[page_values.get(n, defaults.get(n, no_update)) for n in names],
+            notes=filter_notes(notes),
+        )
+    previous = FilterState.from_store(stored) if stored else FilterState.default(bounds)
+    obs = controls.get("observation_date")
+    follows_end = previous.observation_date == previous.end
+    if triggered == FilterIds.DATE_RANGE and follows_end:
+        obs = controls.get("end")  # an observation date left at its default keeps following the end
+    horizon = controls.get("horizon")
+    notes: list[str] = []
+    state = normalise_state(controls.get("start"), controls.get("end"), obs,
+                            previous.horizon if horizon in (None, "") else horizon,
+                            controls.get("country") or (), controls.get("device") or (),
+                            controls.get("channel") or (), bounds, notes)
+    by_name = dict(zip(names, page_param_values))
+    page_values = {p.name: by_name.get(p.name) if by_name.get(p.name) in p.values else p.default for p in params}
+    query = to_query(state, bounds, page_values, params)
+    result = SyncResult(search=query if query != (search or "") else no_update,
+                        store=state.to_store() if state.to_store() != stored else no_update,
+                        notes=filter_notes(notes))
+    if str(controls.get("start") or "")[:10] != state.start.isoformat():
+        result.start_date = state.start.isoformat()
+    if str(controls.get("end") or "")[:10] != state.end.isoformat():
+        result.end_date = state.end.isoformat()
+    if str(controls.get("observation_date") or "")[:10] != state.observation_date.isoformat():
+        result.observation_date = state.observation_date.isoformat()
+    if horizon in (None, "") or str(horizon) != str(state.horizon):
+        result.horizon = state.horizon
+    for url_name, attr in (("country", "countries"), ("device", "devices"), ("channel", "channels")):
+        if sorted(controls.get(url_name) or ()) != list(getattr(state, attr)):
+            setattr(result, attr, list(getattr(state, attr)))
+    result.page_values = [no_update for _ in names]
+    return result
+
+
+def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], ctx: AppContext) -> tuple:
+    """Return (link hrefs carrying the global filters, link active flags, reset href, group styles)."""
+    query = ""
+    if stored:
+        with MetricReader(ctx) as read:
+            query = global_query(FilterState.from_store(stored), load_bounds(read))
+    page = page_for(pathname)
+    current = page.path if page else None
+    hrefs = [link["path"] + query for link in link_ids]
+    active = [link["path"] == current for link in link_ids]
+    uses = page.filters if page else ()
+    bar_style = SHOWN if uses else HIDDEN
+    obs_style = SHOWN if "observation_date" in uses else HIDDEN
+    horizon_style = SHOWN if "horizon" in uses else HIDDEN
+    return hrefs, active, current or "/", bar_style, obs_style, horizon_style
+
+
+def register(app: Dash, ctx: AppContext) -> None:
+    """Register the URL <-> filters callback and the navigation callback on `app`."""
+    control_inputs = [
+        Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
+        Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
+        Input(FilterIds.COUNTRY, "value"), Input(FilterIds.DEVICE, "value"), Input(FilterIds.CHANNEL, "value"),
+    ]
+
+    @app.callback(
+        Output(ShellIds.URL, "search"), Output(FilterIds.STATE, "data"),
+        Output(FilterIds.DATE_RANGE, "start_date"), Output(FilterIds.DATE_RANGE, "end_date"),
+        Output(FilterIds.DATE_RANGE, "min_date_allowed"), Output(FilterIds.DATE_RANGE, "max_date_allowed"),
+        Output(FilterIds.OBSERVATION_DATE, "date"), Output(FilterIds.OBSERVATION_DATE, "min_date_allowed"),
+        Output(FilterIds.OBSERVATION_DATE, "max_date_allowed"),
+        Output(FilterIds.COUNTRY, "value"), Output(FilterIds.COUNTRY, "options"),
+        Output(FilterIds.DEVICE, "value"), Output(FilterIds.DEVICE, "options"),
+        Output(FilterIds.CHANNEL, "value"), Output(FilterIds.CHANNEL, "options"),
+        Output(FilterIds.HORIZON, "value"),
+        Output(page_param_id(ALL), "value"),
+        Output(FilterIds.NOTES, "children"),
+        Input(ShellIds.URL, "search"),
+        *control_inputs,
+        Input(page_param_id(ALL), "value"),
+        State(ShellIds.URL, "pathname"), State(page_param_id(ALL), "id"), State(FilterIds.STATE, "data"),
+    )
+    def _sync(search, start, end, obs, horizon, country, device, channel, param_values, pathname, param_ids,
+              stored):
+        triggered = callback_context.triggered_id
+        if isinstance(triggered, dict):  # a page-specific control
+            triggered = "page-param"
+        controls = {"start": start, "end": end, "observation_date": obs, "horizon": horizon,
+                    "country": country, "device": device, "channel": channel}
+        return sync_filters_and_url(ctx, triggered, search, pathname, controls, param_ids, param_values,
+                                    stored).outputs()
+
+    @app.callback(
+        Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),
+        Output(FilterIds.BAR, "style"), Output(FilterIds.OBSERVATION_GROUP, "style"),
+        Output(FilterIds.HORIZON_GROUP, "style"),
+        Input(ShellIds.URL, "pathname"), Input(FilterIds.STATE, "data"), State(nav_link_id(ALL), "id"),
+    )
+    def _navigation(pathname, stored, link_ids):
+        return navigation(pathname, stored, link_ids, ctx)
+
+
+# ---------------------------------------------------------------- charts
+
+
+@dataclass
+class ChartRequest:
+    """Everything a chart's frame function needs: filter state, page parameters, data bounds, metric reader."""
+
+    state: FilterState
+    params: dict[str, str]
+    bounds: DataBounds
+    read: MetricReader
+    palette: Palette = field(default_factory=Palette)
+
+    @cached_property
+    def filters(self):
+        """Return the `metrics.Filters` of the current state."""
+        return self.state.to_filters()
+
+    @cached_property
+    def previous_filters(self):
+        """Return the `metrics.Filters` of the previous period of equal length."""
+        return self.state.previous().to_filters()
+
+
+FrameFunction = Callable[[ChartRequest], pd.DataFrame]
+ViewFunction = Callable[[pd.DataFrame, ChartRequest], Any]
+
+
+def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | None, read: MetricReader
+                  ) -> ChartRequest:
+    """Return the ChartRequest of a filter state from the store and page parameter values."""
+    import metrics
+
+    raw_bounds = read(metrics.data_bounds)
+    return ChartRequest(state=FilterState.from_store(stored), params=dict(params or {}),
+                        bounds=DataBounds.from_metric(raw_bounds), read=read, palette=Palette.from_bounds(raw_bounds))
+
+
+def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction, stored: dict | None,
+               params: Mapping[str, str] | None = None, empty_message: str = "No data for these filters."):
+    """Return chart `name`'s content: its figure or table, an empty state, or an error notice."""
+    if not stored:
+        raise PreventUpdate
+    with MetricReader(ctx) as read:
+        try:
+            request = chart_request(ctx, stored, params, read)
+            frame = frame_fn(request)
+            if frame is None or len(frame) == 0:
+                return empty_state(empty_message)
+            view = view_fn(frame, request)
+        except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
+            log.exception("chart %s failed", name)
+            return error_state(f"{type(exc).__name__}: {exc}")
+    return graph(name, view) if isinstance(view, go.Figure) else view
+
+
+def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: Mapping[str, str] | None = None
+                ) -> pd.DataFrame:
+    """Return the frame chart `frame_fn` shows for the stored filter state (what its CSV holds)."""
+    with MetricReader(ctx) as read:
+        return frame_fn(chart_request(ctx, stored, params, read))
+
+
+def chart_csv(ctx: AppContext, name: str, frame_fn: FrameFunction, stored: dict | None,
+              params: Mapping[str, str] | None = None) -> dict:
+    """Return the dcc.Download data of chart `name`: exactly the frame it shows, as CSV."""
+    if not stored:
+        raise PreventUpdate
+    frame = chart_frame(ctx, frame_fn, stored, params)
+    state = FilterState.from_store(stored)
+    filename = f"{name}_{state.start.isoformat()}_{state.end.isoformat()}.csv"
+    return dcc.send_data_frame(frame.to_csv, filename, index=False)
+
+
+def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction,
+                   params: Iterable[str] = (), empty_message: str = "No data for these filters.") -> None:
+    """Register the callbacks that fill chart card `name` and download its numbers as CSV.
+
+    `params` names the page-specific controls (layouts.ids.page_param_id) the chart reads.
+    """
+    params = tuple(params)
+
+    @app.callback(Output(chart_body_id(name), "children"), Input(FilterIds.STATE, "data"),
+                  *[Input(page_param_id(p), "value") for p in params])
+    def _body(stored, *values):
+        return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message)
+
+    @app.callback(Output(csv_download_id(name), "data"), Input(csv_button_id(name), "n_clicks"),
+                  State(FilterIds.STATE, "data"), *[State(page_param_id(p), "value") for p in params],
+                  prevent_initial_call=True)
+    def _csv(n_clicks, stored, *values):
+        if not n_clicks:
+            raise PreventUpdate
+        return chart_csv(ctx, name, frame_fn, stored, dict(zip(params, values)))

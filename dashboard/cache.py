@@ -1,0 +1,204 @@
+"""The metric cache: memoized metric results keyed on (function, Filters, parameters, data version).
+
+Backends are flask-caching's: an in-process `SimpleCache` by default, `RedisCache` when
+`CACHE_REDIS_URL` is set (shared by every gunicorn worker and host). Keys are a SHA-256 of a
+canonical JSON text (never Python's salted `hash`), so every process computes the same key.
+The data version is part of the key, so an import (which bumps it) is visible at once.
+If Redis fails, the metric is computed without the cache and the failure is logged (once per
+`RETRY_SECONDS`; the cache is retried after that).
+
+Usage in a callback::
+
+    with metric_reader(ctx) as read:
+        daily = read(metrics.activity_daily, filters)
+        roi = read(metrics.roi, filters, horizon=14)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from flask_caching.backends import RedisCache, SimpleCache
+
+from dashboard import db
+from dashboard.config import Config
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEY = "metric_cache"
+RETRY_SECONDS = 30.0
+DEFAULT_KEY_PREFIX = "dashboard:metric:"
+
+
+def _canonical(value: Any) -> Any:
+    """Return `value` as plain JSON-able data with a single, order-independent spelling."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"__type__": type(value).__name__,
+                **{f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(v) for v in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return repr(value)
+
+
+def function_name(fn: Callable) -> str:
+    """Return the dotted name of `fn` (module and qualified name) used in cache keys."""
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def cache_key(fn: Callable, filters: Any, params: dict[str, Any], data_version: str) -> str:
+    """Return the cache key of one metric call: stable across processes, hosts and restarts."""
+    text = json.dumps(
+        {"fn": function_name(fn), "filters": _canonical(filters), "params": _canonical(params),
+         "data_version": str(data_version)},
+        sort_keys=True, separators=(",", ":"),
+    )
+    return f"{function_name(fn)}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+class MetricCache:
+    """Memoizes metric results in a flask-caching backend; answers without the cache when it fails."""
+
+    def __init__(self, backend, *, kind: str, timeout: int = 3600):
+        self.backend = backend
+        self.kind = kind
+        self.timeout = timeout
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+
+    @classmethod
+    def from_config(cls, config: Config, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> "MetricCache":
+        """Return a Redis cache when config.cache_redis_url is set, else an in-process SimpleCache."""
+        if config.cache_redis_url:
+            import redis
+
+            client = redis.from_url(config.cache_redis_url, socket_connect_timeout=0.5, socket_timeout=2.0)
+            backend = RedisCache(host=client, key_prefix=key_prefix, default_timeout=config.cache_timeout)
+            return cls(backend, kind="redis", timeout=config.cache_timeout)
+        return cls(SimpleCache(threshold=2000, default_timeout=config.cache_timeout), kind="simple",
+                   timeout=config.cache_timeout)
+
+    @property
+    def available(self) -> bool:
+        """True unless the backend failed within the last RETRY_SECONDS."""
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, action: str, exc: BaseException) -> None:
+        """Mark the backend down for RETRY_SECONDS and log why (once per outage)."""
+        with self._lock:
+            self.errors += 1
+            was_up = self.available
+            self._down_until = time.monotonic() + RETRY_SECONDS
+        if was_up:
+            log.warning("metric cache (%s) unavailable on %s: %s; answering without the cache for %.0f s",
+                        self.kind, action, exc, RETRY_SECONDS)
+
+    def get(self, key: str) -> Any:
+        """Return the cached value of `key`, or None when absent or the backend is unavailable."""
+        if not self.available:
+            return None
+        try:
+            return self.backend.get(key)
+        except Exception as exc:  # noqa: BLE001 - any backend failure means "no cache", never an error page
+            self._failed("get", exc)
+            return None
+
+    def set(self, key: str, value: Any) -> None:
+        """Store `value` under `key` (silently skipped when the backend is unavailable)."""
+        if not self.available:
+            return
+        try:
+            self.backend.set(key, value, timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("set", exc)
+
+    def clear(self) -> None:
+        """Remove every entry of this cache's key prefix."""
+        try:
+            self.backend.clear()
+        except Exception as exc:  # noqa: BLE001
+            self._failed("clear", exc)
+
+    def call(self, fn: Callable, conn_factory: Callable, filters: Any, data_version: str, **params) -> Any:
+        """Return fn(conn, filters, **params) (or fn(conn) when filters is None), from the cache when present."""
+        key = cache_key(fn, filters, params, data_version)
+        cached = self.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        conn = conn_factory()
+        result = fn(conn, **params) if filters is None else fn(conn, filters, **params)
+        self.set(key, result)
+        return result
+
+
+def get_metric_cache(ctx) -> MetricCache:
+    """Return the metric cache stored on the app context (created from ctx.config on first use)."""
+    cache = ctx.extras.get(CONTEXT_KEY)
+    if cache is None:
+        cache = ctx.extras.setdefault(CONTEXT_KEY, MetricCache.from_config(ctx.config))
+    return cache
+
+
+class MetricReader:
+    """Metric calls of one request: the data version is read once, a connection opened only on a miss."""
+
+    def __init__(self, ctx, cache: MetricCache | None = None):
+        self.ctx = ctx
+        self.cache = cache or get_metric_cache(ctx)
+        self._conn = None
+        self._data_version: str | None = None
+
+    def connection(self):
+        """Return this request's open database connection (opened on first use)."""
+        if self._conn is None:
+            self._conn = self.ctx.engine.connect()
+        return self._conn
+
+    @property
+    def data_version(self) -> str:
+        """Return the database's data version, read once per request."""
+        if self._data_version is None:
+            self._data_version = db.get_data_version(self.connection())
+        return self._data_version
+
+    def __call__(self, fn: Callable, filters: Any = None, **params) -> Any:
+        """Return the (cached) result of metric `fn` for `filters` and keyword `params`."""
+        return self.cache.call(fn, self.connection, filters, self.data_version, **params)
+
+    def close(self) -> None:
+        """Close the connection if one was opened."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "MetricReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def metric_reader(ctx) -> MetricReader:
+    """Return a MetricReader for one request on `ctx` (use it as a context manager)."""
+    return MetricReader(ctx)

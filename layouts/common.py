@@ -1,0 +1,273 @@
+"""Building blocks every page shares: colours, number formats, chart cards, empty states, KPI cards.
+
+Pure functions (data in, components or figures out): no database, no callbacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from layouts.ids import chart_body_id, chart_graph_id, csv_button_id, csv_download_id
+
+# ---------------------------------------------------------------- colours
+
+# Qualitative palette (Tableau 10, then 10 more distinct hues); the i-th known value (sorted) gets PALETTE[i].
+PALETTE: tuple[str, ...] = (
+    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F",
+    "#17BECF", "#1F3A93", "#D35400", "#8E44AD", "#16A085", "#C0392B", "#2C3E50", "#7F8C8D", "#BCBD22",
+    "#AF7AC5", "#5D6D7E",
+)
+FALLBACK_PALETTE: tuple[str, ...] = ("#6C757D", "#495057", "#ADB5BD", "#868E96")
+FIXED_COLORS: dict[str, str] = {"organic": "#A0A0A0"}  # unpaid traffic is always grey
+SERIES_COLORS: dict[str, str] = {  # named series of the overview charts
+    "dau": "#4E79A7", "wau7": "#F28E2B", "mau30": "#59A14F", "revenue": "#59A14F", "spend": "#E15759",
+    "users": "#4E79A7", "payer_share": "#B07AA1", "payers": "#B07AA1",
+}
+COLOR_DIMENSIONS = ("region", "device", "channel")
+
+
+def color_map(values: Iterable[str]) -> dict[str, str]:
+    """Return {value: colour} for `values`, assigned in sorted (code-point) order from PALETTE."""
+    ordered = sorted({str(v) for v in values if v is not None} - set(FIXED_COLORS))
+    colors = {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(ordered)}
+    colors.update({v: c for v, c in FIXED_COLORS.items() if v in {str(x) for x in values}})
+    return colors
+
+
+def fallback_color(value: str) -> str:
+    """Return a stable colour for a value no palette knows (same in every process)."""
+    digest = hashlib.sha256(str(value).encode()).digest()
+    return FALLBACK_PALETTE[digest[0] % len(FALLBACK_PALETTE)]
+
+
+@dataclass(frozen=True)
+class Palette:
+    """One colour per region, device and channel value, the same on every chart."""
+
+    maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_bounds(cls, bounds: Mapping) -> "Palette":
+        """Return the palette of the known values in `metrics.data_bounds` output."""
+        return cls({dim: color_map(bounds.get(dim + "s", ()) or ()) for dim in COLOR_DIMENSIONS})
+
+    def color(self, dimension: str, value) -> str:
+        """Return the colour of `value` of `dimension` (a fixed fallback when unknown)."""
+        value = str(value)
+        known = self.maps.get(dimension, {})
+        if value in known:
+            return known[value]
+        return FIXED_COLORS.get(value) or fallback_color(value)
+
+    def colors(self, dimension: str, values: Iterable) -> dict[str, str]:
+        """Return {value: colour} for `values` of `dimension`."""
+        return {str(v): self.color(dimension, v) for v in values}
+
+
+# ---------------------------------------------------------------- numbers
+
+CURRENCY = "$"
+DIMENSION_LABELS = {"region": "Country", "device": "Device", "channel": "Channel", "payer": "Payer",
+                    "dt": "Day", "week": "Week", "month": "Month"}
+
+
+def is_missing(value) -> bool:
+    """True when `value` is None, NaN or pandas NA."""
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_int(value) -> str:
+    """Return an integer with thousands separators ("—" when missing)."""
+    return "—" if is_missing(value) else f"{round(float(value)):,}"
+
+
+def fmt_number(value, digits: int = 1) -> str:
+    """Return a number with thousands separators and `digits` decimals ("—" when missing)."""
+    return "—" if is_missing(value) else f"{float(value):,.{digits}f}"
+
+
+def fmt_money(value, digits: int = 2) -> str:
+    """Return a money amount such as "$1,234.56" ("—" when missing)."""
+    if is_missing(value):
+        return "—"
+    sign = "-" if float(value) < 0 else ""
+    return f"{sign}{CURRENCY}{abs(float(value)):,.{digits}f}"
+
+
+def fmt_pct(value, digits: int = 1) -> str:
+    """Return a ratio as a percentage, 0.1234 -> "12.3%" ("—" when missing)."""
+    return "—" if is_missing(value) else f"{100 * float(value):,.{digits}f}%"
+
+
+def fmt_ratio(value, digits: int = 2) -> str:
+    """Return a ratio such as ROI as "1.23×" ("—" when missing)."""
+    return "—" if is_missing(value) else f"{float(value):,.{digits}f}×"
+
+
+def fmt_duration(seconds) -> str:
+    """Return a duration in seconds as "12m 05s" (or "45s")."""
+    if is_missing(seconds):
+        return "—"
+    total = int(round(float(seconds)))
+    minutes, secs = divmod(total, 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+FORMATTERS = {"int": fmt_int, "number": fmt_number, "money": fmt_money, "pct": fmt_pct, "ratio": fmt_ratio,
+              "duration": fmt_duration}
+
+# Plotly hover / tick formats (d3-format) for the same kinds.
+HOVER_FORMATS = {"int": ",.0f", "number": ",.2f", "money": "$,.2f", "pct": ".2%", "ratio": ".3f"}
+TICK_FORMATS = {"int": ",~s", "number": ",~s", "money": "$,~s", "pct": ".0%", "ratio": ".2f"}
+
+
+def relative_change(current, previous) -> float | None:
+    """Return (current - previous) / |previous|, or None when either is missing or previous is 0."""
+    if is_missing(current) or is_missing(previous) or float(previous) == 0:
+        return None
+    return (float(current) - float(previous)) / abs(float(previous))
+
+
+# ---------------------------------------------------------------- figures
+
+FIGURE_HEIGHT = 340
+
+
+def style_figure(fig: go.Figure, *, x_title: str, y_title: str, y_kind: str = "int", height: int = FIGURE_HEIGHT,
+                 hovermode: str = "x unified", legend_title: str | None = None) -> go.Figure:
+    """Return `fig` with the dashboard's look: titled axes, formatted ticks, legend on top, white theme."""
+    fig.update_layout(
+        template="plotly_white", height=height, margin=dict(l=60, r=20, t=30, b=50), hovermode=hovermode,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title=legend_title),
+        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=12),
+        separators=".,",
+    )
+    fig.update_xaxes(title_text=x_title, showgrid=False)
+    fig.update_yaxes(title_text=y_title, tickformat=TICK_FORMATS.get(y_kind, ""), rangemode="tozero")
+    return fig
+
+
+def graph(name: str, figure: go.Figure) -> dcc.Graph:
+    """Return the dcc.Graph of chart `name` showing `figure`."""
+    return dcc.Graph(id=chart_graph_id(name), figure=figure, className="chart-graph",
+                     config={"displaylogo": False, "responsive": True,
+                             "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+
+
+def grid_column(field_name: str, header: str, kind: str | None = None, **extra) -> dict:
+    """Return an AG Grid column definition whose cells are formatted as `kind` (money, pct, int, ...)."""
+    column = {"field": field_name, "headerName": header, **extra}
+    formats = {"int": "d3.format(',.0f')(params.value)", "money": "d3.format('$,.2f')(params.value)",
+               "pct": "d3.format('.1%')(params.value)", "number": "d3.format(',.2f')(params.value)",
+               "ratio": "d3.format(',.2f')(params.value) + '×'"}
+    if kind in formats:
+        column["valueFormatter"] = {"function": f"params.value == null ? '—' : {formats[kind]}"}
+        column["type"] = "rightAligned"
+        column.setdefault("filter", "agNumberColumnFilter")
+    return column
+
+
+def data_grid(name: str, frame: pd.DataFrame, columns: list[dict], height: int = 360) -> dag.AgGrid:
+    """Return an AG Grid table of chart `name` holding `frame`'s rows (NaN shown as "—")."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return dag.AgGrid(
+        id=chart_graph_id(name), rowData=records, columnDefs=columns,
+        defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1, "minWidth": 110},
+        dashGridOptions={"animateRows": False, "domLayout": "normal", "tooltipShowDelay": 300},
+        columnSize="responsiveSizeToFit", style={"height": f"{height}px"}, className="ag-theme-alpine",
+    )
+
+
+# ---------------------------------------------------------------- cards and states
+
+def empty_state(message: str, hint: str | None = None) -> html.Div:
+    """Return the notice shown instead of a chart when the filters select no data."""
+    return html.Div(
+        [html.Div("∅", className="empty-state-icon", **{"aria-hidden": "true"}),
+         html.P(message, className="mb-1 fw-semibold"),
+         html.P(hint or "Widen the date range or remove some country, device or channel filters.",
+                className="mb-0 text-muted small")],
+        className="empty-state",
+    )
+
+
+def error_state(message: str) -> dbc.Alert:
+    """Return the notice shown instead of a chart when its data could not be read."""
+    return dbc.Alert([html.Strong("This chart could not be loaded. "), message], color="warning",
+                     className="mb-0 chart-error")
+
+
+def chart_card(name: str, title: str, description: str | None = None, controls=None,
+               min_height: int = FIGURE_HEIGHT) -> dbc.Card:
+    """Return a card for chart `name`: title, optional controls, CSV download, loading spinner, body to fill."""
+    header = html.Div(
+        [
+            html.Div([html.H3(title, className="h6 mb-0"),
+                      html.Small(description, className="text-muted") if description else None]),
+            html.Div(
+                [controls, dbc.Button("CSV", id=csv_button_id(name), size="sm", color="secondary", outline=True,
+                                      title="Download the numbers shown as CSV", className="ms-2"),
+                 dcc.Download(id=csv_download_id(name))],
+                className="d-flex align-items-center",
+            ),
+        ],
+        className="d-flex justify-content-between align-items-start gap-2",
+    )
+    body = dcc.Loading(html.Div(id=chart_body_id(name), style={"minHeight": f"{min_height}px"}),
+                       type="default", delay_show=150)
+    return dbc.Card([dbc.CardHeader(header, className="bg-white"), dbc.CardBody(body)],
+                    id=f"{name}-card", className="h-100 chart-card")
+
+
+def param_select(param_id: dict, label: str, options: Iterable[tuple[str, str]], value: str) -> html.Div:
+    """Return a labelled select for a page-specific URL parameter (id from layouts.ids.page_param_id)."""
+    return html.Div(
+        [html.Label(label, className="small text-muted me-1 mb-0", htmlFor=str(param_id)),
+         dbc.Select(id=param_id, options=[{"label": lab, "value": val} for val, lab in options], value=value,
+                    size="sm", style={"width": "auto"})],
+        className="d-flex align-items-center",
+    )
+
+
+def change_badge(change: float | None, good_direction: int) -> html.Span:
+    """Return an arrow and percentage for `change`; green when good, red when bad, grey when neutral."""
+    if change is None:
+        return html.Span("— no comparison", className="kpi-change text-muted")
+    arrow = "▲" if change > 0 else ("▼" if change < 0 else "■")
+    if change == 0 or good_direction == 0:
+        tone = "kpi-neutral"
+    else:
+        tone = "kpi-good" if (change > 0) == (good_direction > 0) else "kpi-bad"
+    return html.Span(f"{arrow} {abs(change) * 100:.1f}%", className=f"kpi-change {tone}")
+
+
+def kpi_card(kpi_id: str, label: str, value_text: str, change: float | None, good_direction: int,
+             previous_text: str, help_text: str) -> dbc.Card:
+    """Return a KPI card: label, value, change against the previous period, the previous value on hover."""
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(label, className="kpi-label", title=help_text),
+                html.Div(value_text, className="kpi-value", id=f"kpi-{kpi_id}-value"),
+                html.Div([change_badge(change, good_direction),
+                          html.Span(f" vs {previous_text}", className="text-muted small")],
+                         id=f"kpi-{kpi_id}-change", title=f"Previous period: {previous_text}"),
+            ],
+            className="py-2 px-3",
+        ),
+        className="kpi-card h-100", id=f"kpi-{kpi_id}",
+    )

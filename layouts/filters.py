@@ -1,0 +1,287 @@
+"""The global filter bar and the URL state it mirrors.
+
+URL query names: start, end, observation_date, horizon, country, device, channel (the last three repeat:
+`?channel=TipTop&channel=FaceBoom`), plus page-specific parameters (`PageParam`, e.g. breakdown=channel).
+Values equal to their default are left out of the URL, so a link without parameters means "whole range".
+Everything from the URL is validated against the known values of the data (`metrics.data_bounds`);
+what cannot be used is dropped with a note the page shows. Nothing from the URL ever reaches SQL other
+than through `metrics.Filters`, whose values the metrics bind as parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+from urllib.parse import parse_qs, urlencode
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts.ids import FilterIds
+
+DEFAULT_HORIZON = 14
+MAX_HORIZON = 365
+GLOBAL_PARAMS = ("start", "end", "observation_date", "horizon", "country", "device", "channel")
+# URL name -> (FilterState attribute, data_bounds key, label)
+LIST_PARAMS = {"country": ("countries", "regions", "country"), "device": ("devices", "devices", "device"),
+               "channel": ("channels", "channels", "channel")}
+
+
+@dataclass(frozen=True)
+class PageParam:
+    """A page-specific URL parameter: its name, allowed (value, label) choices and default value."""
+
+    name: str
+    label: str
+    choices: tuple[tuple[str, str], ...]
+    default: str
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """Return the allowed values."""
+        return tuple(value for value, _ in self.choices)
+
+
+def as_date(value) -> _dt.date | None:
+    """Return `value` (ISO text, date, datetime, Timestamp) as a date; None when empty or unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime().date()
+    try:
+        return _dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class DataBounds:
+    """What the data allows: first and last date and the known regions, devices, channels."""
+
+    first_date: _dt.date
+    last_date: _dt.date
+    regions: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_metric(cls, bounds: Mapping) -> "DataBounds":
+        """Return DataBounds from the dict of `metrics.data_bounds` (today's date when the data is empty)."""
+        today = _dt.date.today()
+        first = as_date(bounds.get("first_date")) or today
+        last = as_date(bounds.get("last_date")) or first
+        return cls(first, max(first, last), *(tuple(sorted(str(v) for v in bounds.get(k) or ()))
+                                             for k in ("regions", "devices", "channels")))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no value of any dimension is known (no data)."""
+        return not (self.regions or self.devices or self.channels)
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """The validated global filters: explicit dates, horizon and sorted value tuples (empty = all)."""
+
+    start: _dt.date
+    end: _dt.date
+    observation_date: _dt.date
+    horizon: int = DEFAULT_HORIZON
+    countries: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    @classmethod
+    def default(cls, bounds: DataBounds) -> "FilterState":
+        """Return the default state: the whole date range, observed at its end, horizon 14, no filters."""
+        return cls(bounds.first_date, bounds.last_date, bounds.last_date)
+
+    def to_filters(self):
+        """Return the `metrics.Filters` of this state."""
+        from metrics import Filters
+
+        return Filters.make(start=self.start, end=self.end, observation_date=self.observation_date,
+                            regions=self.countries, devices=self.devices, channels=self.channels)
+
+    def to_store(self) -> dict[str, Any]:
+        """Return the state as JSON data for the dcc.Store."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "observation_date": self.observation_date.isoformat(), "horizon": self.horizon,
+                "country": list(self.countries), "device": list(self.devices), "channel": list(self.channels)}
+
+    @classmethod
+    def from_store(cls, data: Mapping[str, Any]) -> "FilterState":
+        """Return the state written by `to_store` (ValueError when data is not such a dict)."""
+        try:
+            return cls(as_date(data["start"]), as_date(data["end"]), as_date(data["observation_date"]),
+                       int(data["horizon"]), tuple(data["country"]), tuple(data["device"]),
+                       tuple(data["channel"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a filter state: {data!r}") from exc
+
+    @property
+    def days(self) -> int:
+        """Return the number of dates of the period [start, min(end, observation_date)]."""
+        return max((min(self.end, self.observation_date) - self.start).days + 1, 0)
+
+    def previous(self) -> "FilterState":
+        """Return the same filters moved back by the period's length (the previous period of equal length)."""
+        shift = _dt.timedelta(days=max(self.days, 1))
+        return FilterState(self.start - shift, self.end - shift, self.observation_date - shift, self.horizon,
+                           self.countries, self.devices, self.channels)
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    """Return the first non-empty value of `name` in a parsed query."""
+    values = [v for v in query.get(name, []) if v.strip()]
+    return values[0].strip() if values else None
+
+
+def _date_param(query, name: str, bounds: DataBounds, notes: list[str]) -> _dt.date | None:
+    """Return the date of URL parameter `name`, clamped to the data's range, with notes for bad values."""
+    raw = _first(query, name)
+    if raw is None:
+        return None
+    value = as_date(raw)
+    if value is None or len(raw) != 10:
+        notes.append(f"Ignored {name}={raw!r}: not a date (YYYY-MM-DD).")
+        return None
+    if value < bounds.first_date:
+        notes.append(f"{name} {value} is before the first date of the data; using {bounds.first_date}.")
+        return bounds.first_date
+    if value > bounds.last_date:
+        notes.append(f"{name} {value} is after the last date of the data; using {bounds.last_date}.")
+        return bounds.last_date
+    return value
+
+
+def normalise_state(start, end, observation_date, horizon, countries: Iterable[str], devices: Iterable[str],
+                    channels: Iterable[str], bounds: DataBounds, notes: list[str] | None = None) -> FilterState:
+    """Return a valid FilterState from raw values: defaults filled, dates ordered, unknown values dropped."""
+    notes = notes if notes is not None else []
+    start = as_date(start) or bounds.first_date
+    end = as_date(end) or bounds.last_date
+    start = min(max(start, bounds.first_date), bounds.last_date)
+    end = min(max(end, bounds.first_date), bounds.last_date)
+    if end < start:
+        notes.append(f"end {end} was before start {start}; the two were swapped.")
+        start, end = end, start
+    obs = as_date(observation_date) or end
+    if obs < start:
+        notes.append(f"observation_date {obs} was before start {start}; using the end date {end}.")
+        obs = end
+    try:
+        horizon_days = int(horizon) if horizon not in (None, "") else DEFAULT_HORIZON
+    except (TypeError, ValueError):
+        notes.append(f"Ignored horizon={horizon!r}: not a whole number of days.")
+        horizon_days = DEFAULT_HORIZON
+    if not 1 <= horizon_days <= MAX_HORIZON:
+        notes.append(f"Ignored horizon={horizon_days}: it must be between 1 and {MAX_HORIZON} days.")
+        horizon_days = DEFAULT_HORIZON
+    lists = []
+    for url_name, raw_values in (("country", countries), ("device", devices), ("channel", channels)):
+        known = set(getattr(bounds, LIST_PARAMS[url_name][1]))
+        values = {str(v) for v in (raw_values or ()) if v is not None and str(v) != ""}
+        unknown = sorted(values - known)
+        if unknown:
+            notes.append(f"Unknown {url_name} {', '.join(repr(u) for u in unknown)} ignored.")
+        lists.append(tuple(sorted(values & known)))
+    return FilterState(start, end, obs, horizon_days, *lists)
+
+
+def parse_query(search: str | None, bounds: DataBounds,
+                page_params: Iterable[PageParam] = ()) -> tuple[FilterState, dict[str, str], list[str]]:
+    """Return (filter state, page parameter values, notes on ignored values) read from a URL query string."""
+    query = parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+    notes: list[str] = []
+    start = _date_param(query, "start", bounds, notes)
+    end = _date_param(query, "end", bounds, notes)
+    obs = _date_param(query, "observation_date", bounds, notes)
+    state = normalise_state(start, end, obs, _first(query, "horizon"), query.get("country", []),
+                            query.get("device", []), query.get("channel", []), bounds, notes)
+    page_values, page_notes = parse_page_params(search, page_params)
+    return state, page_values, notes + page_notes
+
+
+def parse_page_params(search: str | None, page_params: Iterable[PageParam]) -> tuple[dict[str, str], list[str]]:
+    """Return ({name: value} of a page's specific URL parameters, defaults filled in; notes on ignored values)."""
+    query = parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+    values, notes = {}, []
+    for param in page_params:
+        raw = _first(query, param.name)
+        if raw is not None and raw not in param.values:
+            notes.append(f"Ignored {param.name}={raw!r}: choose one of {', '.join(param.values)}.")
+            raw = None
+        values[param.name] = raw if raw is not None else param.default
+    return values, notes
+
+
+def to_query(state: FilterState, bounds: DataBounds, page_values: Mapping[str, str] | None = None,
+             page_params: Iterable[PageParam] = ()) -> str:
+    """Return the URL query string ("?..." or "") of a state; values equal to their default are left out."""
+    pairs: list[tuple[str, str]] = []
+    if state.start != bounds.first_date:
+        pairs.append(("start", state.start.isoformat()))
+    if state.end != bounds.last_date:
+        pairs.append(("end", state.end.isoformat()))
+    if state.observation_date != state.end:
+        pairs.append(("observation_date", state.observation_date.isoformat()))
+    if state.horizon != DEFAULT_HORIZON:
+        pairs.append(("horizon", str(state.horizon)))
+    for url_name, (attr, _, _) in LIST_PARAMS.items():
+        pairs.extend((url_name, value) for value in getattr(state, attr))
+    page_values = page_values or {}
+    for param in page_params:
+        value = page_values.get(param.name)
+        if value is not None and value != param.default and value in param.values:
+            pairs.append((param.name, value))
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def global_query(state: FilterState, bounds: DataBounds) -> str:
+    """Return the query string of the global filters only (what navigation links carry between pages)."""
+    return to_query(state, bounds)
+
+
+def filter_bar() -> html.Div:
+    """Return the global filter bar (values, options and date limits are filled by the URL callback)."""
+    def labelled(label, control, width, group_id=None):
+        return dbc.Col(html.Div([html.Label(label, className="filter-label"), control]),
+                       xs=12, md=6, xl=width, id=group_id or f"{getattr(control, 'id', label)}-col")
+
+    dropdown = dict(multi=True, clearable=True, searchable=True, className="filter-dropdown")
+    return html.Div(
+        dbc.Row(
+            [
+                labelled("Date range", dcc.DatePickerRange(id=FilterIds.DATE_RANGE, display_format="YYYY-MM-DD",
+                                                           first_day_of_week=1, minimum_nights=0,
+                                                           updatemode="bothdates", className="filter-dates"), 3),
+                labelled("Country", dcc.Dropdown(id=FilterIds.COUNTRY, placeholder="All countries", **dropdown), 2),
+                labelled("Device", dcc.Dropdown(id=FilterIds.DEVICE, placeholder="All devices", **dropdown), 2),
+                labelled("Channel", dcc.Dropdown(id=FilterIds.CHANNEL, placeholder="All channels", **dropdown), 2),
+                labelled("Observation date", dcc.DatePickerSingle(id=FilterIds.OBSERVATION_DATE,
+                                                                  display_format="YYYY-MM-DD", first_day_of_week=1),
+                         2, FilterIds.OBSERVATION_GROUP),
+                labelled("Horizon (days)", dcc.Input(id=FilterIds.HORIZON, type="number", min=1, max=MAX_HORIZON,
+                                                     step=1, debounce=True, className="form-control form-control-sm"),
+                         1, FilterIds.HORIZON_GROUP),
+                dcc.Store(id=FilterIds.STATE),
+            ],
+            className="g-2 align-items-end",
+        ),
+        id=FilterIds.BAR, className="filter-bar mb-3",
+    )
+
+
+def filter_notes(notes: list[str]):
+    """Return the visible note listing URL values that were ignored or corrected (None when there are none)."""
+    if not notes:
+        return None
+    return dbc.Alert([html.Strong("Some link parameters were adjusted: "),
+                      html.Ul([html.Li(n) for n in notes], className="mb-0")],
+                     color="warning", dismissable=True, className="py-2 small", id="filter-notes-alert")
