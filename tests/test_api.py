@@ -1,0 +1,316 @@
+"""REST API /api/v1: customer risk, risk list paging, churn scoring, validation (400 names the field), 404/405/415,
+no 500 on random input, OpenAPI document and docs page. Through the Flask test client of create_app."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import create_app
+from dashboard import db
+from dashboard.config import Config
+
+BIG_ID_A = "18446744073709551617"  # 20 digits, beyond uint64; differs from B only in the last digit
+BIG_ID_B = "18446744073709551618"
+AS_OF_OLD = date(2026, 10, 1)
+AS_OF = date(2026, 11, 1)
+SCORED_AT = datetime(2026, 11, 2, 3, 4, 5)
+
+_meta = sa.MetaData()
+scores_table = sa.Table(
+    "churn_scores", _meta,
+    sa.Column("user_id", db.Text, nullable=False),
+    sa.Column("probability", sa.Double, nullable=False),
+    sa.Column("risk_band", db.Text, nullable=False),
+    sa.Column("reason_1", db.Text), sa.Column("reason_2", db.Text), sa.Column("reason_3", db.Text),
+    sa.Column("value_at_risk", sa.Double),
+    sa.Column("model_version", db.Text),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("scored_at", sa.DateTime, nullable=False),
+)
+
+
+def score_rows() -> list[dict]:
+    """Return the churn_scores rows of the tests: 25 customers at AS_OF (ties in value_at_risk), 2 at AS_OF_OLD."""
+    rows = []
+    for i in range(23):
+        p = round(0.04 * i, 2)
+        band = "high" if p >= 0.6 else "medium" if p >= 0.3 else "low"
+        rows.append(dict(user_id=f"u{i:03d}", probability=p, risk_band=band, reason_1="visits_trend",
+                         reason_2="orders_30" if i % 2 else None, reason_3=None,
+                         value_at_risk=float(i // 2),  # pairs share a value: user_id breaks the tie
+                         model_version="v2", as_of=AS_OF, scored_at=SCORED_AT))
+    rows.append(dict(user_id=BIG_ID_A, probability=0.9, risk_band="high", reason_1="days_since_last_visit",
+                     reason_2="visits_trend", reason_3="minutes_30", value_at_risk=50.0, model_version="v2",
+                     as_of=AS_OF, scored_at=SCORED_AT))
+    rows.append(dict(user_id="клиент-é", probability=0.5, risk_band="medium", reason_1="orders_trend",
+                     reason_2=None, reason_3=None, value_at_risk=None, model_version="v2", as_of=AS_OF,
+                     scored_at=SCORED_AT))
+    # older run: BIG_ID_A had another score; BIG_ID_B exists only there
+    rows.append(dict(user_id=BIG_ID_A, probability=0.1, risk_band="low", reason_1="old", reason_2=None,
+                     reason_3=None, value_at_risk=1.0, model_version="v1", as_of=AS_OF_OLD, scored_at=SCORED_AT))
+    rows.append(dict(user_id=BIG_ID_B, probability=0.7, risk_band="high", reason_1="revenue_90", reason_2=None,
+                     reason_3=None, value_at_risk=7.0, model_version="v1", as_of=AS_OF_OLD, scored_at=SCORED_AT))
+    return rows
+
+
+def write_scores(url: str, rows: list[dict]) -> None:
+    """Create the schema and churn_scores in the database at `url` and insert `rows`."""
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    _meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(scores_table.insert(), rows)
+    engine.dispose()
+
+
+def make_client(url: str, model_dir: Path):
+    """Return a Flask test client of create_app on `url` with models in `model_dir`."""
+    return create_app(Config(database_url=url, model_dir=model_dir, autofill_demo=False)).server.test_client()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    """Test client on a DuckDB file holding churn_scores, without a trained model."""
+    folder = tmp_path_factory.mktemp("api")
+    url = f"duckdb:///{folder / 'api.duckdb'}"
+    write_scores(url, score_rows())
+    return make_client(url, folder / "models")
+
+
+def expected_order(as_of: date = AS_OF, band: str | None = None) -> list[str]:
+    """Return the user ids of a scoring run in the API's order: value_at_risk desc (nulls last), user_id."""
+    rows = [r for r in score_rows() if r["as_of"] == as_of and (band is None or r["risk_band"] == band)]
+    rows.sort(key=lambda r: (r["value_at_risk"] is None, -(r["value_at_risk"] or 0), r["user_id"]))
+    return [r["user_id"] for r in rows]
+
+
+def assert_bad_field(response, field: str, fragment: str = "") -> None:
+    """Assert a 400 JSON answer whose message names `field` (and holds `fragment`)."""
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "bad_request"
+    assert body["message"].startswith(f"{field}: ") or f"; {field}: " in body["message"], body["message"]
+    assert any(e["field"] == field for e in body["errors"])
+    assert fragment in body["message"]
+
+
+# --- read routes ---------------------------------------------------------------------------------------
+
+def test_api001_customer_risk_returns_latest_row(client):
+    body = client.get(f"/api/v1/customers/{BIG_ID_A}/risk").get_json()
+    assert body == {
+        "user_id": BIG_ID_A, "probability": 0.9, "risk_band": "high",
+        "reasons": ["days_since_last_visit", "visits_trend", "minutes_30"], "value_at_risk": 50.0,
+        "model_version": "v2", "as_of": "2026-11-01", "scored_at": "2026-11-02T03:04:05",
+    }
+
+
+def test_api002_twenty_digit_ids_exact(client):
+    a = client.get(f"/api/v1/customers/{BIG_ID_A}/risk").get_json()
+    b = client.get(f"/api/v1/customers/{BIG_ID_B}/risk").get_json()
+    assert (a["user_id"], a["probability"]) == (BIG_ID_A, 0.9)
+    assert (b["user_id"], b["probability"], b["as_of"]) == (BIG_ID_B, 0.7, "2026-10-01")
+    assert client.get("/api/v1/customers/18446744073709551619/risk").status_code == 404
+    assert client.get("/api/v1/customers/1.8446744073709552e19/risk").status_code == 404
+
+
+def test_api003_unknown_customer_is_404_json(client):
+    response = client.get("/api/v1/customers/nobody/risk")
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["error"] == "not_found" and body["message"].startswith("user_id: ")
+    assert body["errors"] == [{"field": "user_id", "message": "unknown customer"}]
+
+
+def test_api004_unicode_and_control_character_ids(client):
+    body = client.get("/api/v1/customers/клиент-é/risk").get_json()
+    assert body["user_id"] == "клиент-é" and body["value_at_risk"] is None and body["reasons"] == ["orders_trend"]
+    assert client.get("/api/v1/customers/клиент-ё/risk").status_code == 404
+    assert_bad_field(client.get("/api/v1/customers/a%00b/risk"), "user_id", "control characters")
+    assert_bad_field(client.get("/api/v1/customers/" + "9" * 300 + "/risk"), "user_id", "at most 256")
+
+
+def test_api005_risk_list_default_page(client):
+    body = client.get("/api/v1/risk").get_json()
+    order = expected_order()
+    assert body["total"] == len(order) == 25
+    assert [item["user_id"] for item in body["items"]] == order
+    assert body["as_of"] == "2026-11-01" and body["limit"] == 100 and body["offset"] == 0
+    assert body["next_offset"] is None and body["next"] is None
+    assert body["items"][0]["user_id"] == BIG_ID_A  # highest value at risk
+    assert body["items"][-1]["user_id"] == "клиент-é"  # no value at risk: last
+
+
+def test_api006_paging_limit_offset_total_consistent(client):
+    order = expected_order()
+    seen, link, pages = [], "/api/v1/risk?limit=4", 0
+    while link:
+        body = client.get(link).get_json()
+        assert body["total"] == len(order) and body["limit"] == 4
+        assert body["offset"] == len(seen)
+        assert len(body["items"]) == min(4, len(order) - len(seen))
+        seen += [item["user_id"] for item in body["items"]]
+        link, pages = body["next"], pages + 1
+        if link:
+            assert body["next_offset"] == len(seen) and f"offset={len(seen)}" in link and "as_of=2026-11-01" in link
+    assert seen == order and pages == 7
+    beyond = client.get("/api/v1/risk?limit=4&offset=100").get_json()
+    assert beyond["items"] == [] and beyond["total"] == len(order) and beyond["next_offset"] is None
+
+
+def test_api007_risk_list_band_and_as_of_filters(client):
+    high = client.get("/api/v1/risk?band=high&limit=3").get_json()
+    assert high["total"] == len(expected_order(band="high"))
+    assert [i["user_id"] for i in high["items"]] == expected_order(band="high")[:3]
+    assert all(i["risk_band"] == "high" for i in high["items"])
+    assert "band=high" in high["next"]
+    old = client.get("/api/v1/risk?as_of=2026-10-01").get_json()
+    assert [i["user_id"] for i in old["items"]] == [BIG_ID_B, BIG_ID_A] and old["total"] == 2
+    none = client.get("/api/v1/risk?as_of=2020-01-01").get_json()
+    assert none["total"] == 0 and none["items"] == []
+
+
+@pytest.mark.parametrize("query, field, fragment", [
+    ("limit=0", "limit", "must be >= 1"),
+    ("limit=1001", "limit", "must be <= 1000"),
+    ("limit=abc", "limit", "must be an integer"),
+    ("limit=1.5", "limit", "must be an integer"),
+    ("limit=" + "9" * 5000, "limit", ""),
+    ("offset=-1", "offset", "must be >= 0"),
+    ("offset=99999999999999999999999", "offset", "must be <="),
+    ("band=extreme", "band", "must be one of low, medium, high"),
+    ("band=", "band", "must be one of low, medium, high"),
+    ("as_of=yesterday", "as_of", "must be a date"),
+    ("as_of=2026-02-30", "as_of", "must be a date"),
+    ("limt=5", "limt", "unknown field"),
+])
+def test_api008_risk_list_validation_names_the_field(client, query, field, fragment):
+    assert_bad_field(client.get(f"/api/v1/risk?{query}"), field, fragment)
+
+
+def test_api009_several_errors_listed_together(client):
+    body = client.get("/api/v1/risk?limit=0&band=x").get_json()
+    assert {e["field"] for e in body["errors"]} == {"limit", "band"}
+    assert body["message"] == "band: must be one of low, medium, high; limit: must be >= 1"
+
+
+def test_api010_read_routes_on_every_backend(database_url, tmp_path):
+    write_scores(database_url, score_rows())
+    api = make_client(database_url, tmp_path / "models")
+    a = api.get(f"/api/v1/customers/{BIG_ID_A}/risk").get_json()
+    assert (a["user_id"], a["probability"], a["as_of"], a["scored_at"]) == (BIG_ID_A, 0.9, "2026-11-01",
+                                                                           "2026-11-02T03:04:05")
+    assert api.get(f"/api/v1/customers/{BIG_ID_B}/risk").get_json()["as_of"] == "2026-10-01"
+    assert api.get("/api/v1/customers/клиент-é/risk").get_json()["user_id"] == "клиент-é"
+    assert api.get("/api/v1/customers/nobody/risk").status_code == 404
+    order = expected_order()
+    first = api.get("/api/v1/risk?limit=10").get_json()
+    second = api.get(first["next"]).get_json()
+    third = api.get(second["next"]).get_json()
+    assert [i["user_id"] for i in first["items"] + second["items"] + third["items"]] == order
+    assert third["next"] is None and first["total"] == second["total"] == third["total"] == 25
+    assert api.get("/api/v1/risk?band=medium").get_json()["total"] == len(expected_order(band="medium"))
+
+
+def test_api011_no_scores_table_is_503(tmp_path):
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    api = make_client(url, tmp_path / "models")
+    for path in ("/api/v1/customers/u1/risk", "/api/v1/risk"):
+        response = api.get(path)
+        assert response.status_code == 503
+        assert response.get_json()["error"] == "no_scores" and "scoring" in response.get_json()["message"]
+
+
+# --- HTTP errors -----------------------------------------------------------------------------------------
+
+def test_api012_method_media_type_and_unknown_paths(client):
+    wrong_method = client.get("/api/v1/churn/score")
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+    assert wrong_method.get_json()["error"] == "method_not_allowed"
+    post_list = client.post("/api/v1/risk")
+    assert post_list.status_code == 405 and "GET" in post_list.headers["Allow"]
+    delete = client.delete(f"/api/v1/customers/{BIG_ID_A}/risk")
+    assert delete.status_code == 405 and delete.get_json()["error"] == "method_not_allowed"
+    not_json = client.post("/api/v1/churn/score", data="visits_30=1", content_type="text/plain")
+    assert not_json.status_code == 415 and not_json.get_json()["message"].startswith("body: ")
+    missing = client.get("/api/v1/no/such/route")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    assert client.post("/api/v1/nothing", json={}).status_code == 404
+    # outside /api/ the app keeps its own answers
+    assert client.get("/health").get_json() == {"status": "ok"}
+    assert client.get("/some/page").status_code == 200  # Dash's catch-all page
+
+
+def test_api013_segments_route_reserved(client):
+    response = client.post("/api/v1/segments/predict", json={"recency_days": 3, "frequency": 2, "monetary": 9.5})
+    assert response.status_code == 501 and response.get_json()["error"] == "not_implemented"
+
+
+# --- OpenAPI and docs ------------------------------------------------------------------------------------
+
+def test_api014_openapi_lists_every_path(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    spec = json.loads(response.get_data(as_text=True))
+    assert spec["openapi"].startswith("3.")
+    rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in client.application.url_map.iter_rules()
+             if r.rule.startswith("/api/v1/") and r.endpoint != "api_v1.unknown_route"}
+    assert set(spec["paths"]) == rules
+    assert spec["paths"]["/api/v1/risk"]["get"]["parameters"][2]["schema"]["maximum"] == 1000
+    features = spec["components"]["schemas"]["CustomerFeatures"]
+    assert "visits_30" in features["required"] and features["additionalProperties"] is False
+    refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(spec))
+    assert refs and set(refs) <= set(spec["components"]["schemas"])
+
+
+def test_api015_docs_page_lists_endpoints_without_external_assets(client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    for path in ("/api/v1/customers/{user_id}/risk", "/api/v1/risk", "/api/v1/churn/score",
+                 "/api/v1/segments/predict", "/api/v1/openapi.json"):
+        assert path in page
+    assert "limit" in page and "band" in page and "curl" in page
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", page)
+    assert "<script" not in page
+
+
+# --- never a 500 on random input -------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=st.dictionaries(st.sampled_from(["band", "limit", "offset", "as_of", "x", "limit "]),
+                             st.text(max_size=30), max_size=4),
+       user_id=st.text(min_size=1, max_size=40))
+def test_api016_random_queries_and_ids_never_500(client, query, user_id):
+    response = client.get("/api/v1/risk", query_string=query)
+    assert response.status_code in (200, 400), response.get_data(as_text=True)
+    assert response.is_json
+    risk = client.get(f"/api/v1/customers/{quote(user_id, safe='')}/risk")
+    assert risk.status_code in (200, 400, 404) and risk.is_json, risk.get_data(as_text=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=json_values)
+def test_api017_random_bodies_without_model_never_500(client, body):
+    response = client.post("/api/v1/churn/score", data=json.dumps(body), content_type="application/json")
+    assert response.status_code in (400, 503), response.get_data(as_text=True)
+    segment = client.post("/api/v1/segments/predict", data=json.dumps(body), content_type="application/json")
+    assert segment.status_code < 500 or segment.status_code == 501
