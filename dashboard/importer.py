@@ -30,6 +30,7 @@ from dashboard.errors import BadInput
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 1_000_000
+SQLITE_SLICE_ROWS = 100_000
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 REJECTS_SUFFIX = ".rejects.csv"
 
@@ -280,6 +281,16 @@ def move_new_rows(conn: Connection, staging: sa.Table, table: sa.Table) -> int:
     return _count(conn, table) - before
 
 
+def load_staging(conn: Connection, staging: sa.Table, frame: pd.DataFrame) -> int:
+    """Append `frame` to a staging table with db.bulk_insert; return the row count.
+
+    SQLite loads through executemany of Python records, so its frames go in slices to bound memory.
+    """
+    step = SQLITE_SLICE_ROWS if db.backend_name(conn) == "sqlite" else max(len(frame), 1)
+    slices = (frame.iloc[begin:begin + step] for begin in range(0, len(frame), step))
+    return sum(db.bulk_insert(conn, staging, part) for part in slices)
+
+
 @dataclass
 class _StagedFile:
     report: FileReport
@@ -324,7 +335,7 @@ def _stage_csv(conn: Connection, table: sa.Table, path: Path, chunk_rows: int, p
             report.rejects_path = rejects_path
         valid = parsed[~rejected]
         report.valid += len(valid)
-        db.bulk_insert(conn, staging, valid)
+        load_staging(conn, staging, valid)
     return _StagedFile(report, table, staging)
 
 
@@ -448,7 +459,7 @@ def _stage_transactions(conn: Connection, path: Path) -> _StagedFile:
                         customers=int(orders["user_id"].nunique()), valid=len(orders))
     staging = _staging_table(db.orders)
     staging.create(conn)
-    db.bulk_insert(conn, staging, orders)
+    load_staging(conn, staging, orders)
     return _StagedFile(report, db.orders, staging)
 
 
