@@ -725,7 +725,8 @@ def docs_html(spec: dict) -> str:
                     schema = p.get("schema", {})
                     kind = schema.get("type") or " | ".join(
                         str(s.get("enum") or s.get("type") or s.get("format")) for s in schema.get("anyOf", []))
-                    extra = ", ".join(f"{k} {schema[k]}" for k in ("minimum", "maximum", "default") if k in schema)
+                    extra = ", ".join(f"{k} {schema[k]}" for k in ("minimum", "maximum", "default")
+                                      if schema.get(k) is not None)
                     parts.append(f"<tr><td><code>{esc(p['name'])}</code></td><td>{esc(p['in'])}</td>"
                                  f"<td>{esc(str(kind))}</td><td>{esc(p.get('description', ''))}"
                                  f"{(' (' + esc(extra) + ')') if extra else ''}</td></tr>")
