@@ -1,0 +1,58 @@
+"""`export-segments`: one row per customer with RFM values, scores, segment and cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dashboard import db
+from dashboard.config import Config
+from dashboard.errors import BadInput
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `export-segments` command."""
+    parser = subparsers.add_parser(
+        "export-segments", help="write RFM segments and clusters per customer to a CSV file",
+        description="Write one row per customer with at least one order up to the observation date: "
+        "user_id, recency_days, frequency, monetary, r, f, m, segment, cluster. Works on orders-only data.",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    parser.add_argument("--observation-date", help="O, YYYY-MM-DD (default: the date of the last order)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the clustering (default 0)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute and write the segments file; print the segment and cluster summary."""
+    import datetime as dt
+
+    from ml.segments import segments_table
+
+    observation = None
+    if args.observation_date:
+        try:
+            observation = dt.date.fromisoformat(args.observation_date)
+        except ValueError:
+            raise BadInput(f"--observation-date: not a date (YYYY-MM-DD): {args.observation_date!r}") from None
+    url = Config.from_env().database_url
+    engine = db.make_engine(url, read_only=db.resolve_url(url).startswith("duckdb:"))
+    try:
+        with engine.connect() as conn:
+            if not db.schema_exists(conn):
+                raise BadInput("the database has no tables yet: import orders first (python -m dashboard import --orders F)")
+            table, result = segments_table(conn, observation, seed=args.seed)
+    finally:
+        engine.dispose()
+    if table.empty:
+        raise BadInput("no customer has an order up to the observation date")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(f"{len(table):,} customers written to {args.out}", file=sys.stderr)
+    print(table["segment"].value_counts().to_string(), file=sys.stderr)
+    if result is not None:
+        accuracy = result.classifier_accuracy
+        held_out = f"; classifier hold-out accuracy {accuracy:.3f}" if accuracy is not None else ""
+        print(f"clusters: k={result.k} chosen by silhouette{held_out}", file=sys.stderr)
+    return 0
