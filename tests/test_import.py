@@ -85,6 +85,8 @@ REJECT_CASES = {
     "costs_inf": ("costs", COSTS_HEADER, "2026-03-02,FaceBoom,inf", "costs must be a finite number (got inf)"),
     "costs_overflow": ("costs", COSTS_HEADER, "2026-03-02,FaceBoom,1e400",
                        "costs must be a finite number (got 1e400)"),
+    "costs_quoted_thousands": ("costs", COSTS_HEADER, '2026-03-02,"Face, Boom","1,234"',
+                               "unparseable costs '1,234'"),
     "unparseable_dt": ("costs", COSTS_HEADER, "2026-02-30,FaceBoom,1", "unparseable dt '2026-02-30'"),
     "empty_dt": ("costs", COSTS_HEADER, ",FaceBoom,1", "empty dt"),
     "empty_costs_channel": ("costs", COSTS_HEADER, "2026-03-02,,1", "empty channel"),
@@ -374,3 +376,15 @@ def test_imp018_duplicate_meaning_columns_are_bad_input(engine, tmp_path):
     path = write_csv(tmp_path, "c.csv", "dt,channel,costs,Channel", "2026-03-01,a,1,b")
     with pytest.raises(BadInput, match="both mean channel"):
         importer.import_files(engine, costs=path)
+
+
+def test_imp019_malformed_csv_is_exit_2_and_nothing_stored(database_url, tmp_path, monkeypatch, capsys):
+    good = write_csv(tmp_path, "c.csv", COSTS_HEADER, GOOD_COST)
+    bad = write_csv(tmp_path, "o.csv", ORDERS_HEADER, GOOD_ORDER, "2,2026-03-01 10:00:00,5,surplus")
+    assert run_cli(monkeypatch, database_url, "--costs", str(good), "--orders", str(bad)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "Expected 3 fields in line 3, saw 4" in err
+    engine = db.make_engine(database_url)
+    with engine.connect() as conn:
+        assert db.is_empty(conn) and db.get_data_version(conn) == "empty"
+    engine.dispose()
