@@ -123,9 +123,12 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     by_name = dict(zip(names, page_param_values))
     page_values = {p.name: by_name.get(p.name) if by_name.get(p.name) in p.values else p.default for p in params}
     query = to_query(state, bounds, page_values, params)
-    result = SyncResult(search=query if query != (search or "") else no_update,
+    shown_state, shown_values, _ = parse_query(search, bounds, params)
+    unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
+    result = SyncResult(search=no_update if unchanged or query == (search or "") else query,
                         store=state.to_store() if state.to_store() != stored else no_update,
-                        notes=filter_notes(notes))
+                        # a page control appearing or changing keeps the note about the link; a filter change replaces it
+                        notes=no_update if triggered == "page-param" and not notes else filter_notes(notes))
     if str(controls.get("start") or "")[:10] != state.start.isoformat():
         result.start_date = state.start.isoformat()
     if str(controls.get("end") or "")[:10] != state.end.isoformat():

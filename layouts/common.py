@@ -188,7 +188,7 @@ def data_grid(name: str, frame: pd.DataFrame, columns: list[dict], height: int =
         id=chart_graph_id(name), rowData=records, columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1, "minWidth": 110},
         dashGridOptions={"animateRows": False, "domLayout": "normal", "tooltipShowDelay": 300},
-        columnSize="responsiveSizeToFit", style={"height": f"{height}px"}, className="ag-theme-alpine",
+        columnSize="responsiveSizeToFit", style={"height": f"{height}px"},
     )
 
 
@@ -246,7 +246,7 @@ def param_select(param_id: dict, label: str, options: Iterable[tuple[str, str]],
 def change_badge(change: float | None, good_direction: int) -> html.Span:
     """Return an arrow and percentage for `change`; green when good, red when bad, grey when neutral."""
     if change is None:
-        return html.Span("— no comparison", className="kpi-change text-muted")
+        return html.Span("no comparison", className="kpi-change kpi-neutral fw-normal")
     arrow = "▲" if change > 0 else ("▼" if change < 0 else "■")
     if change == 0 or good_direction == 0:
         tone = "kpi-neutral"
@@ -264,7 +264,8 @@ def kpi_card(kpi_id: str, label: str, value_text: str, change: float | None, goo
                 html.Div(label, className="kpi-label", title=help_text),
                 html.Div(value_text, className="kpi-value", id=f"kpi-{kpi_id}-value"),
                 html.Div([change_badge(change, good_direction),
-                          html.Span(f" vs {previous_text}", className="text-muted small")],
+                          html.Span(f" vs {previous_text}", className="text-muted small") if change is not None
+                          else None],
                          id=f"kpi-{kpi_id}-change", title=f"Previous period: {previous_text}"),
             ],
             className="py-2 px-3",

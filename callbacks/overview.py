@@ -1,0 +1,72 @@
+"""Overview page callbacks: filters -> metrics (through the cache) -> layouts.overview."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import Dash
+
+import metrics
+from callbacks.filters import ChartRequest, register_chart
+from dashboard.context import AppContext
+from layouts import overview as view
+from layouts.filters import FilterState
+from layouts.ids import OverviewIds
+
+
+def _period_kpis(request: ChartRequest, state: FilterState) -> dict[str, float]:
+    """Return the KPI values of one period (the current state or the previous one)."""
+    read = request.read
+    filters = state.to_filters()
+    first = request.bounds.first_date
+    users_to_date = 0
+    if state.end >= first:
+        to_date = metrics.Filters.make(start=first, end=state.end, observation_date=state.observation_date,
+                                       regions=state.countries, devices=state.devices, channels=state.channels)
+        users_to_date = int(read(metrics.new_users, to_date, dimensions=("payer",))["new_users"].sum())
+    return view.kpi_values(
+        summary=read(metrics.activity_summary, filters),
+        new_users_by_payer=read(metrics.new_users, filters, dimensions=("payer",)),
+        users_to_date=users_to_date,
+        revenue_daily=read(metrics.daily_revenue, filters),
+        spend_daily=read(metrics.daily_spend, filters),
+        economics=read(metrics.channel_economics, filters),
+        roi_curve=read(metrics.roi, filters, horizon=state.horizon),
+        horizon=state.horizon,
+    )
+
+
+def kpi_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the KPI table (current, previous, change) of the Overview cards."""
+    current = _period_kpis(request, request.state)
+    if current["users"] == 0 and current["new_users"] == 0:
+        return pd.DataFrame()  # no user matches: the card shows its empty state
+    return view.kpi_table(current, _period_kpis(request, request.state.previous()))
+
+
+def kpi_view(frame: pd.DataFrame, request: ChartRequest):
+    """Return the KPI cards, naming the previous period."""
+    previous = request.state.previous()
+    return view.kpi_cards(frame, previous.start, min(previous.end, previous.observation_date),
+                          request.bounds.first_date)
+
+
+def activity_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the DAU / WAU7 / MAU30 trend the activity chart shows."""
+    return view.activity_table(request.read(metrics.activity_daily, request.filters))
+
+
+def revenue_spend_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return daily revenue and spend the revenue-vs-spend chart shows."""
+    return view.revenue_spend_table(request.read(metrics.daily_revenue, request.filters),
+                                    request.read(metrics.daily_spend, request.filters))
+
+
+def register(app: Dash, ctx: AppContext) -> None:
+    """Register the Overview page's chart callbacks."""
+    register_chart(app, ctx, OverviewIds.KPIS, kpi_frame, kpi_view,
+                   empty_message="No user matches these filters.")
+    register_chart(app, ctx, OverviewIds.ACTIVITY, activity_frame, lambda frame, _: view.activity_figure(frame),
+                   empty_message="Nobody matching these filters was active in the period.")
+    register_chart(app, ctx, OverviewIds.REVENUE_SPEND, revenue_spend_frame,
+                   lambda frame, _: view.revenue_spend_figure(frame),
+                   empty_message="No revenue and no ad spend in the period for these filters.")

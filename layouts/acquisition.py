@@ -1,0 +1,157 @@
+"""The Acquisition page (`/acquisition`): where new users come from and which sources bring payers.
+
+Pure functions: metric frames -> the table a chart shows (`*_table`, also its CSV) -> figures/grids.
+"""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+from plotly.subplots import make_subplots
+
+from layouts.common import (DIMENSION_LABELS, HOVER_FORMATS, TICK_FORMATS, Palette, chart_card, data_grid,
+                            grid_column, param_select, style_figure)
+from layouts.filters import PageParam
+from layouts.ids import AcquisitionIds, page_param_id
+
+# URL value of `breakdown` -> metric dimension (the URL says "country", the data says "region").
+BREAKDOWN_DIMENSIONS = {"channel": "channel", "country": "region", "device": "device"}
+GRAIN_LABELS = {"dt": "Day", "week": "Week", "month": "Month"}
+
+PAGE_PARAMS = (
+    PageParam("breakdown", "Break down by", (("channel", "Channel"), ("country", "Country"), ("device", "Device")),
+              "channel"),
+    PageParam("grain", "Per", (("dt", "Day"), ("week", "Week"), ("month", "Month")), "week"),
+)
+FILTERS = ("dates", "attributes", "observation_date")
+
+BY_DIMENSION_CHARTS = ((AcquisitionIds.BY_COUNTRY, "region"), (AcquisitionIds.BY_DEVICE, "device"),
+                       (AcquisitionIds.BY_CHANNEL, "channel"))
+
+
+def new_users_table(new_users: pd.DataFrame, grain: str, dimension: str) -> pd.DataFrame:
+    """Return <grain>, <dimension>, new_users sorted by period then value (empty when there is no new user)."""
+    table = new_users[[grain, dimension, "new_users"]]
+    table = table[table["new_users"] > 0].sort_values([grain, dimension]).reset_index(drop=True)
+    return table
+
+
+def new_users_figure(table: pd.DataFrame, grain: str, dimension: str, palette: Palette) -> go.Figure:
+    """Return stacked bars of new users per period, one colour per value of `dimension`."""
+    fig = go.Figure()
+    label = DIMENSION_LABELS[dimension]
+    totals = table.groupby(dimension)["new_users"].sum().sort_values(ascending=False)
+    for value in totals.index:  # largest group at the bottom of the stack
+        part = table[table[dimension] == value]
+        fig.add_trace(go.Bar(
+            x=part[grain], y=part["new_users"], name=str(value), marker_color=palette.color(dimension, value),
+            hovertemplate=f"%{{y:{HOVER_FORMATS['int']}}} new users<extra>{value}</extra>",
+        ))
+    fig.update_layout(barmode="stack", bargap=0.15)
+    fig.update_xaxes(hoverformat={"dt": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}[grain])
+    return style_figure(fig, x_title=GRAIN_LABELS[grain], y_title="New users", y_kind="int", legend_title=label)
+
+
+def users_by_table(new_users_by_payer: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Return <dimension>, users, payers, payer_share sorted by users (descending, then value)."""
+    frame = new_users_by_payer
+    users = frame.groupby(dimension, as_index=False)["new_users"].sum().rename(columns={"new_users": "users"})
+    payers = (frame[frame["payer"].astype(bool)].groupby(dimension, as_index=False)["new_users"].sum()
+              .rename(columns={"new_users": "payers"}))
+    table = users.merge(payers, on=dimension, how="left")
+    table["payers"] = table["payers"].fillna(0).astype("int64")
+    table["users"] = table["users"].astype("int64")
+    table = table[table["users"] > 0]
+    table["payer_share"] = (table["payers"] / table["users"]).astype("float64")
+    table[dimension] = table[dimension].astype(str)
+    return table.sort_values(["users", dimension], ascending=[False, True]).reset_index(drop=True)
+
+
+def users_by_figure(table: pd.DataFrame, dimension: str, palette: Palette) -> go.Figure:
+    """Return side-by-side horizontal bars: new users and payer share per value (largest on top)."""
+    label = DIMENSION_LABELS[dimension]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05)
+    ordered = table.iloc[::-1]  # plotly draws the first category at the bottom
+    colors = [palette.color(dimension, v) for v in ordered[dimension]]
+    fig.add_trace(go.Bar(
+        y=ordered[dimension], x=ordered["users"], orientation="h", marker_color=colors, name="New users",
+        customdata=ordered[["payers"]].to_numpy(),
+        hovertemplate=f"%{{y}}: %{{x:{HOVER_FORMATS['int']}}} new users, %{{customdata[0]:,}} payers<extra></extra>",
+    ), row=1, col=1)
+    fig.add_trace(go.Bar(
+        y=ordered[dimension], x=ordered["payer_share"], orientation="h", marker_color=colors, name="Payer share",
+        opacity=0.75, customdata=ordered[["payers", "users"]].to_numpy(),
+        hovertemplate=(f"%{{y}}: %{{x:{HOVER_FORMATS['pct']}}} payers "
+                       "(%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>"),
+    ), row=1, col=2)
+    height = max(220, 60 + 34 * len(table))
+    style_figure(fig, x_title="", y_title="", height=height, hovermode="closest")
+    fig.update_layout(showlegend=False, margin=dict(l=140, r=20, t=20, b=50))
+    fig.update_xaxes(title_text="New users", tickformat=TICK_FORMATS["int"], row=1, col=1)
+    fig.update_xaxes(title_text="Payer share", tickformat=".1%", rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(title_text=label, row=1, col=1)
+    fig.update_yaxes(rangemode=None)
+    return fig
+
+
+def paying_channels_table(new_users_by_channel_payer: pd.DataFrame, economics: pd.DataFrame) -> pd.DataFrame:
+    """Return per channel: new_users, payers, payer_share, spend, cac, cost_per_payer; most payers first."""
+    users = users_by_table(new_users_by_channel_payer, "channel")[["channel", "users", "payers", "payer_share"]]
+    spend = economics[["channel", "costs"]].copy()
+    spend["channel"] = spend["channel"].astype(str)
+    table = users.merge(spend, on="channel", how="outer")
+    table[["users", "payers"]] = table[["users", "payers"]].fillna(0).astype("int64")
+    table["costs"] = table["costs"].fillna(0.0).astype("float64")
+    table = table.rename(columns={"users": "new_users", "costs": "spend"})
+    table["payer_share"] = (table["payers"] / table["new_users"].where(table["new_users"] > 0)).astype("float64")
+    table["cac"] = (table["spend"] / table["new_users"].where(table["new_users"] > 0)).astype("float64")
+    table["cost_per_payer"] = (table["spend"] / table["payers"].where(table["payers"] > 0)).astype("float64")
+    table = table[(table["new_users"] > 0) | (table["spend"] > 0)]
+    table = table.sort_values(["payers", "channel"], ascending=[False, True]).reset_index(drop=True)
+    return table[["channel", "new_users", "payers", "payer_share", "spend", "cac", "cost_per_payer"]]
+
+
+def paying_channels_grid(table: pd.DataFrame) -> dag.AgGrid:
+    """Return the AG Grid of paying users per channel."""
+    columns = [
+        grid_column("channel", "Channel", pinned="left", minWidth=150),
+        grid_column("new_users", "New users", "int"),
+        grid_column("payers", "Paying users", "int", sort="desc"),
+        grid_column("payer_share", "Payer share", "pct"),
+        grid_column("spend", "Attributed spend", "money",
+                    headerTooltip="Ad spend attributed to the channel's new users in the period"),
+        grid_column("cac", "CAC", "money", headerTooltip="Attributed spend / new users"),
+        grid_column("cost_per_payer", "Cost per paying user", "money",
+                    headerTooltip="Attributed spend / paying users"),
+    ]
+    return data_grid(AcquisitionIds.PAYING_CHANNELS, table, columns, height=min(80 + 42 * len(table), 520))
+
+
+def page_layout(params: dict[str, str] | None = None) -> html.Div:
+    """Return the Acquisition page; `params` holds breakdown and grain from the URL."""
+    params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
+    controls = html.Div(
+        [param_select(page_param_id(p.name), p.label, p.choices, params[p.name]) for p in PAGE_PARAMS],
+        className="d-flex gap-3",
+    )
+    by_cards = [
+        dbc.Col(chart_card(name, f"Users and payer share by {DIMENSION_LABELS[dim].lower()}",
+                           "New users of the period; payers as of the observation date", min_height=240),
+                xl=4, className="mb-3")
+        for name, dim in BY_DIMENSION_CHARTS
+    ]
+    return html.Div(
+        [
+            html.H2("Acquisition", className="h4 mb-3"),
+            chart_card(AcquisitionIds.NEW_USERS, "New users over time",
+                       "Users by the date of their first visit", controls=controls),
+            dbc.Row(by_cards, className="mt-3"),
+            chart_card(AcquisitionIds.PAYING_CHANNELS, "Which channels bring paying users",
+                       "New users of the period by channel, payers as of the observation date, attributed spend",
+                       min_height=200),
+        ],
+        id="acquisition-page",
+    )
