@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from dash import html
 
+from layouts.common import chart_card, param_select
+from layouts.filters import PageParam
+from layouts.ids import page_param_id
 from layouts.marketing import BREAKDOWNS, CHART_HEIGHT, lifetime_curves_figure
 
 # URL value of the cohorts page's `breakdown` -> (metric dimension, label): the marketing ones plus payer.
@@ -24,17 +29,22 @@ DEFAULT_PAYER = "all"
 PAYER_LABELS = {True: "payers", False: "non-payers"}
 PAYER_COLORS = {"payers": "#1b7f5b", "non-payers": "#9aa4b2"}
 
+PAGE_PARAMS = (
+    PageParam("breakdown", "Curves by", tuple((value, label) for value, (_, label) in COHORT_BREAKDOWNS.items()),
+              DEFAULT_COHORT_BREAKDOWN),
+    PageParam("payer", "Retention of", tuple(PAYER_CHOICES.items()), DEFAULT_PAYER),
+)
+FILTERS = ("dates", "attributes", "observation_date", "horizon")
+
 
 class CohortIds:
     """Component ids of the cohorts page, declared once."""
 
     PAGE = "cohorts-page"
-    BREAKDOWN = "cohorts-breakdown"
-    PAYER = "cohorts-payer"
-    RETENTION_HEATMAP = "cohorts-retention-heatmap"
-    RETENTION_CURVES = "cohorts-retention-curves"
-    CONVERSION_HEATMAP = "cohorts-conversion-heatmap"
-    CONVERSION_CURVES = "cohorts-conversion-curves"
+    RETENTION_HEATMAP = "coh-retention-heatmap"
+    RETENTION_CURVES = "coh-retention-curves"
+    CONVERSION_HEATMAP = "coh-conversion-heatmap"
+    CONVERSION_CURVES = "coh-conversion-curves"
 
 
 def normalise_cohort_breakdown(breakdown: str | None) -> str:
@@ -124,3 +134,41 @@ def conversion_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | No
     palette = {**PAYER_COLORS, **(colors or {})}
     return lifetime_curves_figure(table, palette, "Conversion (% of cohort, cumulative)", "Conversion: %{y:.2%}",
                                   ".0%", breakdown_title)
+
+
+def page_layout(params: dict[str, str] | None = None) -> html.Div:
+    """Return the cohorts page; `params` holds the validated `breakdown` and `payer` from the URL."""
+    params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
+    controls = html.Div(
+        [param_select(page_param_id(p.name), p.label, p.choices, params[p.name]) for p in PAGE_PARAMS],
+        className="d-flex gap-3",
+    )
+    header = html.Div(
+        [html.Div([html.H2("Cohorts", className="h4 mb-0"),
+                   html.Small("Users by the week of their first visit, followed for the horizon (global control). "
+                              "The payer choice applies to the retention charts.", className="text-muted")]),
+         controls],
+        className="d-flex justify-content-between align-items-end mb-3",
+    )
+    return html.Div(
+        [
+            header,
+            dbc.Row([
+                dbc.Col(chart_card(CohortIds.RETENTION_HEATMAP, "Retention by acquisition week",
+                                   "Share of the week's cohort with a visit on lifetime day k"), xl=7,
+                        className="mb-3"),
+                dbc.Col(chart_card(CohortIds.RETENTION_CURVES, "Retention curves",
+                                   "Share of the cohort active on lifetime day k, by the chosen breakdown"), xl=5,
+                        className="mb-3"),
+            ]),
+            dbc.Row([
+                dbc.Col(chart_card(CohortIds.CONVERSION_HEATMAP, "Conversion by acquisition week",
+                                   "Share of the week's cohort with a first order by lifetime day k (cumulative)"),
+                        xl=7, className="mb-3"),
+                dbc.Col(chart_card(CohortIds.CONVERSION_CURVES, "Conversion curves",
+                                   "Cumulative share of the cohort that has paid, by the chosen breakdown"), xl=5,
+                        className="mb-3"),
+            ]),
+        ],
+        id=CohortIds.PAGE,
+    )

@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Mapping
 
 import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from dash import html
+
+from layouts.common import chart_card, data_grid, fmt_money, fmt_pct, grid_column, param_select, style_figure
+from layouts.filters import PageParam
+from layouts.ids import page_param_id
 
 # ---------------------------------------------------------------------------------------------------------------
 # Constants shared with the cohorts page
@@ -26,31 +32,33 @@ BREAKDOWNS: dict[str, tuple[str, str]] = {
 }
 DEFAULT_BREAKDOWN = "channel"
 
+PAGE_PARAMS = (
+    PageParam("breakdown", "Break down by", tuple((value, label) for value, (_, label) in BREAKDOWNS.items()),
+              DEFAULT_BREAKDOWN),
+)
+FILTERS = ("dates", "attributes", "observation_date", "horizon")
+
 ROLLING_DAYS = 7
 CHART_HEIGHT = 340
-MONEY_AXIS_FORMAT = "$,.2f"
-MONEY_HOVER = "$%{y:,.2f}"
-RATIO_HOVER = "%{y:.2f}"  # ROI is a ratio (1.00 = break-even), shown with 2 decimals
 FALLBACK_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
 
 
 class MarketingIds:
-    """Component ids of the marketing page, declared once."""
+    """Chart names (card ids derive from them, see layouts.ids) of the marketing page, declared once."""
 
     PAGE = "marketing-page"
-    BREAKDOWN = "marketing-breakdown"
-    SPEND_OVER_TIME = "marketing-spend-over-time"
-    SPEND_SHARE = "marketing-spend-share"
-    CAC_BY_CHANNEL = "marketing-cac-by-channel"
-    CAC_OVER_TIME = "marketing-cac-over-time"
-    CHANNEL_TABLE = "marketing-channel-table"
-    UNATTRIBUTED = "marketing-unattributed"
-    LTV_CURVES = "marketing-ltv-curves"
-    ROI_CURVES = "marketing-roi-curves"
-    ROI_BY_DATE = "marketing-roi-by-date"
-    PAYBACK_TABLE = "marketing-payback-table"
+    SPEND_OVER_TIME = "mkt-spend-over-time"
+    SPEND_SHARE = "mkt-spend-share"
+    CAC_BY_CHANNEL = "mkt-cac-by-channel"
+    CAC_OVER_TIME = "mkt-cac-over-time"
+    CHANNEL_TABLE = "mkt-channel-table"
+    UNATTRIBUTED = "mkt-unattributed"
+    LTV_CURVES = "mkt-ltv-curves"
+    ROI_CURVES = "mkt-roi-curves"
+    ROI_BY_DATE = "mkt-roi-by-date"
+    PAYBACK_TABLE = "mkt-payback-table"
 
 
 def breakdown_dimension(breakdown: str | None) -> str:
@@ -80,19 +88,11 @@ def color_of(value, position: int, colors: Mapping[str, str] | None) -> str:
     return FALLBACK_COLORS[position % len(FALLBACK_COLORS)]
 
 
-def _base_figure(x_title: str, y_title: str, *, height: int = CHART_HEIGHT) -> go.Figure:
-    """Return an empty figure with the dashboard's common styling and labelled axes."""
-    fig = go.Figure()
-    fig.update_layout(
-        template="plotly_white",
-        height=height,
-        margin=dict(l=60, r=20, t=20, b=50),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title_text=""),
-        hoverlabel=dict(namelength=-1),
-        font=dict(size=12),
-    )
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
+def _base_figure(x_title: str, y_title: str, *, height: int = CHART_HEIGHT, hovermode: str = "closest"
+                 ) -> go.Figure:
+    """Return an empty figure with the dashboard's common styling (layouts.common.style_figure) and labelled axes."""
+    fig = style_figure(go.Figure(), x_title=x_title, y_title=y_title, height=height, hovermode=hovermode)
+    fig.update_layout(hoverlabel=dict(namelength=-1))
     return fig
 
 
@@ -137,7 +137,7 @@ def spend_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None
         fig.add_trace(go.Scatter(
             x=_dates(part["date"]), y=part["costs"].to_numpy(dtype=float), name=str(channel),
             mode="lines", stackgroup="spend", line=dict(width=0.5, color=color_of(channel, i, colors)),
-            hovertemplate=f"{channel}: " + MONEY_HOVER + "<extra></extra>",
+            hovertemplate=f"{channel}: $%{{y:,.2f}}<extra></extra>",
         ))
     fig.update_layout(hovermode="x unified")
     fig.update_yaxes(tickformat="$,.0f", rangemode="tozero")
@@ -356,12 +356,6 @@ def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, s
 # Tables (dash-ag-grid)
 # ---------------------------------------------------------------------------------------------------------------
 
-MONEY_FORMATTER = {"function": "params.value == null ? '' : d3.format('$,.2f')(params.value)"}
-COUNT_FORMATTER = {"function": "params.value == null ? '' : d3.format(',')(params.value)"}
-PERCENT_FORMATTER = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
-RATIO_FORMATTER = {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"}
-
-
 def never_text(horizon: int) -> str:
     """Return the text shown for a group that does not pay back within the horizon."""
     return f"never within {horizon} days"
@@ -390,53 +384,108 @@ def payback_table(payback: pd.DataFrame, dimension: str, horizon: int,
         "group", kind="stable").reset_index(drop=True)
 
 
-def _records(table: pd.DataFrame) -> list[dict]:
-    """Return table rows as JSON-safe dicts (NaN / NA -> None, numpy scalars -> Python)."""
-    clean = table.astype(object).where(table.notna(), None)
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in clean.to_dict("records")]
-
-
 def payback_grid(table: pd.DataFrame, horizon: int, breakdown_title: str = "Channel",
-                 grid_id: str = MarketingIds.PAYBACK_TABLE) -> dag.AgGrid:
-    """Return the payback table as a dash-ag-grid (payback day sortable; "never within H days" for none)."""
+                 name: str = MarketingIds.PAYBACK_TABLE) -> dag.AgGrid:
+    """Return the payback table as an AG Grid (payback day sortable; "never within H days" shown for none)."""
     never = never_text(horizon)
-    column_defs = [
-        {"field": "group", "headerName": breakdown_title, "pinned": "left", "minWidth": 130},
-        {"field": "cohort_size", "headerName": "Paid users", "type": "numericColumn",
-         "valueFormatter": COUNT_FORMATTER},
-        {"field": "cac", "headerName": "CAC", "type": "numericColumn", "valueFormatter": MONEY_FORMATTER},
-        {"field": "roi_at_h", "headerName": f"ROI by day {horizon - 1}", "type": "numericColumn",
-         "valueFormatter": RATIO_FORMATTER},
-        {"field": "payback_day", "headerName": "Payback (lifetime day)", "type": "numericColumn",
-         "valueFormatter": {"function": f"params.value == null ? '{never}' : 'day ' + params.value"},
-         "cellClassRules": {"text-danger fw-semibold": "params.value == null"}},
+    columns = [
+        grid_column("group", breakdown_title, pinned="left", minWidth=130),
+        grid_column("cohort_size", "Paid users", "int", headerTooltip="Users of paid channels in the cohort"),
+        grid_column("cac", "CAC", "money", headerTooltip="Mean acquisition cost of the paid cohort"),
+        grid_column("roi_at_h", f"ROI by day {horizon - 1}", "ratio",
+                    headerTooltip=f"LTV / CAC at lifetime day {horizon - 1} (horizon {horizon} days)"),
+        grid_column("payback_day", "Payback day", None, type="rightAligned", filter="agNumberColumnFilter",
+                    headerTooltip="First lifetime day with ROI >= 1.0",
+                    valueFormatter={"function": f"params.value == null ? '{never}' : 'day ' + params.value"},
+                    cellClassRules={"text-danger fw-semibold": "params.value == null"}),
     ]
-    return dag.AgGrid(
-        id=grid_id, rowData=_records(table.drop(columns=["payback"])), columnDefs=column_defs,
-        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 100},
-        columnSize="sizeToFit", dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
-        style={"width": "100%"},
-    )
+    return data_grid(name, table, columns, height=min(90 + 42 * len(table), 520))
 
 
-def channel_economics_grid(table: pd.DataFrame, grid_id: str = MarketingIds.CHANNEL_TABLE) -> dag.AgGrid:
+def channel_economics_grid(table: pd.DataFrame, name: str = MarketingIds.CHANNEL_TABLE) -> dag.AgGrid:
     """Return the channel economics table (new users, attributed spend, CAC, unattributed spend, total spend)."""
-    column_defs = [
-        {"field": "channel", "headerName": "Channel", "pinned": "left", "minWidth": 130},
-        {"field": "new_users", "headerName": "New users", "type": "numericColumn", "valueFormatter": COUNT_FORMATTER},
-        {"field": "costs", "headerName": "Attributed spend", "type": "numericColumn",
-         "valueFormatter": MONEY_FORMATTER},
-        {"field": "cac", "headerName": "CAC", "type": "numericColumn", "valueFormatter": MONEY_FORMATTER},
-        {"field": "unattributed", "headerName": "Unattributed spend", "type": "numericColumn",
-         "valueFormatter": MONEY_FORMATTER,
-         "headerTooltip": "Spend on days when the channel brought no new user: reported, never spread."},
-        {"field": "total_spend", "headerName": "Total spend", "type": "numericColumn",
-         "valueFormatter": MONEY_FORMATTER},
+    columns = [
+        grid_column("channel", "Channel", pinned="left", minWidth=150),
+        grid_column("new_users", "New users", "int"),
+        grid_column("costs", "Attributed spend", "money",
+                    headerTooltip="Spend attributed to the channel's new users in the period"),
+        grid_column("cac", "CAC", "money", headerTooltip="Attributed spend / new users"),
+        grid_column("unattributed", "Unattributed spend", "money",
+                    headerTooltip="Spend on days when the channel brought no new user: reported, never spread"),
+        grid_column("total_spend", "Total spend", "money"),
     ]
-    return dag.AgGrid(
-        id=grid_id, rowData=_records(table), columnDefs=column_defs,
-        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 100},
-        columnSize="sizeToFit", dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
-        style={"width": "100%"},
+    return data_grid(name, table, columns, height=min(90 + 42 * len(table), 560))
+
+
+def unattributed_note(table: pd.DataFrame) -> html.P:
+    """Return the line stating the unattributed spend (amount and share of all spend) of a channel table."""
+    unattributed = float(table["unattributed"].sum()) if len(table) else 0.0
+    total = float(table["total_spend"].sum()) if len(table) else 0.0
+    share = unattributed / total if total > 0 else 0.0
+    channels = table.loc[table["unattributed"] > 0, "channel"].astype(str).tolist()
+    where = f" ({', '.join(channels)})" if channels else ""
+    return html.P(
+        [html.Strong("Unattributed spend: "), f"{fmt_money(unattributed)} of {fmt_money(total)} total spend "
+         f"({fmt_pct(share)}){where}. ",
+         html.Span("Spend on days when a channel brought no new user; it is reported here and in the table, "
+                   "never spread over other days' users.", className="text-muted")],
+        className="mb-2 small", id=MarketingIds.UNATTRIBUTED,
     )
 
+
+def channel_economics_view(table: pd.DataFrame) -> html.Div:
+    """Return the channel economics card content: the unattributed spend line and the table."""
+    return html.Div([unattributed_note(table), channel_economics_grid(table)])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def page_layout(params: dict[str, str] | None = None) -> html.Div:
+    """Return the marketing page; `params` holds the validated `breakdown` from the URL."""
+    params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
+    breakdown = normalise_breakdown(params.get("breakdown"))
+    selector = param_select(page_param_id("breakdown"), "Break down by", PAGE_PARAMS[0].choices, breakdown)
+    spend_row = dbc.Row([
+        dbc.Col(chart_card(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time",
+                           "Ad spend per day, stacked by channel (whole spend, unattributed included)"),
+                xl=8, className="mb-3"),
+        dbc.Col(chart_card(MarketingIds.SPEND_SHARE, "Share of spend", "Channel's share of all spend in the period"),
+                xl=4, className="mb-3"),
+    ])
+    cac_row = dbc.Row([
+        dbc.Col(chart_card(MarketingIds.CAC_BY_CHANNEL, "CAC by channel",
+                           "Attributed spend / new users of the period (paid channels)"), xl=4, className="mb-3"),
+        dbc.Col(chart_card(MarketingIds.CAC_OVER_TIME, "CAC over time",
+                           "Weekly CAC per paid channel, by acquisition week"), xl=8, className="mb-3"),
+    ])
+    channel_row = dbc.Row(dbc.Col(chart_card(
+        MarketingIds.CHANNEL_TABLE, "Channel economics",
+        "New users, attributed and unattributed spend per channel in the period", min_height=200),
+        className="mb-3"))
+    section = html.Div(
+        [html.Div([html.H3("Cohort economics", className="h5 mb-0"),
+                   html.Small("Paid cohorts within the horizon (global horizon control); LTV over all users",
+                              className="text-muted")]),
+         selector],
+        className="d-flex justify-content-between align-items-end mb-2 mt-2",
+    )
+    curves_row = dbc.Row([
+        dbc.Col(chart_card(MarketingIds.LTV_CURVES, "LTV by lifetime",
+                           "Cumulative revenue per cohort user"), xl=6, className="mb-3"),
+        dbc.Col(chart_card(MarketingIds.ROI_CURVES, "ROI by lifetime",
+                           "LTV / CAC of the paid cohort; dashed line = break-even"), xl=6, className="mb-3"),
+    ])
+    roi_row = dbc.Row([
+        dbc.Col(chart_card(MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
+                           f"{ROLLING_DAYS}-day rolling: revenue sum / cost sum of the cohorts acquired in the "
+                           "window (cost-weighted, not a mean of daily ROIs)"), xl=8, className="mb-3"),
+        dbc.Col(chart_card(MarketingIds.PAYBACK_TABLE, "Payback",
+                           "First lifetime day with ROI >= 1.0", min_height=200), xl=4, className="mb-3"),
+    ])
+    return html.Div(
+        [html.H2("Marketing", className="h4 mb-3"), spend_row, cac_row, channel_row, section, curves_row, roi_row],
+        id=MarketingIds.PAGE,
+    )
