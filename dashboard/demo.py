@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
 import numpy as np
@@ -172,6 +173,225 @@ def _timestamps(start: date, seconds: np.ndarray) -> np.ndarray:
     return np.datetime64(start, "us") + seconds.astype("timedelta64[s]").astype("timedelta64[us]")
 
 
+def _period_share_of_days(days: int) -> np.ndarray:
+    """Return, for each day of the period, its position as a share 0..1 of the period."""
+    return np.arange(days) / max(days - 1, 1)
+
+
+@dataclass
+class _Users:
+    """One entry per user, in order of the first visit."""
+
+    first_day: np.ndarray  # day index of the first visit (0 = first day of the period)
+    first_start: np.ndarray  # seconds from the period start to the first visit
+    region: np.ndarray
+    device: np.ndarray
+    channel_true: np.ndarray  # the channel that acquired (and is billed for) the user
+    channel: np.ndarray  # the channel recorded on the visits (organic during the tracking outage)
+    payer: np.ndarray
+    engagement: np.ndarray
+    ids: np.ndarray
+
+
+@dataclass
+class _Visits:
+    """One entry per visit: user index, start (seconds from the period start), length, device, channel."""
+
+    user: np.ndarray
+    start: np.ndarray
+    seconds: np.ndarray
+    device: np.ndarray
+    channel: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> "_Visits":
+        """Return the visits selected by a boolean mask or an index array."""
+        return _Visits(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+@dataclass
+class _Decline:
+    """Planted decliners: per user the decline day D (-1: none), fade length and purchase stop (days)."""
+
+    decliner: np.ndarray
+    day: np.ndarray
+    fade_days: np.ndarray
+    stop_days: np.ndarray
+
+
+def _draw_users(rng: np.random.Generator, users: int, days: int, start: date) -> _Users:
+    """Return the users: arrival (weekly seasonality, growth), region, device, channel, payer, engagement."""
+    day_index = np.arange(days)
+    weekday = (start.weekday() + day_index) % 7
+    weights = (1 + GROWTH * _period_share_of_days(days)) * WEEKDAY_WEIGHTS[weekday]
+    weights *= rng.lognormal(0.0, 0.06, size=days)
+    per_day = rng.multinomial(users, weights / weights.sum())
+    first_day = np.repeat(day_index, per_day)
+    first_start = first_day * DAY + _time_of_day(rng, users)
+    order = np.argsort(first_start, kind="stable")
+    first_day, first_start = first_day[order], first_start[order]
+    period_share = first_day / max(days - 1, 1)
+
+    region = _draw(rng, np.broadcast_to(np.cumsum(REGION_SHARES), (users, len(REGIONS))))
+    device = _draw(rng, np.cumsum(DEVICE_MIX, axis=1)[region])
+    us_mix = np.cumsum(US_MIX_START) * (1 - period_share[:, None]) + np.cumsum(US_MIX_END) * period_share[:, None]
+    us_pick = _draw(rng, us_mix)
+    eu_pick = _draw(rng, np.broadcast_to(np.cumsum(EU_MIX), (users, len(EU_CHANNELS))))
+    channel_true = np.where(region == 0, np.array(US_CHANNELS)[us_pick], np.array(EU_CHANNELS)[eu_pick])
+    channel_true = channel_true.astype(np.int8)
+    channel = channel_true.copy()
+    if days >= 30:
+        outage_first = int(days * OUTAGE_START_SHARE)
+        in_outage = (first_day >= outage_first) & (first_day < outage_first + OUTAGE_DAYS)
+        channel[in_outage & (channel_true == OUTAGE_CHANNEL)] = ORGANIC
+
+    payer_p = PAYER_RATE[channel_true] * PAYER_REGION_FACTOR[region] * PAYER_DEVICE_FACTOR[device]
+    payer = rng.random(users) < payer_p
+    engagement = rng.lognormal(-ENGAGEMENT_SIGMA**2 / 2, ENGAGEMENT_SIGMA, size=users)
+    engagement *= np.where(payer, PAYER_ENGAGEMENT, 1.0)
+    engagement *= np.where(payer & (device == DEVICES.index("Mac")), MAC_PAYER_RETENTION, 1.0)
+    return _Users(first_day, first_start, region, device, channel_true, channel, payer, engagement,
+                  _user_ids(rng, users))
+
+
+def _draw_visits(rng: np.random.Generator, u: _Users, days: int) -> _Visits:
+    """Return first visits plus return visits from two decaying components, within the period."""
+    users = u.first_day.shape[0]
+    span = (days - u.first_day).astype(np.float64)  # calendar days from the first visit's day to the end
+    short_days = SHORT_DAYS[u.channel_true]
+    short_total = u.engagement * SHORT_RATE * SHORT_FACTOR[u.channel_true] * short_days * -np.expm1(-span / short_days)
+    tail_total = u.engagement * TAIL_RATE * TAIL_FACTOR[u.channel_true] * TAIL_DAYS * -np.expm1(-span / TAIL_DAYS)
+    short_user = np.repeat(np.arange(users, dtype=np.int32), rng.poisson(short_total))
+    tail_user = np.repeat(np.arange(users, dtype=np.int32), rng.poisson(tail_total))
+    back_user = np.concatenate([short_user, tail_user])
+    offset = np.concatenate([
+        _truncated_exponential(rng, short_days[short_user], span[short_user]),
+        _truncated_exponential(rng, np.full(tail_user.shape[0], TAIL_DAYS), span[tail_user]),
+    ])
+    del short_user, tail_user
+    offset_days = np.minimum(np.floor(offset).astype(np.int64), span[back_user].astype(np.int64) - 1)
+    del offset
+    first_seconds = _session_seconds(rng, users)
+    n_back = back_user.shape[0]
+    back_start = (u.first_day[back_user] + offset_days) * DAY + _time_of_day(rng, n_back)
+    # a return visit on the first day starts after the first session has ended
+    same_day = offset_days == 0
+    gap = 300 + rng.exponential(SAME_DAY_GAP_MEAN, size=n_back).astype(np.int64)
+    back_start = np.where(same_day, u.first_start[back_user] + first_seconds[back_user] + gap, back_start)
+    del same_day, gap, offset_days
+    back_device = u.device[back_user].copy()
+    switch = rng.random(n_back) < OTHER_DEVICE_SHARE
+    back_device[switch] = (back_device[switch] + rng.integers(1, len(DEVICES), size=int(switch.sum()))) % len(DEVICES)
+    back_channel = u.channel[back_user].copy()
+    back_channel[rng.random(n_back) < ORGANIC_RETURN_SHARE] = ORGANIC
+
+    visits = _Visits(
+        user=np.concatenate([np.arange(users, dtype=np.int32), back_user]),
+        start=np.concatenate([u.first_start, back_start]),
+        seconds=np.concatenate([first_seconds, _session_seconds(rng, n_back)]),
+        device=np.concatenate([u.device, back_device]).astype(np.int8),
+        channel=np.concatenate([u.channel, back_channel]).astype(np.int8),
+    )
+    return visits.subset(visits.start < days * DAY)
+
+
+def _plant_decliners(rng: np.random.Generator, u: _Users, v: _Visits, days: int) -> tuple[_Visits, _Decline]:
+    """Return the visits after thinning and shortening those of the planted decliners, and the decliners.
+
+    Active payers: payers whose first visit is at least 44 days before the end and who have 2+
+    visits in the last 90 days. A decline day D is drawn uniformly in the last 120 .. 14 days; a
+    payer is eligible when D is 30+ days after the first visit and the 30 days before D hold 3+
+    visits. DECLINER_SHARE of the active payers are drawn among the eligible ones, weighted so that
+    D is spread evenly (otherwise the growth of the user base would push declines to the end).
+    """
+    users = u.first_day.shape[0]
+    v_day = v.start // DAY
+    recent = np.bincount(v.user[v_day >= days - 90], minlength=users)
+    active = u.payer & (u.first_day <= days - 44) & (recent >= 2)
+    decline_day = np.full(users, -1, dtype=np.int64)
+    window_start = max(days - DECLINE_WINDOW_DAYS, 0)
+    draw = window_start + np.floor(rng.random(users) * max(days - 14 - window_start + 1, 1)).astype(np.int64)
+    candidate = active & (draw >= u.first_day + 30)
+    decline_day[candidate] = draw[candidate]
+    watched = decline_day[v.user]
+    before = (watched >= 0) & (v_day >= watched - 30) & (v_day < watched)
+    eligible_ids = np.flatnonzero(candidate & (np.bincount(v.user[before], minlength=users) >= 3))
+    del before, watched, v_day
+    n_decliners = min(int(round(DECLINER_SHARE * active.sum())), eligible_ids.shape[0])
+    decliner = np.zeros(users, dtype=bool)
+    if n_decliners:
+        week_of_d = (decline_day[eligible_ids] - window_start) // 7
+        weight = 1.0 / np.bincount(week_of_d)[week_of_d]
+        decliner[rng.choice(eligible_ids, size=n_decliners, replace=False, p=weight / weight.sum())] = True
+    decline_day[~decliner] = -1
+    decline = _Decline(
+        decliner=decliner,
+        day=decline_day,
+        fade_days=rng.integers(DECLINE_WEEKS[0], DECLINE_WEEKS[1] + 1, size=users),
+        stop_days=rng.integers(PURCHASE_STOP_DAYS[0], PURCHASE_STOP_DAYS[1] + 1, size=users),
+    )
+    # from D on, a visit survives with a probability falling linearly from 1 to the floor over
+    # fade_days, and the sessions that survive shrink the same way
+    watched = decline_day[v.user]
+    since = np.where(watched >= 0, v.start / DAY - watched, -1.0)
+    fading = since >= 0
+    fade_share = since[fading] / decline.fade_days[v.user[fading]]
+    keep = np.ones(v.user.shape[0], dtype=bool)
+    survive = np.maximum(DECLINE_VISIT_FLOOR, 1 - (1 - DECLINE_VISIT_FLOOR) * fade_share)
+    keep[fading] = rng.random(int(fading.sum())) < survive
+    shrink = np.maximum(DECLINE_SESSION_FLOOR, 1 - (1 - DECLINE_SESSION_FLOOR) * fade_share)
+    v.seconds[fading] = np.maximum(5, np.rint(v.seconds[fading] * shrink)).astype(np.int64)
+    return v.subset(keep), decline
+
+
+def _draw_orders(
+    rng: np.random.Generator, u: _Users, v: _Visits, decline: _Decline, days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (user index, seconds from the period start, revenue) of the orders, made during visits."""
+    users = u.first_day.shape[0]
+    by_user = np.lexsort((v.start, v.user))
+    s_user, s_start, s_seconds = v.user[by_user], v.start[by_user], v.seconds[by_user]
+    del by_user
+    per_user = np.bincount(s_user, minlength=users)
+    first_row = np.cumsum(per_user) - per_user
+    rank = np.arange(s_user.shape[0]) - first_row[s_user]  # 0 = the user's first visit
+    first_rank = np.where(rng.random(users) < FIRST_ORDER_AT_FIRST_VISIT, 0,
+                          rng.geometric(LATER_FIRST_ORDER_P, size=users))
+    first_rank = np.minimum(first_rank, per_user - 1)
+    repeat_p = np.where(u.payer, rng.beta(*REPEAT_BETA, size=users), 0.0)
+    later = (rank > first_rank[s_user]) & (rng.random(s_user.shape[0]) < repeat_p[s_user])
+    buys = u.payer[s_user] & ((rank == first_rank[s_user]) | later)
+    del rank, later
+    o_user = s_user[buys]
+    o_time = s_start[buys] + np.floor((0.2 + 0.8 * rng.random(int(buys.sum()))) * s_seconds[buys]).astype(np.int64)
+    del s_user, s_start, s_seconds, buys
+    stop_at = np.where(decline.decliner, (decline.day + decline.stop_days) * DAY, np.iinfo(np.int64).max)
+    kept = (o_time < days * DAY) & (o_time < stop_at[o_user])
+    o_user, o_time = o_user[kept], o_time[kept]
+    o_revenue = PRICES[rng.choice(len(PRICES), size=o_user.shape[0], p=PRICE_SHARES)]
+    return o_user, o_time, o_revenue
+
+
+def _draw_costs(rng: np.random.Generator, u: _Users, days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (day index, channel, amount) of the cost rows: new users x cost per user x noise, per day."""
+    n_channels = len(CHANNELS)
+    new_users = np.bincount(u.first_day * n_channels + u.channel_true, minlength=days * n_channels)
+    new_users = new_users.reshape(days, n_channels)[:, :ORGANIC]
+    cpu = CPU_START[:ORGANIC] + (CPU_END - CPU_START)[:ORGANIC] * _period_share_of_days(days)[:, None]
+    spend = new_users * cpu * rng.lognormal(0.0, COST_NOISE_SIGMA, size=new_users.shape)
+    c_day, c_channel = np.nonzero(new_users > 0)
+    c_cost = np.round(spend[c_day, c_channel], 2)
+    # a few (day, channel) pairs are booked as two rows that add up to the day's spend
+    split = rng.random(c_day.shape[0]) < SPLIT_COST_ROW_SHARE
+    part = np.round(c_cost[split] * rng.uniform(0.2, 0.8, size=int(split.sum())), 2)
+    rest = c_cost.copy()
+    rest[split] = np.round(c_cost[split] - part, 2)
+    c_day = np.concatenate([c_day, c_day[split]])
+    c_channel = np.concatenate([c_channel, c_channel[split]])
+    c_cost = np.concatenate([rest, part])
+    order = np.lexsort((c_channel, c_day))
+    return c_day[order], c_channel[order].astype(np.int8), c_cost[order]
+
+
 def generate(
     users: int = DEFAULT_USERS,
     days: int = DEFAULT_DAYS,
@@ -202,224 +422,61 @@ def generate_with_truth(
         raise BadInput(f"--days must be at least 1, got {days}")
     rng = np.random.default_rng(seed)
     start = end_date - timedelta(days=days - 1)
-    bar = tqdm(total=7, desc="demo data", unit="step", file=sys.stderr, disable=not progress)
+    with tqdm(total=6, desc="demo data", unit="step", file=sys.stderr, disable=not progress) as bar:
+        bar.set_postfix_str("users")
+        u = _draw_users(rng, users, days, start)
+        bar.update()
+        bar.set_postfix_str("visits")
+        v = _draw_visits(rng, u, days)
+        bar.update()
+        bar.set_postfix_str("decliners")
+        v, decline = _plant_decliners(rng, u, v, days)
+        bar.update()
+        bar.set_postfix_str("orders")
+        o_user, o_time, o_revenue = _draw_orders(rng, u, v, decline, days)
+        bar.update()
+        bar.set_postfix_str("costs")
+        c_day, c_channel, c_cost = _draw_costs(rng, u, days)
+        bar.update()
 
-    # --- 1. users: arrival day and time, region, device, channel, engagement, payer -------------
-    bar.set_postfix_str("users")
-    day_index = np.arange(days)
-    weekday = (start.weekday() + day_index) % 7
-    weights = (1 + GROWTH * day_index / max(days - 1, 1)) * WEEKDAY_WEIGHTS[weekday]
-    weights *= rng.lognormal(0.0, 0.06, size=days)
-    per_day = rng.multinomial(users, weights / weights.sum())
-    first_day = np.repeat(day_index, per_day)
-    first_start = first_day * DAY + _time_of_day(rng, users)
-    order = np.argsort(first_start, kind="stable")
-    first_day, first_start = first_day[order], first_start[order]
-    period_share = first_day / max(days - 1, 1)
-
-    region = _draw(rng, np.broadcast_to(np.cumsum(REGION_SHARES), (users, 4)))
-    device = _draw(rng, np.cumsum(DEVICE_MIX, axis=1)[region])
-    us_mix = np.cumsum(US_MIX_START) * (1 - period_share[:, None]) + np.cumsum(US_MIX_END) * period_share[:, None]
-    us_pick = _draw(rng, us_mix)
-    eu_pick = _draw(rng, np.broadcast_to(np.cumsum(EU_MIX), (users, 6)))
-    channel_true = np.where(region == 0, np.array(US_CHANNELS)[us_pick], np.array(EU_CHANNELS)[eu_pick])
-    channel_true = channel_true.astype(np.int8)
-    channel = channel_true.copy()
-    if days >= 30:
-        outage_first = int(days * OUTAGE_START_SHARE)
-        in_outage = (first_day >= outage_first) & (first_day < outage_first + OUTAGE_DAYS)
-        channel[in_outage & (channel_true == OUTAGE_CHANNEL)] = ORGANIC
-
-    payer_p = PAYER_RATE[channel_true] * PAYER_REGION_FACTOR[region] * PAYER_DEVICE_FACTOR[device]
-    payer = rng.random(users) < payer_p
-    engagement = rng.lognormal(-ENGAGEMENT_SIGMA**2 / 2, ENGAGEMENT_SIGMA, size=users)
-    engagement *= np.where(payer, PAYER_ENGAGEMENT, 1.0)
-    engagement *= np.where(payer & (device == DEVICES.index("Mac")), MAC_PAYER_RETENTION, 1.0)
-    user_ids = _user_ids(rng, users)
-    bar.update()
-
-    # --- 2. return visits: two decaying components, truncated at the end of the period -----------
-    bar.set_postfix_str("visits")
-    span = (days - first_day).astype(np.float64)  # calendar days from the first visit's day to the end
-    short_days = SHORT_DAYS[channel_true]
-    short_total = engagement * SHORT_RATE * SHORT_FACTOR[channel_true] * short_days * -np.expm1(-span / short_days)
-    tail_total = engagement * TAIL_RATE * TAIL_FACTOR[channel_true] * TAIL_DAYS * -np.expm1(-span / TAIL_DAYS)
-    n_short = rng.poisson(short_total)
-    n_tail = rng.poisson(tail_total)
-    short_user = np.repeat(np.arange(users, dtype=np.int32), n_short)
-    tail_user = np.repeat(np.arange(users, dtype=np.int32), n_tail)
-    back_user = np.concatenate([short_user, tail_user])
-    offset = np.concatenate([
-        _truncated_exponential(rng, short_days[short_user], span[short_user]),
-        _truncated_exponential(rng, np.full(tail_user.shape[0], TAIL_DAYS), span[tail_user]),
-    ])
-    del short_user, tail_user
-    offset_days = np.minimum(np.floor(offset).astype(np.int64), span[back_user].astype(np.int64) - 1)
-    del offset
-    first_seconds = _session_seconds(rng, users)
-    n_back = back_user.shape[0]
-    back_start = (first_day[back_user] + offset_days) * DAY + _time_of_day(rng, n_back)
-    same_day = offset_days == 0
-    gap = 300 + rng.exponential(SAME_DAY_GAP_MEAN, size=n_back).astype(np.int64)
-    back_start = np.where(same_day, first_start[back_user] + first_seconds[back_user] + gap, back_start)
-    del same_day, gap, offset_days
-    back_device = device[back_user].copy()
-    switch = rng.random(n_back) < OTHER_DEVICE_SHARE
-    back_device[switch] = (back_device[switch] + rng.integers(1, 4, size=int(switch.sum()))) % 4
-    back_channel = channel[back_user].copy()
-    back_channel[rng.random(n_back) < ORGANIC_RETURN_SHARE] = ORGANIC
-
-    v_user = np.concatenate([np.arange(users, dtype=np.int32), back_user])
-    v_start = np.concatenate([first_start, back_start])
-    v_seconds = np.concatenate([first_seconds, _session_seconds(rng, n_back)])
-    v_device = np.concatenate([device, back_device]).astype(np.int8)
-    v_channel = np.concatenate([channel, back_channel]).astype(np.int8)
-    del back_user, back_start, back_device, back_channel, switch
-    inside = v_start < days * DAY
-    v_user, v_start, v_seconds, v_device, v_channel = (
-        a[inside] for a in (v_user, v_start, v_seconds, v_device, v_channel)
-    )
-    del inside
-    bar.update()
-
-    # --- 3. decliners: active payers whose visits, sessions and purchases fade from day D ----------
-    bar.set_postfix_str("decliners")
-    v_day = v_start // DAY
-    recent = np.bincount(v_user[v_day >= days - 90], minlength=users)
-    active = payer & (first_day <= days - 44) & (recent >= 2)
-    decline_day = np.full(users, -1, dtype=np.int64)
-    # D is drawn uniformly over the window; a payer is eligible when D is at least 30 days after
-    # the first visit and the 30 days before D hold 3+ visits. Eligible payers are then sampled
-    # with weights that flatten the distribution of D (otherwise the growth of the user base
-    # would push most declines to the end of the period).
-    window_start = max(days - DECLINE_WINDOW_DAYS, 0)
-    draw = window_start + np.floor(rng.random(users) * max(days - 14 - window_start + 1, 1)).astype(np.int64)
-    candidate = active & (draw >= first_day + 30)
-    decline_day[candidate] = draw[candidate]
-    watched = decline_day[v_user]
-    before = (watched >= 0) & (v_day >= watched - 30) & (v_day < watched)
-    eligible = candidate & (np.bincount(v_user[before], minlength=users) >= 3)
-    del before
-    eligible_ids = np.flatnonzero(eligible)
-    n_decliners = min(int(round(DECLINER_SHARE * active.sum())), eligible_ids.shape[0])
-    week_of_d = (decline_day[eligible_ids] - window_start) // 7
-    per_week = np.bincount(week_of_d) if eligible_ids.shape[0] else np.zeros(0)
-    weight = 1.0 / per_week[week_of_d] if eligible_ids.shape[0] else np.zeros(0)
-    decliner = np.zeros(users, dtype=bool)
-    if n_decliners:
-        decliner[rng.choice(eligible_ids, size=n_decliners, replace=False, p=weight / weight.sum())] = True
-    decline_day[~decliner] = -1
-    fade_days = rng.integers(DECLINE_WEEKS[0], DECLINE_WEEKS[1] + 1, size=users)
-    stop_days = rng.integers(PURCHASE_STOP_DAYS[0], PURCHASE_STOP_DAYS[1] + 1, size=users)
-    watched = decline_day[v_user]
-    since = np.where(watched >= 0, v_start / DAY - watched, -1.0)
-    fading = since >= 0
-    fade_share = since[fading] / fade_days[v_user[fading]]
-    keep = np.ones(v_user.shape[0], dtype=bool)
-    keep[fading] = rng.random(int(fading.sum())) < np.maximum(DECLINE_VISIT_FLOOR, 1 - (1 - DECLINE_VISIT_FLOOR) * fade_share)
-    shrink = np.maximum(DECLINE_SESSION_FLOOR, 1 - (1 - DECLINE_SESSION_FLOOR) * fade_share)
-    v_seconds[fading] = np.maximum(5, np.rint(v_seconds[fading] * shrink)).astype(np.int64)
-    del watched, since, fading, fade_share, shrink, v_day
-    v_user, v_start, v_seconds, v_device, v_channel = (
-        a[keep] for a in (v_user, v_start, v_seconds, v_device, v_channel)
-    )
-    del keep
-    bar.update()
-
-    # --- 4. orders: first purchase on an early visit, repeats on later visits ----------------------
-    bar.set_postfix_str("orders")
-    by_user = np.lexsort((v_start, v_user))
-    s_user, s_start, s_seconds = v_user[by_user], v_start[by_user], v_seconds[by_user]
-    del by_user
-    per_user = np.bincount(s_user, minlength=users)
-    first_row = np.cumsum(per_user) - per_user
-    rank = np.arange(s_user.shape[0]) - first_row[s_user]
-    first_rank = np.where(rng.random(users) < FIRST_ORDER_AT_FIRST_VISIT, 0,
-                          rng.geometric(LATER_FIRST_ORDER_P, size=users))
-    first_rank = np.minimum(first_rank, per_user - 1)
-    repeat_p = np.where(payer, rng.beta(*REPEAT_BETA, size=users), 0.0)
-    buys = payer[s_user] & (
-        (rank == first_rank[s_user]) | ((rank > first_rank[s_user]) & (rng.random(s_user.shape[0]) < repeat_p[s_user]))
-    )
-    del rank
-    o_user = s_user[buys]
-    o_time = s_start[buys] + np.floor((0.2 + 0.8 * rng.random(int(buys.sum()))) * s_seconds[buys]).astype(np.int64)
-    del s_user, s_start, s_seconds, buys
-    stop_at = np.where(decliner, (decline_day + stop_days) * DAY, np.iinfo(np.int64).max)
-    kept = (o_time < days * DAY) & (o_time < stop_at[o_user])
-    o_user, o_time = o_user[kept], o_time[kept]
-    o_revenue = PRICES[rng.choice(len(PRICES), size=o_user.shape[0], p=PRICE_SHARES)]
-    bar.update()
-
-    # --- 5. costs: new users per (day, paid channel) x cost per user x noise -----------------------
-    bar.set_postfix_str("costs")
-    n_channels = len(CHANNELS)
-    new_users = np.bincount(first_day * n_channels + channel_true, minlength=days * n_channels)
-    new_users = new_users.reshape(days, n_channels)[:, :ORGANIC]
-    cpu = CPU_START[:ORGANIC] + (CPU_END - CPU_START)[:ORGANIC] * period_share_of_days(days)[:, None]
-    spend = new_users * cpu * rng.lognormal(0.0, COST_NOISE_SIGMA, size=new_users.shape)
-    c_day, c_channel = np.nonzero(new_users > 0)
-    c_cost = np.round(spend[c_day, c_channel], 2)
-    split = rng.random(c_day.shape[0]) < SPLIT_COST_ROW_SHARE
-    part = np.round(c_cost[split] * rng.uniform(0.2, 0.8, size=int(split.sum())), 2)
-    c_day = np.concatenate([c_day, c_day[split]])
-    c_channel = np.concatenate([c_channel, c_channel[split]])
-    whole = c_cost.copy()
-    whole[split] = np.round(c_cost[split] - part, 2)
-    c_cost = np.concatenate([whole, part])
-    c_order = np.lexsort((c_channel, c_day))
-    c_day, c_channel, c_cost = c_day[c_order], c_channel[c_order], c_cost[c_order]
-    bar.update()
-
-    # --- 6. frames ---------------------------------------------------------------------------------
-    bar.set_postfix_str("frames")
-    ids = pd.Series(pd.array(user_ids, dtype="str"))
-    chrono = np.argsort(v_start, kind="stable")
-    v_user, v_start, v_seconds = v_user[chrono], v_start[chrono], v_seconds[chrono]
-    v_device, v_channel = v_device[chrono], v_channel[chrono]
-    del chrono
-    visits = pd.DataFrame({
-        "user_id": ids.take(v_user).reset_index(drop=True),
-        "region": _categorical(region[v_user], REGIONS),
-        "device": _categorical(v_device, DEVICES),
-        "channel": _categorical(v_channel, CHANNELS),
-        "session_start": _timestamps(start, v_start),
-        "session_end": _timestamps(start, v_start + v_seconds),
-    })
-    del v_user, v_start, v_seconds, v_device, v_channel
-    o_chrono = np.argsort(o_time, kind="stable")
-    orders = pd.DataFrame({
-        "user_id": ids.take(o_user[o_chrono]).reset_index(drop=True),
-        "event_dt": _timestamps(start, o_time[o_chrono]),
-        "revenue": o_revenue[o_chrono],
-    })
-    all_days = [start + timedelta(days=int(d)) for d in range(days)]
-    costs = pd.DataFrame({
-        "dt": pd.Series([all_days[d] for d in c_day], dtype=object),
-        "channel": _categorical(c_channel, CHANNELS),
-        "costs": c_cost,
-    })
-    declined = np.flatnonzero(decliner)
-    truth = {
-        "decliners": pd.DataFrame({
-            "user_id": ids.take(declined).reset_index(drop=True),
-            "decline_start": pd.Series([all_days[d] for d in decline_day[declined]], dtype=object),
-            "fade_days": fade_days[declined],
-            "purchase_stop": pd.Series(
-                [start + timedelta(days=int(d)) for d in decline_day[declined] + stop_days[declined]], dtype=object
-            ),
-        }),
-    }
-    bar.update()
-    bar.set_postfix_str("done")
-    bar.update()
-    bar.close()
+        bar.set_postfix_str("frames")
+        ids = pd.Series(pd.array(u.ids, dtype="str"))
+        v = v.subset(np.argsort(v.start, kind="stable"))
+        visits = pd.DataFrame({
+            "user_id": ids.take(v.user).reset_index(drop=True),
+            "region": _categorical(u.region[v.user], REGIONS),
+            "device": _categorical(v.device, DEVICES),
+            "channel": _categorical(v.channel, CHANNELS),
+            "session_start": _timestamps(start, v.start),
+            "session_end": _timestamps(start, v.start + v.seconds),
+        })
+        del v
+        chrono = np.argsort(o_time, kind="stable")
+        orders = pd.DataFrame({
+            "user_id": ids.take(o_user[chrono]).reset_index(drop=True),
+            "event_dt": _timestamps(start, o_time[chrono]),
+            "revenue": o_revenue[chrono],
+        })
+        all_days = [start + timedelta(days=d) for d in range(days + PURCHASE_STOP_DAYS[1] + 1)]
+        costs = pd.DataFrame({
+            "dt": pd.Series([all_days[d] for d in c_day], dtype=object),
+            "channel": _categorical(c_channel, CHANNELS),
+            "costs": c_cost,
+        })
+        declined = np.flatnonzero(decline.decliner)
+        truth = {
+            "decliners": pd.DataFrame({
+                "user_id": ids.take(declined).reset_index(drop=True),
+                "decline_start": pd.Series([all_days[d] for d in decline.day[declined]], dtype=object),
+                "fade_days": decline.fade_days[declined],
+                "purchase_stop": pd.Series(
+                    [all_days[d] for d in decline.day[declined] + decline.stop_days[declined]], dtype=object
+                ),
+            }),
+        }
+        bar.set_postfix_str("done")
+        bar.update()
     return {"visits": visits, "orders": orders, "costs": costs}, truth
-
-
-def period_share_of_days(days: int) -> np.ndarray:
-    """Return, for each day of the period, its position as a share 0..1 of the period."""
-    return np.arange(days) / max(days - 1, 1)
 
 
 def demo_summary(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
@@ -482,6 +539,7 @@ def load_frames(engine: Engine, frames: dict[str, pd.DataFrame], replace: bool =
             tracked = _LoadProgress(frames, bar)
             counts = db.replace_all(conn, tracked)
             tracked.finish()
+            bar.set_postfix_str("commit")
     return counts
 
 
