@@ -13,7 +13,8 @@ Label (P = horizon_days, default 30), with "prev" = dates in (T - P, T] and "nex
 (counts of orders and of visits). A customer without orders in the previous P days can only
 decline through visits; one with no visit in the previous P days only through orders.
 
-All aggregation happens in SQL (SQLAlchemy Core, the same query on DuckDB, SQLite and PostgreSQL);
+All aggregation happens in SQL (SQLAlchemy Core, the same query on DuckDB, SQLite and PostgreSQL,
+dialect constructs and the profiles subquery from `metrics/`);
 only one row per eligible customer comes back. Windows are compared against bound timestamps
 (`session_start >= day_start`), never with string-built SQL.
 """
@@ -26,10 +27,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from dashboard import db
+from metrics.dialect import date_of, seconds_between
+from metrics.profiles import profiles_select
 
 WINDOWS = (30, 60, 90)
 RECENCY_CAP_DAYS = 365
@@ -53,59 +54,6 @@ LABEL_DEFINITION = (
     "OR visits in (T, T+P] < 0.5 x visits in (T-P, T]; dates are date(event_dt) and date(session_start); "
     "eligible = at least one order with date in (T-L, T]; P = horizon_days, L = lookback_days"
 )
-
-
-# --- dialect helpers (the two constructs the snapshot needs) -------------------------------------
-
-class day_of(FunctionElement):  # noqa: N801 (SQL function style)
-    """SQL: the calendar date of a timestamp."""
-
-    type = sa.Date()
-    inherit_cache = True
-    name = "day_of"
-
-
-@compiles(day_of)
-def _day_of_default(element, compiler, **kw):  # PostgreSQL, DuckDB
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(day_of, "sqlite")
-def _day_of_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-class seconds_between(FunctionElement):  # noqa: N801
-    """SQL: seconds from the first timestamp to the second (float)."""
-
-    type = sa.Double()
-    inherit_cache = True
-    name = "seconds_between"
-
-
-@compiles(seconds_between)
-def _seconds_default(element, compiler, **kw):  # PostgreSQL
-    start, end = list(element.clauses)
-    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
-
-
-@compiles(seconds_between, "duckdb")
-def _seconds_duckdb(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return f"(epoch({compiler.process(end, **kw)}) - epoch({compiler.process(start, **kw)}))"
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element, compiler, **kw):
-    start, end = list(element.clauses)
-    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds from strftime('%s') plus the fraction
-    # text, exact to the microsecond (julianday() would lose ~1e-4 s).
-    start_sql, end_sql = compiler.process(start, **kw), compiler.process(end, **kw)
-    return (
-        f"((CAST(strftime('%s', substr({end_sql}, 1, 19)) AS REAL)"
-        f" - CAST(strftime('%s', substr({start_sql}, 1, 19)) AS REAL))"
-        f" + (CAST(substr({end_sql}, 20) AS REAL) - CAST(substr({start_sql}, 20) AS REAL)))"
-    )
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -145,75 +93,21 @@ def eligible_users(cutoff: date, lookback_days: int = 90):
 
 
 def profiles_subquery(cutoff: date):
-    """Return a subquery of profiles as of `cutoff`: user_id, first_ts, region, device, channel, acquisition_cost.
-
-    First visit = smallest session_start, ties by channel, device, region (spec "Profiles");
-    acquisition_cost = costs(dt, channel) / N profiles with that dt and channel, 0 without costs.
-    """
-    v = db.visits
-    before_end = v.c.session_start < day_start(cutoff + timedelta(days=1))
-    ranked = (
-        sa.select(
-            v.c.user_id, v.c.session_start, v.c.channel, v.c.device, v.c.region,
-            sa.func.row_number().over(
-                partition_by=v.c.user_id,
-                order_by=(v.c.session_start, v.c.channel, v.c.device, v.c.region),
-            ).label("rn"),
-        )
-        .where(before_end)
-        .subquery("ranked")
-    )
-    first = (
-        sa.select(
-            ranked.c.user_id, ranked.c.session_start.label("first_ts"), day_of(ranked.c.session_start).label("dt"),
-            ranked.c.channel, ranked.c.device, ranked.c.region,
-        )
-        .where(ranked.c.rn == 1)
-        .subquery("first_visit")
-    )
-    new_per_day = (
-        sa.select(first.c.dt, first.c.channel, sa.func.count().label("n_new"))
-        .group_by(first.c.dt, first.c.channel)
-        .subquery("new_per_day")
-    )
-    c = db.costs
-    spend = (
-        sa.select(c.c.dt, c.c.channel, sa.func.sum(c.c.costs).label("spend"))
-        .where(c.c.dt <= cutoff)
-        .group_by(c.c.dt, c.c.channel)
-        .subquery("spend")
-    )
-    cost_per_user = (
-        sa.select(
-            new_per_day.c.dt, new_per_day.c.channel,
-            (sa.func.coalesce(spend.c.spend, 0.0) / sa.cast(new_per_day.c.n_new, sa.Double())).label("cpu"),
-        )
-        .select_from(new_per_day.outerjoin(
-            spend, sa.and_(spend.c.dt == new_per_day.c.dt, spend.c.channel == new_per_day.c.channel)))
-        .subquery("cost_per_user")
-    )
-    return (
-        sa.select(
-            first.c.user_id, first.c.first_ts, first.c.region, first.c.device, first.c.channel,
-            sa.func.coalesce(cost_per_user.c.cpu, 0.0).label("acquisition_cost"),
-        )
-        .select_from(first.outerjoin(
-            cost_per_user,
-            sa.and_(cost_per_user.c.dt == first.c.dt, cost_per_user.c.channel == first.c.channel)))
-        .subquery("profiles")
-    )
+    """Return the metrics layer's profiles as of `cutoff` as a subquery (user_id, first_ts, region, device,
+    channel, acquisition_cost = costs(dt, channel) / N profiles that day and channel)."""
+    return profiles_select(cutoff, with_payer=False, with_cost=True).subquery("profiles")
 
 
 def _visit_features(cutoff: date, eligible):
     v = db.visits
-    seconds = seconds_between(v.c.session_start, v.c.session_end)
+    seconds = seconds_between(v.c.session_end, v.c.session_start)
     columns = [v.c.user_id, sa.func.max(v.c.session_start).label("last_visit_ts")]
     for days in WINDOWS:
         window = _last_days(v.c.session_start, cutoff, days)
         columns += [
             _count_if(window).label(f"visits_{days}"),
             _sum_if(window, seconds).label(f"seconds_{days}"),
-            sa.func.count(sa.distinct(sa.case((window, day_of(v.c.session_start)), else_=None)))
+            sa.func.count(sa.distinct(sa.case((window, date_of(v.c.session_start)), else_=None)))
             .label(f"active_days_{days}"),
         ]
     return (
