@@ -250,8 +250,8 @@ def global_query(state: FilterState, bounds: DataBounds) -> str:
 
 def filter_bar() -> html.Div:
     """Return the global filter bar (values, options and date limits are filled by the URL callback)."""
-    def labelled(label, control, width, group_id=None):
-        return dbc.Col(html.Div([html.Label(label, className="filter-label"), control]),
+    def labelled(label, control, width, group_id=None, help_text=None):
+        return dbc.Col(html.Div([html.Label(label, className="filter-label"), control], title=help_text),
                        xs=12, md=6, xl=width, id=group_id or f"{getattr(control, 'id', label)}-col")
 
     dropdown = dict(multi=True, clearable=True, searchable=True, className="filter-dropdown")
@@ -268,9 +268,8 @@ def filter_bar() -> html.Div:
                                                                   display_format="YYYY-MM-DD", first_day_of_week=1),
                          2, FilterIds.OBSERVATION_GROUP),
                 labelled("Horizon", dcc.Input(id=FilterIds.HORIZON, type="number", min=1, max=MAX_HORIZON,
-                                              step=1, debounce=True, className="form-control form-control-sm",
-                                              title="Horizon in days: cohort metrics cover lifetimes 0 .. horizon-1"),
-                         1, FilterIds.HORIZON_GROUP),
+                                              step=1, debounce=True, className="form-control form-control-sm"),
+                         1, FilterIds.HORIZON_GROUP, "Horizon in days: cohort metrics cover lifetimes 0 .. horizon-1"),
                 dcc.Store(id=FilterIds.STATE),
             ],
             className="g-2 align-items-end",

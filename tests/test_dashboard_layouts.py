@@ -1,0 +1,217 @@
+"""Dashboard layouts as pure functions: URL state, palette, formats, Overview and Acquisition tables and figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layouts import acquisition as A
+from layouts import overview as O
+from layouts.common import (Palette, change_badge, color_map, fmt_duration, fmt_money, fmt_pct, fmt_ratio,
+                            relative_change)
+from layouts.filters import DataBounds, FilterState, PageParam, parse_query, to_query
+
+BOUNDS = DataBounds(dt.date(2026, 5, 1), dt.date(2026, 10, 31), ("France", "UK"), ("Mac", "PC"),
+                    ("FaceBoom", "TipTop", "organic"))
+BREAKDOWN = PageParam("breakdown", "Break down by", (("channel", "Channel"), ("device", "Device")), "channel")
+
+
+def _dates(trace) -> list[str]:
+    return [pd.Timestamp(x).date().isoformat() for x in trace.x]
+
+
+# ------------------------------------------------------------------------------------------------ URL state
+
+
+def test_dash001_url_round_trip_restores_the_same_state():
+    state = FilterState(dt.date(2026, 6, 1), dt.date(2026, 6, 30), dt.date(2026, 7, 15), 7,
+                        ("UK",), (), ("FaceBoom", "TipTop"))
+    query = to_query(state, BOUNDS, {"breakdown": "device"}, (BREAKDOWN,))
+    assert query == ("?start=2026-06-01&end=2026-06-30&observation_date=2026-07-15&horizon=7&country=UK"
+                     "&channel=FaceBoom&channel=TipTop&breakdown=device")
+    parsed, values, notes = parse_query(query, BOUNDS, (BREAKDOWN,))
+    assert parsed == state and values == {"breakdown": "device"} and notes == []
+
+
+def test_dash002_defaults_are_left_out_of_the_url():
+    assert to_query(FilterState.default(BOUNDS), BOUNDS, {"breakdown": "channel"}, (BREAKDOWN,)) == ""
+    state, values, notes = parse_query("", BOUNDS, (BREAKDOWN,))
+    assert state == FilterState(dt.date(2026, 5, 1), dt.date(2026, 10, 31), dt.date(2026, 10, 31), 14)
+    assert values == {"breakdown": "channel"} and notes == []
+
+
+def test_dash003_unknown_and_malformed_url_values_are_dropped_with_notes():
+    state, values, notes = parse_query(
+        "?channel=TipTop&channel=Bogus%27%3B+DROP+TABLE+visits&country=Narnia&start=2026-13-01&end=2027-01-01"
+        "&horizon=0&breakdown=planet", BOUNDS, (BREAKDOWN,))
+    assert state.channels == ("TipTop",) and state.countries == ()
+    assert state.start == dt.date(2026, 5, 1) and state.end == dt.date(2026, 10, 31) and state.horizon == 14
+    assert values == {"breakdown": "channel"}
+    text = " ".join(notes)
+    assert "Unknown channel \"Bogus'; DROP TABLE visits\" ignored." in text
+    assert "Unknown country 'Narnia' ignored." in text
+    assert "start='2026-13-01'" in text and "after the last date" in text
+    assert "horizon=0" in text and "breakdown='planet'" in text
+
+
+def test_dash004_swapped_dates_and_early_observation_date_are_corrected():
+    state, _, notes = parse_query("?start=2026-07-01&end=2026-06-01&observation_date=2026-05-02", BOUNDS)
+    assert (state.start, state.end, state.observation_date) == (dt.date(2026, 6, 1), dt.date(2026, 7, 1),
+                                                                 dt.date(2026, 7, 1))
+    assert len(notes) == 2
+
+
+def test_dash005_previous_period_has_equal_length_and_shifted_observation_date():
+    state = FilterState(dt.date(2026, 6, 1), dt.date(2026, 6, 30), dt.date(2026, 6, 20), 14, ("UK",))
+    previous = state.previous()
+    assert state.days == 20  # [start, min(end, O)]
+    assert (previous.start, previous.end, previous.observation_date) == (dt.date(2026, 5, 12),
+                                                                         dt.date(2026, 6, 10), dt.date(2026, 5, 31))
+    assert previous.countries == ("UK",)
+    assert FilterState.from_store(state.to_store()) == state
+
+
+# ------------------------------------------------------------------------------------------------ common
+
+
+def test_dash006_palette_is_fixed_by_sorted_known_values():
+    colors = color_map(["TipTop", "FaceBoom", "organic", "AdNonSense"])
+    assert list(colors)[:3] == ["AdNonSense", "FaceBoom", "TipTop"]
+    assert colors["organic"] == "#A0A0A0"
+    palette = Palette.from_bounds({"channels": ["TipTop", "FaceBoom"], "devices": ["PC"], "regions": []})
+    again = Palette.from_bounds({"channels": ["FaceBoom", "TipTop"], "devices": ["PC"], "regions": []})
+    assert palette.color("channel", "TipTop") == again.color("channel", "TipTop") != palette.color("channel",
+                                                                                                   "FaceBoom")
+    assert palette.color("channel", "Unknown") == again.color("channel", "Unknown")  # stable fallback
+
+
+def test_dash007_formats_and_change_colours():
+    assert fmt_money(1234.5) == "$1,234.50" and fmt_money(-2) == "-$2.00" and fmt_money(float("nan")) == "—"
+    assert fmt_pct(0.1234) == "12.3%" and fmt_ratio(1.234) == "1.23×" and fmt_duration(754) == "12m 34s"
+    assert relative_change(110, 100) == pytest.approx(0.1) and relative_change(5, 0) is None
+    assert "kpi-bad" in str(change_badge(0.2, -1)) and "kpi-good" in str(change_badge(-0.2, -1))
+    assert "kpi-neutral" in str(change_badge(0.2, 0)) and "▲ 20.0%" in str(change_badge(0.2, 1))
+
+
+# ------------------------------------------------------------------------------------------------ overview
+
+
+def _period_frames(scale: float = 1.0):
+    summary = pd.DataFrame({"metric": ["dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds",
+                                       "median_session_seconds"],
+                            "value": [10.0 * scale, 40.0, 80.0, 0.25, 0.125 * scale, 300.0, 600.0, 500.0]})
+    new_users = pd.DataFrame({"payer": [False, True], "new_users": [90, int(10 * scale)]})
+    revenue = pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-02"]), "revenue": [50.0, 25.5 * scale],
+                            "orders": [3, 2], "payers": [3, 2]})
+    spend = pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-01", "2026-06-02"]),
+                          "channel": ["FaceBoom", "TipTop", "TipTop"], "costs": [10.0, 5.0, 5.0 * scale]})
+    economics = pd.DataFrame({"channel": ["FaceBoom", "TipTop", "organic"], "costs": [10.0, 10.0 * scale, 0.0],
+                              "new_users": [8, 12, 80], "cac": [1.25, 10.0 * scale / 12, 0.0],
+                              "unattributed": [0.0, 0.0, 0.0]})
+    roi = pd.DataFrame({"cohort": ["All users"] * 3, "cohort_size": [20] * 3, "cac": [1.0] * 3,
+                        "lifetime": [0, 1, 2], "value": [0.2, 0.5, 0.9 * scale]})
+    return dict(summary=summary, new_users_by_payer=new_users, users_to_date=500, revenue_daily=revenue,
+                spend_daily=spend, economics=economics, roi_curve=roi, horizon=3)
+
+
+def test_dash010_kpi_values_come_from_the_metric_frames():
+    values = O.kpi_values(**_period_frames())
+    assert values == {"users": 500, "new_users": 100, "dau": 10.0, "wau": 40.0, "mau": 80.0, "sticky": 0.125,
+                      "asl_seconds": 600.0, "revenue": 75.5, "spend": 20.0, "cac": 1.0, "roi": 0.9,
+                      "payer_share": 0.1}
+
+
+def test_dash011_kpi_table_and_cards_show_change_against_previous_period():
+    current = O.kpi_values(**_period_frames(2.0))
+    previous = O.kpi_values(**_period_frames(1.0))
+    table = O.kpi_table(current, previous)
+    row = table.set_index("kpi")
+    assert list(table["kpi"]) == [k.key for k in O.KPIS]
+    assert row.loc["cac", "value"] == pytest.approx(30 / 20) and row.loc["cac", "previous_value"] == 1.0
+    assert row.loc["cac", "change"] == pytest.approx(0.5)
+    assert row.loc["roi", "change"] == pytest.approx(1.0)
+    assert math.isnan(O.kpi_table(current, {})["change"][0])
+    cards = str(O.kpi_cards(table, dt.date(2026, 5, 1), dt.date(2026, 5, 31)))
+    assert "$1.50" in cards and "1.80×" in cards and "10m 00s" in cards and "18.2%" in cards
+    assert "2026-05-01 – 2026-05-31" in cards
+    # CAC up 50 % is bad (red), ROI up 100 % is good (green), spend is neutral
+    cac_card = str(O.kpi_cards(table.iloc[[9]]))
+    assert "kpi-bad" in cac_card and "▲ 50.0%" in cac_card
+    assert "kpi-good" in str(O.kpi_cards(table.iloc[[10]])) and "kpi-neutral" in str(O.kpi_cards(table.iloc[[8]]))
+
+
+def test_dash012_activity_figure_holds_exactly_the_daily_numbers():
+    daily = pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-02"]), "dau": [3, 4], "wau7": [5, 6],
+                          "mau30": [7, 9]})
+    table = O.activity_table(daily)
+    fig = O.activity_figure(table)
+    assert [t.name for t in fig.data] == ["DAU", "WAU (rolling 7 days)", "MAU (rolling 30 days)"]
+    assert [list(t.y) for t in fig.data] == [[3, 4], [5, 6], [7, 9]]
+    assert _dates(fig.data[0]) == ["2026-06-01", "2026-06-02"]
+    assert "users" in fig.data[0].hovertemplate and fig.layout.yaxis.title.text == "Active users"
+    assert O.activity_table(daily.assign(dau=0)).empty
+
+
+def test_dash013_revenue_spend_table_sums_channels_per_date():
+    frames = _period_frames()
+    table = O.revenue_spend_table(frames["revenue_daily"], frames["spend_daily"])
+    assert table["revenue"].tolist() == [50.0, 25.5] and table["spend"].tolist() == [15.0, 5.0]
+    fig = O.revenue_spend_figure(table)
+    assert list(fig.data[0].y) == [50.0, 25.5] and list(fig.data[1].y) == [15.0, 5.0]
+    assert "$,.2f" in fig.data[0].hovertemplate and fig.layout.yaxis.title.text == "Amount per day ($)"
+    empty_spend = frames["spend_daily"].iloc[0:0]
+    assert O.revenue_spend_table(frames["revenue_daily"].assign(revenue=0.0), empty_spend).empty
+
+
+# ------------------------------------------------------------------------------------------------ acquisition
+
+
+def _new_users_by(dim: str) -> pd.DataFrame:
+    return pd.DataFrame({dim: ["TipTop", "TipTop", "organic", "organic", "FaceBoom"],
+                         "payer": [False, True, False, True, False], "new_users": [8, 2, 30, 0, 5]})
+
+
+def test_dash020_users_by_table_sorts_by_users_with_payer_share():
+    table = A.users_by_table(_new_users_by("channel"), "channel")
+    assert table.to_dict("list") == {"channel": ["organic", "TipTop", "FaceBoom"], "users": [30, 10, 5],
+                                     "payers": [0, 2, 0], "payer_share": [0.0, 0.2, 0.0]}
+    palette = Palette.from_bounds({"channels": ["FaceBoom", "TipTop", "organic"]})
+    fig = A.users_by_figure(table, "channel", palette)
+    users, share = fig.data
+    assert list(users.y) == ["FaceBoom", "TipTop", "organic"]  # largest drawn on top
+    assert list(users.x) == [5, 10, 30] and list(share.x) == [0.0, 0.2, 0.0]
+    assert list(users.marker.color) == [palette.color("channel", v) for v in ["FaceBoom", "TipTop", "organic"]]
+    assert "new users" in users.hovertemplate and ".2%" in share.hovertemplate
+
+
+def test_dash021_new_users_figure_stacks_one_trace_per_value():
+    raw = pd.DataFrame({"week": pd.to_datetime(["2026-06-01", "2026-06-01", "2026-06-08", "2026-06-08"]),
+                        "device": ["PC", "Mac", "PC", "Mac"], "new_users": [4, 1, 0, 3]})
+    table = A.new_users_table(raw, "week", "device")
+    assert table["new_users"].tolist() == [1, 4, 3]  # zero rows dropped, sorted by week then value
+    fig = A.new_users_figure(table, "week", "device", Palette.from_bounds({"devices": ["Mac", "PC"]}))
+    assert fig.layout.barmode == "stack"
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["Mac"].y) == [1, 3] and _dates(by_name["Mac"]) == ["2026-06-01", "2026-06-08"]
+    assert list(by_name["PC"].y) == [4] and fig.layout.yaxis.title.text == "New users"
+    assert fig.layout.xaxis.title.text == "Week" and fig.layout.legend.title.text == "Device"
+
+
+def test_dash022_paying_channels_table_joins_spend_and_payers():
+    economics = pd.DataFrame({"channel": ["FaceBoom", "TipTop", "YRabbit", "organic"],
+                              "costs": [10.0, 20.0, 0.0, 0.0], "new_users": [5, 10, 0, 30],
+                              "cac": [2.0, 2.0, np.nan, 0.0], "unattributed": [0.0, 0.0, 3.0, 0.0]})
+    table = A.paying_channels_table(_new_users_by("channel"), economics)
+    assert table["channel"].tolist() == ["TipTop", "FaceBoom", "organic"]  # most payers first; YRabbit: no users
+    row = table.set_index("channel")
+    assert row.loc["TipTop"].tolist() == [10, 2, 0.2, 20.0, 2.0, 10.0]
+    assert math.isnan(row.loc["FaceBoom", "cost_per_payer"])
+    grid = A.paying_channels_grid(table)
+    assert grid.rowData[0] == {"channel": "TipTop", "new_users": 10, "payers": 2, "payer_share": 0.2,
+                               "spend": 20.0, "cac": 2.0, "cost_per_payer": 10.0}
+    assert grid.rowData[1]["cost_per_payer"] is None  # NaN shown as "—"
+    assert [c["field"] for c in grid.columnDefs] == list(table.columns)
