@@ -514,6 +514,11 @@ class _LoadProgress(dict):
         self._pending = 0
 
 
+FILLED_MESSAGE = (
+    "the database already holds data; pass --replace (replace=True) to delete it and load the demo data"
+)
+
+
 def _refuse_if_filled(engine: Engine, replace: bool) -> None:
     """Raise BadInput when the database holds events and `replace` is False."""
     if replace:
@@ -521,21 +526,19 @@ def _refuse_if_filled(engine: Engine, replace: bool) -> None:
     with engine.connect() as conn:
         filled = not db.is_empty(conn)
     if filled:
-        raise BadInput(
-            "the database already holds data; pass --replace (replace=True) to delete it and load the demo data"
-        )
+        raise BadInput(FILLED_MESSAGE)
 
 
-def load_frames(engine: Engine, frames: dict[str, pd.DataFrame], replace: bool = False, progress: bool = False) -> dict[str, int]:
+def load_frames(
+    engine: Engine, frames: dict[str, pd.DataFrame], replace: bool = False, progress: bool = False
+) -> dict[str, int]:
     """Load `frames` in one transaction (deleting existing events); return row counts per table."""
     db.create_schema(engine)
     total = sum(len(f) for f in frames.values())
     with tqdm(total=total, desc="loading", unit="rows", unit_scale=True, file=sys.stderr, disable=not progress) as bar:
         with engine.begin() as conn:
             if not replace and not db.is_empty(conn):
-                raise BadInput(
-                    "the database already holds data; pass --replace (replace=True) to delete it and load the demo data"
-                )
+                raise BadInput(FILLED_MESSAGE)
             tracked = _LoadProgress(frames, bar)
             counts = db.replace_all(conn, tracked)
             tracked.finish()
@@ -590,7 +593,10 @@ def run(args: argparse.Namespace) -> int:
     from dashboard.config import Config
 
     began = time.perf_counter()
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ValueError as exc:  # e.g. DEMO_USERS that is not an integer
+        raise BadInput(str(exc)) from exc
     users = config.demo_users if args.users is None else args.users
     seed = config.demo_seed if args.seed is None else args.seed
     engine = db.make_engine(config.database_url)

@@ -64,8 +64,8 @@ def test_demo001_same_seed_same_frames_other_seed_differs():
     other = demo.generate(users=3_000, seed=8)
     for name in ("visits", "orders", "costs"):
         pd.testing.assert_frame_equal(first[name], again[name])
-    assert not first["visits"]["user_id"].equals(other["visits"]["user_id"])
-    assert len(first["visits"]) != len(other["visits"]) or not first["visits"].equals(other["visits"])
+    for name in ("visits", "orders", "costs"):
+        assert not first[name].equals(other[name])
 
 
 def test_demo002_columns_are_the_schema(frames):
@@ -151,11 +151,11 @@ def test_demo008_mac_payers_retain_worse(frames, profiles):
 def test_demo009_united_states_has_most_users_and_worst_roi(frames, profiles):
     roi = _roi(frames, profiles, 14, ["region"])
     assert roi.idxmin() == "United States" and roi["United States"] < 1
-    assert (roi.drop("United States") > 1.5).all()
+    assert (roi.drop("United States") > 1.2).all()
     paid_us = profiles[(profiles["region"] == "United States") & (profiles["cac"] > 0)]
     assert paid_us["channel"].isin(["TipTop", "FaceBoom"]).mean() > 0.6
     channel_roi = _roi(frames, profiles, 14, ["channel"])
-    assert channel_roi["AdNonSense"] > 1.5 and channel_roi["lambdaMediaAds"] > 1.5
+    assert channel_roi["AdNonSense"] > 1 and channel_roi["lambdaMediaAds"] > 1
 
 
 def test_demo010_decliners_fade_and_stop_buying(generated):
