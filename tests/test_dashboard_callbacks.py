@@ -1,0 +1,264 @@
+"""Dashboard callbacks as plain functions on real databases: URL <-> filters, navigation, routing, charts, CSV."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import dash
+import dash_ag_grid as dag
+import pandas as pd
+import pytest
+from dash import dcc
+
+import metrics
+from app import create_app
+from callbacks import acquisition as acq
+from callbacks import overview as ov
+from callbacks.filters import chart_body, chart_csv, chart_frame, navigation, sync_filters_and_url
+from callbacks.routing import render_page
+from dashboard import db
+from dashboard.config import Config
+from dashboard.demo import write_demo
+from layouts import acquisition as acq_view
+from layouts import overview as ov_view
+from layouts.ids import AcquisitionIds, FilterIds, OverviewIds, ShellIds, page_param_id
+
+ACQ_PARAMS = [page_param_id("breakdown"), page_param_id("grain")]
+
+
+def _context(url: str):
+    return create_app(Config(database_url=url)).server.extensions["dashboard_context"]
+
+
+@pytest.fixture(scope="module")
+def demo_ctx(tmp_path_factory):
+    """An app context on a DuckDB file holding 3,000 demo users."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('callbacks') / 'demo.duckdb'}"
+    engine = db.make_engine(url)
+    write_demo(engine, users=3000, seed=11)
+    engine.dispose()
+    ctx = _context(url)
+    yield ctx
+    ctx.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def tiny_ctx(tmp_path_factory):
+    """An app context on two hand-made users (UK/PC/organic paying; France/Mac/TipTop) and no costs."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('tiny') / 'tiny.duckdb'}"
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    visits = pd.DataFrame({
+        "user_id": ["1", "2", "1"], "region": ["UK", "France", "UK"], "device": ["PC", "Mac", "PC"],
+        "channel": ["organic", "TipTop", "organic"],
+        "session_start": pd.to_datetime(["2026-05-01 10:00", "2026-05-03 11:00", "2026-05-04 09:00"]),
+        "session_end": pd.to_datetime(["2026-05-01 10:10", "2026-05-03 11:30", "2026-05-04 09:01"]),
+    })
+    orders = pd.DataFrame({"user_id": ["1"], "event_dt": pd.to_datetime(["2026-05-04 09:00:30"]), "revenue": [4.99]})
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, visits)
+        db.bulk_insert(conn, db.orders, orders)
+        db.bump_data_version(conn)
+    engine.dispose()
+    ctx = _context(url)
+    yield ctx
+    ctx.engine.dispose()
+
+
+def _store(ctx, search: str = "", pathname: str = "/") -> dict:
+    result = sync_filters_and_url(ctx, None, search, pathname, {}, [], [], None)
+    return result.store
+
+
+def _controls(store: dict) -> dict:
+    return {"start": store["start"], "end": store["end"], "observation_date": store["observation_date"],
+            "horizon": store["horizon"], "country": store["country"], "device": store["device"],
+            "channel": store["channel"]}
+
+
+# ------------------------------------------------------------------------------------------------ URL and filters
+
+
+def test_dcb001_url_sets_every_control_and_notes_what_it_ignored(tiny_ctx):
+    result = sync_filters_and_url(tiny_ctx, None, "?channel=TipTop&channel=Nope&start=2026-05-02&breakdown=device",
+                                  "/acquisition", {}, ACQ_PARAMS, [None, None], None)
+    assert result.store == {"start": "2026-05-02", "end": "2026-05-04", "observation_date": "2026-05-04",
+                            "horizon": 14, "country": [], "device": [], "channel": ["TipTop"]}
+    assert (result.start_date, result.end_date, result.channels) == ("2026-05-02", "2026-05-04", ["TipTop"])
+    assert result.channel_options == [{"label": v, "value": v} for v in ("TipTop", "organic")]
+    assert result.country_options == [{"label": "France", "value": "France"}, {"label": "UK", "value": "UK"}]
+    assert (result.min_date, result.max_date) == ("2026-05-01", "2026-05-04")
+    assert result.page_values == ["device", "week"]
+    assert result.search is dash.no_update  # a link is never rewritten (no history entry on load)
+    assert "Unknown channel 'Nope' ignored." in str(result.notes)
+
+
+def test_dcb002_changing_a_control_writes_the_url(tiny_ctx):
+    store = _store(tiny_ctx)
+    controls = _controls(store) | {"channel": ["organic", "TipTop"], "country": ["UK"]}
+    result = sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, "", "/", controls, [], [], store)
+    assert result.search == "?country=UK&channel=TipTop&channel=organic"
+    assert result.store["channel"] == ["TipTop", "organic"] and result.store["country"] == ["UK"]
+    # the observation date left at its default follows the end date
+    controls = _controls(store) | {"end": "2026-05-03"}
+    result = sync_filters_and_url(tiny_ctx, FilterIds.DATE_RANGE, "", "/", controls, [], [], store)
+    assert result.search == "?end=2026-05-03"
+    assert result.observation_date == "2026-05-03" and result.store["observation_date"] == "2026-05-03"
+    # a page control writes its parameter; its default is left out (no new history entry)
+    result = sync_filters_and_url(tiny_ctx, "page-param", "", "/acquisition", _controls(store), ACQ_PARAMS,
+                                  ["country", "week"], store)
+    assert result.search == "?breakdown=country" and result.store is dash.no_update
+    result = sync_filters_and_url(tiny_ctx, "page-param", "?breakdown=country", "/acquisition", _controls(store),
+                                  ACQ_PARAMS, ["channel", "week"], store)
+    assert result.search == ""
+
+
+def test_dcb003_a_link_in_another_order_is_kept_as_it_is(tiny_ctx):
+    search = "?channel=TipTop&start=2026-05-02"
+    store = _store(tiny_ctx, search)
+    result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
+                                  ["channel", "week"], store)
+    assert result.search is dash.no_update and result.store is dash.no_update
+
+
+def test_dcb004_navigation_links_carry_the_global_filters(tiny_ctx):
+    store = _store(tiny_ctx, "?country=UK&breakdown=device")
+    links = [{"type": "nav-link", "path": p} for p in ("/", "/acquisition", "/data")]
+    hrefs, active, reset, bar, obs, horizon = navigation("/acquisition", store, links, tiny_ctx)
+    assert hrefs == ["/?country=UK", "/acquisition?country=UK", "/data?country=UK"]
+    assert active == [False, True, False] and reset == "/acquisition"
+    assert (bar, obs, horizon) == ({}, {}, {"display": "none"})  # acquisition uses no horizon
+    assert navigation("/", store, links, tiny_ctx)[4:] == ({}, {})
+    assert navigation("/data", store, links, tiny_ctx)[3] == {"display": "none"}
+
+
+def test_dcb005_routing_builds_each_page_with_its_url_parameters(tiny_ctx):
+    assert "overview-kpis-body" in str(render_page("/", tiny_ctx))
+    page = str(render_page("/acquisition", tiny_ctx, "?breakdown=country&grain=month"))
+    assert "value='country'" in page and "value='month'" in page
+    assert "value='channel'" in str(render_page("/acquisition/", tiny_ctx, "?breakdown=planet"))
+    assert "database-summary" in str(render_page("/data", tiny_ctx))
+    assert "not-found" in str(render_page("/nowhere", tiny_ctx))
+
+
+# ------------------------------------------------------------------------------------------------ charts
+
+
+def test_dcb010_overview_numbers_are_the_metrics_numbers(demo_ctx):
+    store = _store(demo_ctx, "?start=2026-07-01&end=2026-07-31&channel=FaceBoom&channel=organic&horizon=7")
+    f = metrics.Filters.make(start="2026-07-01", end="2026-07-31", channels=["FaceBoom", "organic"])
+    prev = metrics.Filters.make(start="2026-05-31", end="2026-06-30", channels=["FaceBoom", "organic"])
+    with demo_ctx.engine.connect() as conn:
+        daily = metrics.activity_daily(conn, f)
+        new_users = metrics.new_users(conn, f, dimensions=("payer",))
+        revenue = metrics.daily_revenue(conn, f)["revenue"].sum()
+        prev_revenue = metrics.daily_revenue(conn, prev)["revenue"].sum()
+        roi = metrics.roi(conn, f, horizon=7)
+        summary = metrics.activity_summary(conn, f).set_index("metric")["value"]
+    body = chart_body(demo_ctx, OverviewIds.ACTIVITY, ov.activity_frame, lambda fr, _: ov_view.activity_figure(fr),
+                      store)
+    assert list(body.figure.data[0].y) == daily["dau"].tolist()
+    assert list(body.figure.data[2].y) == daily["mau30"].tolist()
+    kpis = chart_frame(demo_ctx, ov.kpi_frame, store).set_index("kpi")
+    assert kpis.loc["new_users", "value"] == new_users["new_users"].sum()
+    assert kpis.loc["payer_share", "value"] == pytest.approx(
+        new_users.loc[new_users["payer"], "new_users"].sum() / new_users["new_users"].sum(), rel=1e-12)
+    assert kpis.loc["revenue", "value"] == pytest.approx(revenue, rel=1e-12)
+    assert kpis.loc["revenue", "previous_value"] == pytest.approx(prev_revenue, rel=1e-12)
+    assert kpis.loc["revenue", "change"] == pytest.approx((revenue - prev_revenue) / prev_revenue, rel=1e-9)
+    assert kpis.loc["roi", "value"] == pytest.approx(roi.loc[roi["lifetime"] == 6, "value"].iloc[0], rel=1e-12)
+    assert kpis.loc["dau", "value"] == pytest.approx(summary["dau"], rel=1e-12)
+    cards = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, store))
+    assert "2026-05-31 – 2026-06-30" in cards and f"${revenue:,.2f}" in cards
+
+
+def test_dcb011_acquisition_charts_follow_breakdown_and_grain(demo_ctx):
+    store = _store(demo_ctx, "?country=UK")
+    f = metrics.Filters.make(regions=["UK"])
+    with demo_ctx.engine.connect() as conn:
+        by_device = metrics.new_users(conn, f, dimensions=("device", "payer"))
+    frame = chart_frame(demo_ctx, acq.new_users_frame, store, {"breakdown": "device", "grain": "month"})
+    assert list(frame.columns) == ["month", "device", "new_users"]
+    assert frame.groupby("device")["new_users"].sum().to_dict() == \
+        by_device.groupby("device")["new_users"].sum().to_dict()
+    body = chart_body(demo_ctx, AcquisitionIds.NEW_USERS, acq.new_users_frame, acq.new_users_view, store,
+                      {"breakdown": "device", "grain": "month"})
+    assert sorted(t.name for t in body.figure.data) == sorted(frame["device"].unique())
+    assert sum(sum(t.y) for t in body.figure.data) == frame["new_users"].sum()
+    devices = chart_frame(demo_ctx, acq.users_by_frame("device"), store)
+    assert devices["users"].is_monotonic_decreasing
+    assert devices.set_index("device")["payers"].to_dict() == \
+        by_device[by_device["payer"]].set_index("device")["new_users"].to_dict()
+    grid = chart_body(demo_ctx, AcquisitionIds.PAYING_CHANNELS, acq.paying_channels_frame,
+                      lambda fr, _: acq_view.paying_channels_grid(fr), store)
+    assert isinstance(grid, dag.AgGrid)
+    assert sum(r["new_users"] for r in grid.rowData) == by_device["new_users"].sum()
+
+
+def test_dcb012_csv_download_holds_exactly_the_frame_shown(demo_ctx):
+    store = _store(demo_ctx, "?start=2026-06-01&end=2026-06-30")
+    params = {"breakdown": "channel", "grain": "dt"}
+    download = chart_csv(demo_ctx, AcquisitionIds.NEW_USERS, acq.new_users_frame, store, params)
+    assert download["filename"] == "acq-new-users_2026-06-01_2026-06-30.csv"
+    text = base64.b64decode(download["content"]).decode() if download["base64"] else download["content"]
+    shown = chart_frame(demo_ctx, acq.new_users_frame, store, params)
+    csv = pd.read_csv(io.StringIO(text))
+    assert list(csv.columns) == ["dt", "channel", "new_users"] and len(csv) == len(shown)
+    assert csv["dt"].iloc[0] == "2026-06-01"
+    assert csv["new_users"].tolist() == shown["new_users"].tolist()
+    assert csv["channel"].tolist() == shown["channel"].astype(str).tolist()
+    kpi_text = chart_csv(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, store)["content"]
+    kpis = pd.read_csv(io.StringIO(kpi_text))
+    assert kpis["kpi"].tolist()[:3] == ["users", "new_users", "dau"]
+
+
+def test_dcb013_filters_selecting_nobody_show_empty_states(tiny_ctx):
+    store = _store(tiny_ctx, "?country=UK&channel=TipTop")
+    charts = [(OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, {}),
+              (OverviewIds.ACTIVITY, ov.activity_frame, lambda fr, _: ov_view.activity_figure(fr), {}),
+              (OverviewIds.REVENUE_SPEND, ov.revenue_spend_frame, lambda fr, _: ov_view.revenue_spend_figure(fr), {}),
+              (AcquisitionIds.NEW_USERS, acq.new_users_frame, acq.new_users_view, {"breakdown": "channel"}),
+              (AcquisitionIds.BY_DEVICE, acq.users_by_frame("device"), lambda fr, _: fr, {}),
+              (AcquisitionIds.PAYING_CHANNELS, acq.paying_channels_frame, lambda fr, _: fr, {})]
+    for name, frame_fn, view_fn, params in charts:
+        body = chart_body(tiny_ctx, name, frame_fn, view_fn, store, params, "Nothing here.")
+        assert body.className == "empty-state", name
+        assert "Nothing here." in str(body)
+
+
+def test_dcb014_a_failing_metric_shows_a_notice_not_a_traceback(tiny_ctx):
+    def broken(request):
+        raise RuntimeError("database went away")
+
+    body = chart_body(tiny_ctx, "x", broken, lambda fr, _: fr, _store(tiny_ctx))
+    assert "chart-error" in body.className and "database went away" in str(body)
+
+
+def test_dcb015_every_chart_renders_on_every_backend(database_url):
+    engine = db.make_engine(database_url)
+    write_demo(engine, users=200, days=60, seed=3)
+    engine.dispose()
+    ctx = _context(database_url)
+    store = _store(ctx, "?horizon=7")
+    charts = [(OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, {}),
+              (OverviewIds.ACTIVITY, ov.activity_frame, lambda fr, _: ov_view.activity_figure(fr), {}),
+              (OverviewIds.REVENUE_SPEND, ov.revenue_spend_frame, lambda fr, _: ov_view.revenue_spend_figure(fr), {}),
+              (AcquisitionIds.NEW_USERS, acq.new_users_frame, acq.new_users_view, {"breakdown": "country"}),
+              (AcquisitionIds.PAYING_CHANNELS, acq.paying_channels_frame,
+               lambda fr, _: acq_view.paying_channels_grid(fr), {})]
+    for dim in ("region", "device", "channel"):
+        charts.append((f"acq-{dim}", acq.users_by_frame(dim),
+                       lambda fr, req, d=dim: acq_view.users_by_figure(fr, d, req.palette), {}))
+    for name, frame_fn, view_fn, params in charts:
+        body = chart_body(ctx, name, frame_fn, view_fn, store, params)
+        assert isinstance(body, (dcc.Graph, dag.AgGrid)) or body.id == "overview-kpi-cards", (name, str(body)[:300])
+    ctx.engine.dispose()
+
+
+def test_dcb016_shell_has_one_filter_bar_and_store():
+    from layouts.shell import app_layout
+
+    layout = str(app_layout())
+    for component_id in (FilterIds.DATE_RANGE, FilterIds.CHANNEL, FilterIds.STATE, ShellIds.URL, FilterIds.NOTES):
+        assert layout.count(f"id='{component_id}'") == 1
