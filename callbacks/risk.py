@@ -1,0 +1,100 @@
+"""Segment-risk page callbacks: filters and page parameters -> ml.risk_report (through the cache) -> layouts.risk."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import Dash, Input, Output, State
+from dash.exceptions import PreventUpdate
+
+from callbacks.filters import ChartRequest, chart_body, register_chart
+from dashboard.context import AppContext
+from layouts import risk as view
+from layouts.ids import FilterIds, csv_button_id, page_param_id
+from ml import risk_report
+
+
+def _param(request: ChartRequest, name: str) -> str:
+    """Return page parameter `name` of the request, its default when missing or unknown."""
+    spec = next(p for p in view.PAGE_PARAMS if p.name == name)
+    value = request.params.get(name)
+    return value if value in spec.values else spec.default
+
+
+def customers_of(request: ChartRequest) -> pd.DataFrame:
+    """Return the scored customers under the request's filters (cached)."""
+    return request.read(risk_report.customer_risk_table, request.filters)
+
+
+def distribution_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the risk distribution table (what the distribution chart shows)."""
+    return view.distribution_table(customers_of(request))
+
+
+def matrix_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the segment x band matrix (what the heatmap shows)."""
+    return risk_report.risk_matrix(customers_of(request))
+
+
+def target_profile_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the target segment's behaviour comparison (what the profile table shows)."""
+    return request.read(risk_report.target_profile, request.filters)
+
+
+def target_profile_view(frame: pd.DataFrame, request: ChartRequest):
+    """Return the target summary and profile grid."""
+    return view.target_profile_view(frame, customers_of(request))
+
+
+def target_reasons_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the model reasons among the target segment (what the reasons chart shows)."""
+    return risk_report.target_reasons(customers_of(request))
+
+
+def segment_tests_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return conversion and retention by the chosen segment dimension with the tests."""
+    return request.read(risk_report.segment_comparison, request.filters, dimension=_param(request, "compare"),
+                        horizon=request.state.horizon)
+
+
+def segment_tests_view(frame: pd.DataFrame, request: ChartRequest):
+    """Return the segment tests grid."""
+    return view.segment_tests_grid(frame, risk_report.SEGMENT_DIMENSIONS[_param(request, "compare")])
+
+
+def customers_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the customer rows the table shows (band and segment selections applied)."""
+    return view.customers_table(customers_of(request), _param(request, "band"), _param(request, "segment"))
+
+
+NO_SCORES = "No churn scores for these filters. Train and score: python -m dashboard train, then score."
+
+
+def register(app: Dash, ctx: AppContext) -> None:
+    """Register the segment-risk page's callbacks."""
+    register_chart(app, ctx, view.RiskIds.DISTRIBUTION, distribution_frame,
+                   lambda frame, request: view.distribution_figure(frame), empty_message=NO_SCORES)
+    register_chart(app, ctx, view.RiskIds.MATRIX, matrix_frame,
+                   lambda frame, request: view.matrix_figure(frame), empty_message=NO_SCORES)
+    register_chart(app, ctx, view.RiskIds.TARGET_PROFILE, target_profile_frame, target_profile_view,
+                   empty_message="No customer is both high value and at high risk for these filters.")
+    register_chart(app, ctx, view.RiskIds.TARGET_REASONS, target_reasons_frame,
+                   lambda frame, request: view.reasons_figure(frame),
+                   empty_message="No customer is both high value and at high risk for these filters.")
+    register_chart(app, ctx, view.RiskIds.SEGMENT_TESTS, segment_tests_frame, segment_tests_view,
+                   params=("compare",), empty_message="No cohort for these filters and horizon.")
+
+    name = view.RiskIds.CUSTOMERS
+
+    @app.callback(Output(f"{name}-body", "children"), Input(FilterIds.STATE, "data"),
+                  Input(page_param_id("band"), "value"), Input(page_param_id("segment"), "value"))
+    def _customers(stored, band, segment):
+        return chart_body(ctx, name, customers_frame, lambda frame, request: view.customers_grid(frame), stored,
+                          {"band": band, "segment": segment}, NO_SCORES)
+
+    # The customer table's CSV is the grid's own export: exactly the rows it shows after sorting and filtering.
+    @app.callback(Output(f"{name}-graph", "exportDataAsCsv"), Input(csv_button_id(name), "n_clicks"),
+                  State(f"{name}-graph", "rowData"), prevent_initial_call=True)
+    def _customers_csv(n_clicks, rows):
+        if not n_clicks or rows is None:
+            raise PreventUpdate
+        return True

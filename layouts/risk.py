@@ -1,0 +1,236 @@
+"""The segment-risk page (`/risk`): churn risk by RFM segment, the target segment, segment tests, customers.
+
+Pure functions: frames of `ml.risk_report` -> the table a card shows (also its CSV) -> figures and grids.
+"""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from layouts.common import (HOVER_FORMATS, chart_card, data_grid, empty_state, fmt_int, fmt_money, grid_column,
+                            param_select, style_figure)
+from layouts.filters import PageParam
+from layouts.ids import page_param_id
+
+BANDS = ("low", "medium", "high")
+BAND_COLORS = {"low": "#59A14F", "medium": "#EDC948", "high": "#E15759"}
+SEGMENT_ORDER = (
+    "Champions", "Loyal", "Can't lose them", "Potential loyalists", "New customers", "Promising",
+    "Need attention", "About to sleep", "At risk", "Hibernating", "Lost", "No order yet",
+)
+FEATURE_LABELS = {
+    "visits_30": "Visits, last 30 days", "visits_60": "Visits, last 60 days", "visits_90": "Visits, last 90 days",
+    "visits_trend": "Visits trend (last 30 vs 30 before)", "minutes_30": "Minutes on site, last 30 days",
+    "minutes_60": "Minutes on site, last 60 days", "minutes_90": "Minutes on site, last 90 days",
+    "minutes_trend": "Minutes trend (last 30 vs 30 before)", "active_days_30": "Active days, last 30 days",
+    "active_days_60": "Active days, last 60 days", "active_days_90": "Active days, last 90 days",
+    "active_days_trend": "Active days trend", "days_since_last_visit": "Days since last visit",
+    "days_since_last_order": "Days since last order", "days_since_first_visit": "Days since first visit",
+    "orders_30": "Orders, last 30 days", "orders_60": "Orders, last 60 days", "orders_90": "Orders, last 90 days",
+    "orders_trend": "Orders trend", "orders_total": "Orders, all time", "revenue_90": "Revenue, last 90 days",
+    "revenue_total": "Revenue, all time", "avg_order_value": "Average order value",
+    "days_first_to_last_order": "Days from first to last order", "acquisition_cost": "Acquisition cost",
+}
+
+
+class RiskIds:
+    """Chart names of the segment-risk page."""
+
+    DISTRIBUTION = "risk-distribution"
+    MATRIX = "risk-matrix"
+    TARGET_PROFILE = "risk-target-profile"
+    TARGET_REASONS = "risk-target-reasons"
+    SEGMENT_TESTS = "risk-segment-tests"
+    CUSTOMERS = "risk-customers"
+    STATUS = "risk-status"
+
+
+PAGE_PARAMS = (
+    PageParam("band", "Risk band", (("all", "All bands"), ("high", "High"), ("medium", "Medium"), ("low", "Low")),
+              "all"),
+    PageParam("segment", "Segment", (("all", "All segments"), *((s, s) for s in SEGMENT_ORDER)), "all"),
+    PageParam("compare", "Compare by", (("channel", "Channel"), ("country", "Country"), ("device", "Device")),
+              "channel"),
+)
+FILTERS = ("dates", "attributes", "observation_date", "horizon")
+
+
+def no_scores_notice() -> html.Div:
+    """Return the explanation shown when no churn scores exist yet."""
+    return empty_state(
+        "No churn scores yet for this observation date.",
+        "Train the model and score the customers: python -m dashboard train, then python -m dashboard score "
+        "(scores dated on or before the observation date are shown).",
+    )
+
+
+# ---------------------------------------------------------------- tables (what each card shows, also its CSV)
+
+def distribution_table(customers: pd.DataFrame, bins: int = 20) -> pd.DataFrame:
+    """Return probability_from, probability_to, risk_band, customers, value_at_risk per 5%-wide probability bin."""
+    if customers.empty:
+        return pd.DataFrame(columns=["probability_from", "probability_to", "risk_band", "customers", "value_at_risk"])
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.floor(customers["probability"].astype(float) * bins).astype(int), 0, bins - 1)
+    frame = customers.assign(bin=index)
+    table = (frame.groupby(["bin", "risk_band"], observed=True)
+             .agg(customers=("user_id", "size"), value_at_risk=("value_at_risk", "sum")).reset_index())
+    table["probability_from"] = edges[table["bin"]]
+    table["probability_to"] = edges[table["bin"] + 1]
+    table["band_order"] = table["risk_band"].map({b: i for i, b in enumerate(BANDS)})
+    table = table.sort_values(["bin", "band_order"]).reset_index(drop=True)
+    return table[["probability_from", "probability_to", "risk_band", "customers", "value_at_risk"]]
+
+
+def distribution_figure(table: pd.DataFrame) -> go.Figure:
+    """Return bars of customers per probability bin, coloured by risk band."""
+    fig = go.Figure()
+    for band in BANDS:
+        part = table[table["risk_band"] == band]
+        if part.empty:
+            continue
+        centers = (part["probability_from"] + part["probability_to"]) / 2
+        fig.add_trace(go.Bar(
+            x=centers, y=part["customers"], width=(part["probability_to"] - part["probability_from"]) * 0.95,
+            name=f"{band} risk", marker_color=BAND_COLORS[band], customdata=part[["probability_from",
+                                                                                  "probability_to", "value_at_risk"]],
+            hovertemplate=("%{customdata[0]:.0%}–%{customdata[1]:.0%}: %{y:,} customers, "
+                           "value at risk %{customdata[2]:$,.2f}<extra>" + band + "</extra>"),
+        ))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    return style_figure(fig, x_title="Probability of activity decline (next 30 days)", y_title="Customers",
+                        hovermode="closest", legend_title="Band")
+
+
+def matrix_figure(matrix: pd.DataFrame) -> go.Figure:
+    """Return the segment x band heatmap: colour = value at risk, text = customers; target cells outlined."""
+    segments = [s for s in SEGMENT_ORDER if s in set(matrix["segment"])]
+    segments += sorted(set(matrix["segment"]) - set(segments))
+    counts = matrix.pivot(index="segment", columns="risk_band", values="customers").reindex(index=segments,
+                                                                                            columns=list(BANDS))
+    value = matrix.pivot(index="segment", columns="risk_band", values="value_at_risk").reindex(index=segments,
+                                                                                              columns=list(BANDS))
+    text = counts.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    fig = go.Figure(go.Heatmap(
+        z=value.to_numpy(dtype=float), x=[f"{b} risk" for b in BANDS], y=segments, text=text.to_numpy(),
+        texttemplate="%{text}", colorscale="Reds", colorbar=dict(title="Value at risk", tickformat="$,~s"),
+        customdata=counts.fillna(0).to_numpy(), hoverongaps=False,
+        hovertemplate="%{y} · %{x}<br>%{customdata:,} customers<br>value at risk %{z:$,.2f}<extra></extra>",
+    ))
+    for _, row in matrix[matrix["target"].astype(bool)].iterrows():
+        y = segments.index(row["segment"])
+        x = BANDS.index(row["risk_band"])
+        fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5,
+                      line=dict(color="#1F3A93", width=3))
+    fig.update_yaxes(autorange="reversed")
+    style_figure(fig, x_title="Risk band", y_title="RFM segment", hovermode="closest", height=420)
+    fig.update_yaxes(tickformat="", rangemode="normal")
+    return fig
+
+
+def target_profile_view(profile: pd.DataFrame, customers: pd.DataFrame) -> html.Div:
+    """Return the target segment summary and the table of behaviours that differ, with effect sizes."""
+    target = customers[customers["target"].astype(bool)]
+    others = customers[~customers["target"].astype(bool)]
+    summary = html.P(
+        [html.Strong(f"{fmt_int(len(target))} customers"),
+         f" are high value (Champions, Loyal, Can't lose them) and at high risk; value at risk "
+         f"{fmt_money(target['value_at_risk'].sum())} of {fmt_money(customers['value_at_risk'].sum())} "
+         f"({fmt_int(len(others))} other scored customers)."],
+        className="mb-2", id="risk-target-summary",
+    )
+    table = profile.assign(behaviour=profile["feature"].map(lambda f: FEATURE_LABELS.get(f, f)))
+    grid = data_grid(RiskIds.TARGET_PROFILE, table[["behaviour", "target_mean", "others_mean", "cohens_d", "effect"]],
+                     [grid_column("behaviour", "Behaviour", minWidth=220),
+                      grid_column("target_mean", "Target (mean)", "number"),
+                      grid_column("others_mean", "Everyone else (mean)", "number"),
+                      grid_column("cohens_d", "Effect size (Cohen's d)", "number"),
+                      grid_column("effect", "Size")], height=300)
+    return html.Div([summary, grid])
+
+
+def reasons_figure(reasons: pd.DataFrame, top: int = 8) -> go.Figure:
+    """Return horizontal bars: how many target customers have each model reason (top `top`)."""
+    shown = reasons.head(top).iloc[::-1]
+    fig = go.Figure(go.Bar(x=shown["customers"], y=shown["reason"], orientation="h", marker_color="#E15759",
+                           hovertemplate="%{y}: %{x:,} customers<extra></extra>"))
+    style_figure(fig, x_title="Target customers with this reason", y_title="", hovermode="closest", height=300)
+    fig.update_yaxes(tickformat="", automargin=True)
+    fig.update_layout(margin=dict(l=10))
+    return fig
+
+
+def segment_tests_grid(table: pd.DataFrame, dimension: str) -> dag.AgGrid:
+    """Return the grid of conversion and retention by segment with the test verdicts."""
+    return data_grid(RiskIds.SEGMENT_TESTS, table, [
+        grid_column("metric", "Metric", minWidth=170), grid_column(dimension, dimension.capitalize()),
+        grid_column("cohort_size", "Users", "int"), grid_column("rate", "Rate", "pct"),
+        grid_column("rest_rate", "All others", "pct"), grid_column("p_adjusted", "p (Holm)", "number"),
+        grid_column("verdict", "Verdict", minWidth=240)], height=340)
+
+
+CUSTOMER_GRID_COLUMNS = [
+    ("user_id", "Customer", None), ("probability", "Probability", "pct"), ("risk_band", "Band", None),
+    ("segment", "Segment", None), ("value_at_risk", "Value at risk", "money"), ("reason_1", "Reason 1", None),
+    ("reason_2", "Reason 2", None), ("reason_3", "Reason 3", None), ("recommended_action", "Recommended action", None),
+]
+
+
+def customers_table(customers: pd.DataFrame, band: str = "all", segment: str = "all") -> pd.DataFrame:
+    """Return the customer rows the table shows (band and segment filters applied), value at risk first."""
+    table = customers
+    if band != "all":
+        table = table[table["risk_band"] == band]
+    if segment != "all":
+        table = table[table["segment"] == segment]
+    return table[[c for c, _, _ in CUSTOMER_GRID_COLUMNS]].reset_index(drop=True)
+
+
+def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
+    """Return the paged, sortable, filterable customer grid (its CSV export holds the rows it shows)."""
+    columns = [grid_column(field, header, kind, minWidth=200 if field == "recommended_action" else 110)
+               for field, header, kind in CUSTOMER_GRID_COLUMNS]
+    grid = data_grid(RiskIds.CUSTOMERS, table, columns, height=520)
+    grid.dashGridOptions = {**grid.dashGridOptions, "pagination": True, "paginationPageSize": 25,
+                            "paginationPageSizeSelector": [25, 50, 100]}
+    grid.csvExportParams = {"fileName": "customers_at_risk.csv"}
+    return grid
+
+
+def page_layout(params: dict[str, str]) -> html.Div:
+    """Return the segment-risk page."""
+    band = param_select(page_param_id("band"), "Band", PAGE_PARAMS[0].choices, params.get("band", "all"))
+    segment = param_select(page_param_id("segment"), "Segment", PAGE_PARAMS[1].choices, params.get("segment", "all"))
+    compare = param_select(page_param_id("compare"), "Compare by", PAGE_PARAMS[2].choices,
+                           params.get("compare", "channel"))
+    return html.Div([
+        html.Div(id=RiskIds.STATUS),
+        dbc.Row([
+            dbc.Col(chart_card(RiskIds.DISTRIBUTION, "Risk distribution",
+                               "Customers by predicted probability of activity decline"), lg=5),
+            dbc.Col(chart_card(RiskIds.MATRIX, "RFM segment × risk band",
+                               "Customers (numbers) and revenue at risk (colour); outlined: the target segment",
+                               min_height=420), lg=7),
+        ], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(chart_card(RiskIds.TARGET_PROFILE, "Target segment: high value, high risk",
+                               "How its behaviour differs from everyone else (largest effect first)"), lg=7),
+            dbc.Col(chart_card(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment"), lg=5),
+        ], className="g-3 mb-3"),
+        dbc.Row([dbc.Col(chart_card(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
+                                    "Each group against all other users of the cohort: two-proportion z-test, "
+                                    "Holm-corrected", controls=compare))], className="g-3 mb-3"),
+        dbc.Row([dbc.Col(chart_card(RiskIds.CUSTOMERS, "Customers at risk",
+                                    "Sort and filter in the table; CSV holds the rows the table shows",
+                                    controls=html.Div([band, segment], className="d-flex gap-2"),
+                                    min_height=520))], className="g-3"),
+    ])
+
+
+HOVER = HOVER_FORMATS

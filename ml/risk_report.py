@@ -1,0 +1,262 @@
+"""Numbers of the segment-risk screen: churn scores joined with RFM segments, the segment x band matrix,
+the target segment's profile, segment comparisons with significance tests, and recommended actions.
+
+Every function takes `(conn, filters, ...)` and returns a DataFrame, so the dashboard memoizes it like a metric.
+Filters select customers by their profile (first visit), as everywhere; the scores are those of the latest
+scoring run dated on or before the observation date.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from scipy import stats
+from sqlalchemy.engine import Connection
+
+import metrics
+from dashboard import db
+from ml.segments import rfm_table
+
+SCORES_TABLE = "churn_scores"
+BANDS = ("low", "medium", "high")
+HIGH_VALUE_SEGMENTS = ("Champions", "Loyal", "Can't lose them")
+CUSTOMER_COLUMNS = [
+    "user_id", "probability", "risk_band", "reason_1", "reason_2", "reason_3", "value_at_risk",
+    "segment", "recency_days", "frequency", "monetary", "r", "f", "m", "target", "recommended_action",
+]
+
+# Recommended actions: the first rule whose condition holds wins (documented in docs/segments.md).
+ACTION_RULES: tuple[tuple[str, str], ...] = (
+    ("low risk", "No action: keep in the regular newsletter"),
+    ("high-value customer at high risk", "Personal message from a manager with a loyalty bonus"),
+    ("falling visits or time on site", "Personal selection of products on the main page and in the weekly email"),
+    ("purchases falling or lapsed", "Win-back offer: time-limited discount on the customer's favourite category"),
+    ("new or promising customer", "Second-order incentive: free delivery on the next order"),
+    ("otherwise", "Reminder email with personal recommendations"),
+)
+_ENGAGEMENT = re.compile(r"visit|minute|time on site|active day|session", re.IGNORECASE)
+_PURCHASES = re.compile(r"order|purchase|bought|revenue|spend", re.IGNORECASE)
+
+
+def recommended_action(band: str, segment: str, reasons: list[str]) -> str:
+    """Return the recommended action for a customer by ACTION_RULES (band, RFM segment, model reasons)."""
+    text = " ".join(r for r in reasons if isinstance(r, str))
+    if band == "low":
+        return ACTION_RULES[0][1]
+    if band == "high" and segment in HIGH_VALUE_SEGMENTS:
+        return ACTION_RULES[1][1]
+    if _ENGAGEMENT.search(text):
+        return ACTION_RULES[2][1]
+    if _PURCHASES.search(text) or segment in ("At risk", "About to sleep", "Hibernating", "Lost"):
+        return ACTION_RULES[3][1]
+    if segment in ("New customers", "Promising", "Potential loyalists"):
+        return ACTION_RULES[4][1]
+    return ACTION_RULES[5][1]
+
+
+def _scores_table() -> sa.TableClause:
+    return sa.table(
+        SCORES_TABLE, sa.column("user_id"), sa.column("probability"), sa.column("risk_band"),
+        sa.column("reason_1"), sa.column("reason_2"), sa.column("reason_3"), sa.column("value_at_risk"),
+        sa.column("model_version"), sa.column("as_of"),
+    )
+
+
+def has_scores(conn: Connection) -> bool:
+    """True when the churn_scores table exists and holds at least one row."""
+    if SCORES_TABLE not in sa.inspect(conn).get_table_names():
+        return False
+    return conn.execute(sa.select(sa.func.count()).select_from(_scores_table())).scalar_one() > 0
+
+
+def scores_as_of(conn: Connection, observation_date: _dt.date) -> _dt.date | None:
+    """Return the date of the latest scoring run on or before `observation_date` (None when there is none)."""
+    scores = _scores_table()
+    value = conn.execute(sa.select(sa.func.max(scores.c.as_of)).where(scores.c.as_of <= observation_date)).scalar()
+    if value is None:
+        return None
+    return _dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def customer_risk_table(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
+    """Return one row per scored customer (CUSTOMER_COLUMNS), highest value at risk first.
+
+    Scores of the latest run dated <= O, joined with the customer's RFM segment as of that run's date;
+    `target` marks the target segment: high risk band and a high-value RFM segment.
+    """
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CUSTOMER_COLUMNS})
+    if not has_scores(conn):
+        return empty
+    period = metrics.resolve_period(conn, filters)
+    as_of = scores_as_of(conn, period.observation_date)
+    if as_of is None:
+        return empty
+    scores = _scores_table()
+    query = sa.select(scores.c.user_id, scores.c.probability, scores.c.risk_band, scores.c.reason_1,
+                      scores.c.reason_2, scores.c.reason_3, scores.c.value_at_risk).where(scores.c.as_of == as_of)
+    if filters.has_attribute_filters:
+        from metrics.profiles import filtered_users_select
+
+        query = query.where(scores.c.user_id.in_(filtered_users_select(as_of, filters)))
+    rows = pd.DataFrame(conn.execute(query).all(),
+                        columns=["user_id", "probability", "risk_band", "reason_1", "reason_2", "reason_3",
+                                 "value_at_risk"])
+    if rows.empty:
+        return empty
+    rows["user_id"] = rows["user_id"].astype(str)
+    rfm = rfm_table(conn, as_of)
+    table = rows.merge(rfm, on="user_id", how="left")
+    table["segment"] = table["segment"].fillna("No order yet")
+    table["target"] = (table["risk_band"] == "high") & table["segment"].isin(HIGH_VALUE_SEGMENTS)
+    reasons = table[["reason_1", "reason_2", "reason_3"]].to_numpy().tolist()
+    table["recommended_action"] = [recommended_action(b, s, r) for b, s, r in
+                                   zip(table["risk_band"], table["segment"], reasons)]
+    table = table.sort_values(["value_at_risk", "user_id"], ascending=[False, True]).reset_index(drop=True)
+    return table[CUSTOMER_COLUMNS]
+
+
+def risk_matrix(customers: pd.DataFrame) -> pd.DataFrame:
+    """Return segment, risk_band, customers, value_at_risk, target for every segment x band with customers."""
+    if customers.empty:
+        return pd.DataFrame(columns=["segment", "risk_band", "customers", "value_at_risk", "target"])
+    grouped = (customers.groupby(["segment", "risk_band"], observed=True)
+               .agg(customers=("user_id", "size"), value_at_risk=("value_at_risk", "sum")).reset_index())
+    grouped["target"] = (grouped["risk_band"] == "high") & grouped["segment"].isin(HIGH_VALUE_SEGMENTS)
+    grouped["band_order"] = grouped["risk_band"].map({b: i for i, b in enumerate(BANDS)})
+    return (grouped.sort_values(["segment", "band_order"]).drop(columns="band_order").reset_index(drop=True))
+
+
+def cohens_d(a: pd.Series, b: pd.Series) -> float:
+    """Return Cohen's d (difference of means over the pooled standard deviation); NaN when undefined."""
+    a, b = a.dropna().astype(float), b.dropna().astype(float)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    pooled = math.sqrt(((len(a) - 1) * a.var() + (len(b) - 1) * b.var()) / (len(a) + len(b) - 2))
+    return float((a.mean() - b.mean()) / pooled) if pooled > 0 else float("nan")
+
+
+def effect_label(d: float) -> str:
+    """Return the conventional size word of |d| (negligible < 0.2 <= small < 0.5 <= medium < 0.8 <= large)."""
+    if d is None or np.isnan(d):
+        return "undefined"
+    size = abs(d)
+    return "large" if size >= 0.8 else "medium" if size >= 0.5 else "small" if size >= 0.2 else "negligible"
+
+
+def target_profile(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
+    """Return feature, target_mean, others_mean, cohens_d, effect: how the target segment's behaviour differs.
+
+    Features are the churn model's snapshot features as of the scoring date (data up to that date only),
+    sorted by |d| descending.
+    """
+    from ml.features import NUMERIC_FEATURES, build_snapshot
+
+    columns = ["feature", "target_mean", "others_mean", "cohens_d", "effect"]
+    customers = customer_risk_table(conn, filters)
+    if customers.empty or not customers["target"].any() or customers["target"].all():
+        return pd.DataFrame(columns=columns)
+    as_of = scores_as_of(conn, metrics.resolve_period(conn, filters).observation_date)
+    snapshot = build_snapshot(conn, as_of, with_label=False).reset_index()
+    snapshot["user_id"] = snapshot["user_id"].astype(str)
+    merged = customers[["user_id", "target"]].merge(snapshot, on="user_id", how="inner")
+    target, others = merged[merged["target"]], merged[~merged["target"]]
+    rows = []
+    for feature in NUMERIC_FEATURES:
+        d = cohens_d(target[feature], others[feature])
+        rows.append({"feature": feature, "target_mean": float(target[feature].mean()),
+                     "others_mean": float(others[feature].mean()), "cohens_d": d, "effect": effect_label(d)})
+    frame = pd.DataFrame(rows, columns=columns)
+    order = frame["cohens_d"].abs().fillna(-1).sort_values(ascending=False, kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
+
+
+def target_reasons(customers: pd.DataFrame) -> pd.DataFrame:
+    """Return reason, customers: how often each model reason appears among the target segment (top first)."""
+    target = customers[customers["target"].astype(bool)] if not customers.empty else customers
+    if target.empty:
+        return pd.DataFrame(columns=["reason", "customers"])
+    reasons = pd.concat([target[c] for c in ("reason_1", "reason_2", "reason_3")]).dropna()
+    reasons = reasons[reasons.astype(str).str.len() > 0]
+    # Group reasons by their wording without the numbers ("visits down 60%" and "visits down 45%" alike).
+    kinds = reasons.astype(str).str.replace(r"[-+]?\d[\d,.]*", "N", regex=True)
+    counts = kinds.value_counts().rename_axis("reason").reset_index(name="customers")
+    return counts.sort_values(["customers", "reason"], ascending=[False, True]).reset_index(drop=True)
+
+
+def two_proportion_z(successes_a: int, n_a: int, successes_b: int, n_b: int) -> tuple[float, float]:
+    """Return (z, two-sided p) of the pooled two-proportion z-test; (nan, nan) when undefined."""
+    if n_a == 0 or n_b == 0:
+        return float("nan"), float("nan")
+    pooled = (successes_a + successes_b) / (n_a + n_b)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if se == 0:
+        return float("nan"), float("nan")
+    z = (successes_a / n_a - successes_b / n_b) / se
+    return z, float(2 * stats.norm.sf(abs(z)))
+
+
+def holm_adjust(p_values: list[float]) -> list[float]:
+    """Return Holm-Bonferroni adjusted p-values (NaN stays NaN), in the input order."""
+    indexed = [(p, i) for i, p in enumerate(p_values) if p is not None and not np.isnan(p)]
+    m = len(indexed)
+    adjusted = [float("nan")] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(indexed)):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def significance_words(rate: float, rest: float, p_adjusted: float, alpha: float = 0.05) -> str:
+    """Return plain words for a comparison, e.g. 'significantly lower, p < 0.01'."""
+    if p_adjusted is None or np.isnan(p_adjusted):
+        return "not testable (too few users)"
+    if p_adjusted >= alpha:
+        return f"no significant difference (p = {p_adjusted:.2f})"
+    direction = "higher" if rate > rest else "lower"
+    bound = next((b for b in (0.001, 0.01) if p_adjusted < b), alpha)
+    return f"significantly {direction}, p < {bound:g}"
+
+
+SEGMENT_DIMENSIONS = {"channel": "channel", "country": "region", "device": "device"}
+
+
+def segment_comparison(conn: Connection, filters: metrics.Filters, dimension: str = "channel", horizon: int = 14,
+                       retention_day: int = 7) -> pd.DataFrame:
+    """Return, per value of `dimension`, conversion by day H-1 and retention on day `retention_day`
+    against all other users of the cohort, with two-proportion z-tests and Holm-adjusted p-values.
+
+    Columns: metric, <dimension>, cohort_size, users, rate, rest_rate, z, p_value, p_adjusted, verdict.
+    Holm's correction runs over all comparisons of the table (both metrics, every value).
+    """
+    dim = SEGMENT_DIMENSIONS.get(dimension, dimension)
+    day = min(retention_day, horizon - 1)
+    parts = []
+    for name, fn, lifetime in (("conversion", metrics.conversion, horizon - 1), ("retention", metrics.retention, day)):
+        frame = fn(conn, filters, horizon=horizon, dimensions=(dim,))
+        frame = frame[frame["lifetime"] == lifetime].copy()
+        frame["users"] = (frame["value"] * frame["cohort_size"]).round().astype("int64")
+        frame["metric"] = f"{name} by day {lifetime}"
+        parts.append(frame[["metric", dim, "cohort_size", "users"]])
+    columns = ["metric", dim, "cohort_size", "users", "rate", "rest_rate", "z", "p_value", "p_adjusted", "verdict"]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns[:4])
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    totals = table.groupby("metric")[["cohort_size", "users"]].transform("sum")
+    rest_n = totals["cohort_size"] - table["cohort_size"]
+    rest_users = totals["users"] - table["users"]
+    table["rate"] = table["users"] / table["cohort_size"]
+    table["rest_rate"] = np.where(rest_n > 0, rest_users / rest_n.where(rest_n > 0, 1), np.nan)
+    tests = [two_proportion_z(int(a), int(n), int(b), int(m)) for a, n, b, m in
+             zip(table["users"], table["cohort_size"], rest_users, rest_n)]
+    table["z"] = [t[0] for t in tests]
+    table["p_value"] = [t[1] for t in tests]
+    table["p_adjusted"] = holm_adjust(table["p_value"].tolist())
+    table["verdict"] = [significance_words(r, o, p) for r, o, p in
+                        zip(table["rate"], table["rest_rate"], table["p_adjusted"])]
+    return table[columns].reset_index(drop=True)

@@ -1,0 +1,246 @@
+"""Segment-risk numbers (ml.risk_report) and the /risk page: statistics, actions, joins, callbacks, browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from scipy import stats
+
+import metrics
+from app import create_app
+from dashboard import db, demo
+from dashboard.config import Config
+from ml import risk_report
+from ml.segments import rfm_table
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+SCORES = sa.Table(
+    "churn_scores", sa.MetaData(),
+    sa.Column("user_id", sa.String), sa.Column("probability", sa.Double), sa.Column("risk_band", sa.String),
+    sa.Column("reason_1", sa.String), sa.Column("reason_2", sa.String), sa.Column("reason_3", sa.String),
+    sa.Column("value_at_risk", sa.Double), sa.Column("model_version", sa.String), sa.Column("as_of", sa.Date),
+    sa.Column("scored_at", sa.DateTime),
+)
+
+
+def _band(p):
+    return "high" if p >= 0.6 else "medium" if p >= 0.3 else "low"
+
+
+def _score_rows(user_ids, probabilities, as_of, reasons=("visits down 60% in the last 30 days",
+                                                          "no order for 45 days", "acquired via TipTop")):
+    return [{"user_id": u, "probability": p, "risk_band": _band(p), "reason_1": reasons[0], "reason_2": reasons[1],
+             "reason_3": reasons[2], "value_at_risk": round(p * 100, 6), "model_version": "test", "as_of": as_of,
+             "scored_at": dt.datetime(2026, 11, 1)} for u, p in zip(user_ids, probabilities)]
+
+
+def test_rsk001_two_proportion_z_matches_hand_computation_and_scipy():
+    z, p = risk_report.two_proportion_z(45, 100, 30, 100)
+    pooled = 75 / 200
+    expected_z = 0.15 / math.sqrt(pooled * (1 - pooled) * (2 / 100))
+    assert z == pytest.approx(expected_z, rel=1e-12) and z == pytest.approx(2.19089, rel=1e-5)
+    # the pooled z-test squared is the chi-square test without continuity correction
+    chi2 = stats.chi2_contingency([[45, 55], [30, 70]], correction=False)
+    assert z ** 2 == pytest.approx(chi2.statistic, rel=1e-9) and p == pytest.approx(chi2.pvalue, rel=1e-9)
+    assert all(math.isnan(v) for v in risk_report.two_proportion_z(0, 0, 3, 10))
+
+
+def test_rsk002_holm_adjustment_and_words():
+    assert risk_report.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    adjusted = risk_report.holm_adjust([0.2, float("nan"), 0.001])
+    assert adjusted[0] == pytest.approx(0.2) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.002)
+    assert risk_report.significance_words(0.03, 0.07, 0.0004) == "significantly lower, p < 0.001"
+    assert risk_report.significance_words(0.09, 0.07, 0.004) == "significantly higher, p < 0.01"
+    assert risk_report.significance_words(0.09, 0.07, 0.03) == "significantly higher, p < 0.05"
+    assert risk_report.significance_words(0.09, 0.07, 0.3) == "no significant difference (p = 0.30)"
+
+
+def test_rsk003_recommended_actions_follow_the_documented_rules():
+    rules = dict(risk_report.ACTION_RULES)
+    act = risk_report.recommended_action
+    assert act("low", "Champions", ["visits down 60%"]) == rules["low risk"]
+    assert act("high", "Champions", ["visits down 60%"]) == rules["high-value customer at high risk"]
+    assert act("high", "At risk", ["minutes on site down 40% in the last 30 days"]) == rules["falling visits or time on site"]
+    assert act("medium", "Potential loyalists", ["no order for 45 days"]) == rules["purchases falling or lapsed"]
+    assert act("medium", "Hibernating", ["acquired via TipTop"]) == rules["purchases falling or lapsed"]
+    assert act("medium", "New customers", ["acquired via TipTop"]) == rules["new or promising customer"]
+    assert act("medium", "Need attention", [None, "acquired via TipTop"]) == rules["otherwise"]
+
+
+def test_rsk004_customer_table_joins_latest_scores_with_segments(engine):
+    visits = pd.DataFrame({
+        "user_id": ["a", "b", "c", "98765432109876543210"], "region": ["UK", "UK", "France", "UK"],
+        "device": ["PC"] * 4, "channel": ["organic", "TipTop", "TipTop", "organic"],
+        "session_start": pd.to_datetime(["2026-01-01 10:00:00"] * 4),
+        "session_end": pd.to_datetime(["2026-01-01 10:30:00"] * 4)})
+    orders = pd.DataFrame({
+        "user_id": ["a", "a", "b", "c", "98765432109876543210"],
+        "event_dt": pd.to_datetime(["2026-01-02", "2026-01-09", "2026-01-03", "2026-01-08", "2026-01-10"]),
+        "revenue": [10.0, 20.0, 5.0, 1.0, 50.0]})
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, visits)
+        db.bulk_insert(conn, db.orders, orders)
+        SCORES.create(conn)
+        conn.execute(SCORES.insert(), _score_rows(["a", "b", "c", "98765432109876543210"], [0.1, 0.9, 0.5, 0.7],
+                                                  dt.date(2026, 1, 10)))
+        conn.execute(SCORES.insert(), _score_rows(["a", "b"], [0.99, 0.99], dt.date(2026, 1, 20)))  # after O
+    with engine.connect() as conn:
+        table = risk_report.customer_risk_table(conn, metrics.Filters.make(end="2026-01-15", observation_date="2026-01-15"))
+        rfm = rfm_table(conn, dt.date(2026, 1, 10)).set_index("user_id")
+        filtered = risk_report.customer_risk_table(conn, metrics.Filters.make(
+            end="2026-01-15", observation_date="2026-01-15", channels=["TipTop"]))
+        later = risk_report.customer_risk_table(conn, metrics.Filters.make(end="2026-01-25", observation_date="2026-01-25"))
+    assert list(table.columns) == risk_report.CUSTOMER_COLUMNS
+    # scores dated 2026-01-10 (the run of 2026-01-20 is after O), highest value at risk first
+    assert table["user_id"].tolist() == ["b", "98765432109876543210", "c", "a"]
+    assert table["probability"].tolist() == [0.9, 0.7, 0.5, 0.1]
+    for row in table.itertuples():
+        assert row.segment == rfm.loc[row.user_id, "segment"]
+        assert row.monetary == rfm.loc[row.user_id, "monetary"]
+        assert row.target == (row.risk_band == "high" and row.segment in risk_report.HIGH_VALUE_SEGMENTS)
+    assert sorted(filtered["user_id"]) == ["b", "c"]  # TipTop users by profile
+    assert sorted(later["user_id"]) == ["a", "b"] and set(later["probability"]) == {0.99}
+    matrix = risk_report.risk_matrix(table)
+    assert matrix["customers"].sum() == 4
+    assert matrix["value_at_risk"].sum() == pytest.approx(table["value_at_risk"].sum())
+
+
+def test_rsk005_no_scores_gives_empty_frames(engine):
+    with engine.connect() as conn:
+        assert risk_report.has_scores(conn) is False
+        table = risk_report.customer_risk_table(conn, metrics.Filters.make())
+    assert table.empty and list(table.columns) == risk_report.CUSTOMER_COLUMNS
+    assert risk_report.risk_matrix(table).empty
+    assert risk_report.target_reasons(table).empty
+
+
+@pytest.fixture(scope="module")
+def scored_demo(tmp_path_factory):
+    """A small demo database (DuckDB) with a churn_scores table for its eligible customers."""
+    from ml.features import build_snapshot
+
+    path = tmp_path_factory.mktemp("risk") / "risk.duckdb"
+    url = f"duckdb:///{path}"
+    engine = db.make_engine(url)
+    demo.write_demo(engine, users=4000, seed=3)
+    with engine.connect() as conn:
+        as_of = metrics.resolve_period(conn, metrics.Filters.make()).observation_date
+        snapshot = build_snapshot(conn, as_of, with_label=False).reset_index()
+    rng = np.random.default_rng(0)
+    probabilities = rng.uniform(size=len(snapshot))
+    rows = _score_rows(snapshot["user_id"].astype(str), probabilities, as_of)
+    for row, revenue in zip(rows, snapshot["revenue_90"]):
+        row["value_at_risk"] = row["probability"] * float(revenue)
+    with engine.begin() as conn:
+        SCORES.create(conn)
+        conn.execute(SCORES.insert(), rows)
+    engine.dispose()
+    return url
+
+
+def test_rsk006_segment_comparison_counts_match_the_metrics(scored_demo):
+    engine = db.make_engine(scored_demo, read_only=True)
+    filters = metrics.Filters.make()
+    with engine.connect() as conn:
+        table = risk_report.segment_comparison(conn, filters, "device", horizon=14)
+        conversion = metrics.conversion(conn, filters, horizon=14, dimensions=("device",))
+    engine.dispose()
+    conv = table[table["metric"] == "conversion by day 13"].set_index("device")
+    expected = conversion[conversion["lifetime"] == 13].set_index("device")
+    assert (conv["cohort_size"] == expected["cohort_size"]).all()
+    assert np.allclose(conv["rate"], expected["value"], rtol=1e-9)
+    total_n, total_users = conv["cohort_size"].sum(), conv["users"].sum()
+    for device, row in conv.iterrows():
+        rest = (total_users - row["users"]) / (total_n - row["cohort_size"])
+        assert row["rest_rate"] == pytest.approx(rest, rel=1e-12)
+        assert row["p_value"] == pytest.approx(risk_report.two_proportion_z(
+            int(row["users"]), int(row["cohort_size"]), int(total_users - row["users"]),
+            int(total_n - row["cohort_size"]))[1], rel=1e-12)
+    assert (table["p_adjusted"] >= table["p_value"] - 1e-15).all()
+    assert table["verdict"].str.match(r"^(significantly (higher|lower), p < 0\.0[05]1?|no significant|not testable)").all()
+
+
+def test_rsk007_page_callbacks_as_functions(scored_demo):
+    from callbacks import risk as risk_callbacks
+    from callbacks.filters import chart_frame
+    from layouts.filters import FilterState
+
+    app = create_app(Config(database_url=scored_demo))
+    ctx = app.server.extensions["dashboard_context"]
+    with ctx.engine.connect() as conn:
+        period = metrics.resolve_period(conn, metrics.Filters.make())
+        customers = risk_report.customer_risk_table(conn, metrics.Filters.make())
+    stored = FilterState(period.start, period.end, period.observation_date, 14).to_store()
+    high = chart_frame(ctx, risk_callbacks.customers_frame, stored, {"band": "high", "segment": "all"})
+    assert len(high) == int((customers["risk_band"] == "high").sum()) > 0 and set(high["risk_band"]) == {"high"}
+    champions = chart_frame(ctx, risk_callbacks.customers_frame, stored, {"band": "all", "segment": "Champions"})
+    assert len(champions) == int((customers["segment"] == "Champions").sum())
+    distribution = chart_frame(ctx, risk_callbacks.distribution_frame, stored, {})
+    assert distribution["customers"].sum() == len(customers)
+    matrix = chart_frame(ctx, risk_callbacks.matrix_frame, stored, {})
+    assert matrix["customers"].sum() == len(customers)
+    assert matrix.loc[matrix["target"], "customers"].sum() == int(customers["target"].sum())
+    uk = FilterState(period.start, period.end, period.observation_date, 14, ("UK",)).to_store()
+    uk_customers = chart_frame(ctx, risk_callbacks.customers_frame, uk, {"band": "all", "segment": "all"})
+    assert 0 < len(uk_customers) < len(customers)
+
+
+@pytest.mark.browser
+def test_rsk008_risk_page_in_the_browser(dash_duo, scored_demo):
+    import csv
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    app = create_app(Config(database_url=scored_demo, autofill_demo=False))
+    dash_duo.start_server(app)
+    dash_duo.driver.set_window_size(1440, 900)
+    dash_duo.wait_for_page(url=dash_duo.server_url + "/risk", timeout=20)
+    for name in ("risk-distribution", "risk-matrix", "risk-target-reasons"):
+        dash_duo.wait_for_element(f"#{name}-graph .main-svg", timeout=40)
+    for name in ("risk-target-profile", "risk-segment-tests", "risk-customers"):
+        dash_duo.wait_for_element(f"#{name}-graph .ag-row", timeout=40)
+    assert "high value" in dash_duo.find_element("#risk-target-summary").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    time.sleep(0.5)
+    dash_duo.driver.save_screenshot(str(ARTIFACTS / "risk.png"))
+    assert dash_duo.get_logs() == []
+
+    def grid_count():
+        return dash_duo.driver.execute_script(
+            "const grid = dash_ag_grid.getApi('risk-customers-graph'); return grid.getDisplayedRowCount();")
+
+    all_rows = grid_count()
+    band = Select(dash_duo.driver.find_element(By.CSS_SELECTOR, "select[id*='\"name\":\"band\"']"))
+    band.select_by_value("high")
+    deadline = time.time() + 10
+    while time.time() < deadline and "band=high" not in dash_duo.driver.current_url:
+        time.sleep(0.1)
+    assert "band=high" in dash_duo.driver.current_url  # the table's filter lives in the URL
+    deadline = time.time() + 20
+    while time.time() < deadline and (grid_count() in (None, all_rows)):
+        time.sleep(0.2)
+    high_rows = grid_count()
+    assert 0 < high_rows < all_rows
+    cells = dash_duo.driver.execute_script(
+        "const api = dash_ag_grid.getApi('risk-customers-graph'); const out = [];"
+        "api.forEachNodeAfterFilterAndSort(n => out.push([n.data.user_id, n.data.risk_band])); return out;")
+    assert {band for _, band in cells} == {"high"}
+    dash_duo.find_element("#risk-customers-csv").click()
+    target = Path(dash_duo.download_path) / "customers_at_risk.csv"
+    deadline = time.time() + 20
+    while time.time() < deadline and not target.exists():
+        time.sleep(0.2)
+    with open(target, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) - 1 == high_rows  # header + exactly the rows the table shows
+    assert [r[0] for r in rows[1:]] == [user for user, _ in cells]
+    assert dash_duo.get_logs() == []
