@@ -106,7 +106,7 @@ def _grouped_distinct(conn: Connection, filters: Filters, period: Period, bucket
 def _period_buckets(period: Period, freq: str) -> pd.DatetimeIndex:
     days = _calendar(period.start, period.last)
     if freq == "week":
-        starts = days - pd.to_timedelta(days.dayofweek, unit="D")
+        starts = days - pd.to_timedelta(days.day_of_week, unit="D")
     else:
         starts = days - pd.to_timedelta(days.day - 1, unit="D")
     return pd.DatetimeIndex(sorted(set(starts))).astype(DATETIME_UNIT)

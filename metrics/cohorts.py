@@ -67,15 +67,19 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
             sa.select(kind_label(_SIZE), *dim_cols, null_lifetime.label("lifetime"),
                       sa.func.count().label("users"),
                       sa.func.sum(cohort.c.acquisition_cost).label("amount"))
+            .select_from(cohort)
             .group_by(*dim_cols)
+            .having(sa.func.count() > 0)
         )
     if kinds & {_PAID_SIZE}:
         parts.append(
             sa.select(kind_label(_PAID_SIZE), *dim_cols, null_lifetime.label("lifetime"),
                       sa.func.count().label("users"),
                       sa.func.sum(cohort.c.acquisition_cost).label("amount"))
+            .select_from(cohort)
             .where(cohort.c.paid == sa.true())
             .group_by(*dim_cols)
+            .having(sa.func.count() > 0)
         )
     if _VISIT in kinds:
         v = db.visits

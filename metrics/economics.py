@@ -111,7 +111,8 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
         with_payer="payer" in dims, with_cost=False,
     ).subquery("profiles")
     key = [p.c[d] for d in dims]
-    frame = read_frame(conn, sa.select(*key, sa.func.count().label("new_users")).group_by(*key))
+    stmt = sa.select(*key, sa.func.count().label("new_users")).select_from(p).group_by(*key)
+    frame = read_frame(conn, stmt.having(sa.func.count() > 0))
     if frame.empty:
         return empty_frame(columns)
     frame = conform(frame)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -78,9 +78,8 @@ class Filters:
         return bool(self.regions or self.devices or self.channels)
 
 
-@dataclass(frozen=True)
-class Period:
-    """Resolved dates: start, end, observation date O, and last = min(end, O)."""
+class Period(NamedTuple):
+    """Resolved dates: start, end, observation date O, and last = min(end, O) (a named tuple)."""
 
     start: _dt.date
     end: _dt.date
