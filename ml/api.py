@@ -25,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -324,19 +325,17 @@ class ModelStore:
         self._request_model: type[BaseModel] | None = None
 
     def latest_path(self) -> Path | None:
-        """Return the newest artifact file of the model directory, or None."""
+        """Return the joblib file of the newest model (the directory's `latest` pointer), or None."""
         try:
-            from ml import artifact as artifact_module
+            from ml.artifact import resolve_model_path
         except ImportError as exc:
             raise ApiProblem(503, "no_model", f"model: the model package is not available ({exc})") from None
-        finder = getattr(artifact_module, "latest_artifact_path", None)
-        if finder is not None:
-            found = finder(self.model_dir)
-            return Path(found) if found else None
         if not self.model_dir.is_dir():
             return None
-        candidates = [p for p in self.model_dir.iterdir() if p.is_file() and p.suffix in (".joblib", ".pkl")]
-        return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name)) if candidates else None
+        try:
+            return resolve_model_path(self.model_dir)
+        except FileNotFoundError:
+            return None
 
     def get(self) -> tuple[Any, type[BaseModel]]:
         """Return (artifact, request model of its features); raise a 503 problem when there is no model."""
@@ -376,19 +375,11 @@ def artifact_feature_kinds(artifact: Any) -> tuple[list[str], list[str]]:
     return list(numeric), list(categorical or [])
 
 
-def risk_band_of(probability: float, artifact: Any) -> str:
-    """Return the risk band of a probability, with the thresholds the scoring job uses."""
-    try:
-        from ml import scoring
+def risk_band_of(probability: float) -> str:
+    """Return the risk band of a probability, with the thresholds of the scoring job (ml.scoring.risk_band)."""
+    from ml.scoring import risk_band
 
-        band_fn = getattr(scoring, "risk_band", None) or getattr(scoring, "band_of", None)
-        if band_fn is not None:
-            return str(band_fn(probability))
-        thresholds = getattr(scoring, "BAND_THRESHOLDS", None)
-    except ImportError:
-        thresholds = None
-    low, high = thresholds if thresholds else (0.3, 0.6)
-    return "high" if probability >= high else "medium" if probability >= low else "low"
+    return str(risk_band(np.asarray([probability], dtype=float))[0])
 
 
 def _default_feature_lists() -> tuple[list[str], list[str]]:
@@ -577,7 +568,7 @@ def score_customers(artifact: Any, customers: list[BaseModel]) -> list[ScoreResu
             raise ApiProblem(400, "bad_request", "features: the model returned no finite probability",
                              [{"field": "features", "message": "no finite probability for these values"}])
         out.append(ScoreResult(user_id=getattr(customer, "user_id", None), probability=p,
-                               risk_band=risk_band_of(p, artifact), reasons=[str(r) for r in why][:3],
+                               risk_band=risk_band_of(p), reasons=[str(r) for r in why][:3],
                                model_version=version))
     return out
 

@@ -15,30 +15,20 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.calibration import CalibratedClassifierCV
 
 from app import create_app
 from dashboard import db
 from dashboard.config import Config
+from ml import features, scoring
+from ml.artifact import ChurnArtifact, library_versions, save_artifact
+from ml.selection import make_pipeline
 
 BIG_ID_A = "18446744073709551617"  # 20 digits, beyond uint64; differs from B only in the last digit
 BIG_ID_B = "18446744073709551618"
 AS_OF_OLD = date(2026, 10, 1)
 AS_OF = date(2026, 11, 1)
 SCORED_AT = datetime(2026, 11, 2, 3, 4, 5)
-
-_meta = sa.MetaData()
-scores_table = sa.Table(
-    "churn_scores", _meta,
-    sa.Column("user_id", db.Text, nullable=False),
-    sa.Column("probability", sa.Double, nullable=False),
-    sa.Column("risk_band", db.Text, nullable=False),
-    sa.Column("reason_1", db.Text), sa.Column("reason_2", db.Text), sa.Column("reason_3", db.Text),
-    sa.Column("value_at_risk", sa.Double),
-    sa.Column("model_version", db.Text),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("scored_at", sa.DateTime, nullable=False),
-)
-
 
 def score_rows() -> list[dict]:
     """Return the churn_scores rows of the tests: 25 customers at AS_OF (ties in value_at_risk), 2 at AS_OF_OLD."""
@@ -54,7 +44,7 @@ def score_rows() -> list[dict]:
                      reason_2="visits_trend", reason_3="minutes_30", value_at_risk=50.0, model_version="v2",
                      as_of=AS_OF, scored_at=SCORED_AT))
     rows.append(dict(user_id="клиент-é", probability=0.5, risk_band="medium", reason_1="orders_trend",
-                     reason_2=None, reason_3=None, value_at_risk=None, model_version="v2", as_of=AS_OF,
+                     reason_2=None, reason_3=None, value_at_risk=0.0, model_version="v2", as_of=AS_OF,
                      scored_at=SCORED_AT))
     # older run: BIG_ID_A had another score; BIG_ID_B exists only there
     rows.append(dict(user_id=BIG_ID_A, probability=0.1, risk_band="low", reason_1="old", reason_2=None,
@@ -65,12 +55,12 @@ def score_rows() -> list[dict]:
 
 
 def write_scores(url: str, rows: list[dict]) -> None:
-    """Create the schema and churn_scores in the database at `url` and insert `rows`."""
+    """Create the schema and churn_scores (ml.scoring's table) in the database at `url` and insert `rows`."""
     engine = db.make_engine(url)
     db.create_schema(engine)
-    _meta.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(scores_table.insert(), rows)
+        scoring.create_scores_table(conn)
+        conn.execute(scoring.churn_scores.insert(), rows)
     engine.dispose()
 
 
@@ -89,9 +79,9 @@ def client(tmp_path_factory):
 
 
 def expected_order(as_of: date = AS_OF, band: str | None = None) -> list[str]:
-    """Return the user ids of a scoring run in the API's order: value_at_risk desc (nulls last), user_id."""
+    """Return the user ids of a scoring run in the API's order: value_at_risk desc, then user_id."""
     rows = [r for r in score_rows() if r["as_of"] == as_of and (band is None or r["risk_band"] == band)]
-    rows.sort(key=lambda r: (r["value_at_risk"] is None, -(r["value_at_risk"] or 0), r["user_id"]))
+    rows.sort(key=lambda r: (-r["value_at_risk"], r["user_id"]))  # code-point order of ids
     return [r["user_id"] for r in rows]
 
 
@@ -135,7 +125,7 @@ def test_api003_unknown_customer_is_404_json(client):
 
 def test_api004_unicode_and_control_character_ids(client):
     body = client.get("/api/v1/customers/клиент-é/risk").get_json()
-    assert body["user_id"] == "клиент-é" and body["value_at_risk"] is None and body["reasons"] == ["orders_trend"]
+    assert body["user_id"] == "клиент-é" and body["value_at_risk"] == 0.0 and body["reasons"] == ["orders_trend"]
     assert client.get("/api/v1/customers/клиент-ё/risk").status_code == 404
     assert_bad_field(client.get("/api/v1/customers/a%00b/risk"), "user_id", "control characters")
     assert_bad_field(client.get("/api/v1/customers/" + "9" * 300 + "/risk"), "user_id", "at most 256")
@@ -149,7 +139,7 @@ def test_api005_risk_list_default_page(client):
     assert body["as_of"] == "2026-11-01" and body["limit"] == 100 and body["offset"] == 0
     assert body["next_offset"] is None and body["next"] is None
     assert body["items"][0]["user_id"] == BIG_ID_A  # highest value at risk
-    assert body["items"][-1]["user_id"] == "клиент-é"  # no value at risk: last
+    assert [i["user_id"] for i in body["items"][-3:]] == ["u000", "u001", "клиент-é"]  # ties: by user_id
 
 
 def test_api006_paging_limit_offset_total_consistent(client):
@@ -314,3 +304,148 @@ def test_api017_random_bodies_without_model_never_500(client, body):
     assert response.status_code in (400, 503), response.get_data(as_text=True)
     segment = client.post("/api/v1/segments/predict", data=json.dumps(body), content_type="application/json")
     assert segment.status_code < 500 or segment.status_code == 501
+
+
+# --- scoring with a trained model ----------------------------------------------------------------------
+
+def synthetic_training_frame(rows: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return (features of ml.features, label) where falling visits and no recent order mean decline."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({name: rng.gamma(2.0, 5.0, rows) for name in features.NUMERIC_FEATURES})
+    X["visits_trend"] = rng.normal(0, 1, rows)
+    X["channel"] = rng.choice(["organic", "FaceBoom", "TipTop"], rows)
+    X["device"] = rng.choice(["PC", "iPhone"], rows)
+    X["region"] = rng.choice(["UK", "France"], rows)
+    logit = -2.0 * X["visits_trend"] + 0.08 * (X["days_since_last_order"] - 10) + (X["channel"] == "TipTop")
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def train_artifact(model_dir: Path, version: str, seed: int = 0) -> ChurnArtifact:
+    """Fit a small calibrated logistic-regression artifact, save it to `model_dir` as the latest; return it."""
+    X, y = synthetic_training_frame(seed=seed)
+    numeric, categorical = list(features.NUMERIC_FEATURES), list(features.CATEGORICAL_FEATURES)
+    pipeline = make_pipeline("logistic_regression", numeric, categorical, seed).fit(X, y)
+    calibrated = CalibratedClassifierCV(make_pipeline("logistic_regression", numeric, categorical, seed), cv=3)
+    calibrated.fit(X, y)
+    artifact = ChurnArtifact(model=calibrated, pipeline=pipeline, numeric=numeric, categorical=categorical,
+                             background=X.head(40), card={"library_versions": library_versions()},
+                             version=version, seed=seed)
+    save_artifact(artifact, model_dir)
+    return artifact
+
+
+def customer_features(index: int = 0, seed: int = 1) -> dict:
+    """Return one customer's feature values as JSON-ready Python values."""
+    X, _ = synthetic_training_frame(rows=index + 1, seed=seed)
+    row = X.iloc[index]
+    return {k: (float(v) if k in features.NUMERIC_FEATURES else str(v)) for k, v in row.items()}
+
+
+@pytest.fixture(scope="module")
+def model_client(tmp_path_factory):
+    """Test client with churn_scores and a trained model in its model directory; yields (client, artifact)."""
+    folder = tmp_path_factory.mktemp("api_model")
+    url = f"duckdb:///{folder / 'api.duckdb'}"
+    write_scores(url, score_rows())
+    artifact = train_artifact(folder / "models", "test-v1")
+    return make_client(url, folder / "models"), artifact, folder / "models"
+
+
+def test_api018_score_one_customer(model_client):
+    api, artifact, _ = model_client
+    body = customer_features() | {"user_id": BIG_ID_A}
+    response = api.post("/api/v1/churn/score", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    result = response.get_json()
+    frame = pd.DataFrame([customer_features()])[artifact.features]
+    expected = float(artifact.predict_proba(frame)[0])
+    assert result["user_id"] == BIG_ID_A and result["model_version"] == "test-v1"
+    assert result["probability"] == pytest.approx(expected, abs=1e-12)
+    assert result["risk_band"] == scoring.risk_band(np.array([expected]))[0]
+    assert result["reasons"] == artifact.explain(frame, top=3)[0] and len(result["reasons"]) <= 3
+
+
+def test_api019_score_a_list_keeps_order(model_client):
+    api, artifact, _ = model_client
+    customers = [customer_features(i, seed=5) for i in range(6)]
+    response = api.post("/api/v1/churn/score", json=customers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    result = response.get_json()
+    expected = artifact.predict_proba(pd.DataFrame(customers)[artifact.features])
+    assert result["count"] == 6 and result["model_version"] == "test-v1"
+    assert [r["probability"] for r in result["items"]] == pytest.approx(list(expected), abs=1e-12)
+    assert all(r["user_id"] is None for r in result["items"])
+
+
+def _score(api, body) -> object:
+    return api.post("/api/v1/churn/score", data=body if isinstance(body, (str, bytes)) else json.dumps(body),
+                    content_type="application/json")
+
+
+@pytest.mark.parametrize("change, field, fragment", [
+    (lambda b: b.pop("visits_30"), "visits_30", "field required"),
+    (lambda b: b.update(visits_30="3"), "visits_30", "must be a number"),
+    (lambda b: b.update(visits_30=True), "visits_30", "must be a number"),
+    (lambda b: b.update(visits_30=None), "visits_30", "must be a number"),
+    (lambda b: b.update(visits_30=[1]), "visits_30", "must be a number"),
+    (lambda b: b.update(visits_30=1e13), "visits_30", "must be <= 1e+12"),
+    (lambda b: b.update(visits_30=-(10 ** 400)), "visits_30", ""),
+    (lambda b: b.update(channel=7), "channel", "must be a string"),
+    (lambda b: b.update(channel="x" * 201), "channel", "at most 200"),
+    (lambda b: b.update(user_id=12345678901234567890), "user_id", "must be a string"),
+    (lambda b: b.update(visits_30d=4), "visits_30d", "unknown field"),
+])
+def test_api020_score_validation_names_the_field(model_client, change, field, fragment):
+    api, _, _ = model_client
+    body = customer_features()
+    change(body)
+    assert_bad_field(_score(api, body), field, fragment)
+
+
+def test_api021_score_body_errors(model_client):
+    api, _, _ = model_client
+    good = customer_features()
+    infinite = json.dumps(good).replace(json.dumps(good["visits_60"]), "1e400", 1)
+    assert_bad_field(_score(api, infinite), "visits_60", "finite")
+    nan = json.dumps(good).replace(json.dumps(good["visits_60"]), "NaN", 1)
+    assert_bad_field(_score(api, nan), "body", "NaN is not valid JSON")
+    assert_bad_field(_score(api, '{"visits_30": 1,'), "body", "malformed JSON")
+    assert_bad_field(_score(api, "[" * 100_000 + "]" * 100_000), "body", "malformed JSON")
+    assert_bad_field(_score(api, b"\xff\xfe{}"), "body", "malformed JSON")
+    assert_bad_field(_score(api, "42"), "body", "must be a JSON object")
+    assert_bad_field(_score(api, []), "body", "empty")
+    assert_bad_field(_score(api, [good] * 1001), "body", "at most 1000")
+    items = _score(api, [good, good | {"channel": None}, "x"]).get_json()
+    assert [e["field"] for e in items["errors"]] == ["[1].channel", "[2]"]
+    assert items["message"] == "[1].channel: must be a string; [2]: must be a JSON object"
+    too_big = api.post("/api/v1/churn/score", data=b"[" + b" " * 1_000_001 + b"]", content_type="application/json")
+    assert too_big.status_code == 413 and too_big.get_json()["error"] == "too_large"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replacements=st.dictionaries(st.sampled_from(["visits_30", "channel", "orders_trend", "user_id", "extra"]),
+                                    json_values, max_size=3),
+       drop=st.sets(st.sampled_from(["region", "revenue_90", "device"]), max_size=2))
+def test_api022_random_feature_values_never_500(model_client, replacements, drop):
+    api, _, _ = model_client
+    body = {k: v for k, v in customer_features().items() if k not in drop} | replacements
+    response = _score(api, body)
+    assert response.status_code in (200, 400), response.get_data(as_text=True)
+    if response.status_code == 200:
+        assert 0.0 <= response.get_json()["probability"] <= 1.0
+
+
+def test_api023_no_model_is_503_then_new_model_is_picked_up(tmp_path):
+    url = f"duckdb:///{tmp_path / 'api.duckdb'}"
+    write_scores(url, score_rows())
+    api = make_client(url, tmp_path / "models")
+    missing = _score(api, customer_features())
+    assert missing.status_code == 503 and missing.get_json()["error"] == "no_model"
+    assert "no churn model trained yet" in missing.get_json()["message"]
+    train_artifact(tmp_path / "models", "test-v1")
+    assert _score(api, customer_features()).get_json()["model_version"] == "test-v1"
+    train_artifact(tmp_path / "models", "test-v2", seed=3)
+    assert _score(api, customer_features()).get_json()["model_version"] == "test-v2"
+    spec = api.get("/api/v1/openapi.json").get_json()
+    assert set(spec["components"]["schemas"]["CustomerFeatures"]["required"]) == set(features.FEATURES)
