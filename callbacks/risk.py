@@ -66,7 +66,19 @@ def customers_frame(request: ChartRequest) -> pd.DataFrame:
     return view.customers_table(customers_of(request), _param(request, "band"), _param(request, "segment"))
 
 
-NO_SCORES = "No churn scores for these filters. Train and score: python -m dashboard train, then score."
+NO_SCORES = "No churn scores for these filters."
+
+
+def scores_status(ctx: AppContext, stored: dict | None):
+    """Return the notice above the page when no scoring run is dated on or before the observation date."""
+    if not stored:
+        raise PreventUpdate
+    from layouts.filters import FilterState
+
+    state = FilterState.from_store(stored)
+    with ctx.engine.connect() as conn:
+        scored = risk_report.has_scores(conn) and risk_report.scores_as_of(conn, state.observation_date) is not None
+    return None if scored else view.no_scores_notice()
 
 
 def register(app: Dash, ctx: AppContext) -> None:
@@ -82,6 +94,10 @@ def register(app: Dash, ctx: AppContext) -> None:
                    empty_message="No customer is both high value and at high risk for these filters.")
     register_chart(app, ctx, view.RiskIds.SEGMENT_TESTS, segment_tests_frame, segment_tests_view,
                    params=("compare",), empty_message="No cohort for these filters and horizon.")
+
+    @app.callback(Output(view.RiskIds.STATUS, "children"), Input(FilterIds.STATE, "data"))
+    def _status(stored):
+        return scores_status(ctx, stored)
 
     name = view.RiskIds.CUSTOMERS
 

@@ -12,8 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from layouts.common import (HOVER_FORMATS, chart_card, data_grid, empty_state, fmt_int, fmt_money, grid_column,
-                            param_select, style_figure)
+from layouts.common import chart_card, data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
 from layouts.ids import page_param_id
 
@@ -60,12 +59,14 @@ PAGE_PARAMS = (
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
 
-def no_scores_notice() -> html.Div:
-    """Return the explanation shown when no churn scores exist yet."""
-    return empty_state(
-        "No churn scores yet for this observation date.",
-        "Train the model and score the customers: python -m dashboard train, then python -m dashboard score "
-        "(scores dated on or before the observation date are shown).",
+def no_scores_notice() -> dbc.Alert:
+    """Return the explanation shown above the page when no churn scores exist on or before the observation date."""
+    return dbc.Alert(
+        [html.Strong("No churn scores on or before this observation date. "),
+         "Train the model and score the customers: ",
+         html.Code("python -m dashboard train"), " then ", html.Code("python -m dashboard score"),
+         ". Segment comparisons below need no scores."],
+        color="info", className="mb-3", id="risk-no-scores",
     )
 
 
@@ -172,7 +173,7 @@ def segment_tests_grid(table: pd.DataFrame, dimension: str) -> dag.AgGrid:
         grid_column("metric", "Metric", minWidth=170), grid_column(dimension, dimension.capitalize()),
         grid_column("cohort_size", "Users", "int"), grid_column("rate", "Rate", "pct"),
         grid_column("rest_rate", "All others", "pct"), grid_column("p_adjusted", "p (Holm)", "number"),
-        grid_column("verdict", "Verdict", minWidth=240)], height=340)
+        grid_column("verdict", "Verdict", minWidth=300, tooltipField="verdict")], height=340)
 
 
 CUSTOMER_GRID_COLUMNS = [
@@ -194,9 +195,12 @@ def customers_table(customers: pd.DataFrame, band: str = "all", segment: str = "
 
 def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
     """Return the paged, sortable, filterable customer grid (its CSV export holds the rows it shows)."""
-    columns = [grid_column(field, header, kind, minWidth=200 if field == "recommended_action" else 110)
+    widths = {"user_id": 190, "reason_1": 230, "reason_2": 230, "reason_3": 230, "recommended_action": 320,
+              "segment": 150}
+    columns = [grid_column(field, header, kind, minWidth=widths.get(field, 110), tooltipField=field)
                for field, header, kind in CUSTOMER_GRID_COLUMNS]
     grid = data_grid(RiskIds.CUSTOMERS, table, columns, height=520)
+    grid.columnSize = None  # keep the minimum widths: long ids and reasons scroll instead of being cut
     grid.dashGridOptions = {**grid.dashGridOptions, "pagination": True, "paginationPageSize": 25,
                             "paginationPageSizeSelector": [25, 50, 100]}
     grid.csvExportParams = {"fileName": "customers_at_risk.csv"}
@@ -232,5 +236,3 @@ def page_layout(params: dict[str, str]) -> html.Div:
                                     min_height=520))], className="g-3"),
     ])
 
-
-HOVER = HOVER_FORMATS

@@ -244,3 +244,18 @@ def test_rsk008_risk_page_in_the_browser(dash_duo, scored_demo):
     assert len(rows) - 1 == high_rows  # header + exactly the rows the table shows
     assert [r[0] for r in rows[1:]] == [user for user, _ in cells]
     assert dash_duo.get_logs() == []
+
+
+def test_rsk009_status_notice_only_without_scores(scored_demo, database_url):
+    from callbacks.risk import scores_status
+    from layouts.filters import FilterState
+
+    scored = create_app(Config(database_url=scored_demo)).server.extensions["dashboard_context"]
+    with scored.engine.connect() as conn:
+        period = metrics.resolve_period(conn, metrics.Filters.make())
+    state = FilterState(period.start, period.end, period.observation_date, 14)
+    assert scores_status(scored, state.to_store()) is None
+    before = FilterState(period.start, period.end - dt.timedelta(days=1), period.end - dt.timedelta(days=1), 14)
+    assert "No churn scores" in str(scores_status(scored, before.to_store()))  # the only run is dated later
+    empty = create_app(Config(database_url=database_url)).server.extensions["dashboard_context"]
+    assert "python -m dashboard train" in str(scores_status(empty, state.to_store()))
