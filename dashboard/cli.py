@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "dashboard.importer",
     "dashboard.demo",
     "dashboard.info",
+    "metrics.export",
     "ml.segment_commands",
 )
 
