@@ -247,12 +247,19 @@ def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
                     )
                     copy.write(buf.getvalue())
     else:
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        for record in records:
-            for key, value in record.items():
-                if isinstance(value, pd.Timestamp):
-                    record[key] = value.to_pydatetime()
-        conn.execute(table.insert(), records)
+        # SQLite: executemany on the driver connection (same transaction), with timestamps and dates written
+        # as the text SQLAlchemy's SQLite DateTime / Date types store and parse.
+        columns = []
+        for column in table.columns:
+            values = frame[column.name]
+            if isinstance(column.type, sa.DateTime):
+                values = values.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            elif isinstance(column.type, sa.Date):
+                values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+            columns.append(values.astype(object).where(values.notna(), None).tolist())
+        placeholders = ", ".join("?" for _ in names)
+        raw = conn.connection.driver_connection
+        raw.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})", zip(*columns))
     return len(frame)
 
 
