@@ -89,7 +89,7 @@ def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = 
     lifetimes = sorted(table["lifetime"].unique()) if len(table) else []
     z = table.pivot(index="week", columns="lifetime", values="value").reindex(index=weeks, columns=lifetimes)
     sizes = table.groupby("week")["cohort_size"].first().reindex(weeks)
-    week_labels = [pd.Timestamp(w).strftime("%Y-%m-%d") for w in weeks]
+    week_labels = [f"{pd.Timestamp(w).strftime('%Y-%m-%d')} · n={int(n):,}" for w, n in zip(weeks, sizes)]
     size_grid = np.repeat(sizes.to_numpy(dtype=float)[:, None], len(lifetimes), axis=1)
     later = table[table["lifetime"] > 0]["value"] if skip_day0_in_scale else table["value"]
     zmax = float(later.max()) if len(later) and later.max() > 0 else 1.0
@@ -98,11 +98,11 @@ def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = 
         colorscale=colorscale, zmin=0, zmax=zmax, xgap=1, ygap=1,
         texttemplate="%{z:.1%}", textfont=dict(size=10),
         colorbar=dict(title=dict(text=metric_label), tickformat=".0%", thickness=12),
-        hovertemplate=(f"Cohort: week of %{{y}} (%{{customdata:,.0f}} users)<br>Lifetime day %{{x}}"
+        hovertemplate=(f"Acquisition week %{{y}}<br>Cohort size: %{{customdata:,.0f}} users<br>Lifetime day %{{x}}"
                        f"<br>{metric_label}: %{{z:.2%}}<extra></extra>"),
     ))
     height = max(CHART_HEIGHT, 90 + 22 * len(weeks))
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=90, r=20, t=20, b=50),
+    fig.update_layout(template="plotly_white", height=height, margin=dict(l=140, r=20, t=20, b=50),
                       font=dict(size=12))
     fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom")
     fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category")

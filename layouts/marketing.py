@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from dash import html
 
 from layouts.common import chart_card, data_grid, fmt_money, fmt_pct, grid_column, param_select, style_figure
@@ -39,6 +40,7 @@ PAGE_PARAMS = (
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
 ROLLING_DAYS = 7
+ROI_AXIS_CAP = 4.0  # ROI-by-date opens with the y axis at most this high (small cohorts make huge spikes)
 CHART_HEIGHT = 340
 FALLBACK_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
@@ -96,11 +98,19 @@ def _base_figure(x_title: str, y_title: str, *, height: int = CHART_HEIGHT, hove
     return fig
 
 
+def legend_beside_when_many(fig: go.Figure, many: int = 5) -> go.Figure:
+    """Return `fig` with its legend in a column at the right when it has more than `many` traces (else on top)."""
+    if len(fig.data) > many:
+        fig.update_layout(legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font_size=11),
+                          margin=dict(r=10))
+    return fig
+
+
 def add_break_even_line(fig: go.Figure) -> go.Figure:
     """Return `fig` with a dashed horizontal line at ROI 1.0 labelled "break-even"."""
     fig.add_hline(y=1.0, line_dash="dash", line_color="#b42318", line_width=1.5,
                   annotation_text="break-even (ROI 1.0)", annotation_position="top left",
-                  annotation_font_color="#b42318")
+                  annotation_font=dict(color="#b42318", size=11), annotation_bgcolor="rgba(255,255,255,0.8)")
     return fig
 
 
@@ -141,7 +151,7 @@ def spend_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None
         ))
     fig.update_layout(hovermode="x unified")
     fig.update_yaxes(tickformat="$,.0f", rangemode="tozero")
-    return fig
+    return legend_beside_when_many(fig)
 
 
 def spend_share_table(daily_spend: pd.DataFrame) -> pd.DataFrame:
@@ -193,27 +203,28 @@ def unattributed_total(economics: pd.DataFrame) -> tuple[float, float]:
 
 
 def cac_by_channel_table(economics: pd.DataFrame) -> pd.DataFrame:
-    """Return CAC per paid channel with new users (channel, new_users, costs, cac); channels without spend are left out."""
+    """Return CAC per paid channel with new users (channel, new_users, costs, cac), highest CAC first; unpaid left out."""
     table = economics[["channel", "new_users", "costs", "cac"]]
     paid = table[(table["costs"] > 0) & table["cac"].notna()]
-    return paid.sort_values("channel", kind="stable").reset_index(drop=True)
+    return paid.sort_values(["cac", "channel"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def cac_by_channel_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
-    """Return a bar chart of CAC per channel (y = cac in $; hover adds new users and attributed spend)."""
-    fig = _base_figure("Channel", "CAC ($ per new user)")
+    """Return horizontal bars of CAC per channel, in table order (x = cac in $; hover adds new users and spend)."""
+    fig = _base_figure("CAC ($ per new user)", "")
     channels = [str(c) for c in table["channel"]]
     fig.add_trace(go.Bar(
-        x=channels, y=table["cac"].to_numpy(dtype=float),
+        x=table["cac"].to_numpy(dtype=float), y=channels, orientation="h",
         marker_color=[color_of(c, i, colors) for i, c in enumerate(channels)],
         customdata=np.column_stack([table["new_users"].to_numpy(dtype=float), table["costs"].to_numpy(dtype=float)])
         if len(table) else None,
         text=[f"${v:,.2f}" for v in table["cac"]], textposition="auto",
-        hovertemplate=("%{x}<br>CAC: $%{y:,.2f}<br>New users: %{customdata[0]:,.0f}"
+        hovertemplate=("%{y}<br>CAC: $%{x:,.2f}<br>New users: %{customdata[0]:,.0f}"
                        "<br>Attributed spend: $%{customdata[1]:,.2f}<extra></extra>"),
         showlegend=False,
     ))
-    fig.update_yaxes(tickformat="$,.2f", rangemode="tozero")
+    fig.update_xaxes(tickformat="$,.2f", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", tickformat="")
     return fig
 
 
@@ -240,7 +251,7 @@ def cac_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None =
                            "<br>New users: %{customdata:,.0f}<extra></extra>"),
         ))
     fig.update_yaxes(tickformat="$,.2f", rangemode="tozero")
-    return fig
+    return legend_beside_when_many(fig)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -271,7 +282,7 @@ def lifetime_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None
         ))
     fig.update_xaxes(dtick=1 if len(table) and table["lifetime"].max() <= 20 else None, rangemode="tozero")
     fig.update_yaxes(tickformat=y_format, rangemode="tozero")
-    return fig
+    return legend_beside_when_many(fig)
 
 
 def ltv_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
@@ -331,16 +342,26 @@ def roi_by_date_table(roi_by_dt: pd.DataFrame, dimension: str, horizon: int,
 
 
 def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, str] | None = None,
-                       breakdown_title: str = "Channel", window_days: int = ROLLING_DAYS) -> go.Figure:
-    """Return ROI by lifetime day H-1 per acquisition date (rolling, cost-weighted), one line per group, break-even line."""
+                       breakdown_title: str = "Channel", window_days: int = ROLLING_DAYS,
+                       columns: int = 4) -> go.Figure:
+    """Return small multiples of rolling ROI by lifetime day H-1 per acquisition date: one panel (trace) per group.
+
+    Panels share both axes and each has the dashed break-even line at 1.0. The y axis opens at most at
+    ROI_AXIS_CAP (a few tiny cohorts reach ROI 50+ and would flatten everything else); exact values are in the
+    hover and the CSV.
+    """
     last_day = horizon - 1
-    fig = _base_figure(f"Acquisition date (last day of the {window_days}-day window)",
-                       f"ROI by day {last_day} ({window_days}-day rolling)")
-    for i, group in enumerate(_groups(table, "group")):
+    groups = _groups(table, "group")
+    cols = max(1, min(columns, len(groups)))
+    rows = max(1, -(-len(groups) // cols))
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes="all", shared_yaxes="all",
+                        subplot_titles=[str(g) for g in groups] or None,
+                        horizontal_spacing=0.025, vertical_spacing=0.22 / rows if rows > 1 else 0.0)
+    for i, group in enumerate(groups):
         part = table[table["group"] == group]
         fig.add_trace(go.Scatter(
             x=_dates(part["dt"]), y=part["roi_7d"].to_numpy(dtype=float), name=str(group), mode="lines",
-            line=dict(color=color_of(group, i, colors), width=2),
+            line=dict(color=color_of(group, i, colors), width=1.8), showlegend=False,
             customdata=np.column_stack([part["revenue_7d"].to_numpy(dtype=float), part["cost_7d"].to_numpy(dtype=float),
                                         part["cohort_size_7d"].to_numpy(dtype=float)]),
             hovertemplate=(f"{breakdown_title}: {group}<br>Acquired %{{x}} and the {window_days - 1} days before"
@@ -348,8 +369,22 @@ def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, s
                            f"<br>Revenue by day {last_day}: $%{{customdata[0]:,.2f}}"
                            "<br>Acquisition cost: $%{customdata[1]:,.2f}<br>Paid users: %{customdata[2]:,.0f}"
                            "<extra></extra>"),
-        ))
-    return add_break_even_line(fig)
+        ), row=i // cols + 1, col=i % cols + 1)
+    style_figure(fig, x_title="", y_title="", height=120 + 200 * rows, hovermode="closest")
+    fig.update_layout(margin=dict(l=60, r=20, t=40, b=70))
+    fig.update_annotations(font_size=12)
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#b42318", line_width=1.2, row="all", col="all")
+    fig.update_xaxes(showticklabels=True, tickformat="%b %d")
+    fig.update_yaxes(tickformat=".1f", rangemode="tozero")
+    fig.update_yaxes(title_text=f"ROI by day {last_day}", col=1)
+    note = f"Acquisition date (last day of the {window_days}-day window); dashed line = break-even (ROI 1.0)"
+    top = float(np.nanmax(table["roi_7d"].to_numpy(dtype=float))) if len(table) else 1.0
+    if top > ROI_AXIS_CAP:
+        fig.update_yaxes(range=[0, ROI_AXIS_CAP * 1.05])
+        note += f". y axis cut at {ROI_AXIS_CAP:.1f} (highest value {top:.2f}): double-click a panel to see all"
+    fig.add_annotation(xref="paper", yref="paper", x=0.5, y=0, xanchor="center", yanchor="top", yshift=-36,
+                       showarrow=False, font=dict(size=12, color="#495057"), text=note)
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -399,7 +434,7 @@ def payback_grid(table: pd.DataFrame, horizon: int, breakdown_title: str = "Chan
                     valueFormatter={"function": f"params.value == null ? '{never}' : 'day ' + params.value"},
                     cellClassRules={"text-danger fw-semibold": "params.value == null"}),
     ]
-    return data_grid(name, table, columns, height=min(90 + 42 * len(table), 520))
+    return data_grid(name, table, columns, height=min(54 + 42 * len(table), 520))
 
 
 def channel_economics_grid(table: pd.DataFrame, name: str = MarketingIds.CHANNEL_TABLE) -> dag.AgGrid:
@@ -414,7 +449,7 @@ def channel_economics_grid(table: pd.DataFrame, name: str = MarketingIds.CHANNEL
                     headerTooltip="Spend on days when the channel brought no new user: reported, never spread"),
         grid_column("total_spend", "Total spend", "money"),
     ]
-    return data_grid(name, table, columns, height=min(90 + 42 * len(table), 560))
+    return data_grid(name, table, columns, height=min(54 + 42 * len(table), 560))
 
 
 def unattributed_note(table: pd.DataFrame) -> html.P:
@@ -478,14 +513,15 @@ def page_layout(params: dict[str, str] | None = None) -> html.Div:
         dbc.Col(chart_card(MarketingIds.ROI_CURVES, "ROI by lifetime",
                            "LTV / CAC of the paid cohort; dashed line = break-even"), xl=6, className="mb-3"),
     ])
-    roi_row = dbc.Row([
-        dbc.Col(chart_card(MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
-                           f"{ROLLING_DAYS}-day rolling: revenue sum / cost sum of the cohorts acquired in the "
-                           "window (cost-weighted, not a mean of daily ROIs)"), xl=8, className="mb-3"),
-        dbc.Col(chart_card(MarketingIds.PAYBACK_TABLE, "Payback",
-                           "First lifetime day with ROI >= 1.0", min_height=200), xl=4, className="mb-3"),
-    ])
+    roi_row = dbc.Row(dbc.Col(chart_card(
+        MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
+        f"Which groups pay back, and since when. {ROLLING_DAYS}-day rolling: revenue sum / cost sum of the paid "
+        "cohorts acquired in the window (cost-weighted, not a mean of daily ROIs)"), className="mb-3"))
+    payback_row = dbc.Row(dbc.Col(chart_card(
+        MarketingIds.PAYBACK_TABLE, "Payback", "First lifetime day on which the paid cohort's ROI reaches 1.0",
+        min_height=200), className="mb-3"))
     return html.Div(
-        [html.H2("Marketing", className="h4 mb-3"), spend_row, cac_row, channel_row, section, curves_row, roi_row],
+        [html.H2("Marketing", className="h4 mb-3"), spend_row, cac_row, channel_row, section, curves_row, roi_row,
+         payback_row],
         id=MarketingIds.PAGE,
     )

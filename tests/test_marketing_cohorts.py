@@ -66,13 +66,13 @@ def test_mkc002_spend_share_is_share_of_total_largest_first():
 
 def test_mkc003_cac_by_channel_leaves_out_unpaid_and_channels_without_users():
     table = M.cac_by_channel_table(_economics())
-    assert table["channel"].tolist() == ["FaceBoom", "TipTop"]
+    assert table["channel"].tolist() == ["TipTop", "FaceBoom"]  # highest CAC first
     fig = M.cac_by_channel_figure(table)
-    assert list(fig.data[0].x) == ["FaceBoom", "TipTop"]
-    assert list(fig.data[0].y) == [2.0, 2.5]
-    assert fig.data[0].customdata.tolist() == [[4.0, 8.0], [9.0, 22.5]]
-    assert fig.data[0].text == ("$2.00", "$2.50")
-    assert "CAC: $%{y:,.2f}" in fig.data[0].hovertemplate
+    assert list(fig.data[0].y) == ["TipTop", "FaceBoom"]
+    assert list(fig.data[0].x) == [2.5, 2.0]
+    assert fig.data[0].customdata.tolist() == [[9.0, 22.5], [4.0, 8.0]]
+    assert fig.data[0].text == ("$2.50", "$2.00")
+    assert "CAC: $%{x:,.2f}" in fig.data[0].hovertemplate
 
 
 def test_mkc004_channel_table_keeps_unattributed_spend_visible():
@@ -191,7 +191,7 @@ def test_coh001_heatmap_holds_the_weekly_values_on_the_payer_side():
     expected = frame[frame["payer"]].pivot(index="week", columns="lifetime", values="value")
     fig = C.heatmap_figure(table, "Retention", skip_day0_in_scale=True)
     assert np.allclose(fig.data[0].z, expected.to_numpy())
-    assert list(fig.data[0].y) == ["2026-05-04", "2026-05-11"] and list(fig.data[0].x) == [0, 1, 2]
+    assert list(fig.data[0].y) == ["2026-05-04 · n=15", "2026-05-11 · n=9"] and list(fig.data[0].x) == [0, 1, 2]
     assert fig.data[0].customdata[0][0] == 15  # payer cohort size in the hover
     assert fig.data[0].zmax == pytest.approx(0.55)  # colour scale ignores day 0 (always 100%)
     assert "%{z:.2%}" in fig.data[0].hovertemplate
