@@ -122,7 +122,10 @@ def _ts(day: dt_.date) -> pd.Timestamp:
 
 def resolve_period(data: Any, filters: Filters) -> Period:
     """Return the Period with defaults from the data: first / last date of session_start, O = end."""
-    visits, _, _ = _tables(data)
+    return _resolve(_tables(data)[0], filters)
+
+
+def _resolve(visits: pd.DataFrame, filters: Filters) -> Period:
     start = filters.start or visits["session_start"].min().date()
     end = filters.end or visits["session_start"].max().date()
     observation = filters.observation_date or end
@@ -197,7 +200,7 @@ class _Context(NamedTuple):
 def _context(data: Any, filters: Filters) -> _Context:
     """Everything as of O: events, the period, all and filtered profiles."""
     visits, orders, costs = _tables(data)
-    period = resolve_period(data, filters)
+    period = _resolve(visits, filters)
     observation = _ts(period.observation_date)
     visits = visits[visits["session_start"].dt.normalize() <= observation]
     orders = orders[orders["event_dt"].dt.normalize() <= observation]
@@ -251,9 +254,7 @@ def _rolling_distinct(user_days: pd.DataFrame, days: pd.DatetimeIndex, window: i
     return covered.reindex(days).to_numpy(dtype="int64")
 
 
-def activity_daily(data: Any, filters: Filters) -> pd.DataFrame:
-    """Return date, dau, wau7, mau30 for every date of [start, min(end, O)] (filtered users)."""
-    ctx = _context(data, filters)
+def _activity_daily(ctx: _Context) -> pd.DataFrame:
     days = _period_days(ctx)
     ud = _user_days(ctx)
     dau = ud.groupby("day").size().reindex(days, fill_value=0)
@@ -263,6 +264,11 @@ def activity_daily(data: Any, filters: Filters) -> pd.DataFrame:
         "wau7": _rolling_distinct(ud, days, 7),
         "mau30": _rolling_distinct(ud, days, 30),
     })
+
+
+def activity_daily(data: Any, filters: Filters) -> pd.DataFrame:
+    """Return date, dau, wau7, mau30 for every date of [start, min(end, O)] (filtered users)."""
+    return _activity_daily(_context(data, filters))
 
 
 def _calendar_active(ctx: _Context, bucket) -> pd.DataFrame:
@@ -296,10 +302,10 @@ def _ratio(numerator: float, denominator: float) -> float:
 def activity_summary(data: Any, filters: Filters) -> pd.DataFrame:
     """Return metric, value rows: dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median."""
     ctx = _context(data, filters)
-    daily = activity_daily(data, filters)
+    daily = _activity_daily(ctx)
     dau = float(daily["dau"].mean()) if len(daily) else float("nan")
-    weekly = activity_weekly(data, filters)["wau"]
-    monthly = activity_monthly(data, filters)["mau"]
+    weekly = _calendar_active(ctx, _week_start)["active"]
+    monthly = _calendar_active(ctx, _month_start)["active"]
     wau = float(weekly.mean()) if len(weekly) else float("nan")
     mau = float(monthly.mean()) if len(monthly) else float("nan")
 

@@ -17,9 +17,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import metrics
+from dashboard import db
 from tests import metric_data
 from tests import reference as ref
+from tests.conftest import BACKENDS, make_database_url
 
 D = pd.Timestamp
 O = "2026-03-05"
@@ -202,3 +207,239 @@ def test_mref014_edge_data_invariants():
     spend = data.costs[(data.costs["dt"] >= D(period.start)) & (data.costs["dt"] <= D(period.last))]
     assert np.isclose(econ["costs"].sum() + econ["unattributed"].sum(), spend["costs"].sum(), rtol=1e-12)
     assert econ["unattributed"].sum() > 0
+
+
+# ------------------------------------------------------------------------------ SQL layer vs reference
+# One edge-case data set, loaded once per backend (module-scoped), compared on a deterministic grid
+# of parameters plus a few random (hypothesis) combinations.
+
+SEED = 7
+DATA = metric_data.edge_case_data(SEED)
+FIRST, LAST = "2026-03-04", "2026-05-20"  # the data's first and last session_start dates
+
+FILTERS = {
+    "all": {},
+    "uk": {"regions": ["UK"]},
+    "two_channels": {"channels": ["Zeta", "alpha"]},
+    "iphone_faceboom": {"devices": ["iPhone"], "channels": ["FaceBoom"]},
+    "nobody": {"regions": ["Atlantis"]},
+    "regions_devices": {"regions": ["Österreich", "germany"], "devices": ["PC", "mac"]},
+    "narrow": {"start": "2026-03-16", "end": "2026-04-26"},
+    "o_first_day": {"observation_date": FIRST},
+    "o_last_day": {"observation_date": LAST},
+    "o_middle": {"observation_date": "2026-04-15"},
+    "o_before_late_paid": {"observation_date": "2026-04-19"},
+    "o_late_paid": {"observation_date": "2026-04-20", "channels": ["LateAds", "organic", "Zeta"]},
+    "o_beyond_end": {"start": "2026-03-10", "end": "2026-04-10", "observation_date": "2026-04-30"},
+    "o_after_data": {"observation_date": "2026-05-25"},
+    "start_before_data": {"start": "2026-02-20", "end": "2026-03-31"},
+}
+
+# Every filter set runs these; the rest run on FULL_FILTERS only.
+CORE_CASES = [
+    ("profiles", {}),
+    ("activity_daily", {}),
+    ("activity_summary", {}),
+    ("daily_revenue", {}),
+    ("channel_economics", {"grain": None}),
+    ("channel_economics", {"grain": "week"}),
+]
+MORE_CASES = [
+    ("resolve_period", {}),
+    ("activity_weekly", {}),
+    ("activity_monthly", {}),
+    ("daily_spend", {}),
+    ("channel_economics", {"grain": "dt"}),
+    ("channel_economics", {"grain": "month"}),
+    ("new_users", {}),
+    ("new_users", {"dimensions": ()}),
+    ("new_users", {"dimensions": ("channel", "payer")}),
+    ("new_users", {"dimensions": ("week", "device")}),
+]
+FULL_FILTERS = ("all", "two_channels", "nobody", "narrow", "o_middle", "o_beyond_end", "start_before_data")
+
+COHORT_FUNCTIONS = ("retention", "conversion", "ltv", "roi", "payback")
+# (filters, horizon, dimensions, ignore_horizon)
+COHORT_CASES = [
+    ("all", 14, (), False),
+    ("all", 1, ("channel",), False),
+    ("all", 7, ("region",), True),
+    ("all", 60, ("device",), False),
+    ("all", 14, ("payer",), False),
+    ("all", 7, ("dt",), False),
+    ("all", 14, ("week",), True),
+    ("all", 30, ("month",), False),
+    ("all", 60, ("region", "device", "channel"), True),
+    ("all", 14, ("device", "region"), False),
+    ("two_channels", 14, ("channel", "payer"), False),
+    ("uk", 7, ("week", "device"), False),
+    ("iphone_faceboom", 14, ("region", "device", "channel"), True),
+    ("regions_devices", 21, ("payer", "month", "region"), False),
+    ("nobody", 14, (), False),
+    ("nobody", 7, ("channel", "payer"), True),
+    ("o_first_day", 1, ("channel",), False),
+    ("o_first_day", 14, (), False),
+    ("o_first_day", 14, ("device",), True),
+    ("o_middle", 14, ("channel",), False),
+    ("o_middle", 60, (), True),
+    ("o_before_late_paid", 7, ("channel", "payer"), True),
+    ("o_late_paid", 7, ("channel", "payer"), True),
+    ("narrow", 21, ("month", "payer"), False),
+    ("o_beyond_end", 14, ("channel",), False),
+    ("o_after_data", 60, (), True),
+    ("o_last_day", 2, ("dt", "channel"), False),
+    ("start_before_data", 10, ("week",), False),
+]
+
+
+def _case_id(fn: str, filters: str, params: dict) -> str:
+    parts = [fn, filters]
+    for key, value in params.items():
+        if key == "dimensions":
+            value = "+".join(value) or "nodims"
+        parts.append(f"{key}={value}")
+    return "-".join(str(p) for p in parts)
+
+
+CASES = [(fn, fname, params) for fname in FILTERS for fn, params in CORE_CASES]
+CASES += [(fn, fname, params) for fname in FULL_FILTERS for fn, params in MORE_CASES]
+CASES += [
+    (fn, fname, {"horizon": h, "dimensions": dims, "ignore_horizon": ignore})
+    for number, (fname, h, dims, ignore) in enumerate(COHORT_CASES)
+    for fn in COHORT_FUNCTIONS
+    if fn != "payback" or number % 2 == 0  # payback is roi's first crossing: half the cases suffice
+]
+_REFERENCE_CACHE: dict[str, object] = {}
+
+
+def reference_result(fn: str, filter_kwargs: dict, params: dict):
+    """The reference's answer, computed once per case for all backends."""
+    key = repr((fn, sorted(filter_kwargs.items()), sorted(params.items())))
+    if key not in _REFERENCE_CACHE:
+        _REFERENCE_CACHE[key] = getattr(ref, fn)(DATA, ref.Filters.make(**filter_kwargs), **params)
+    return _REFERENCE_CACHE[key]
+
+
+def sql_result(conn, fn: str, filter_kwargs: dict, params: dict):
+    """The SQL layer's answer on the connection `conn`."""
+    return getattr(metrics, fn)(conn, metrics.Filters.make(**filter_kwargs), **params)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def loaded(request, tmp_path_factory):
+    """A connection to a database holding DATA, one per backend for the whole module (read only)."""
+    url, cleanup = make_database_url(request.param, tmp_path_factory.mktemp(f"ref_{request.param}"))
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        for table in db.EVENT_TABLES:
+            db.bulk_insert(conn, table, getattr(DATA, table.name))
+    with engine.connect() as conn:
+        yield conn
+    engine.dispose()
+    cleanup()
+
+
+def _describe(frame: pd.DataFrame, positions) -> str:
+    return frame.iloc[list(positions)[:8]].to_string()
+
+
+def assert_same_frame(got: pd.DataFrame, expected: pd.DataFrame, *, sort_by: list[str] | None = None) -> None:
+    """Same columns and row order; ints equal; floats to 1e-9 relative (NaN == NaN); same dates and strings."""
+    assert isinstance(got, pd.DataFrame), type(got)
+    assert list(got.columns) == list(expected.columns), f"columns {list(got.columns)} != {list(expected.columns)}"
+    if sort_by:
+        got = got.assign(_key=got[sort_by[0]].astype(str)).sort_values("_key", kind="mergesort").drop(columns="_key")
+    got = got.reset_index(drop=True)
+    assert len(got) == len(expected), (
+        f"{len(got)} rows != expected {len(expected)}\nGOT:\n{got.head(12).to_string()}\n"
+        f"EXPECTED:\n{expected.head(12).to_string()}")
+    if len(expected) == 0:
+        return
+    for column in expected.columns:
+        want, have = expected[column], got[column]
+        if pd.api.types.is_datetime64_any_dtype(want):
+            assert pd.api.types.is_datetime64_any_dtype(have), f"{column}: dtype {have.dtype}, want datetime64"
+            bad = have.astype("datetime64[us]").to_numpy() != want.astype("datetime64[us]").to_numpy()
+        elif pd.api.types.is_bool_dtype(want):
+            assert pd.api.types.is_bool_dtype(have), f"{column}: dtype {have.dtype}, want bool"
+            bad = have.to_numpy(dtype=bool) != want.to_numpy(dtype=bool)
+        elif pd.api.types.is_integer_dtype(want):
+            assert pd.api.types.is_integer_dtype(have), f"{column}: dtype {have.dtype}, want integer"
+            if str(want.dtype) == "Int64":
+                assert str(have.dtype) == "Int64", f"{column}: dtype {have.dtype}, want Int64"
+            want_na, have_na = want.isna().to_numpy(), have.isna().to_numpy()
+            bad = (want_na != have_na) | (~want_na & (have.fillna(-1).to_numpy(dtype="int64")
+                                                      != want.fillna(-1).to_numpy(dtype="int64")))
+        elif pd.api.types.is_float_dtype(want):
+            assert have.dtype == "float64", f"{column}: dtype {have.dtype}, want float64"
+            a, b = have.to_numpy(dtype="float64"), want.to_numpy(dtype="float64")
+            bad = ~(np.isclose(a, b, rtol=1e-9, atol=0.0) | (np.isnan(a) & np.isnan(b)))
+        else:
+            assert pd.api.types.is_string_dtype(have) or have.dtype == object, f"{column}: dtype {have.dtype}"
+            bad = np.array([type(x) is not str or x != y for x, y in zip(have.tolist(), want.tolist())])
+        where = np.flatnonzero(bad)
+        assert len(where) == 0, (
+            f"column {column!r}: {len(where)} of {len(want)} rows differ\nGOT:\n{_describe(got, where)}\n"
+            f"EXPECTED:\n{_describe(expected, where)}")
+
+
+def compare(conn, fn: str, filter_kwargs: dict, params: dict) -> None:
+    """Assert that metrics.<fn> on `conn` equals reference.<fn> for these filters and parameters."""
+    expected = reference_result(fn, filter_kwargs, params)
+    got = sql_result(conn, fn, filter_kwargs, params)
+    if fn == "resolve_period":
+        fields = ("start", "end", "observation_date", "last")
+        have = tuple(pd.Timestamp(getattr(got, name)).date() for name in fields)
+        assert have == tuple(expected), f"{have} != {tuple(expected)}"
+        return
+    assert_same_frame(got, expected, sort_by=["user_id"] if fn == "profiles" else None)
+
+
+@pytest.mark.parametrize(("fn", "filters", "params"), CASES,
+                         ids=[_case_id(fn, fname, params) for fn, fname, params in CASES])
+def test_mref100_sql_matches_reference(loaded, fn, filters, params):
+    compare(loaded, fn, FILTERS[filters], params)
+
+
+DATES = pd.date_range("2026-02-25", "2026-05-26", freq="D").date.tolist()
+
+
+@st.composite
+def random_case(draw):
+    """A random cohort query: filters, period, observation date, horizon, dimensions, ignore_horizon."""
+    kwargs: dict = {}
+    for field, values in (("regions", metric_data.REGIONS), ("devices", metric_data.DEVICES),
+                          ("channels", metric_data.USER_CHANNELS + [metric_data.GHOST_CHANNEL])):
+        if draw(st.booleans()):
+            kwargs[field] = draw(st.lists(st.sampled_from(values), min_size=1, max_size=3, unique=True))
+    dates = sorted(draw(st.lists(st.sampled_from(DATES), min_size=2, max_size=2)))
+    if draw(st.booleans()):
+        kwargs["start"] = dates[0]
+    if draw(st.booleans()):
+        kwargs["end"] = dates[1]
+    if draw(st.booleans()):
+        kwargs["observation_date"] = draw(st.sampled_from(DATES))
+    dims = tuple(draw(st.permutations(ref.DIMENSIONS))[:draw(st.integers(0, 3))])
+    fn = draw(st.sampled_from(COHORT_FUNCTIONS + ("channel_economics", "activity_summary", "activity_daily")))
+    if fn == "channel_economics":
+        return fn, kwargs, {"grain": draw(st.sampled_from([None, "dt", "week", "month"]))}
+    if fn.startswith("activity"):
+        return fn, kwargs, {}
+    return fn, kwargs, {"horizon": draw(st.integers(1, 60)), "dimensions": dims,
+                        "ignore_horizon": draw(st.booleans())}
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=random_case())
+def test_mref101_sql_matches_reference_random(loaded, case):
+    fn, kwargs, params = case
+    compare(loaded, fn, kwargs, params)
+
+
+def test_mref102_sql_rejects_bad_parameters_like_reference(loaded):
+    with pytest.raises(ValueError):
+        metrics.retention(loaded, metrics.Filters.make(), horizon=0)
+    with pytest.raises(ValueError, match="colour"):
+        metrics.ltv(loaded, metrics.Filters.make(), dimensions=("colour",))
