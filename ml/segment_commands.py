@@ -16,12 +16,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export-segments", help="write RFM segments and clusters per customer to a CSV file",
         description="Write one row per customer with at least one order up to the observation date: "
-        "user_id, recency_days, frequency, monetary, r, f, m, segment, cluster. Works on orders-only data.",
+        "user_id, recency_days, frequency, monetary, r, f, m, segment, cluster. Works on orders-only data. "
+        "Also saves the cluster classifier to MODEL_DIR/segments-latest.joblib for the segments API.",
     )
     parser.add_argument("--out", required=True, type=Path, help="CSV file to write")
     parser.add_argument("--observation-date", help="O, YYYY-MM-DD (default: the date of the last order)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the clustering (default 0)")
     parser.set_defaults(func=run)
+
+
+def table_observation_date(url: str | None):
+    """Return the date of the last order (the default observation date)."""
+    import sqlalchemy as sa
+
+    engine = db.make_engine(url, read_only=db.resolve_url(url).startswith("duckdb:"))
+    try:
+        with engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(db.orders.c.event_dt))).scalar_one()
+    finally:
+        engine.dispose()
+    import pandas as pd
+
+    return pd.Timestamp(last).date()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
         engine.dispose()
     if table.empty:
         raise BadInput("no customer has an order up to the observation date")
+    if result is not None and result.classifier is not None:
+        from ml.segments import save_segment_model
+
+        as_of = observation or table_observation_date(url)
+        saved = save_segment_model(result, Config.from_env().model_dir, as_of)
+        print(f"cluster classifier saved to {saved} (used by POST /api/v1/segments/predict)", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     print(f"{len(table):,} customers written to {args.out}", file=sys.stderr)

@@ -232,3 +232,57 @@ def segments_table(conn: Connection, observation_date: _dt.date | None = None, f
         return rfm.assign(cluster=pd.Series(dtype="Int64")), None
     result = cluster_customers(rfm, seed=seed)
     return rfm.assign(cluster=result.labels), result
+
+
+SEGMENT_MODEL_NAME = "segments-latest.joblib"
+
+
+@dataclass
+class SegmentModel:
+    """The fitted cluster classifier with its card (k, names, scores, accuracy, observation date)."""
+
+    classifier: Pipeline
+    card: dict
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return cluster and cluster_name for rows with recency_days, frequency, monetary."""
+        clusters = self.classifier.predict(frame[FEATURES])
+        names = {int(k): v for k, v in self.card["names"].items()}
+        return pd.DataFrame({"cluster": clusters.astype("int64"), "cluster_name": [names[int(c)] for c in clusters]},
+                            index=frame.index)
+
+
+def save_segment_model(result: ClusteringResult, model_dir, observation_date: _dt.date) -> "Path":
+    """Save the clustering's classifier and card to `model_dir`/segments-latest.joblib; return the path."""
+    from pathlib import Path
+
+    import joblib
+    import sklearn
+
+    if result.classifier is None:
+        raise ValueError("the clustering has no classifier (too few customers)")
+    path = Path(model_dir) / SEGMENT_MODEL_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    card = {
+        "k": result.k, "names": {str(k): v for k, v in result.names.items()},
+        "classifier_accuracy": result.classifier_accuracy, "observation_date": observation_date.isoformat(),
+        "features": FEATURES, "sklearn": sklearn.__version__,
+        "silhouette": result.scores[result.scores["algorithm"] == "kmeans"].set_index("k")["silhouette"].to_dict(),
+    }
+    tmp = path.with_suffix(".tmp")
+    joblib.dump({"classifier": result.classifier, "card": card}, tmp)
+    tmp.replace(path)  # atomic: a reader never sees a half-written model
+    return path
+
+
+def load_segment_model(model_dir) -> SegmentModel | None:
+    """Return the saved segment model of `model_dir`, or None when none was saved."""
+    from pathlib import Path
+
+    import joblib
+
+    path = Path(model_dir) / SEGMENT_MODEL_NAME
+    if not path.exists():
+        return None
+    payload = joblib.load(path)
+    return SegmentModel(classifier=payload["classifier"], card=payload["card"])

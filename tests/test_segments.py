@@ -124,6 +124,7 @@ def test_seg006_export_segments_cli_on_orders_only_data(tmp_path, monkeypatch):
     csv = tmp_path / "orders.csv"
     pd.DataFrame(rows, columns=["User Id", "Event Dt", "Revenue"]).to_csv(csv, index=False, date_format="%Y-%m-%d %H:%M:%S")
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
     assert main(["import", "--orders", str(csv)]) == 0
     out = tmp_path / "segments.csv"
     assert main(["export-segments", "--out", str(out), "--observation-date", O.isoformat()]) == 0
@@ -135,6 +136,11 @@ def test_seg006_export_segments_cli_on_orders_only_data(tmp_path, monkeypatch):
     assert (merged["frequency"] == merged["frequency_true"]).all()
     assert np.allclose(merged["monetary"], merged["monetary_true"], rtol=1e-9)
     assert written["segment"].isin(segments.SEGMENTS).all() and written["cluster"].notna().all()
+    model = segments.load_segment_model(tmp_path / "models")
+    assert model is not None and model.card["observation_date"] == O.isoformat()
+    predicted = model.predict(merged[segments.FEATURES])
+    assert (predicted["cluster"].to_numpy() == merged["cluster"].to_numpy()).mean() > 0.9
+    assert set(predicted["cluster_name"]) <= set(model.card["names"].values())
 
 
 def test_seg007_export_segments_bad_date_exits_2(tmp_path, monkeypatch, capsys):
