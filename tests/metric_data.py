@@ -6,7 +6,7 @@
 
 - ties on the first visit: same session_start, different channel / device / region;
 - sessions across midnight, zero-length sessions, visits exactly at 00:00:00;
-- visits exactly 24 h (lifetime 1) and 24 h - 1 s (lifetime 0) after the first visit;
+- visits exactly k*24 h, k*24 h - 1 s and k*24 h - 1 us / 0.5 s after the first visit (lifetime boundaries);
 - orders before the first visit (lifetime clamps to 0), orders by users with no visit;
 - events (visits, orders, costs) after the last visit date and after any observation date tested;
 - spend on days with no new user, several cost rows for one (day, channel), zero-cost rows, a channel
@@ -117,7 +117,10 @@ def edge_case_data(seed: int = 0, n_users: int = 400) -> Data:
         ts = first_ts
         for _ in range(int(rng.geometric(0.15)) - 1):
             r = rng.random()
-            if r < 0.08:
+            if r < 0.03:  # sub-second precision around the lifetime boundary
+                ts = first_ts + pd.Timedelta(days=int(rng.integers(1, 20))) - pd.Timedelta(
+                    microseconds=int(rng.choice([1, 500_000])))
+            elif r < 0.08:
                 ts = first_ts + pd.Timedelta(days=int(rng.integers(1, 20)))
             elif r < 0.16:
                 ts = first_ts + pd.Timedelta(days=int(rng.integers(1, 20))) - pd.Timedelta(seconds=1)

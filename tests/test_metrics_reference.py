@@ -209,6 +209,25 @@ def test_mref014_edge_data_invariants():
     assert econ["unattributed"].sum() > 0
 
 
+def test_mref015_comparison_is_strict():
+    base = pd.DataFrame({"channel": ["Zeta", "alpha"], "payer": [False, True], "lifetime": [0, 1],
+                         "value": [1.0, np.nan], "dt": pd.to_datetime(["2026-03-02", "2026-03-03"])})
+    assert_same_frame(base.assign(value=[1.0 + 1e-12, np.nan]), base)
+    broken = [
+        base.assign(value=[1.0 + 1e-8, np.nan]),          # beyond 1e-9 relative
+        base.assign(value=[1.0, 0.0]),                     # NaN is not 0
+        base.iloc[::-1],                                   # row order
+        base.assign(lifetime=[0.0, 1.0]),                  # ints as floats
+        base.assign(channel=["Zeta", "Alpha"]),            # strings exactly
+        base.assign(dt=pd.to_datetime(["2026-03-02", "2026-03-04"])),
+        base[["payer", "channel", "lifetime", "value", "dt"]],  # column order
+        base.iloc[:1],
+    ]
+    for frame in broken:
+        with pytest.raises(AssertionError):
+            assert_same_frame(frame, base)
+
+
 # ------------------------------------------------------------------------------ SQL layer vs reference
 # One edge-case data set, loaded once per backend (module-scoped), compared on a deterministic grid
 # of parameters plus a few random (hypothesis) combinations.
@@ -233,6 +252,7 @@ FILTERS = {
     "o_beyond_end": {"start": "2026-03-10", "end": "2026-04-10", "observation_date": "2026-04-30"},
     "o_after_data": {"observation_date": "2026-05-25"},
     "start_before_data": {"start": "2026-02-20", "end": "2026-03-31"},
+    "o_before_start": {"start": "2026-05-01", "observation_date": "2026-04-15"},  # empty period
 }
 
 # Every filter set runs these; the rest run on FULL_FILTERS only.
