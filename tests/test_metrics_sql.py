@@ -1,0 +1,420 @@
+"""The SQL metrics layer (metrics/) on hand-computed tiny data, on DuckDB, SQLite and PostgreSQL;
+export-metrics files byte for byte; CLI bad-argument exits.
+
+Data (`load_tiny`), O = 2026-03-05 (end), start = 2026-03-02 (first visit date):
+- user 1: first 03-02 10:00 UK/iPhone/ads; visits of lifetime 0 (03-03 09:59:59 is 23:59:59 later) and 2;
+  orders 10 (lt 0), 5 (lt 2), 100 on 03-06 (after O).
+- user 2: tie at 03-02 23:50 between (US, Mac, ads) and (DE, PC, Zeta): "Zeta" < "ads" wins; the
+  session crosses midnight (30 min); its only order is on 03-06 (after O): not a payer.
+- user 12345678901234567890 (20 digits): first 03-03 00:00:00 FR/PC/organic; a visit of lifetime 2.
+- user 4: only visit 03-07 (after O): no profile. user 5: first 03-03 08:00 UK/iPhone/ads; an order 3
+  on 03-01, before the first visit (lifetime 0). user 9: an order, no visit.
+- costs: (03-02, ads) 6 + 2, (03-02, Zeta) 3, (03-03, ads) 4, (03-04, ads) 5 (no new user that day),
+  (03-04, TV) 9 (a channel without users), (03-06, organic) 1 (after O: organic stays unpaid).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import metrics
+from dashboard import cli, db
+from metrics import Filters
+from metrics import dialect as d
+
+BIG = "12345678901234567890"
+T = pd.Timestamp
+O = "2026-03-05"
+
+VISITS = [
+    ("1", "UK", "iPhone", "ads", "2026-03-02 10:00:00", "2026-03-02 10:30:00"),
+    ("1", "UK", "iPhone", "ads", "2026-03-03 09:59:59", "2026-03-03 10:09:59"),
+    ("1", "UK", "iPhone", "ads", "2026-03-04 10:00:00", "2026-03-04 10:01:00"),
+    ("2", "US", "Mac", "ads", "2026-03-02 23:50:00", "2026-03-03 00:20:00"),
+    ("2", "DE", "PC", "Zeta", "2026-03-02 23:50:00", "2026-03-03 00:20:00"),
+    (BIG, "FR", "PC", "organic", "2026-03-03 00:00:00", "2026-03-03 00:05:00"),
+    (BIG, "FR", "PC", "organic", "2026-03-05 12:00:00", "2026-03-05 12:10:00"),
+    ("4", "UK", "Mac", "ads", "2026-03-07 08:00:00", "2026-03-07 08:20:00"),
+    ("5", "UK", "iPhone", "ads", "2026-03-03 08:00:00", "2026-03-03 08:01:00"),
+]
+ORDERS = [
+    ("1", "2026-03-02 11:00:00", 10.0),
+    ("1", "2026-03-04 10:00:00", 5.0),
+    ("1", "2026-03-06 10:00:00", 100.0),
+    ("2", "2026-03-06 09:00:00", 7.0),
+    ("5", "2026-03-01 12:00:00", 3.0),
+    ("9", "2026-03-03 12:00:00", 50.0),
+]
+COSTS = [
+    ("2026-03-02", "ads", 6.0),
+    ("2026-03-02", "ads", 2.0),
+    ("2026-03-02", "Zeta", 3.0),
+    ("2026-03-03", "ads", 4.0),
+    ("2026-03-04", "ads", 5.0),
+    ("2026-03-04", "TV", 9.0),
+    ("2026-03-06", "organic", 1.0),
+]
+
+
+def load_tiny(engine) -> None:
+    visits = pd.DataFrame(VISITS, columns=["user_id", "region", "device", "channel", "session_start", "session_end"])
+    orders = pd.DataFrame(ORDERS, columns=["user_id", "event_dt", "revenue"])
+    costs = pd.DataFrame(COSTS, columns=["dt", "channel", "costs"])
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, visits)
+        db.bulk_insert(conn, db.orders, orders)
+        db.bulk_insert(conn, db.costs, costs)
+
+
+@pytest.fixture
+def tiny(engine):
+    load_tiny(engine)
+    with engine.connect() as conn:
+        yield conn
+
+
+def F(**kwargs) -> Filters:
+    kwargs.setdefault("end", O)
+    return Filters.make(**kwargs)
+
+
+def rows(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as Python tuples; NaN / <NA> as None; floats rounded to 12 digits for readable asserts."""
+    out = []
+    for record in frame.astype(object).itertuples(index=False):
+        values = []
+        for v in record:
+            if not isinstance(v, (str, bool)) and pd.isna(v):
+                values.append(None)
+            elif isinstance(v, float):
+                values.append(round(v, 12))
+            else:
+                values.append(v)
+        out.append(tuple(values))
+    return out
+
+
+def test_msql001_dialect_constructs_exact_on_each_backend(engine):
+    ts = lambda text: sa.literal(dt.datetime.fromisoformat(text), sa.DateTime())  # noqa: E731
+    day = lambda text: sa.literal(dt.date.fromisoformat(text), sa.Date())  # noqa: E731
+    stmt = sa.select(
+        d.week_start(day("2026-03-08")).label("sunday_week"),    # a Sunday: its Monday is 03-02
+        d.week_start(day("2026-03-02")).label("monday_week"),
+        d.month_start(day("2026-02-28")).label("month"),
+        d.add_days(day("2026-02-27"), 2).label("plus_two"),
+        d.add_days(day("2026-03-01"), -1).label("minus_one"),
+        d.date_of(ts("2026-03-02 23:59:59.999999")).label("date"),
+        d.whole_days(ts("2026-03-03 10:00:00"), ts("2026-03-02 10:00:00.000001")).label("short_by_1us"),
+        d.whole_days(ts("2026-03-03 10:00:00.000001"), ts("2026-03-02 10:00:00.000001")).label("exactly_1d"),
+        d.whole_days(ts("2026-03-01 10:00:00"), ts("2026-03-02 10:00:00")).label("before_first"),
+        d.seconds_between(ts("2026-03-03 00:00:00.5"), ts("2026-03-02 23:59:59")).label("seconds"),
+        d.epoch_us(ts("1970-01-02 00:00:00.000007")).label("epoch_us"),
+    )
+    with engine.connect() as conn:
+        row = metrics.conform(pd.DataFrame([conn.execute(stmt).one()._mapping]))
+    got = {k: row[k].iloc[0] for k in row.columns}
+    assert str(got["sunday_week"])[:10] == "2026-03-02"
+    assert str(got["monday_week"])[:10] == "2026-03-02"
+    assert str(got["month"])[:10] == "2026-02-01"
+    assert str(got["plus_two"])[:10] == "2026-03-01"
+    assert str(got["minus_one"])[:10] == "2026-02-28"
+    assert str(got["date"])[:10] == "2026-03-02"
+    assert int(got["short_by_1us"]) == 0
+    assert int(got["exactly_1d"]) == 1
+    assert int(got["before_first"]) == 0
+    assert float(got["seconds"]) == 1.5
+    assert int(got["epoch_us"]) == 86_400_000_007
+
+
+@pytest.mark.parametrize("values, expected", [([5.0, 1.0, 3.0], 3.0), ([4.0, 1.0, 10.0, 2.0], 3.0), ([7.0], 7.0)])
+def test_msql002_median_exact_odd_and_even(engine, values, expected):
+    source = sa.union_all(*[sa.select(sa.literal(v, sa.Double()).label("x")) for v in values]).subquery("s")
+    with engine.connect() as conn:
+        assert conn.execute(d.median_select(conn.dialect.name, source, "x")).scalar() == expected
+
+
+def test_msql003_profiles_tie_break_as_of_cost_and_ids(tiny):
+    got = metrics.profiles(tiny, F())
+    assert list(got.columns) == list(metrics.PROFILE_COLUMNS)
+    assert rows(got) == [
+        ("1", T("2026-03-02 10:00"), T("2026-03-02"), T("2026-03-02"), T("2026-03-01"), "UK", "iPhone", "ads", True, 8.0),
+        (BIG, T("2026-03-03 00:00"), T("2026-03-03"), T("2026-03-02"), T("2026-03-01"), "FR", "PC", "organic", False, 0.0),
+        ("2", T("2026-03-02 23:50"), T("2026-03-02"), T("2026-03-02"), T("2026-03-01"), "DE", "PC", "Zeta", False, 3.0),
+        ("5", T("2026-03-03 08:00"), T("2026-03-03"), T("2026-03-02"), T("2026-03-01"), "UK", "iPhone", "ads", True, 4.0),
+    ]
+    assert str(got["first_ts"].dtype) == "datetime64[us]" and str(got["dt"].dtype) == "datetime64[us]"
+    assert got["payer"].dtype == bool and got["acquisition_cost"].dtype == "float64"
+    # filters select by the first visit; the cost of a user never depends on the filters
+    assert rows(metrics.profiles(tiny, F(regions=["US"]))) == []
+    assert metrics.profiles(tiny, F(devices=["PC"], channels=["Zeta", "organic"]))["user_id"].tolist() == [BIG, "2"]
+    assert metrics.profiles(tiny, F(regions=["UK"], start="2026-03-03"))["acquisition_cost"].tolist() == [4.0]
+    # without an observation date everything is seen: user 4 appears, user 2 becomes a payer
+    everything = metrics.profiles(tiny, Filters.make())
+    assert everything["user_id"].tolist() == ["1", BIG, "2", "4", "5"]
+    assert everything["payer"].tolist() == [True, False, True, False, True]
+
+
+def test_msql004_activity_daily_weekly_monthly(tiny):
+    daily = metrics.activity_daily(tiny, F())
+    assert rows(daily) == [
+        (T("2026-03-02"), 2, 2, 2), (T("2026-03-03"), 3, 4, 4), (T("2026-03-04"), 1, 4, 4), (T("2026-03-05"), 1, 4, 4),
+    ]
+    assert [str(t) for t in daily.dtypes] == ["datetime64[us]", "int64", "int64", "int64"]
+    assert rows(metrics.activity_weekly(tiny, F())) == [(T("2026-03-02"), 4)]
+    assert rows(metrics.activity_monthly(tiny, F())) == [(T("2026-03-01"), 4)]
+    # windows reach before start; a filtered day without visits is a 0 row
+    assert rows(metrics.activity_daily(tiny, F(start="2026-03-04"))) == [(T("2026-03-04"), 1, 4, 4), (T("2026-03-05"), 1, 4, 4)]
+    assert rows(metrics.activity_daily(tiny, F(regions=["UK"]))) == [
+        (T("2026-03-02"), 1, 1, 1), (T("2026-03-03"), 2, 2, 2), (T("2026-03-04"), 1, 2, 2), (T("2026-03-05"), 0, 2, 2),
+    ]
+    # weeks and months intersecting a period across a week and month boundary, days outside not counted
+    assert rows(metrics.activity_weekly(tiny, F(start="2026-02-27", end="2026-03-02"))) == [(T("2026-02-23"), 0), (T("2026-03-02"), 2)]
+    assert rows(metrics.activity_monthly(tiny, F(start="2026-02-27", end="2026-03-02"))) == [(T("2026-02-01"), 0), (T("2026-03-01"), 2)]
+
+
+def test_msql005_activity_summary_and_median(tiny):
+    summary = metrics.activity_summary(tiny, F())
+    assert summary["metric"].tolist() == list(metrics.activity.SUMMARY_METRICS)
+    # DAU (2+3+1+1)/4; lengths 1800 600 60 | 1800 1800 (both tied visits) | 300 600 | 60 -> mean 7020/8
+    assert rows(summary) == [("dau", 1.75), ("wau", 4.0), ("mau", 4.0), ("sticky_wau", 0.4375), ("sticky_mau", 0.4375),
+                             ("sessions", 8.0), ("asl_seconds", 877.5), ("median_session_seconds", 600.0)]
+    uk = dict(rows(metrics.activity_summary(tiny, F(regions=["UK"]))))
+    assert uk["sessions"] == 4.0 and uk["asl_seconds"] == 630.0 and uk["median_session_seconds"] == 330.0  # (60+600)/2
+    assert uk["dau"] == 1.0 and uk["wau"] == 2.0
+    nobody = dict(rows(metrics.activity_summary(tiny, F(regions=["nowhere"]))))
+    assert nobody["dau"] == 0.0 and nobody["sessions"] == 0.0
+    assert nobody["sticky_wau"] is None and nobody["asl_seconds"] is None and nobody["median_session_seconds"] is None
+
+
+def test_msql006_retention_conversion_ltv(tiny):
+    f = F()
+    assert rows(metrics.retention(tiny, f, horizon=3)) == [
+        ("All users", 4, 0, 1.0), ("All users", 4, 1, 0.0), ("All users", 4, 2, 0.5)]
+    # first orders: user 1 lt 0, user 5 before its first visit -> lt 0; user 2's order is after O
+    assert rows(metrics.conversion(tiny, f, horizon=3)) == [
+        ("All users", 4, 0, 0.5), ("All users", 4, 1, 0.5), ("All users", 4, 2, 0.5)]
+    assert rows(metrics.ltv(tiny, f, horizon=3)) == [
+        ("All users", 4, 0, 3.25), ("All users", 4, 1, 3.25), ("All users", 4, 2, 4.5)]
+    by_channel = metrics.retention(tiny, f, horizon=3, dimensions=("channel",))
+    assert rows(by_channel) == [
+        ("Zeta", 1, 0, 1.0), ("Zeta", 1, 1, 0.0), ("Zeta", 1, 2, 0.0),
+        ("ads", 2, 0, 1.0), ("ads", 2, 1, 0.0), ("ads", 2, 2, 0.5),
+        ("organic", 1, 0, 1.0), ("organic", 1, 1, 0.0), ("organic", 1, 2, 1.0),
+    ]
+    assert [str(t) for t in by_channel.dtypes][1:] == ["int64", "int64", "float64"]
+    # payer dimension sorts False first; dt dimension comes back as dates
+    by_payer = metrics.ltv(tiny, f, horizon=1, dimensions=("payer", "dt"))
+    assert rows(by_payer) == [(False, T("2026-03-02"), 1, 0, 0.0), (False, T("2026-03-03"), 1, 0, 0.0),
+                              (True, T("2026-03-02"), 1, 0, 10.0), (True, T("2026-03-03"), 1, 0, 3.0)]
+    # horizon 4: cohort dt <= 03-02 (users 1 and 2); ignore_horizon: dt <= O (all four)
+    assert metrics.retention(tiny, f, horizon=4)["cohort_size"].unique().tolist() == [2]
+    assert metrics.retention(tiny, f, horizon=4, ignore_horizon=True)["cohort_size"].unique().tolist() == [4]
+    assert metrics.retention(tiny, f, horizon=4)["lifetime"].tolist() == [0, 1, 2, 3]
+
+
+def test_msql007_roi_payback_and_report(tiny):
+    f = F()
+    # paid cohort: users 1, 5 (ads) and 2 (Zeta); cac (8 + 4 + 3) / 3 = 5
+    assert rows(metrics.roi(tiny, f, horizon=3)) == [
+        ("All users", 3, 5.0, 0, round(13 / 3 / 5, 12)), ("All users", 3, 5.0, 1, round(13 / 3 / 5, 12)),
+        ("All users", 3, 5.0, 2, 1.2)]
+    assert rows(metrics.payback(tiny, f, horizon=3)) == [("All users", 3, 5.0, 2)]
+    by_channel = metrics.roi(tiny, f, horizon=3, dimensions=("channel",))
+    assert rows(by_channel) == [
+        ("Zeta", 1, 3.0, 0, 0.0), ("Zeta", 1, 3.0, 1, 0.0), ("Zeta", 1, 3.0, 2, 0.0),
+        ("ads", 2, 6.0, 0, round(6.5 / 6, 12)), ("ads", 2, 6.0, 1, round(6.5 / 6, 12)), ("ads", 2, 6.0, 2, 1.5),
+    ]
+    payback = metrics.payback(tiny, f, horizon=3, dimensions=("channel",))
+    assert rows(payback) == [("Zeta", 1, 3.0, None), ("ads", 2, 6.0, 0)]
+    assert str(payback["payback_day"].dtype) == "Int64"
+    # a group whose cac is 0 has no ROI row: FR users only (organic) -> nothing paid
+    assert metrics.roi(tiny, F(regions=["FR"]), horizon=3).empty
+    report = metrics.cohort_report(tiny, f, horizon=3, dimensions=("channel",))
+    for name in ("retention", "conversion", "ltv", "roi", "payback"):
+        pd.testing.assert_frame_equal(report[name], getattr(metrics, name)(tiny, f, horizon=3, dimensions=("channel",)))
+
+
+def test_msql008_channel_economics_unattributed(tiny):
+    nan = None
+    assert rows(metrics.channel_economics(tiny, F())) == [
+        ("TV", 0.0, 0, nan, 9.0), ("Zeta", 3.0, 1, 3.0, 0.0), ("ads", 12.0, 2, 6.0, 5.0), ("organic", 0.0, 1, 0.0, 0.0)]
+    # region filters do not change unattributed spend; Zeta's 03-02 spend has a (non-UK) new user
+    assert rows(metrics.channel_economics(tiny, F(regions=["UK"]))) == [
+        ("TV", 0.0, 0, nan, 9.0), ("Zeta", 0.0, 0, nan, 0.0), ("ads", 12.0, 2, 6.0, 5.0)]
+    assert rows(metrics.channel_economics(tiny, F(channels=["ads"]))) == [("ads", 12.0, 2, 6.0, 5.0)]
+    weekly = metrics.channel_economics(tiny, F(), grain="dt")
+    assert rows(weekly[weekly["channel"] == "ads"]) == [
+        (T("2026-03-02"), "ads", 8.0, 1, 8.0, 0.0), (T("2026-03-03"), "ads", 4.0, 1, 4.0, 0.0),
+        (T("2026-03-04"), "ads", 0.0, 0, nan, 5.0)]
+    assert list(metrics.channel_economics(tiny, F(), grain="month").columns) == [
+        "period", "channel", "costs", "new_users", "cac", "unattributed"]
+    with pytest.raises(ValueError, match="grain"):
+        metrics.channel_economics(tiny, F(), grain="year")
+
+
+def test_msql009_daily_money_new_users_bounds(tiny):
+    assert rows(metrics.daily_spend(tiny, F())) == [
+        (T("2026-03-02"), "Zeta", 3.0), (T("2026-03-02"), "ads", 8.0), (T("2026-03-03"), "ads", 4.0),
+        (T("2026-03-04"), "TV", 9.0), (T("2026-03-04"), "ads", 5.0)]
+    assert rows(metrics.daily_spend(tiny, F(channels=["TV"], regions=["UK"]))) == [(T("2026-03-04"), "TV", 9.0)]
+    # user 5's order is before the period, user 9 has no profile, orders after O unseen
+    assert rows(metrics.daily_revenue(tiny, F())) == [
+        (T("2026-03-02"), 10.0, 1, 1), (T("2026-03-03"), 0.0, 0, 0), (T("2026-03-04"), 5.0, 1, 1), (T("2026-03-05"), 0.0, 0, 0)]
+    assert rows(metrics.new_users(tiny, F())) == [(T("2026-03-02"), 2), (T("2026-03-03"), 2)]
+    assert rows(metrics.new_users(tiny, F(), dimensions=("channel", "payer"))) == [
+        ("Zeta", False, 1), ("ads", True, 2), ("organic", False, 1)]
+    assert rows(metrics.new_users(tiny, F(), dimensions=())) == [("All users", 4)]
+    bounds = metrics.data_bounds(tiny)
+    assert bounds == {"first_date": dt.date(2026, 3, 2), "last_date": dt.date(2026, 3, 7),
+                      "regions": ["DE", "FR", "UK", "US"], "devices": ["Mac", "PC", "iPhone"],
+                      "channels": ["TV", "Zeta", "ads", "organic"]}
+    period = metrics.resolve_period(tiny, Filters.make(observation_date="2026-03-04"))
+    assert tuple(period) == (dt.date(2026, 3, 2), dt.date(2026, 3, 7), dt.date(2026, 3, 4), dt.date(2026, 3, 4))
+
+
+def test_msql010_empty_filter_results_keep_columns(tiny):
+    f = F(regions=["nowhere"])
+    expected = {
+        "profiles": list(metrics.PROFILE_COLUMNS),
+        "retention": ["cohort", "cohort_size", "lifetime", "value"],
+        "roi": ["cohort", "cohort_size", "cac", "lifetime", "value"],
+        "payback": ["cohort", "cohort_size", "cac", "payback_day"],
+        "new_users": ["dt", "new_users"],
+    }
+    for name, columns in expected.items():
+        frame = getattr(metrics, name)(tiny, f)
+        assert frame.empty and list(frame.columns) == columns, name
+    by = metrics.conversion(tiny, f, dimensions=("week", "payer"))
+    assert by.empty and list(by.columns) == ["week", "payer", "cohort_size", "lifetime", "value"]
+    assert str(by["week"].dtype) == "datetime64[us]" and by["payer"].dtype == bool
+    assert metrics.activity_daily(tiny, f)["dau"].tolist() == [0, 0, 0, 0]
+    # observation date before start: empty period, empty frames
+    before = F(start="2026-03-04", observation_date="2026-03-03")
+    assert metrics.activity_daily(tiny, before).empty
+    assert metrics.channel_economics(tiny, before).empty
+
+
+def test_msql011_bad_parameters_raise_value_error(tiny):
+    with pytest.raises(ValueError, match="horizon"):
+        metrics.retention(tiny, F(), horizon=0)
+    with pytest.raises(ValueError, match="colour"):
+        metrics.ltv(tiny, F(), dimensions=("channel", "colour"))
+    with pytest.raises(ValueError, match="before start"):
+        Filters.make(start="2026-03-05", end="2026-03-01")
+    with pytest.raises(ValueError, match="not an ISO date"):
+        Filters.make(start="2026-02-30")
+    assert Filters.make(regions=["b", "a", "b"], channels="x") == Filters(regions=("a", "b"), channels=("x",))
+    assert hash(F()) == hash(F())
+
+
+EXPECTED_FILES = {
+    "profiles.csv": (
+        "user_id,first_ts,dt,week,month,region,device,channel,payer,acquisition_cost\n"
+        "1,2026-03-02 10:00:00,2026-03-02,2026-03-02,2026-03-01,UK,iPhone,ads,True,8.0\n"
+        "12345678901234567890,2026-03-03 00:00:00,2026-03-03,2026-03-02,2026-03-01,FR,PC,organic,False,0.0\n"
+        "2,2026-03-02 23:50:00,2026-03-02,2026-03-02,2026-03-01,DE,PC,Zeta,False,3.0\n"
+        "5,2026-03-03 08:00:00,2026-03-03,2026-03-02,2026-03-01,UK,iPhone,ads,True,4.0\n"
+    ),
+    "activity_daily.csv": "date,dau,wau7,mau30\n2026-03-02,2,2,2\n2026-03-03,3,4,4\n2026-03-04,1,4,4\n2026-03-05,1,4,4\n",
+    "activity_weekly.csv": "week_start,wau\n2026-03-02,4\n",
+    "activity_monthly.csv": "month_start,mau\n2026-03-01,4\n",
+    "activity_summary.csv": (
+        "metric,value\ndau,1.75\nwau,4.0\nmau,4.0\nsticky_wau,0.4375\nsticky_mau,0.4375\nsessions,8.0\n"
+        "asl_seconds,877.5\nmedian_session_seconds,600.0\n"
+    ),
+    "retention.csv": (
+        "channel,payer,cohort_size,lifetime,value\n"
+        "Zeta,False,1,0,1.0\nZeta,False,1,1,0.0\nads,True,2,0,1.0\nads,True,2,1,0.0\n"
+    ),
+    "conversion.csv": (
+        "channel,payer,cohort_size,lifetime,value\n"
+        "Zeta,False,1,0,0.0\nZeta,False,1,1,0.0\nads,True,2,0,1.0\nads,True,2,1,1.0\n"
+    ),
+    "ltv.csv": (
+        "channel,payer,cohort_size,lifetime,value\n"
+        "Zeta,False,1,0,0.0\nZeta,False,1,1,0.0\nads,True,2,0,6.5\nads,True,2,1,6.5\n"
+    ),
+    "roi.csv": (
+        "channel,payer,cohort_size,cac,lifetime,value\n"
+        "Zeta,False,1,3.0,0,0.0\nZeta,False,1,3.0,1,0.0\nads,True,2,6.0,0,1.0833333333333333\n"
+        "ads,True,2,6.0,1,1.0833333333333333\n"
+    ),
+    "channels.csv": (
+        "channel,costs,new_users,cac,unattributed\n"
+        "Zeta,3.0,1,3.0,0.0\nads,12.0,2,6.0,5.0\norganic,0.0,1,0.0,0.0\n"  # TV: not in the channel filter
+    ),
+}
+
+
+def test_msql012_export_metrics_files_byte_for_byte(engine, database_url, tmp_path, monkeypatch, capsys):
+    load_tiny(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    out = tmp_path / "export"
+    # horizon 2 with O = 03-05: cohorts dt <= 03-04; channels Zeta and ads only (organic filtered out)
+    code = cli.main(["export-metrics", "--out", str(out), "--end", O, "--horizon", "2", "--dimension", "channel",
+                     "--dimension", "payer", "--channel", "ads", "--channel", "Zeta", "--channel", "organic",
+                     "--device", "iPhone", "--device", "PC", "--country", "UK", "--country", "DE", "--country", "FR"])
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(EXPECTED_FILES)
+    # FR/organic user passes the filters; its retention rows sort after ads (code points)
+    retention = (out / "retention.csv").read_bytes().decode()
+    assert retention.endswith("organic,False,1,0,1.0\norganic,False,1,1,0.0\n")
+    for name, text in EXPECTED_FILES.items():
+        got = (out / name).read_bytes()
+        if name in ("retention.csv", "conversion.csv", "ltv.csv"):
+            got = b"".join(line for line in got.splitlines(keepends=True) if not line.startswith(b"organic,"))
+        assert got == text.encode(), name
+    printed = capsys.readouterr().out.split()
+    assert len(printed) == 10
+    # without filters TV (spend, no user) appears; its undefined cac is an empty field
+    assert cli.main(["export-metrics", "--out", str(tmp_path / "all"), "--end", O]) == 0
+    assert (tmp_path / "all" / "channels.csv").read_bytes() == (
+        b"channel,costs,new_users,cac,unattributed\n"
+        b"TV,0.0,0,,9.0\nZeta,3.0,1,3.0,0.0\nads,12.0,2,6.0,5.0\norganic,0.0,1,0.0,0.0\n")
+    assert (tmp_path / "all" / "retention.csv").read_bytes().startswith(b"cohort,cohort_size,lifetime,value\nAll users,4,0,1.0\n")
+
+
+def test_msql013_export_metrics_xlsx_one_sheet_per_table(engine, database_url, tmp_path, monkeypatch):
+    if engine.dialect.name != "duckdb":
+        engine.dispose()
+        return  # the workbook writer is backend independent; the CSV test covers the backends
+    load_tiny(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert cli.main(["export-metrics", "--out", str(tmp_path), "--end", O, "--format", "xlsx"]) == 0
+    sheets = pd.read_excel(tmp_path / "metrics.xlsx", sheet_name=None)
+    assert list(sheets) == [name[:-4] for name in EXPECTED_FILES]
+    assert sheets["channels"]["channel"].tolist() == ["TV", "Zeta", "ads", "organic"]
+    assert math.isnan(sheets["channels"]["cac"].iloc[0])
+    assert sheets["retention"].columns.tolist() == ["cohort", "cohort_size", "lifetime", "value"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dimension", "colour"], "unknown dimension 'colour'"),
+    (["--horizon", "0"], "--horizon must be >= 1"),
+    (["--horizon", "two"], "--horizon: not an integer"),
+    (["--start", "2026-03-05", "--end", "2026-03-01"], "is before --start"),
+    (["--observation-date", "05/03/2026"], "--observation-date: not a date"),
+    (["--start", "2026-02-30"], "--start: not a date"),
+])
+def test_msql014_export_metrics_bad_arguments_exit_2(tmp_path, capsys, argv, message):
+    code = cli.main(["export-metrics", "--out", str(tmp_path / "x"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_msql015_export_metrics_bad_format_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["export-metrics", "--out", str(tmp_path), "--format", "pdf"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
