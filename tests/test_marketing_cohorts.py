@@ -10,6 +10,7 @@ import pytest
 
 from layouts import cohorts as C
 from layouts import marketing as M
+from layouts.marketing import MarketingIds
 
 
 def _d(text: str) -> pd.Timestamp:
@@ -217,3 +218,157 @@ def test_coh003_curves_by_payer_are_labelled_and_coloured():
     assert fig.layout.yaxis.tickformat == ".0%"
     conv = C.conversion_curves_figure(table)
     assert "Conversion: %{y:.2%}" in conv.data[0].hovertemplate
+
+
+# ------------------------------------------------------------------------------------- callbacks on demo data
+
+import io  # noqa: E402
+
+import dash_ag_grid as dag  # noqa: E402
+from dash import dcc, html  # noqa: E402
+
+import metrics  # noqa: E402
+from app import create_app  # noqa: E402
+from callbacks import cohorts as CC  # noqa: E402
+from callbacks import marketing as CM  # noqa: E402
+from callbacks.filters import chart_body, chart_csv, chart_frame  # noqa: E402
+from dashboard import db, demo  # noqa: E402
+from dashboard.config import Config  # noqa: E402
+from layouts.filters import FilterState  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def demo_ctx(tmp_path_factory):
+    """App context of an app on a DuckDB file with the demo data set (3000 users), built once per module."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('mkc-cb') / 'demo.duckdb'}"
+    engine = db.make_engine(url)
+    demo.write_demo(engine, users=3000)
+    engine.dispose()
+    app = create_app(Config(database_url=url, autofill_demo=False))
+    ctx = app.server.extensions["dashboard_context"]
+    yield ctx
+    ctx.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def default_store(demo_ctx):
+    """The filter store of the default view: whole range, observed at its end, horizon 14, no filters."""
+    with demo_ctx.engine.connect() as conn:
+        bounds = metrics.data_bounds(conn)
+    return {"start": bounds["first_date"].isoformat()[:10], "end": bounds["last_date"].isoformat()[:10],
+            "observation_date": bounds["last_date"].isoformat()[:10], "horizon": 14,
+            "country": [], "device": [], "channel": []}
+
+
+def _filters(store: dict) -> metrics.Filters:
+    return FilterState.from_store(store).to_filters()
+
+
+def test_mkc020_every_marketing_chart_renders_from_demo_data(demo_ctx, default_store):
+    for name, frame_fn, view_fn, params, _ in CM.CHARTS:
+        frame = chart_frame(demo_ctx, frame_fn, default_store, {"breakdown": "channel"})
+        assert len(frame) > 0, name
+        body = chart_body(demo_ctx, name, frame_fn, view_fn, default_store, {"breakdown": "channel"})
+        assert isinstance(body, (dcc.Graph, dag.AgGrid, html.Div)), name
+        assert "chart-error" not in str(body), name
+
+
+def test_mkc021_spend_and_channel_table_agree_with_the_metrics(demo_ctx, default_store):
+    share = chart_frame(demo_ctx, CM.spend_share_frame, default_store)
+    channels = chart_frame(demo_ctx, CM.channel_table_frame, default_store)
+    with demo_ctx.engine.connect() as conn:
+        spend = metrics.daily_spend(conn, _filters(default_store))
+    assert share["costs"].sum() == pytest.approx(spend["costs"].sum(), rel=1e-9)
+    assert share["share"].sum() == pytest.approx(1.0, rel=1e-12)
+    # without country/device filters, attributed + unattributed is each channel's whole spend (spec)
+    whole = spend.groupby("channel")["costs"].sum()
+    paid = channels.set_index("channel").loc[whole.index]
+    assert paid["total_spend"].to_numpy() == pytest.approx(whole.to_numpy(), rel=1e-9)
+    assert (channels["unattributed"] > 0).any()  # the demo plants some; the page must show it
+    note = CM.channel_table_view(channels, None).children[0]
+    assert note.id == "mkt-unattributed" and "$" in str(note.children)
+
+
+def test_mkc022_rolling_roi_over_the_whole_period_equals_roi_of_the_channel(demo_ctx, default_store):
+    filters = _filters(default_store)
+    with demo_ctx.engine.connect() as conn:
+        by_day = metrics.roi(conn, filters, horizon=14, dimensions=("channel", "dt"))
+        by_channel = metrics.roi(conn, filters, horizon=14, dimensions=("channel",))
+    whole = M.roi_by_date_table(by_day, "channel", 14, window_days=10_000)  # a window covering every date
+    last = whole.groupby("group").tail(1).set_index("group")["roi_7d"]
+    expected = by_channel[by_channel["lifetime"] == 13].set_index("channel")["value"]
+    assert sorted(last.index) == sorted(expected.index)
+    assert last.loc[expected.index].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9)
+    shown = chart_frame(demo_ctx, CM.roi_by_date_frame, default_store, {"breakdown": "channel"})
+    assert set(shown["group"]) == set(expected.index) and "organic" not in set(shown["group"])
+    assert (shown["roi_7d"] == shown["revenue_7d"] / shown["cost_7d"]).all()
+
+
+def test_mkc023_breakdown_switches_the_groups_and_payback_matches_roi_at_h(demo_ctx, default_store):
+    by_device = chart_frame(demo_ctx, CM.roi_curves_frame, default_store, {"breakdown": "device"})
+    assert set(by_device["group"]) == {"Android", "Mac", "PC", "iPhone"}
+    by_country = chart_frame(demo_ctx, CM.ltv_curves_frame, default_store, {"breakdown": "country"})
+    with demo_ctx.engine.connect() as conn:
+        regions = set(metrics.data_bounds(conn)["regions"])
+    assert set(by_country["group"]) == regions
+    payback = chart_frame(demo_ctx, CM.payback_frame, default_store, {"breakdown": "channel"})
+    # ROI is cumulative, so a group pays back within H days exactly when its ROI by day H-1 is >= 1
+    assert (payback["payback_day"].isna() == (payback["roi_at_h"] < 1)).all()
+    assert payback["payback_day"].isna().any()  # the demo has channels that never pay back
+    assert set(payback.loc[payback["payback_day"].isna(), "payback"]) == {"never within 14 days"}
+
+
+def test_mkc024_csv_download_is_the_frame_shown(demo_ctx, default_store):
+    for name, frame_fn in ((MarketingIds.PAYBACK_TABLE, CM.payback_frame),
+                           (MarketingIds.CAC_OVER_TIME, CM.cac_over_time_frame)):
+        sent = chart_csv(demo_ctx, name, frame_fn, default_store, {"breakdown": "channel"})
+        frame = chart_frame(demo_ctx, frame_fn, default_store, {"breakdown": "channel"})
+        assert sent["filename"].startswith(name) and sent["filename"].endswith(".csv")
+        assert sent["content"] == frame.to_csv(index=False)
+        assert len(pd.read_csv(io.StringIO(sent["content"]))) == len(frame)
+
+
+def test_mkc025_empty_results_show_an_explanation_not_an_axis(demo_ctx, default_store):
+    organic_only = {**default_store, "channel": ["organic"]}
+    for name, frame_fn, view_fn, params, message in CM.CHARTS:
+        if name in (MarketingIds.LTV_CURVES, MarketingIds.CHANNEL_TABLE):
+            continue  # organic users have LTV and new users: these two are not empty
+        body = chart_body(demo_ctx, name, frame_fn, view_fn, organic_only, {"breakdown": "channel"}, message)
+        assert "empty-state" in str(body), name
+        assert message in str(body), name
+    too_long = {**default_store, "horizon": 365}  # no cohort can be followed for a year
+    body = chart_body(demo_ctx, MarketingIds.LTV_CURVES, CM.ltv_curves_frame, CM.ltv_curves_view, too_long,
+                      {"breakdown": "channel"}, "no cohort")
+    assert "empty-state" in str(body)
+
+
+def test_coh020_cohort_frames_match_the_metrics(demo_ctx, default_store):
+    filters = _filters(default_store)
+    with demo_ctx.engine.connect() as conn:
+        by_payer_week = metrics.retention(conn, filters, horizon=14, dimensions=("payer", "week"))
+        conversion = metrics.conversion(conn, filters, horizon=14, dimensions=("week",))
+    payers = chart_frame(demo_ctx, CC.retention_heatmap_frame, default_store, {"payer": "true"})
+    expected = by_payer_week[by_payer_week["payer"]]
+    assert payers["value"].to_numpy() == pytest.approx(expected["value"].to_numpy(), rel=1e-12)
+    assert payers["cohort_size"].tolist() == expected["cohort_size"].tolist()
+    conv = chart_frame(demo_ctx, CC.conversion_heatmap_frame, default_store, {})
+    assert conv["value"].to_numpy() == pytest.approx(conversion["value"].to_numpy(), rel=1e-12)
+    assert (conv.groupby("week")["value"].diff().dropna() >= 0).all()  # cumulative
+    curves = chart_frame(demo_ctx, CC.retention_curves_frame, default_store, {"breakdown": "device", "payer": "all"})
+    assert set(curves["group"]) == {"Android", "Mac", "PC", "iPhone"}
+    assert (curves.loc[curves["lifetime"] == 0, "value"] == 1.0).all()  # everyone visits on day 0
+    non_payers = chart_frame(demo_ctx, CC.retention_curves_frame, default_store,
+                             {"breakdown": "country", "payer": "false"})
+    with demo_ctx.engine.connect() as conn:
+        raw = metrics.retention(conn, filters, horizon=14, dimensions=("payer", "region"))
+    raw = raw[~raw["payer"]]
+    assert non_payers["value"].to_numpy() == pytest.approx(raw["value"].to_numpy(), rel=1e-12)
+
+
+def test_coh021_every_cohort_chart_renders_and_empties_cleanly(demo_ctx, default_store):
+    params = {"breakdown": "payer", "payer": "all"}
+    for name, frame_fn, view_fn, _, message in CC.CHARTS:
+        body = chart_body(demo_ctx, name, frame_fn, view_fn, default_store, params, message)
+        assert isinstance(body, dcc.Graph), name
+        empty = chart_body(demo_ctx, name, frame_fn, view_fn, {**default_store, "horizon": 365}, params, message)
+        assert "empty-state" in str(empty) and message in str(empty), name
