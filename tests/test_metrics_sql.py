@@ -375,7 +375,7 @@ def test_msql012_export_metrics_files_byte_for_byte(engine, database_url, tmp_pa
     printed = capsys.readouterr().out.split()
     assert len(printed) == 10
     # without filters TV (spend, no user) appears; its undefined cac is an empty field
-    assert cli.main(["export-metrics", "--out", str(tmp_path / "all"), "--end", O]) == 0
+    assert cli.main(["export-metrics", "--out", str(tmp_path / "all"), "--end", O, "--horizon", "3"]) == 0
     assert (tmp_path / "all" / "channels.csv").read_bytes() == (
         b"channel,costs,new_users,cac,unattributed\n"
         b"TV,0.0,0,,9.0\nZeta,3.0,1,3.0,0.0\nads,12.0,2,6.0,5.0\norganic,0.0,1,0.0,0.0\n")
