@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "dashboard.info",
     "metrics.export",
     "ml.segment_commands",
+    "ml.commands",
 )
 
 

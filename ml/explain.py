@@ -1,0 +1,202 @@
+"""SHAP explanations of a fitted Pipeline(prep -> model), summed back to the original features, and plain-words reasons.
+
+- Tree models (random forest, decision tree, histogram gradient boosting): `shap.TreeExplainer` on the
+  transformed features (exact, fast), in the model's raw output units (log-odds for boosting).
+- Logistic regression: `shap.LinearExplainer` with an independent masker on a background sample.
+- Other families (KNN, SVC): `shap.PermutationExplainer` over the transformed features with a small
+  background (`max_evals` = 2 x features + 1: one antithetic permutation per row; still SHAP, kept fast).
+
+One-hot columns of a categorical feature are summed into that feature, so every explanation is per
+original feature. A reason is a feature whose SHAP value pushes the risk UP, phrased from the row's
+own values ("visits down 60% in the last 30 days", "no order for 45 days", "acquired via TipTop").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import shap
+from sklearn.pipeline import Pipeline
+
+TREE_MODELS = ("RandomForestClassifier", "DecisionTreeClassifier", "ExtraTreesClassifier",
+               "HistGradientBoostingClassifier", "GradientBoostingClassifier")
+LINEAR_MODELS = ("LogisticRegression",)
+
+
+def feature_groups(pipeline: Pipeline, numeric: list[str], categorical: list[str]) -> list[str]:
+    """Return, for each transformed column of the pipeline's `prep` step, the original feature it comes from."""
+    prep = pipeline.named_steps["prep"]
+    groups: list[str] = []
+    for name, transformer, columns in prep.transformers_:
+        if name == "num":
+            groups.extend(columns)
+        elif name == "cat":
+            encoder = transformer.named_steps["onehot"]
+            for column, categories in zip(columns, encoder.categories_):
+                groups.extend([column] * len(categories))
+    return groups
+
+
+def _positive_output(values) -> np.ndarray:
+    """Pick the positive-class slice of whatever shape a SHAP explainer returned."""
+    if isinstance(values, list):
+        values = values[-1]
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 3:
+        values = values[:, :, -1]
+    return values
+
+
+class ShapExplainer:
+    """SHAP values per original feature for a fitted Pipeline(prep -> model); built once, reused."""
+
+    def __init__(self, pipeline: Pipeline, numeric: list[str], categorical: list[str],
+                 background: pd.DataFrame, seed: int = 0, background_rows: int = 40):
+        self.pipeline = pipeline
+        self.numeric, self.categorical = list(numeric), list(categorical)
+        self.features = self.numeric + self.categorical
+        self.groups = np.asarray(feature_groups(pipeline, self.numeric, self.categorical))
+        self.model = pipeline.named_steps["model"]
+        self.kind = type(self.model).__name__
+        self.seed = seed
+        sample = background[self.features]
+        if len(sample) > background_rows:
+            sample = sample.sample(background_rows, random_state=seed)
+        self.background_t = self._transform(sample)
+        if self.kind in TREE_MODELS:
+            self.method = "tree"
+            self.explainer = shap.TreeExplainer(self.model)
+        elif self.kind in LINEAR_MODELS:
+            self.method = "linear"
+            self.explainer = shap.LinearExplainer(self.model, shap.maskers.Independent(self.background_t))
+        else:
+            self.method = "permutation"
+            masker = shap.maskers.Independent(self.background_t, max_samples=background_rows)
+            self.explainer = shap.PermutationExplainer(self._model_output, masker, seed=seed)
+
+    def _transform(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.pipeline.named_steps["prep"].transform(X[self.features]), dtype=float)
+
+    def _model_output(self, Xt: np.ndarray) -> np.ndarray:
+        if hasattr(self.model, "decision_function"):
+            return np.asarray(self.model.decision_function(Xt), dtype=float)
+        return np.asarray(self.model.predict_proba(Xt), dtype=float)[:, 1]
+
+    def shap_values(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return SHAP values (model output units) per row and ORIGINAL feature (one-hot columns summed)."""
+        if len(X) == 0:
+            return pd.DataFrame(columns=self.features, index=X.index, dtype=float)
+        Xt = self._transform(X)
+        if self.method == "tree":
+            values = _positive_output(self.explainer.shap_values(Xt, check_additivity=False))
+        elif self.method == "linear":
+            values = _positive_output(self.explainer.shap_values(Xt))
+        else:
+            explanation = self.explainer(Xt, max_evals=2 * Xt.shape[1] + 1, silent=True)
+            values = _positive_output(explanation.values)
+        frame = pd.DataFrame(values, index=X.index)
+        summed = frame.T.groupby(self.groups, sort=False).sum().T
+        return summed.reindex(columns=self.features, fill_value=0.0)
+
+    def global_importance(self, X: pd.DataFrame) -> dict[str, float]:
+        """Return mean |SHAP| per original feature over the rows of X, largest first."""
+        values = self.shap_values(X).abs().mean().sort_values(ascending=False)
+        return {name: float(v) for name, v in values.items()}
+
+
+# --- plain words ------------------------------------------------------------------------------------
+
+def _num(row: pd.Series, name: str) -> float | None:
+    value = row.get(name)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _count(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _trend_phrase(row: pd.Series, what: str, prefix: str, unit: str = "") -> str | None:
+    last, sixty = _num(row, f"{prefix}_30"), _num(row, f"{prefix}_60")
+    trend = _num(row, f"{prefix}_trend")
+    if trend is None:
+        return None
+    if last is not None and sixty is not None:
+        before = sixty - last
+        pair = f" ({_count(last)}{unit} vs {_count(before)}{unit} in the 30 days before)"
+        if before > 0:
+            change = (last - before) / before
+        else:
+            return f"{what} up from none to {_count(last)}{unit} in the last 30 days"
+    else:
+        pair, change = "", trend
+    if abs(change) < 0.005:
+        return f"{what} flat over the last 30 days{pair}"
+    direction = "down" if change < 0 else "up"
+    return f"{what} {direction} {abs(change) * 100:.0f}% in the last 30 days{pair}"
+
+
+def _days(value: float) -> str:
+    return "1 day" if value == 1 else f"{value:.0f} days"
+
+
+def reason_phrase(feature: str, row: pd.Series) -> str:
+    """Return a plain-words description of `feature` for one customer, from the row's own values."""
+    value = row.get(feature)
+    v = _num(row, feature)
+    trends = {"visits_trend": ("visits", "visits", ""), "minutes_trend": ("minutes on site", "minutes", " min"),
+              "active_days_trend": ("active days", "active_days", ""), "orders_trend": ("orders", "orders", "")}
+    if feature in trends:
+        phrase = _trend_phrase(row, *trends[feature])
+        if phrase:
+            return phrase
+    if feature == "days_since_last_visit" and v is not None:
+        return "visited today" if v == 0 else (f"no visit for {_days(v)}" if v < 365 else "no visit for a year or more")
+    if feature == "days_since_last_order" and v is not None:
+        return "ordered today" if v == 0 else f"no order for {_days(v)}"
+    if feature == "days_since_first_visit" and v is not None:
+        return f"customer for {_days(v)}" if v >= 60 else f"new customer: first seen {_days(v)} ago"
+    if feature == "channel":
+        return f"acquired via {value}"
+    if feature == "device":
+        return f"uses {value}"
+    if feature == "region":
+        return f"region {value}"
+    if v is not None:
+        for prefix, what in (("visits", "visits"), ("minutes", "minutes on site"), ("orders", "orders")):
+            for days in (30, 60, 90):
+                if feature == f"{prefix}_{days}":
+                    return f"{_count(v)} {what} in the last {days} days"
+        for days in (30, 60, 90):
+            if feature == f"active_days_{days}":
+                return f"active on {_count(v)} of the last {days} days"
+        simple = {
+            "orders_total": f"{_count(v)} orders in total",
+            "revenue_90": f"revenue {v:.2f} in the last 90 days",
+            "revenue_total": f"revenue {v:.2f} in total",
+            "avg_order_value": f"average order value {v:.2f}",
+            "days_first_to_last_order": f"{_days(v)} between first and last order",
+            "acquisition_cost": f"acquisition cost {v:.2f}",
+        }
+        if feature in simple:
+            return simple[feature]
+        return f"{feature.replace('_', ' ')} = {v:g}"
+    return f"{feature.replace('_', ' ')} = {value}"
+
+
+def top_reasons(rows: pd.DataFrame, shap_frame: pd.DataFrame, top: int = 3) -> list[list[str]]:
+    """Return per row the phrases of the `top` features with the largest POSITIVE SHAP (pushing risk up)."""
+    out: list[list[str]] = []
+    values = shap_frame.to_numpy(dtype=float)
+    names = list(shap_frame.columns)
+    for i in range(len(rows)):
+        order = np.argsort(-values[i], kind="stable")
+        row = rows.iloc[i]
+        reasons = [reason_phrase(names[j], row) for j in order[:top] if values[i, j] > 0]
+        out.append(reasons)
+    return out
