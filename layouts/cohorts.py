@@ -102,7 +102,7 @@ def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = 
                        f"<br>{metric_label}: %{{z:.2%}}<extra></extra>"),
     ))
     height = max(CHART_HEIGHT, 90 + 22 * len(weeks))
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=140, r=20, t=20, b=50),
+    fig.update_layout(template="plotly_white", height=height, margin=dict(l=140, r=20, t=36, b=50),
                       font=dict(size=12))
     fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom")
     fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category")

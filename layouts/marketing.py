@@ -277,7 +277,7 @@ def lifetime_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None
             x=part["lifetime"].to_numpy(dtype=int), y=part["value"].to_numpy(dtype=float), name=str(group),
             mode="lines+markers", marker=dict(size=4), line=dict(color=color_of(group, i, colors), width=2),
             customdata=part["cohort_size"].to_numpy(dtype=float),
-            hovertemplate=(f"{breakdown_title}: {group}<br>Day %{{x}}<br>{y_hover}"
+            hovertemplate=(f"{breakdown_title}: {group}<br>Lifetime day %{{x}}<br>{y_hover}"
                            "<br>Cohort size: %{customdata:,.0f} users<extra></extra>"),
         ))
     fig.update_xaxes(dtick=1 if len(table) and table["lifetime"].max() <= 20 else None, rangemode="tozero")
@@ -294,7 +294,9 @@ def ltv_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = No
 def roi_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
                       breakdown_title: str = "Channel") -> go.Figure:
     """Return ROI curves (LTV / CAC of the paid cohort) by lifetime with the 1.0 break-even line."""
-    fig = lifetime_curves_figure(table, colors, "ROI (LTV / CAC)", "ROI: %{y:.2f} (LTV / CAC)", ".2f", breakdown_title)
+    fig = lifetime_curves_figure(table, colors, "ROI (LTV / CAC)", "ROI: %{y:.2f}× (LTV / CAC)", ".1f",
+                                 breakdown_title)
+    fig.update_yaxes(ticksuffix="×")
     return add_break_even_line(fig)
 
 
@@ -365,7 +367,7 @@ def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, s
             customdata=np.column_stack([part["revenue_7d"].to_numpy(dtype=float), part["cost_7d"].to_numpy(dtype=float),
                                         part["cohort_size_7d"].to_numpy(dtype=float)]),
             hovertemplate=(f"{breakdown_title}: {group}<br>Acquired %{{x}} and the {window_days - 1} days before"
-                           f"<br>ROI by lifetime day {last_day}: %{{y:.2f}}"
+                           f"<br>ROI by lifetime day {last_day}: %{{y:.2f}}×"
                            f"<br>Revenue by day {last_day}: $%{{customdata[0]:,.2f}}"
                            "<br>Acquisition cost: $%{customdata[1]:,.2f}<br>Paid users: %{customdata[2]:,.0f}"
                            "<extra></extra>"),
@@ -375,7 +377,7 @@ def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, s
     fig.update_annotations(font_size=12)
     fig.add_hline(y=1.0, line_dash="dash", line_color="#b42318", line_width=1.2, row="all", col="all")
     fig.update_xaxes(showticklabels=True, tickformat="%b %d")
-    fig.update_yaxes(tickformat=".1f", rangemode="tozero")
+    fig.update_yaxes(tickformat=".1f", ticksuffix="×", rangemode="tozero")
     fig.update_yaxes(title_text=f"ROI by day {last_day}", col=1)
     note = f"Acquisition date (last day of the {window_days}-day window); dashed line = break-even (ROI 1.0)"
     top = float(np.nanmax(table["roi_7d"].to_numpy(dtype=float))) if len(table) else 1.0
