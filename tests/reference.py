@@ -91,8 +91,13 @@ def _tables(data: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         visits, orders, costs = data["visits"], data["orders"], data["costs"]
     else:
         visits, orders, costs = data.visits, data.orders, data.costs
+    # Every id gets an integer key `user` (the same id, the same key in both tables): joins and
+    # groupings run on integers, the text `user_id` is kept for the profiles output only.
+    keys, _ = pd.factorize(pd.concat([visits["user_id"].astype(str), orders["user_id"].astype(str)],
+                                     ignore_index=True))
     visits = pd.DataFrame({
-        "user_id": visits["user_id"].astype(str),
+        "user": keys[:len(visits)],
+        "user_id": visits["user_id"].astype(str).to_numpy(),
         "region": visits["region"].astype(str),
         "device": visits["device"].astype(str),
         "channel": visits["channel"].astype(str),
@@ -100,7 +105,7 @@ def _tables(data: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         "session_end": pd.to_datetime(visits["session_end"]).astype(TS),
     })
     orders = pd.DataFrame({
-        "user_id": orders["user_id"].astype(str),
+        "user": keys[len(visits):],
         "event_dt": pd.to_datetime(orders["event_dt"]).astype(TS),
         "revenue": orders["revenue"].astype("float64"),
     })
@@ -147,11 +152,15 @@ def _all_profiles(visits: pd.DataFrame, orders: pd.DataFrame, costs: pd.DataFram
     """Every user's profile as of O (unfiltered), with an extra bool column `paid` (paid channel)."""
     seen = visits[visits["session_start"].dt.normalize() <= observation]
     # First visit: smallest session_start; ties by smallest channel, then device, then region.
-    earliest = seen.groupby("user_id")["session_start"].transform("min")
+    earliest = seen.groupby("user")["session_start"].transform("min")
     candidates = seen[seen["session_start"] == earliest]
-    first = (candidates.sort_values(["user_id", "channel", "device", "region"], kind="mergesort")
-             .drop_duplicates("user_id", keep="first"))
+    tied = candidates["user"].duplicated(keep=False)
+    first = pd.concat([
+        candidates[~tied],
+        candidates[tied].sort_values(["user", "channel", "device", "region"]).drop_duplicates("user"),
+    ])
     profiles = pd.DataFrame({
+        "user": first["user"].to_numpy(),
         "user_id": first["user_id"].to_numpy(),
         "first_ts": first["session_start"].to_numpy(),
         "region": first["region"].to_numpy(),
@@ -162,8 +171,8 @@ def _all_profiles(visits: pd.DataFrame, orders: pd.DataFrame, costs: pd.DataFram
     profiles["week"] = _week_start(profiles["dt"])
     profiles["month"] = _month_start(profiles["dt"])
 
-    paying = orders.loc[orders["event_dt"].dt.normalize() <= observation, "user_id"].unique()
-    profiles["payer"] = profiles["user_id"].isin(paying)
+    paying = orders.loc[orders["event_dt"].dt.normalize() <= observation, "user"]
+    profiles["payer"] = profiles["user"].isin(paying)
 
     spent = costs[costs["dt"] <= observation]
     spend = spent.groupby(["dt", "channel"], as_index=False)["costs"].sum()
@@ -229,9 +238,9 @@ def _period_days(ctx: _Context) -> pd.DatetimeIndex:
 
 
 def _user_days(ctx: _Context) -> pd.DataFrame:
-    """Distinct (user_id, day) pairs of visits by filtered users (as of O), any date."""
-    v = ctx.visits[ctx.visits["user_id"].isin(ctx.profiles["user_id"])]
-    return pd.DataFrame({"user_id": v["user_id"], "day": v["session_start"].dt.normalize()}).drop_duplicates()
+    """Distinct (user, day) pairs of visits by filtered users (as of O), any date."""
+    v = ctx.visits[ctx.visits["user"].isin(ctx.profiles["user"])]
+    return pd.DataFrame({"user": v["user"], "day": v["session_start"].dt.normalize()}).drop_duplicates()
 
 
 def _rolling_distinct(user_days: pd.DataFrame, days: pd.DatetimeIndex, window: int) -> np.ndarray:
@@ -243,8 +252,8 @@ def _rolling_distinct(user_days: pd.DataFrame, days: pd.DatetimeIndex, window: i
     """
     if len(days) == 0:
         return np.zeros(0, dtype="int64")
-    ud = user_days.sort_values(["user_id", "day"])
-    next_day = ud.groupby("user_id")["day"].shift(-1)
+    ud = user_days.sort_values(["user", "day"])
+    next_day = ud.groupby("user")["day"].shift(-1)
     stop = (ud["day"] + pd.Timedelta(days=window)).where(
         next_day.isna() | (next_day > ud["day"] + pd.Timedelta(days=window)), next_day)
     change = (pd.concat([pd.Series(1, index=ud["day"].to_numpy()), pd.Series(-1, index=stop.to_numpy())])
@@ -277,7 +286,7 @@ def _calendar_active(ctx: _Context, bucket) -> pd.DataFrame:
     ud = _user_days(ctx)
     ud = ud[(ud["day"] >= ctx.start) & (ud["day"] <= ctx.last)]
     ud = ud.assign(bucket=bucket(ud["day"]))
-    counts = ud.drop_duplicates(["user_id", "bucket"]).groupby("bucket").size()
+    counts = ud.drop_duplicates(["user", "bucket"]).groupby("bucket").size()
     return pd.DataFrame({"start": buckets, "active": counts.reindex(buckets, fill_value=0).to_numpy(dtype="int64")})
 
 
@@ -309,7 +318,7 @@ def activity_summary(data: Any, filters: Filters) -> pd.DataFrame:
     wau = float(weekly.mean()) if len(weekly) else float("nan")
     mau = float(monthly.mean()) if len(monthly) else float("nan")
 
-    v = ctx.visits[ctx.visits["user_id"].isin(ctx.profiles["user_id"])]
+    v = ctx.visits[ctx.visits["user"].isin(ctx.profiles["user"])]
     started = v["session_start"].dt.normalize()
     v = v[(started >= ctx.start) & (started <= ctx.last)]
     seconds = (v["session_end"] - v["session_start"]).dt.total_seconds()
@@ -349,7 +358,7 @@ def _with_lifetime(events: pd.DataFrame, ts_column: str, cohort: pd.DataFrame, k
                    horizon: int) -> pd.DataFrame:
     """Events of cohort users with their group keys and lifetime, kept for lifetimes 0 .. H-1."""
     measures = ["revenue"] if "revenue" in events.columns else []
-    e = events[["user_id", ts_column, *measures]].merge(cohort[["user_id", "first_ts", *keys]], on="user_id")
+    e = events[["user", ts_column, *measures]].merge(cohort[["user", "first_ts", *keys]], on="user")
     e["lifetime"] = ((e[ts_column] - e["first_ts"]) // DAY).clip(lower=0).astype("int64")
     return e[e["lifetime"] <= horizon - 1]
 
@@ -393,7 +402,7 @@ def retention(data: Any, filters: Filters, horizon: int = 14, dimensions=(), ign
     cohort = _cohort(ctx, horizon, ignore_horizon)
     grid = _grid(cohort, keys, horizon)
     visits = _with_lifetime(ctx.visits, "session_start", cohort, keys, horizon)
-    active = visits.drop_duplicates(["user_id", "lifetime"]).groupby([*keys, "lifetime"]).size()
+    active = visits.drop_duplicates(["user", "lifetime"]).groupby([*keys, "lifetime"]).size()
     return _finish(grid, keys, _attach(grid, active, keys, cumulative=False) / grid["cohort_size"].to_numpy())
 
 
@@ -404,7 +413,7 @@ def conversion(data: Any, filters: Filters, horizon: int = 14, dimensions=(), ig
     ctx = _context(data, filters)
     cohort = _cohort(ctx, horizon, ignore_horizon)
     grid = _grid(cohort, keys, horizon)
-    first_orders = ctx.orders.groupby("user_id", as_index=False)["event_dt"].min()
+    first_orders = ctx.orders.groupby("user", as_index=False)["event_dt"].min()
     firsts = _with_lifetime(first_orders, "event_dt", cohort, keys, horizon)
     converted = firsts.groupby([*keys, "lifetime"]).size()
     return _finish(grid, keys, _attach(grid, converted, keys, cumulative=True) / grid["cohort_size"].to_numpy())
@@ -493,7 +502,7 @@ def channel_economics(data: Any, filters: Filters, grain: str | None = None) -> 
     if grain is not None:
         new = new.assign(period=GRAINS[grain](new["dt"]))
         spend = spend.assign(period=GRAINS[grain](spend["dt"]))
-    users = new.groupby(keys).agg(costs=("acquisition_cost", "sum"), new_users=("user_id", "size"))
+    users = new.groupby(keys).agg(costs=("acquisition_cost", "sum"), new_users=("user", "size"))
     unattributed = spend.groupby(keys)["unattributed"].sum()
     out = users.join(unattributed, how="outer").reset_index()
     out = out.fillna({"costs": 0.0, "new_users": 0, "unattributed": 0.0})
@@ -506,11 +515,11 @@ def daily_revenue(data: Any, filters: Filters) -> pd.DataFrame:
     """Return date, revenue, orders, payers for every date of the period (orders of filtered users)."""
     ctx = _context(data, filters)
     days = _period_days(ctx)
-    o = ctx.orders[ctx.orders["user_id"].isin(ctx.profiles["user_id"])]
+    o = ctx.orders[ctx.orders["user"].isin(ctx.profiles["user"])]
     o = o.assign(day=o["event_dt"].dt.normalize())
     o = o[(o["day"] >= ctx.start) & (o["day"] <= ctx.last)]
     per_day = o.groupby("day").agg(revenue=("revenue", "sum"), orders=("revenue", "size"),
-                                   payers=("user_id", "nunique"))
+                                   payers=("user", "nunique"))
     per_day = per_day.reindex(days, fill_value=0)
     return pd.DataFrame({
         "date": days,
