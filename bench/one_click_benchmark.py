@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "one_click"),
                         help="folder with market_file.csv, market_money.csv, market_time.csv, money.csv")
-    parser.add_argument("--n-iter", type=int, default=10, help="random-search candidates per family (default 10)")
+    parser.add_argument("--n-iter", type=int, default=6, help="random-search candidates per family (default 6)")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel CV fits (default 2)")
     parser.add_argument("--seeds", default="0-9", help="test-split seeds, e.g. 0-9 or 0,1,2 (default 0-9)")
     parser.add_argument("--families", default=",".join(FAMILIES), help="model families to search")
