@@ -10,12 +10,12 @@ from metrics.cohorts import cohort_report, conversion, ltv, payback, retention, 
 from metrics.economics import channel_economics, daily_revenue, daily_spend, data_bounds, new_users
 from metrics.filters import DIMENSIONS, Filters, Period, resolve_period, validate_dimensions, validate_horizon
 from metrics.frames import conform
-from metrics.profiles import PROFILE_COLUMNS, first_visits_select, profiles, profiles_select
+from metrics.profiles import PROFILE_COLUMNS, first_visits_select, profiles, profiles_select, shared_profiles
 
 
 __all__ = [
     "DIMENSIONS", "Filters", "Period", "PROFILE_COLUMNS", "activity_daily", "activity_monthly", "activity_summary",
     "activity_weekly", "channel_economics", "cohort_report", "conform", "conversion", "daily_revenue", "daily_spend",
     "data_bounds", "first_visits_select", "ltv", "new_users", "payback", "profiles", "profiles_select",
-    "resolve_period", "retention", "roi", "session_stats", "to_wide", "validate_dimensions", "validate_horizon",
+    "resolve_period", "retention", "roi", "session_stats", "shared_profiles", "to_wide", "validate_dimensions", "validate_horizon",
 ]

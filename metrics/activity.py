@@ -19,34 +19,35 @@ from dashboard import db
 from metrics.dialect import add_days, date_of, day_start, median_select, month_start, seconds_between, week_start
 from metrics.filters import Filters, Period, resolve_period
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import filtered_users_select, next_day_start
+from metrics.profiles import filtered_users_select, next_day_start, shared_source
 
 SUMMARY_METRICS = ("dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds", "median_session_seconds")
 
 
-def _visits_where(period: Period, filters: Filters, first_day: _dt.date):
+def _visits_where(period: Period, filters: Filters, first_day: _dt.date, conn=None):
     """Return WHERE conditions for visits of the filtered users starting on first_day .. period.last."""
     v = db.visits
     conditions = [v.c.session_start >= day_start(first_day), v.c.session_start < next_day_start(period.last)]
-    users = filtered_users_select(period.observation_date, filters)
+    source = shared_source(conn, period.observation_date) if conn is not None and filters.has_attribute_filters else None
+    users = filtered_users_select(period.observation_date, filters, source)
     if users is not None:
         conditions.append(v.c.user_id.in_(users))
     return conditions
 
 
-def _user_days_select(period: Period, filters: Filters, first_day: _dt.date) -> sa.Select:
+def _user_days_select(period: Period, filters: Filters, first_day: _dt.date, conn=None) -> sa.Select:
     """Return a SELECT of distinct (user_id, day) of visits from first_day to period.last (filtered users)."""
     v = db.visits
     return (
         sa.select(v.c.user_id, date_of(v.c.session_start).label("day"))
-        .where(*_visits_where(period, filters, first_day))
+        .where(*_visits_where(period, filters, first_day, conn))
         .distinct()
     )
 
 
-def _user_days(period: Period, filters: Filters, first_day: _dt.date):
+def _user_days(period: Period, filters: Filters, first_day: _dt.date, conn=None):
     """Return a subquery of distinct (user_id, day) of visits from first_day to period.last (filtered users)."""
-    return _user_days_select(period, filters, first_day).subquery("user_days")
+    return _user_days_select(period, filters, first_day, conn).subquery("user_days")
 
 
 def _calendar(start: _dt.date, last: _dt.date) -> pd.DatetimeIndex:
@@ -59,30 +60,40 @@ def activity_daily(conn: Connection, filters: Filters) -> pd.DataFrame:
     columns = ["date", "dau", "wau7", "mau30"]
     if period.is_empty:
         return empty_frame(columns)
-    ud = _user_days(period, filters, period.start - _dt.timedelta(days=29))
-    spans = sa.select(
-        ud.c.user_id,
-        ud.c.day,
-        sa.func.lead(ud.c.day).over(partition_by=ud.c.user_id, order_by=ud.c.day).label("next_day"),
-    ).subquery("spans")
+    ud = _user_days(period, filters, period.start - _dt.timedelta(days=29), conn)
+    spans = (
+        sa.select(
+            ud.c.user_id,
+            ud.c.day,
+            sa.func.lead(ud.c.day).over(partition_by=ud.c.user_id, order_by=ud.c.day).label("next_day"),
+        )
+        .cte("spans")
+        .prefix_with("MATERIALIZED")
+    )
 
     def window_end(days: int):
         end = add_days(spans.c.day, days)
         return sa.case((sa.and_(spans.c.next_day.is_not(None), spans.c.next_day < end), spans.c.next_day), else_=end)
 
-    # k = 0: +1 at the active day (DAU and both windows); k = 1 / 2: -1 where the WAU7 / MAU30 window ends
-    k = sa.union_all(
-        sa.select(sa.literal_column("0").label("k")),
-        sa.select(sa.literal_column("1").label("k")),
-        sa.select(sa.literal_column("2").label("k")),
-    ).subquery("k")
-    boundary_day = sa.case((k.c.k == 0, spans.c.day), (k.c.k == 1, window_end(7)), else_=window_end(30))
+    zero = sa.literal_column("0")
+    # +1 at each active day (DAU and both windows); -1 where the user's WAU7 / MAU30 coverage ends
+    starts = sa.select(spans.c.day.label("date"), sa.func.count().label("dau"), sa.func.count().label("wau7"),
+                       sa.func.count().label("mau30")).group_by(spans.c.day)
+    ends = []
+    for days, column in ((7, "wau7"), (30, "mau30")):
+        end = window_end(days)
+        minus = (-sa.func.count()).label(column)
+        values = {"wau7": zero.label("wau7"), "mau30": zero.label("mau30"), column: minus}
+        ends.append(
+            sa.select(end.label("date"), zero.label("dau"), values["wau7"], values["mau30"])
+            .where(end <= period.last)
+            .group_by(end)
+        )
+    both = sa.union_all(starts, *ends).subquery("deltas")
     deltas = sa.select(
-        boundary_day.label("date"),
-        sa.func.sum(sa.case((k.c.k == 0, 1), else_=0)).label("dau"),
-        sa.func.sum(sa.case((k.c.k == 2, 0), (k.c.k == 1, -1), else_=1)).label("wau7"),
-        sa.func.sum(sa.case((k.c.k == 1, 0), (k.c.k == 2, -1), else_=1)).label("mau30"),
-    ).select_from(spans.join(k, sa.true())).group_by(boundary_day)
+        both.c.date, sa.func.sum(both.c.dau).label("dau"), sa.func.sum(both.c.wau7).label("wau7"),
+        sa.func.sum(both.c.mau30).label("mau30"),
+    ).group_by(both.c.date)
     frame = conform(read_frame(conn, deltas))
     calendar = _calendar(period.start - _dt.timedelta(days=29), period.last)
     frame = frame[frame["date"] <= calendar[-1]].set_index("date").reindex(calendar, fill_value=0)
@@ -97,7 +108,7 @@ def activity_daily(conn: Connection, filters: Filters) -> pd.DataFrame:
 
 
 def _grouped_distinct(conn: Connection, filters: Filters, period: Period, bucket, label: str, value: str) -> pd.DataFrame:
-    ud = _user_days(period, filters, period.start)
+    ud = _user_days(period, filters, period.start, conn)
     key = bucket(ud.c.day)
     stmt = sa.select(key.label(label), sa.func.count(sa.distinct(ud.c.user_id)).label(value)).group_by(key)
     return conform(read_frame(conn, stmt))
@@ -142,7 +153,7 @@ def session_stats(conn: Connection, filters: Filters) -> dict[str, float]:
     v = db.visits
     lengths = (
         sa.select(seconds_between(v.c.session_end, v.c.session_start).label("seconds"))
-        .where(*_visits_where(period, filters, period.start))
+        .where(*_visits_where(period, filters, period.start, conn))
         .subquery("session_lengths")
     )
     row = conn.execute(sa.select(sa.func.count(), sa.func.avg(lengths.c.seconds))).one()
@@ -166,7 +177,7 @@ def activity_summary(conn: Connection, filters: Filters) -> pd.DataFrame:
         values = [float("nan")] * 5 + [0.0, float("nan"), float("nan")]
     else:
         # sum over days of DAU(d) = number of distinct (user, day) pairs; likewise (user, week), (user, month)
-        ud_cte = _user_days_select(period, filters, period.start).cte("period_user_days").prefix_with("MATERIALIZED")
+        ud_cte = _user_days_select(period, filters, period.start, conn).cte("period_user_days").prefix_with("MATERIALIZED")
         weeks = sa.select(ud_cte.c.user_id, week_start(ud_cte.c.day).label("b")).distinct().subquery("user_weeks")
         months = sa.select(ud_cte.c.user_id, month_start(ud_cte.c.day).label("b")).distinct().subquery("user_months")
         stmt = sa.select(

@@ -19,7 +19,7 @@ from dashboard import db
 from metrics.dialect import whole_days
 from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions, validate_horizon
 from metrics.frames import conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import next_day_start, profiles_select
+from metrics.profiles import next_day_start, profiles_select, shared_source
 
 COHORT_KINDS = ("retention", "conversion", "ltv", "roi")
 
@@ -48,7 +48,8 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
     if last_dt < first_dt:
         return pd.DataFrame(columns=["kind", *dims, "lifetime", "users", "amount"])
     cohort = (
-        profiles_select(o_date, filters, dt_from=first_dt, dt_to=last_dt, with_paid=True)
+        profiles_select(o_date, filters, dt_from=first_dt, dt_to=last_dt, with_paid=True,
+                        source=shared_source(conn, o_date))
         .cte("cohort")
         .prefix_with("MATERIALIZED")
     )

@@ -247,6 +247,22 @@ def median_select(dialect_name: str, source: sa.FromClause, column: str) -> sa.S
     )
 
 
+class create_table_as(sa.sql.expression.Executable, sa.sql.expression.ClauseElement):
+    """CREATE TEMPORARY TABLE <name> AS <select> (name from code, never from input)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, select: sa.Select):
+        self.name = name
+        self.select = select
+
+
+@compiles(create_table_as)
+def _create_table_as(element, compiler, **kw):
+    name = compiler.preparer.quote(element.name)
+    return "CREATE TEMPORARY TABLE %s AS %s" % (name, compiler.process(element.select, **kw))
+
+
 def day_start(d):
     """Return a `datetime` at midnight of date `d` (bound parameters compare timestamps to day boundaries)."""
     import datetime as _dt

@@ -16,6 +16,7 @@ from metrics.profiles import (
     filtered_users_select,
     next_day_start,
     profiles_select,
+    shared_source,
 )
 
 GRAINS = (None, "dt", "week", "month")
@@ -42,7 +43,8 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
     o_date = period.observation_date
     # all profiles acquired in the period (unfiltered: they decide which spend is unattributed)
     everyone = (
-        profiles_select(o_date, None, dt_from=period.start, dt_to=period.last, with_payer=False)
+        profiles_select(o_date, None, dt_from=period.start, dt_to=period.last, with_payer=False,
+                        source=shared_source(conn, o_date))
         .cte("period_profiles")
         .prefix_with("MATERIALIZED")
     )
@@ -108,7 +110,7 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
         return empty_frame(columns)
     p = profiles_select(
         period.observation_date, filters, dt_from=period.start, dt_to=period.last,
-        with_payer="payer" in dims, with_cost=False,
+        with_payer="payer" in dims, with_cost=False, source=shared_source(conn, period.observation_date),
     ).subquery("profiles")
     key = [p.c[d] for d in dims]
     stmt = sa.select(*key, sa.func.count().label("new_users")).select_from(p).group_by(*key)
@@ -122,11 +124,14 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
     return sort_frame(frame[columns], group_cols)
 
 
-def _profile_users(observation_date, filters: Filters) -> sa.Select:
+def _profile_users(conn, observation_date, filters: Filters) -> sa.Select:
     """Return a SELECT of user_id of the filtered users that have a profile as of O."""
-    users = filtered_users_select(observation_date, filters)
+    source = shared_source(conn, observation_date)
+    users = filtered_users_select(observation_date, filters, source)
     if users is not None:
         return users
+    if source is not None:
+        return sa.select(source.c.user_id)
     v = db.visits
     return sa.select(v.c.user_id).where(v.c.session_start < next_day_start(observation_date)).distinct()
 
@@ -149,7 +154,7 @@ def daily_revenue(conn: Connection, filters: Filters) -> pd.DataFrame:
         .where(
             o.c.event_dt >= day_start(period.start),
             o.c.event_dt < next_day_start(period.last),
-            o.c.user_id.in_(_profile_users(period.observation_date, filters)),
+            o.c.user_id.in_(_profile_users(conn, period.observation_date, filters)),
         )
         .group_by(day)
     )

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
@@ -28,9 +29,18 @@ def first_visits_select(observation_date: _dt.date) -> sa.Select:
 
     The first visit is the smallest session_start; ties go to the smallest channel, device, region
     (code-point order: the text columns are COLLATE "C" on PostgreSQL, bytes on DuckDB and SQLite).
+    Shape: min(session_start) per user (a cheap grouped aggregate), the visits at that instant (a join,
+    ties included), then a row_number over those few candidate rows only.
     """
     v = db.visits
-    ranked = (
+    seen = v.c.session_start < next_day_start(observation_date)
+    firsts = (
+        sa.select(v.c.user_id, sa.func.min(v.c.session_start).label("first_ts"))
+        .where(seen)
+        .group_by(v.c.user_id)
+        .subquery("first_instants")
+    )
+    candidates = (
         sa.select(
             v.c.user_id,
             v.c.session_start,
@@ -38,20 +48,23 @@ def first_visits_select(observation_date: _dt.date) -> sa.Select:
             v.c.device,
             v.c.channel,
             sa.func.row_number()
-            .over(partition_by=v.c.user_id, order_by=(v.c.session_start, v.c.channel, v.c.device, v.c.region))
+            .over(partition_by=v.c.user_id, order_by=(v.c.channel, v.c.device, v.c.region))
             .label("visit_rank"),
         )
-        .where(v.c.session_start < next_day_start(observation_date))
-        .subquery("ranked_visits")
+        .select_from(
+            v.join(firsts, sa.and_(firsts.c.user_id == v.c.user_id, firsts.c.first_ts == v.c.session_start))
+        )
+        .where(seen)
+        .subquery("first_candidates")
     )
     return sa.select(
-        ranked.c.user_id,
-        ranked.c.session_start.label("first_ts"),
-        date_of(ranked.c.session_start).label("dt"),
-        ranked.c.region,
-        ranked.c.device,
-        ranked.c.channel,
-    ).where(ranked.c.visit_rank == 1)
+        candidates.c.user_id,
+        candidates.c.session_start.label("first_ts"),
+        date_of(candidates.c.session_start).label("dt"),
+        candidates.c.region,
+        candidates.c.device,
+        candidates.c.channel,
+    ).where(candidates.c.visit_rank == 1)
 
 
 def attribute_conditions(columns, filters: Filters) -> list:
@@ -96,14 +109,27 @@ def profiles_select(
     with_payer: bool = True,
     with_cost: bool = True,
     with_paid: bool = False,
+    source: sa.Table | None = None,
 ) -> sa.Select:
     """Return a SELECT of the profiles as of O (columns PROFILE_COLUMNS, plus `paid` if asked), filtered.
 
     `filters` selects users by their profile attributes (its dates are NOT applied here: pass
     `dt_from`/`dt_to` to bound the acquisition date). `acquisition_cost` divides the (dt, channel)
     spend by the number of ALL profiles with that dt and channel, whatever the filters.
-    Use it as a subquery: `profiles_select(O, f).subquery("profiles")`.
+    Use it as a subquery: `profiles_select(O, f).subquery("profiles")`. `source`: a table already
+    holding every profile as of O (see `shared_profiles`), read instead of recomputing them.
     """
+    if source is not None:
+        wanted = ["user_id", "first_ts", "dt", "week", "month", "region", "device", "channel"]
+        wanted += (["payer"] if with_payer else []) + (["acquisition_cost"] if with_cost else [])
+        wanted += ["paid"] if with_paid else []
+        conditions = attribute_conditions(source.c, filters) if filters is not None else []
+        if dt_from is not None:
+            conditions.append(source.c.dt >= dt_from)
+        if dt_to is not None:
+            conditions.append(source.c.dt <= dt_to)
+        stmt = sa.select(*[source.c[name] for name in wanted])
+        return stmt.where(*conditions) if conditions else stmt
     first = first_visits_select(observation_date).subquery("first_visits")
     counted = sa.select(
         *first.c,
@@ -151,10 +177,12 @@ def profiles_select(
     return stmt
 
 
-def filtered_users_select(observation_date: _dt.date, filters: Filters) -> sa.Select | None:
+def filtered_users_select(observation_date: _dt.date, filters: Filters, source: sa.Table | None = None) -> sa.Select | None:
     """Return a SELECT of user_id of the users selected by the attribute filters, or None when there is none."""
     if not filters.has_attribute_filters:
         return None
+    if source is not None:
+        return sa.select(source.c.user_id).where(*attribute_conditions(source.c, filters))
     first = first_visits_select(observation_date).subquery("first_visits")
     return sa.select(first.c.user_id).where(*attribute_conditions(first.c, filters))
 
@@ -167,8 +195,69 @@ def profiles(conn, filters: Filters):
     period = resolve_period(conn, filters)
     if period.is_empty:
         return empty_frame(PROFILE_COLUMNS)
-    p = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last).subquery("profiles")
+    p = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last,
+                        source=shared_source(conn, period.observation_date)).subquery("profiles")
     frame = read_frame(conn, sa.select(*[p.c[c] for c in PROFILE_COLUMNS]).order_by(p.c.user_id))
     if frame.empty:
         return empty_frame(PROFILE_COLUMNS)
     return conform(frame)
+
+
+# ---------------------------------------------------------------------------------------------- sharing
+
+_SHARED_KEY = "metrics.shared_profiles"
+
+
+def _shared_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("user_id", sa.String()),
+        sa.Column("first_ts", sa.DateTime()),
+        sa.Column("dt", sa.Date()),
+        sa.Column("week", sa.Date()),
+        sa.Column("month", sa.Date()),
+        sa.Column("region", sa.String()),
+        sa.Column("device", sa.String()),
+        sa.Column("channel", sa.String()),
+        sa.Column("payer", sa.Boolean()),
+        sa.Column("acquisition_cost", sa.Double()),
+        sa.Column("paid", sa.Boolean()),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
+    """Return the temporary table of all profiles as of O inside a `shared_profiles` block (built on first use), else None."""
+    state = conn.info.get(_SHARED_KEY)
+    if state is None:
+        return None
+    if observation_date not in state:
+        from metrics.dialect import create_table_as
+
+        name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
+        conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True)))
+        state[observation_date] = _shared_table(name)
+    return state[observation_date]
+
+
+@contextmanager
+def shared_profiles(conn):
+    """Within the block, metric calls on `conn` compute the profiles once per O (a TEMPORARY table) and reuse them.
+
+    For a page or an export that computes several metrics on one connection. The tables are
+    dropped on exit; do not change the event tables inside the block (the profiles would be stale).
+    """
+    if conn.info.get(_SHARED_KEY) is not None:  # nested: the outer block owns the tables
+        yield conn
+        return
+    conn.info[_SHARED_KEY] = {}
+    try:
+        yield conn
+    finally:
+        state = conn.info.pop(_SHARED_KEY, {})
+        for table in state.values():
+            try:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"))  # name from a date, see above
+            except Exception:  # a failed transaction: the temporary table goes with the connection
+                pass

@@ -418,3 +418,24 @@ def test_msql015_export_metrics_bad_format_exits_2(tmp_path, capsys):
         cli.main(["export-metrics", "--out", str(tmp_path), "--format", "pdf"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_msql016_shared_profiles_block_gives_the_same_frames(tiny):
+    calls = [
+        lambda f: metrics.profiles(tiny, f),
+        lambda f: metrics.activity_daily(tiny, f),
+        lambda f: metrics.activity_summary(tiny, f),
+        lambda f: metrics.roi(tiny, f, horizon=3, dimensions=("channel", "payer")),
+        lambda f: metrics.conversion(tiny, f, horizon=2, dimensions=("week",)),
+        lambda f: metrics.channel_economics(tiny, f, grain="week"),
+        lambda f: metrics.new_users(tiny, f, dimensions=("payer",)),
+        lambda f: metrics.daily_revenue(tiny, f),
+    ]
+    filters = [F(), F(regions=["UK"]), F(observation_date="2026-03-03"), Filters.make()]
+    plain = [[call(f) for call in calls] for f in filters]
+    with metrics.shared_profiles(tiny):
+        shared = [[call(f) for call in calls] for f in filters]
+    for expected_frames, got_frames in zip(plain, shared):
+        for expected, got in zip(expected_frames, got_frames):
+            pd.testing.assert_frame_equal(got, expected)
+    assert "metrics.shared_profiles" not in tiny.info

@@ -1,0 +1,353 @@
+"""Benchmark of the SQL metrics layer against the pandas reference and a bare SQL floor.
+
+    python bench/metrics_bench.py [--sizes 1m,10m] [--postgres] [--skip-pandas]
+
+For each size (visits: 1m ~ 100k users, 10m ~ 1M users) the demo generator (`dashboard.demo.generate`)
+builds the data once; it is cached as a DuckDB file under bench/.cache/ (git-ignored). Then each
+step runs in a fresh subprocess so that its peak memory is its own:
+
+- floor:      one bare `SELECT date(session_start), count(DISTINCT user_id) FROM visits GROUP BY 1`
+- sql:        the bundle through metrics/ on DuckDB, one call after the other as a dashboard would:
+              profiles, activity_summary, activity_daily, retention / conversion / ltv / roi by channel
+              (horizon 14), channel_economics
+- sql_shared: the same calls inside `metrics.shared_profiles(conn)` (profiles computed once)
+- sql_report: `metrics.cohort_report` alone (retention, conversion, ltv, roi, payback in one query)
+- pandas:     the same bundle through tests/reference.py on frames read from the cached file
+              (reading the frames is not timed; their memory is part of the peak)
+
+Wall time is measured inside the child around the bundle only (imports, connection and data loading
+excluded); peak memory is the child's peak resident set size (VmHWM, reset by exec, read at the
+end of the step), so it includes the interpreter, pandas, DuckDB's buffers and, for pandas, the input frames. `--postgres` also runs
+the SQL bundle on the local PostgreSQL (PG_TEST_URL, default postgresql://postgres@127.0.0.1:5432/test)
+at 1m visits, in a schema of its own that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+CACHE = REPO / "bench" / ".cache"
+SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
+VISITS_PER_USER = 10  # the brief's ratio: 1M visits ~ 100k users (the demo gives ~9.7 per user)
+HORIZON = 14
+PG_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def cache_path(size: str) -> Path:
+    """Return the cached DuckDB file of a size."""
+    return CACHE / f"demo_{size}.duckdb"
+
+
+def ensure_data(size: str) -> Path:
+    """Generate the demo data of `size` into its cached DuckDB file unless it exists; return the path."""
+    import sqlalchemy as sa
+
+    from dashboard import db, demo
+
+    path = cache_path(size)
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    users = SIZES[size] // VISITS_PER_USER
+    t0 = time.perf_counter()
+    frames = demo.generate(users=users)
+    t1 = time.perf_counter()
+    tmp = path.with_suffix(".tmp.duckdb")
+    tmp.unlink(missing_ok=True)
+    engine = db.make_engine(f"duckdb:///{tmp}")
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        db.replace_all(conn, frames)
+    with engine.connect() as conn:
+        conn.execute(sa.text("CHECKPOINT"))
+    engine.dispose()
+    tmp.rename(path)
+    print(f"[data] {size}: generated {users:,} users in {t1 - t0:.1f}s, loaded in {time.perf_counter() - t1:.1f}s "
+          f"-> {path.relative_to(REPO)}", file=sys.stderr)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+
+def sql_bundle(conn) -> dict[str, float]:
+    """Run the bundle through metrics/; return the seconds of each call."""
+    import metrics
+
+    f = metrics.Filters.make()
+    timings = {}
+    calls = [
+        ("profiles", lambda: metrics.profiles(conn, f)),
+        ("activity_summary", lambda: metrics.activity_summary(conn, f)),
+        ("activity_daily", lambda: metrics.activity_daily(conn, f)),
+        ("retention", lambda: metrics.retention(conn, f, horizon=HORIZON, dimensions=("channel",))),
+        ("conversion", lambda: metrics.conversion(conn, f, horizon=HORIZON, dimensions=("channel",))),
+        ("ltv", lambda: metrics.ltv(conn, f, horizon=HORIZON, dimensions=("channel",))),
+        ("roi", lambda: metrics.roi(conn, f, horizon=HORIZON, dimensions=("channel",))),
+        ("channel_economics", lambda: metrics.channel_economics(conn, f)),
+    ]
+    for name, call in calls:
+        t0 = time.perf_counter()
+        frame = call()
+        timings[name] = time.perf_counter() - t0
+        timings[f"rows:{name}"] = len(frame)
+    return timings
+
+
+def pandas_bundle(data) -> dict[str, float]:
+    """Run the bundle through the pandas reference; return the seconds of each call."""
+    from tests import reference as ref
+
+    f = ref.Filters.make()
+    timings = {}
+    calls = [
+        ("profiles", lambda: ref.profiles(data, f)),
+        ("activity_summary", lambda: ref.activity_summary(data, f)),
+        ("activity_daily", lambda: ref.activity_daily(data, f)),
+        ("retention", lambda: ref.retention(data, f, horizon=HORIZON, dimensions=("channel",))),
+        ("conversion", lambda: ref.conversion(data, f, horizon=HORIZON, dimensions=("channel",))),
+        ("ltv", lambda: ref.ltv(data, f, horizon=HORIZON, dimensions=("channel",))),
+        ("roi", lambda: ref.roi(data, f, horizon=HORIZON, dimensions=("channel",))),
+        ("channel_economics", lambda: ref.channel_economics(data, f)),
+    ]
+    for name, call in calls:
+        t0 = time.perf_counter()
+        frame = call()
+        timings[name] = time.perf_counter() - t0
+        timings[f"rows:{name}"] = len(frame)
+    return timings
+
+
+def peak_rss_mib() -> float:
+    """Return this process's peak resident set size (VmHWM, reset at exec) in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_step(step: str, url: str) -> dict:
+    """Run one step in this process (the child); return its timings."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from dashboard import db
+
+    read_only = url.startswith("duckdb")
+    engine = db.make_engine(url, read_only=read_only)
+    result: dict = {"step": step}
+    with engine.connect() as conn:
+        if step == "floor":
+            v = db.visits
+            day = sa.func.date(v.c.session_start) if conn.dialect.name == "sqlite" else sa.cast(v.c.session_start, sa.Date)
+            stmt = sa.select(day, sa.func.count(sa.distinct(v.c.user_id))).group_by(day)
+            t0 = time.perf_counter()
+            rows = conn.execute(stmt).fetchall()
+            result["seconds"] = time.perf_counter() - t0
+            result["rows"] = len(rows)
+        elif step == "sql":
+            t0 = time.perf_counter()
+            result["calls"] = sql_bundle(conn)
+            result["seconds"] = time.perf_counter() - t0
+        elif step == "sql_shared":
+            import metrics
+
+            t0 = time.perf_counter()
+            with metrics.shared_profiles(conn):
+                result["calls"] = sql_bundle(conn)
+            result["seconds"] = time.perf_counter() - t0
+        elif step == "sql_report":
+            import metrics
+
+            t0 = time.perf_counter()
+            metrics.cohort_report(conn, metrics.Filters.make(), horizon=HORIZON, dimensions=("channel",))
+            result["seconds"] = time.perf_counter() - t0
+        elif step == "pandas":
+            from tests import reference as ref
+
+            t_load = time.perf_counter()
+            frames = {}
+            raw = conn.connection.driver_connection
+            for name in ("visits", "orders", "costs"):
+                frames[name] = raw.execute(f"SELECT * FROM {name}").fetch_df()  # table names are constants
+            data = ref.Data(frames["visits"], frames["orders"], frames["costs"])
+            result["load_seconds"] = time.perf_counter() - t_load
+            t0 = time.perf_counter()
+            result["calls"] = pandas_bundle(data)
+            result["seconds"] = time.perf_counter() - t0
+        else:
+            raise SystemExit(f"unknown step {step}")
+    engine.dispose()
+    result["peak_mib"] = peak_rss_mib()
+    return result
+
+
+def measure(step: str, url: str) -> dict:
+    """Run `step` in a subprocess; return its result with the child's peak RSS in MiB."""
+    cmd = [sys.executable, __file__, "--child", step, "--url", url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=REPO)
+    out = proc.stdout.read()
+    status = proc.wait()
+    if status != 0:
+        raise SystemExit(f"step {step} failed (status {status})")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------- postgres
+
+
+def postgres_url_with_schema(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+def load_postgres(size: str) -> tuple[str, callable]:
+    """Copy the cached DuckDB data of `size` into a fresh PostgreSQL schema; return (url, cleanup)."""
+    import sqlalchemy as sa
+
+    from dashboard import db
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(db.resolve_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+    def cleanup() -> None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+    url = postgres_url_with_schema(schema)
+    try:
+        src = db.make_engine(f"duckdb:///{cache_path(size)}", read_only=True)
+        with src.connect() as sconn:
+            raw = sconn.connection.driver_connection
+            frames = {name: raw.execute(f"SELECT * FROM {name}").fetch_df() for name in ("visits", "orders", "costs")}
+        src.dispose()
+        engine = db.make_engine(url)
+        db.create_schema(engine)
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            db.replace_all(conn, frames)
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
+        engine.dispose()
+        print(f"[data] postgres {size}: loaded in {time.perf_counter() - t0:.1f}s into schema {schema}", file=sys.stderr)
+    except BaseException:
+        cleanup()
+        raise
+    return url, cleanup
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def fmt_row(label: str, r: dict) -> str:
+    return f"| {label} | {r['seconds']:.2f} | {r['peak_mib']:.0f} |"
+
+
+def main(argv=None) -> int:
+    """Run the benchmark and print a Markdown table; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1m,10m", help="comma-separated sizes among 100k, 1m, 10m")
+    parser.add_argument("--postgres", action="store_true", help="also the SQL bundle on local PostgreSQL at 1m")
+    parser.add_argument("--skip-pandas", action="store_true", help="do not run the pandas reference")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_step(args.child, args.url)))
+        return 0
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    for s in sizes:
+        if s not in SIZES:
+            parser.error(f"unknown size {s!r}; choose from {', '.join(SIZES)}")
+    import duckdb
+    import platform
+
+    print(f"# metrics benchmark ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"duckdb {duckdb.__version__}, python {platform.python_version()})\n")
+    print("| size | backend | step | wall s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    summary = []
+    details = {}
+    for size in sizes:
+        path = ensure_data(size)
+        url = f"duckdb:///{path}"
+        import sqlalchemy as sa
+
+        from dashboard import db
+
+        eng = db.make_engine(url, read_only=True)
+        with eng.connect() as conn:
+            counts = db.row_counts(conn)
+            users = conn.execute(sa.select(sa.func.count(sa.distinct(db.visits.c.user_id)))).scalar()
+        eng.dispose()
+        label = f"{size} ({counts['visits']:,} visits, {users:,} users)"
+        floor = measure("floor", url)
+        sql = measure("sql", url)
+        shared = measure("sql_shared", url)
+        report = measure("sql_report", url)
+        print(f"| {label} | duckdb | floor | {floor['seconds']:.2f} | {floor['peak_mib']:.0f} |")
+        print(f"| {label} | duckdb | SQL bundle | {sql['seconds']:.2f} | {sql['peak_mib']:.0f} |")
+        print(f"| {label} | duckdb | SQL bundle in shared_profiles | {shared['seconds']:.2f} | {shared['peak_mib']:.0f} |")
+        print(f"| {label} | duckdb | (cohort_report, 1 query) | {report['seconds']:.2f} | {report['peak_mib']:.0f} |")
+        pandas = None
+        if not args.skip_pandas:
+            pandas = measure("pandas", url)
+            print(f"| {label} | pandas | reference bundle | {pandas['seconds']:.2f} | {pandas['peak_mib']:.0f} |")
+        details[size] = {"sql": sql["calls"], "pandas": pandas["calls"] if pandas else None}
+        details[f"{size} shared"] = {"sql": shared["calls"], "pandas": None}
+        summary.append((size, floor, sql, pandas))
+        summary.append((f"{size} shared_profiles", floor, shared, pandas))
+        sys.stdout.flush()
+    if args.postgres:
+        ensure_data("1m")
+        url, cleanup = load_postgres("1m")
+        try:
+            floor = measure("floor", url)
+            sql = measure("sql", url)
+            shared = measure("sql_shared", url)
+            print(f"| 1m | postgresql | floor | {floor['seconds']:.2f} | {floor['peak_mib']:.0f} |")
+            print(f"| 1m | postgresql | SQL bundle | {sql['seconds']:.2f} | {sql['peak_mib']:.0f} |")
+            print(f"| 1m | postgresql | SQL bundle in shared_profiles | {shared['seconds']:.2f} | {shared['peak_mib']:.0f} |")
+            details["1m-postgresql"] = {"sql": sql["calls"], "pandas": None}
+            details["1m-postgresql shared"] = {"sql": shared["calls"], "pandas": None}
+            summary.append(("1m-postgresql", floor, sql, None))
+            summary.append(("1m-postgresql shared_profiles", floor, shared, None))
+        finally:
+            cleanup()
+    print("\n| size | SQL / floor | pandas / SQL (speed-up) |")
+    print("|---|---|---|")
+    for size, floor, sql, pandas in summary:
+        speedup = f"{pandas['seconds'] / sql['seconds']:.1f}x" if pandas else "-"
+        print(f"| {size} | {sql['seconds'] / floor['seconds']:.1f}x | {speedup} |")
+    print("\nper call, seconds (SQL | pandas):")
+    for size, d in details.items():
+        parts = []
+        for name, seconds in d["sql"].items():
+            if name.startswith("rows:"):
+                continue
+            other = f" | {d['pandas'][name]:.2f}" if d["pandas"] else ""
+            parts.append(f"{name} {seconds:.2f}{other}")
+        print(f"- {size}: " + "; ".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
