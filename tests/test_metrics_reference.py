@@ -442,16 +442,20 @@ def random_case(draw):
     if draw(st.booleans()):
         kwargs["observation_date"] = draw(st.sampled_from(DATES))
     dims = tuple(draw(st.permutations(ref.DIMENSIONS))[:draw(st.integers(0, 3))])
-    fn = draw(st.sampled_from(COHORT_FUNCTIONS + ("channel_economics", "activity_summary", "activity_daily")))
+    fn = draw(st.sampled_from(COHORT_FUNCTIONS + COHORT_FUNCTIONS + (
+        "channel_economics", "activity_summary", "activity_daily", "activity_weekly", "profiles", "new_users",
+        "daily_revenue", "daily_spend")))
     if fn == "channel_economics":
         return fn, kwargs, {"grain": draw(st.sampled_from([None, "dt", "week", "month"]))}
-    if fn.startswith("activity"):
+    if fn == "new_users":
+        return fn, kwargs, {"dimensions": dims}
+    if fn not in COHORT_FUNCTIONS:
         return fn, kwargs, {}
     return fn, kwargs, {"horizon": draw(st.integers(1, 60)), "dimensions": dims,
                         "ignore_horizon": draw(st.booleans())}
 
 
-@settings(max_examples=15, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=random_case())
 def test_mref101_sql_matches_reference_random(loaded, case):
