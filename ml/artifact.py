@@ -160,6 +160,8 @@ def save_artifact(artifact: ChurnArtifact, model_dir: Path | str | None = None, 
 def resolve_model_path(path: Path | str | None = None) -> Path:
     """Return the joblib file meant by `path`: a .joblib or .json file, a directory (its latest), or None (model_dir)."""
     target = Path(path) if path is not None else default_model_dir()
+    if not target.exists() and target.suffix not in (".joblib", ".json"):
+        raise FileNotFoundError(f"no trained churn model in {target} (run `python -m dashboard train`)")
     if target.is_dir():
         pointer = target / LATEST_POINTER
         if not pointer.exists():

@@ -87,8 +87,12 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
     numeric, categorical = features.NUMERIC_FEATURES, features.CATEGORICAL_FEATURES
     X_train, y_train = train[features.FEATURES], train[features.LABEL]
     X_test, y_test = test[features.FEATURES], test[features.LABEL]
+    timings = {"snapshots": time.perf_counter() - started}
+    stage = time.perf_counter()
     result = select_model(X_train, y_train, numeric, categorical, seed=seed, n_iter=n_iter, cv=cv,
                           progress=progress, n_jobs=n_jobs)
+    timings["selection"] = time.perf_counter() - stage
+    stage = time.perf_counter()
 
     # Sigmoid calibration on out-of-fold scores of the chosen candidate (ensemble=False): the model used
     # for prediction is the chosen pipeline refit on all of T1; the calibrator never sees in-sample scores.
@@ -98,6 +102,8 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
     )
     calibrated.fit(X_train, y_train)
     pipeline = calibrated.calibrated_classifiers_[0].estimator
+    timings["calibration"] = time.perf_counter() - stage
+    stage = time.perf_counter()
 
     proba_test = calibrated.predict_proba(X_test)[:, 1]
     raw_scores_test = positive_scores(pipeline, X_test)
@@ -121,10 +127,14 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
         ({"feature": name, "mean_auc_drop": float(m), "std": float(s)}
          for name, m, s in zip(features.FEATURES, perm.importances_mean, perm.importances_std)),
         key=lambda r: -r["mean_auc_drop"])
+    timings["permutation_importance"] = time.perf_counter() - stage
+    stage = time.perf_counter()
 
     background = rng_rows(X_train, BACKGROUND_ROWS).copy()
     explainer = ShapExplainer(pipeline, numeric, categorical, background, seed=seed)
     shap_importance = explainer.global_importance(rng_rows(X_test, EXPLAIN_SAMPLE_ROWS))
+    timings["shap"] = time.perf_counter() - stage
+    say("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     version = new_version(now)
@@ -142,7 +152,7 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
         "base_rates": {"train": float(y_train.mean()), "test": float(y_test.mean())},
         "features": {"numeric": list(numeric), "categorical": list(categorical)},
         "chosen_model": {"family": result.best_family, "params": result.best_params,
-                         "mean_cv_roc_auc": result.best_cv_roc_auc, "calibration": "sigmoid, 5-fold out-of-fold"},
+                         "mean_cv_roc_auc": result.best_cv_roc_auc, "calibration": f"sigmoid on {cv}-fold out-of-fold scores"},
         "selection": {"seed": seed, "n_iter_per_family": n_iter, "cv_folds": cv, "scoring": "roc_auc",
                       "families": sorted(result.cv_table["family"].unique().tolist())},
         "cv_table": cv_table.to_dict(orient="records"),
@@ -158,6 +168,7 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
                        "low": f"probability < {scoring.MEDIUM_THRESHOLD}"},
         "library_versions": library_versions(),
         "training_seconds": round(time.perf_counter() - started, 1),
+        "stage_seconds": {k: round(v, 1) for k, v in timings.items()},
     }
     return ChurnArtifact(model=calibrated, pipeline=pipeline, numeric=list(numeric), categorical=list(categorical),
                          background=background, card=card, version=version, seed=seed)

@@ -118,7 +118,7 @@ def _num(row: pd.Series, name: str) -> float | None:
 
 
 def _count(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return f"{value:.0f}" if float(value).is_integer() or abs(value) >= 10 else f"{value:.1f}"
 
 
 def _trend_phrase(row: pd.Series, what: str, prefix: str, unit: str = "") -> str | None:
@@ -131,8 +131,10 @@ def _trend_phrase(row: pd.Series, what: str, prefix: str, unit: str = "") -> str
         pair = f" ({_count(last)}{unit} vs {_count(before)}{unit} in the 30 days before)"
         if before > 0:
             change = (last - before) / before
-        else:
+        elif last > 0:
             return f"{what} up from none to {_count(last)}{unit} in the last 30 days"
+        else:
+            return f"no {what} in the last 60 days"
     else:
         pair, change = "", trend
     if abs(change) < 0.005:
@@ -149,7 +151,7 @@ def reason_phrase(feature: str, row: pd.Series) -> str:
     """Return a plain-words description of `feature` for one customer, from the row's own values."""
     value = row.get(feature)
     v = _num(row, feature)
-    trends = {"visits_trend": ("visits", "visits", ""), "minutes_trend": ("minutes on site", "minutes", " min"),
+    trends = {"visits_trend": ("visits", "visits", ""), "minutes_trend": ("minutes on site", "minutes", ""),
               "active_days_trend": ("active days", "active_days", ""), "orders_trend": ("orders", "orders", "")}
     if feature in trends:
         phrase = _trend_phrase(row, *trends[feature])

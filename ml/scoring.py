@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection, Engine
 from dashboard import db
 from ml import features
 
-HIGH_THRESHOLD = 0.6
-MEDIUM_THRESHOLD = 0.3
+HIGH_THRESHOLD = 0.7
+MEDIUM_THRESHOLD = 0.4
 BANDS = ("low", "medium", "high")
 
 metadata = sa.MetaData()

@@ -29,6 +29,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
 
 FAMILIES = ("logistic_regression", "knn", "random_forest", "svc", "hist_gradient_boosting")
 SCALERS = {"standard": StandardScaler(), "minmax": MinMaxScaler(), "passthrough": "passthrough"}
@@ -198,7 +199,8 @@ def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical:
             scoring="roc_auc", cv=splitter, refit=False, random_state=seed, n_jobs=n_jobs, error_score=np.nan,
         )
         started = time.perf_counter()
-        search.fit(X_search, y_search)
+        with threadpool_limits(limits=1):  # OpenMP/BLAS single-threaded: CV folds are the unit of parallelism
+            search.fit(X_search, y_search)
         results = search.cv_results_
         for i, params in enumerate(results["params"]):
             raw_params[(family, i)] = params
@@ -225,7 +227,8 @@ def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical:
     best_family, best_index = str(best_row["family"]), int(best_row["candidate"])
     params = raw_params[(best_family, best_index)]
     pipeline = clone(make_pipeline(best_family, numeric, categorical, seed)).set_params(**clone(params, safe=False))
-    pipeline.fit(X, y)
+    with threadpool_limits(limits=max(1, n_jobs)):
+        pipeline.fit(X, y)
     return SelectionResult(
         best_pipeline=pipeline, best_family=best_family, best_params=describe_params(params),
         best_cv_roc_auc=float(best_row["mean_cv_roc_auc"]), cv_table=table, numeric=numeric,
