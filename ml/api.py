@@ -349,7 +349,12 @@ class ModelStore:
             if key != self._key:
                 from ml.artifact import load_artifact
 
-                artifact = load_artifact(path)
+                try:
+                    artifact = load_artifact(path)
+                except Exception as exc:  # a damaged or incompatible file: say so, keep serving the rest
+                    log.exception("could not load churn model %s", path)
+                    raise ApiProblem(503, "no_model", f"model: could not load {path.name} "
+                                                      f"({type(exc).__name__}); retrain the model") from None
                 numeric, categorical = artifact_feature_kinds(artifact)
                 self._artifact = artifact
                 self._request_model = feature_request_model(numeric, categorical)
@@ -401,7 +406,7 @@ def _json_body() -> Any:
         raise ApiProblem(415, "unsupported_media_type", "body: send JSON with Content-Type: application/json")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise ApiProblem(413, "too_large", f"body: at most {MAX_BODY_BYTES} bytes")
-    raw = request.get_data(cache=True)
+    raw = request.stream.read(MAX_BODY_BYTES + 1)  # bounded even without a Content-Length (chunked)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiProblem(413, "too_large", f"body: at most {MAX_BODY_BYTES} bytes")
     try:

@@ -285,7 +285,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=st.dictionaries(st.sampled_from(["band", "limit", "offset", "as_of", "x", "limit "]),
                              st.text(max_size=30), max_size=4),
        user_id=st.text(min_size=1, max_size=40))
@@ -423,7 +423,7 @@ def test_api021_score_body_errors(model_client):
     assert too_big.status_code == 413 and too_big.get_json()["error"] == "too_large"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replacements=st.dictionaries(st.sampled_from(["visits_30", "channel", "orders_trend", "user_id", "extra"]),
                                     json_values, max_size=3),
        drop=st.sets(st.sampled_from(["region", "revenue_90", "device"]), max_size=2))
@@ -449,3 +449,14 @@ def test_api023_no_model_is_503_then_new_model_is_picked_up(tmp_path):
     assert _score(api, customer_features()).get_json()["model_version"] == "test-v2"
     spec = api.get("/api/v1/openapi.json").get_json()
     assert set(spec["components"]["schemas"]["CustomerFeatures"]["required"]) == set(features.FEATURES)
+
+
+def test_api024_damaged_model_file_is_503(tmp_path):
+    url = f"duckdb:///{tmp_path / 'api.duckdb'}"
+    write_scores(url, score_rows())
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "churn-broken.joblib").write_bytes(b"not a joblib file")
+    (models / "latest").write_text("churn-broken\n")
+    response = _score(make_client(url, models), customer_features())
+    assert response.status_code == 503 and "could not load churn-broken.joblib" in response.get_json()["message"]
