@@ -19,8 +19,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def on_starting(server):
-    """Fill an empty embedded database once, in the master, before any worker starts."""
-    from dashboard.bootstrap import ensure_demo_data
-    from dashboard.config import Config
+    """Fill an empty embedded database once, before any worker starts.
 
-    ensure_demo_data(Config.from_env())
+    It runs in a separate process: the master must not load DuckDB itself, because workers forked
+    from a process holding DuckDB's internal state hang on exit (measured: every shutdown waited the
+    whole graceful timeout).
+    """
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "dashboard.bootstrap"], check=True)

@@ -66,3 +66,8 @@ def ensure_demo_data(config: Config) -> bool:
             engine.dispose()
         log.warning("Demo data ready in %.1fs: %s", time.monotonic() - started, counts)
         return True
+
+
+if __name__ == "__main__":  # `python -m dashboard.bootstrap`: the first-start fill on its own (gunicorn's master)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_demo_data(Config.from_env())

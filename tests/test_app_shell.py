@@ -149,8 +149,13 @@ def test_app007_gunicorn_two_workers_on_embedded_duckdb(tmp_path):
         assert len(pids) == 2
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
+        try:
+            proc.wait(timeout=20)  # a clean shutdown takes seconds, not the 30 s graceful timeout
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            log.close()
+        assert proc.returncode == 0, (tmp_path / "gunicorn.log").read_text()[-3000:]
 
 
 @pytest.mark.browser
@@ -164,6 +169,7 @@ def test_app008_page_loads_without_console_errors(dash_duo, tmp_path):
     engine.dispose()
     app = create_app(Config(database_url=url))
     dash_duo.start_server(app)
+    dash_duo.wait_for_page(url=dash_duo.server_url + "/data", timeout=20)
     dash_duo.wait_for_element("#database-summary", timeout=20)
     assert "98765432109876543210" not in dash_duo.driver.page_source  # per-user rows never shown here
     assert dash_duo.find_element("#database-summary-table").text.count("visits") == 1
