@@ -94,7 +94,8 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
         bounds = load_bounds(read)
     params = page_params_of(pathname)
     names = [pid["name"] for pid in page_param_ids]
-    if triggered in (None, ShellIds.URL):
+    controls_ready = bool(controls.get("start")) and bool(controls.get("end"))
+    if triggered in (None, ShellIds.URL) or not controls_ready:  # the URL is the truth (first load, back/forward)
         state, page_values, notes = parse_query(search, bounds, params)
         defaults = {p.name: p.default for p in params}
         return SyncResult(
@@ -109,21 +110,25 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
             page_values=[page_values.get(n, defaults.get(n, no_update)) for n in names],
             notes=filter_notes(notes),
         )
-    previous = FilterState.from_store(stored) if stored else FilterState.default(bounds)
-    obs = controls.get("observation_date")
-    follows_end = previous.observation_date == previous.end
-    if triggered == FilterIds.DATE_RANGE and follows_end:
-        obs = controls.get("end")  # an observation date left at its default keeps following the end
-    horizon = controls.get("horizon")
+    shown_state, shown_values, _ = parse_query(search, bounds, params)
     notes: list[str] = []
-    state = normalise_state(controls.get("start"), controls.get("end"), obs,
-                            previous.horizon if horizon in (None, "") else horizon,
-                            controls.get("country") or (), controls.get("device") or (),
-                            controls.get("channel") or (), bounds, notes)
+    horizon = controls.get("horizon")
+    if triggered == "page-param":
+        # a page control changed (or appeared with a new page): the global filters stay as the URL has them,
+        # even if a control has not shown them yet
+        state = shown_state
+    else:
+        previous = FilterState.from_store(stored) if stored else shown_state
+        obs = controls.get("observation_date")
+        if triggered == FilterIds.DATE_RANGE and previous.observation_date == previous.end:
+            obs = controls.get("end")  # an observation date left at its default keeps following the end
+        state = normalise_state(controls.get("start"), controls.get("end"), obs,
+                                previous.horizon if horizon in (None, "") else horizon,
+                                controls.get("country") or (), controls.get("device") or (),
+                                controls.get("channel") or (), bounds, notes)
     by_name = dict(zip(names, page_param_values))
     page_values = {p.name: by_name.get(p.name) if by_name.get(p.name) in p.values else p.default for p in params}
     query = to_query(state, bounds, page_values, params)
-    shown_state, shown_values, _ = parse_query(search, bounds, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
     result = SyncResult(search=no_update if unchanged or query == (search or "") else query,
                         store=state.to_store() if state.to_store() != stored else no_update,

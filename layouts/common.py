@@ -164,7 +164,7 @@ def style_figure(fig: go.Figure, *, x_title: str, y_title: str, y_kind: str = "i
 def graph(name: str, figure: go.Figure) -> dcc.Graph:
     """Return the dcc.Graph of chart `name` showing `figure`."""
     return dcc.Graph(id=chart_graph_id(name), figure=figure, className="chart-graph",
-                     config={"displaylogo": False, "responsive": True,
+                     config={"displaylogo": False, "responsive": True, "displayModeBar": "hover",
                              "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
 
 

@@ -120,6 +120,15 @@ def test_dcb003_a_link_in_another_order_is_kept_as_it_is(tiny_ctx):
     result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
                                   ["channel", "week"], store)
     assert result.search is dash.no_update and result.store is dash.no_update
+    # a new page's controls appearing while the filter controls still show older values: the URL wins
+    stale = _controls(_store(tiny_ctx))
+    result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", stale, ACQ_PARAMS,
+                                  ["channel", "week"], None)
+    assert result.search is dash.no_update
+    assert result.store == store and result.start_date == "2026-05-02" and result.channels == ["TipTop"]
+    # controls not filled yet at all: read everything from the URL
+    result = sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, search, "/", {"channel": []}, [], [], None)
+    assert result.store == store and result.search is dash.no_update
 
 
 def test_dcb004_navigation_links_carry_the_global_filters(tiny_ctx):
