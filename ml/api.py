@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from dashboard import db
 from dashboard.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -255,9 +256,17 @@ def _row_to_risk(row: sa.Row) -> CustomerRisk:
     reasons = [m[k] for k in ("reason_1", "reason_2", "reason_3") if m[k] not in (None, "")]
     return CustomerRisk(
         user_id=m["user_id"], probability=float(m["probability"]), risk_band=m["risk_band"], reasons=reasons,
-        value_at_risk=None if m["value_at_risk"] is None else float(m["value_at_risk"]),
+        value_at_risk=_finite_or_none(m["value_at_risk"]),
         model_version=m["model_version"], as_of=_as_date(m["as_of"]), scored_at=_as_datetime(m["scored_at"]),
     )
+
+
+def _finite_or_none(value: Any) -> float | None:
+    """Return `value` as a float, or None when missing or not finite (JSON has no NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _as_date(value: Any) -> date | None:
@@ -440,6 +449,11 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
             return _http_error_response(exc)
         log.exception("API error on %s %s", request.method, request.path)
         return _problem_response(ApiProblem(500, "internal_error", "server: internal error (logged)"))
+
+    @bp.errorhandler(db.DatabaseBusyError)
+    def _on_database_busy(exc: db.DatabaseBusyError):
+        return _problem_response(ApiProblem(503, "database_unavailable", f"database: {exc}",
+                                            headers={"Retry-After": "5"}))
 
     @bp.errorhandler(sa.exc.SQLAlchemyError)
     def _on_database_error(exc: sa.exc.SQLAlchemyError):
