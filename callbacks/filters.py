@@ -254,7 +254,8 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
     """Return chart `name`'s content: its figure or table, an empty state, or an error notice."""
     if not stored:
         raise PreventUpdate
-    with MetricReader(ctx) as read:
+
+    def render(read: MetricReader):
         try:
             request = chart_request(ctx, stored, params, read)
             frame = frame_fn(request)
@@ -263,8 +264,16 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
             view = view_fn(frame, request)
         except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
             log.exception("chart %s failed", name)
-            return error_state(f"{type(exc).__name__}: {exc}")
-    return graph(name, view) if isinstance(view, go.Figure) else view
+            failures.append(error_state(f"{type(exc).__name__}: {exc}"))
+            return None  # not cached: the next request tries again
+        return graph(name, view) if isinstance(view, go.Figure) else view
+
+    failures: list = []
+    with MetricReader(ctx) as read:
+        # the finished content is memoized too (same key parts as the metrics: filters, params, data version)
+        body = read.cached(f"chart:{name}", {"filters": stored, "params": dict(params or {})},
+                           lambda: render(read))
+    return body if body is not None else failures[0]
 
 
 def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: Mapping[str, str] | None = None
@@ -285,6 +294,31 @@ def chart_csv(ctx: AppContext, name: str, frame_fn: FrameFunction, stored: dict 
     return dcc.send_data_frame(frame.to_csv, filename, index=False)
 
 
+@dataclass(frozen=True)
+class ChartSpec:
+    """A registered chart: its name, frame and view functions, page parameters and empty-state message."""
+
+    name: str
+    frame_fn: FrameFunction
+    view_fn: ViewFunction
+    params: tuple[str, ...]
+    empty_message: str
+
+    def body(self, ctx: AppContext, stored: dict, params: Mapping[str, str] | None = None):
+        """Return the chart's content for a filter state, exactly as its callback does."""
+        values = dict(params or {})
+        return chart_body(ctx, self.name, self.frame_fn, self.view_fn, stored,
+                          {p: values.get(p) for p in self.params}, self.empty_message)
+
+
+CHARTS_KEY = "charts"
+
+
+def registered_charts(ctx: AppContext) -> dict[str, ChartSpec]:
+    """Return {chart name: ChartSpec} of every chart registered on the app of `ctx`."""
+    return ctx.extras.setdefault(CHARTS_KEY, {})
+
+
 def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction,
                    params: Iterable[str] = (), empty_message: str = "No data for these filters.") -> None:
     """Register the callbacks that fill chart card `name` and download its numbers as CSV.
@@ -292,6 +326,7 @@ def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunctio
     `params` names the page-specific controls (layouts.ids.page_param_id) the chart reads.
     """
     params = tuple(params)
+    registered_charts(ctx)[name] = ChartSpec(name, frame_fn, view_fn, params, empty_message)
 
     @app.callback(Output(chart_body_id(name), "children"), Input(FilterIds.STATE, "data"),
                   *[Input(page_param_id(p), "value") for p in params])

@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from flask_caching.backends import RedisCache, SimpleCache
@@ -62,14 +63,42 @@ def function_name(fn: Callable) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
+def stable_key(namespace: str, payload: Any) -> str:
+    """Return "namespace:sha256(canonical JSON of payload)", the same in every process and host."""
+    text = json.dumps(_canonical(payload), sort_keys=True, separators=(",", ":"))
+    return f"{namespace}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
 def cache_key(fn: Callable, filters: Any, params: dict[str, Any], data_version: str) -> str:
     """Return the cache key of one metric call: stable across processes, hosts and restarts."""
-    text = json.dumps(
-        {"fn": function_name(fn), "filters": _canonical(filters), "params": _canonical(params),
-         "data_version": str(data_version)},
-        sort_keys=True, separators=(",", ":"),
-    )
-    return f"{function_name(fn)}:{hashlib.sha256(text.encode()).hexdigest()}"
+    return stable_key(function_name(fn), {"fn": function_name(fn), "filters": filters, "params": params,
+                                          "data_version": str(data_version)})
+
+
+# DuckDB file -> (fingerprint of the file and its WAL, data version read then). Web workers open the file
+# read-only per request (NullPool: ~30 ms a connection); any write (an import) changes the file or its WAL,
+# so an unchanged fingerprint means an unchanged data version and a fully cached request needs no connection.
+_DUCKDB_VERSIONS: dict[str, tuple[tuple, str]] = {}
+
+
+def duckdb_file(engine) -> Path | None:
+    """Return the DuckDB database file of `engine` (None for other backends and in-memory DuckDB)."""
+    url = engine.url
+    if url.get_backend_name() != "duckdb" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def file_fingerprint(path: Path) -> tuple:
+    """Return (mtime_ns, size) of a DuckDB file and of its write-ahead log (None when absent)."""
+    def stat(p: Path):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    return stat(path), stat(path.with_name(path.name + ".wal"))
 
 
 class MetricCache:
@@ -177,10 +206,33 @@ class MetricReader:
 
     @property
     def data_version(self) -> str:
-        """Return the database's data version, read once per request."""
+        """Return the database's data version, read once per request (DuckDB: only when the file changed)."""
         if self._data_version is None:
-            self._data_version = db.get_data_version(self.connection())
+            path = duckdb_file(self.ctx.engine)
+            if path is None:
+                self._data_version = db.get_data_version(self.connection())
+            else:
+                fingerprint = file_fingerprint(path)  # taken before reading: a later write changes it
+                known = _DUCKDB_VERSIONS.get(str(path))
+                if known is not None and known[0] == fingerprint:
+                    self._data_version = known[1]
+                else:
+                    self._data_version = db.get_data_version(self.connection())
+                    _DUCKDB_VERSIONS[str(path)] = (fingerprint, self._data_version)
         return self._data_version
+
+    def cached(self, namespace: str, payload: Any, compute: Callable[[], Any]) -> Any:
+        """Return compute() memoized under (namespace, payload, data version); None results are not stored."""
+        key = stable_key(namespace, {"payload": payload, "data_version": self.data_version})
+        value = self.cache.get(key)
+        if value is not None:
+            self.cache.hits += 1
+            return value
+        self.cache.misses += 1
+        value = compute()
+        if value is not None:
+            self.cache.set(key, value)
+        return value
 
     def __call__(self, fn: Callable, filters: Any = None, **params) -> Any:
         """Return the (cached) result of metric `fn` for `filters` and keyword `params`."""

@@ -161,8 +161,10 @@ def style_figure(fig: go.Figure, *, x_title: str, y_title: str, y_kind: str = "i
     return fig
 
 
-def graph(name: str, figure: go.Figure) -> dcc.Graph:
-    """Return the dcc.Graph of chart `name` showing `figure`."""
+def graph(name: str, figure: go.Figure | dict) -> dcc.Graph:
+    """Return the dcc.Graph of chart `name` showing `figure` (held as a plain dict: cheap to cache and send)."""
+    if isinstance(figure, go.Figure):
+        figure = figure.to_plotly_json()
     return dcc.Graph(id=chart_graph_id(name), figure=figure, className="chart-graph",
                      config={"displaylogo": False, "responsive": True, "displayModeBar": "hover",
                              "modeBarButtonsToRemove": ["lasso2d", "select2d"]})

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import redis
+from dash import html
 
 import metrics
 from app import create_app
@@ -20,6 +21,8 @@ from dashboard import db
 from dashboard.cache import MetricCache, MetricReader, cache_key
 from dashboard.config import Config
 from dashboard.context import AppContext
+from layouts.filters import FilterState
+from tests.test_dashboard_callbacks import trace_values
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -153,5 +156,37 @@ def test_dcache004_redis_down_pages_still_answer_and_it_is_logged(tmp_path, capl
 
     stored = sync_filters_and_url(ctx, None, "", "/", {}, [], [], None).store
     body = chart_body(ctx, "overview-activity", activity_frame, lambda frame, _: activity_figure(frame), stored)
-    assert body.id == "overview-activity-graph" and list(body.figure.data[0].y) == [2]
+    assert body.id == "overview-activity-graph" and list(trace_values(body.figure["data"][0]["y"])) == [2]
     assert app.server.test_client().get("/").status_code == 200
+
+
+def test_dcache005_chart_content_is_cached_and_a_quiet_duckdb_file_needs_no_connection(tmp_path):
+    url = f"duckdb:///{tmp_path / 'quiet.duckdb'}"
+    writer = db.make_engine(url)
+    db.create_schema(writer)
+    _fill(writer, [("1", "TipTop", "2026-05-01")])
+    writer.dispose()
+    ctx = create_app(Config(database_url=url)).server.extensions["dashboard_context"]
+    from callbacks.filters import chart_body, sync_filters_and_url
+
+    frames = []
+
+    def counted_frame(request):
+        frames.append(request.state)
+        return request.read(metrics.new_users, request.filters, dimensions=("channel",))
+
+    def view(frame, request):
+        return html.Div(str(frame["new_users"].sum()), id="total")
+
+    stored = sync_filters_and_url(ctx, None, "", "/", {}, [], [], None).store
+    assert chart_body(ctx, "quiet", counted_frame, view, stored).children == "1"
+    assert chart_body(ctx, "quiet", counted_frame, view, stored).children == "1"
+    assert len(frames) == 1  # the second call was answered from the cached content
+    with MetricReader(ctx) as read:
+        read(metrics.new_users, FilterState.from_store(stored).to_filters(), dimensions=("channel",))
+        assert read._conn is None  # noqa: SLF001 - cached result and unchanged file: no connection opened
+    writer = db.make_engine(url)  # an import between requests takes the write lock and bumps the version
+    _fill(writer, [("2", "organic", "2026-05-01")])
+    writer.dispose()
+    assert chart_body(ctx, "quiet", counted_frame, view, stored).children == "2"
+    assert len(frames) == 2

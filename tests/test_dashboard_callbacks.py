@@ -7,6 +7,7 @@ import io
 
 import dash
 import dash_ag_grid as dag
+import numpy as np
 import pandas as pd
 import pytest
 from dash import dcc
@@ -25,6 +26,13 @@ from layouts import overview as ov_view
 from layouts.ids import AcquisitionIds, FilterIds, OverviewIds, ShellIds, page_param_id
 
 ACQ_PARAMS = [page_param_id("breakdown"), page_param_id("grain")]
+
+
+def trace_values(values) -> list:
+    """Return a trace's array as a list, decoding plotly's base64 typed-array form ({dtype, bdata})."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
 
 
 def _context(url: str):
@@ -167,8 +175,8 @@ def test_dcb010_overview_numbers_are_the_metrics_numbers(demo_ctx):
         summary = metrics.activity_summary(conn, f).set_index("metric")["value"]
     body = chart_body(demo_ctx, OverviewIds.ACTIVITY, ov.activity_frame, lambda fr, _: ov_view.activity_figure(fr),
                       store)
-    assert list(body.figure.data[0].y) == daily["dau"].tolist()
-    assert list(body.figure.data[2].y) == daily["mau30"].tolist()
+    assert list(trace_values(body.figure["data"][0]["y"])) == daily["dau"].tolist()
+    assert list(trace_values(body.figure["data"][2]["y"])) == daily["mau30"].tolist()
     kpis = chart_frame(demo_ctx, ov.kpi_frame, store).set_index("kpi")
     assert kpis.loc["new_users", "value"] == new_users["new_users"].sum()
     assert kpis.loc["payer_share", "value"] == pytest.approx(
@@ -193,8 +201,8 @@ def test_dcb011_acquisition_charts_follow_breakdown_and_grain(demo_ctx):
         by_device.groupby("device")["new_users"].sum().to_dict()
     body = chart_body(demo_ctx, AcquisitionIds.NEW_USERS, acq.new_users_frame, acq.new_users_view, store,
                       {"breakdown": "device", "grain": "month"})
-    assert sorted(t.name for t in body.figure.data) == sorted(frame["device"].unique())
-    assert sum(sum(t.y) for t in body.figure.data) == frame["new_users"].sum()
+    assert sorted(t["name"] for t in body.figure["data"]) == sorted(frame["device"].unique())
+    assert sum(sum(trace_values(t["y"])) for t in body.figure["data"]) == frame["new_users"].sum()
     devices = chart_frame(demo_ctx, acq.users_by_frame("device"), store)
     assert devices["users"].is_monotonic_decreasing
     assert devices.set_index("device")["payers"].to_dict() == \
