@@ -27,6 +27,13 @@ def export_tables(conn, filters, horizon: int = 14, dimensions=(), ignore_horizo
     """Return {file stem: DataFrame} of every export table, in EXPORT_FILES order."""
     import metrics
 
+    with metrics.shared_profiles(conn):  # the profiles are computed once for all the tables
+        return _export_tables(conn, filters, horizon, dimensions, ignore_horizon)
+
+
+def _export_tables(conn, filters, horizon, dimensions, ignore_horizon) -> dict[str, pd.DataFrame]:
+    import metrics
+
     cohorts = metrics.cohort_report(conn, filters, horizon=horizon, dimensions=dimensions, ignore_horizon=ignore_horizon)
     tables = {
         "profiles": metrics.profiles(conn, filters),

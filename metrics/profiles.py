@@ -130,12 +130,10 @@ def profiles_select(
             conditions.append(source.c.dt <= dt_to)
         stmt = sa.select(*[source.c[name] for name in wanted])
         return stmt.where(*conditions) if conditions else stmt
-    first = first_visits_select(observation_date).subquery("first_visits")
-    counted = sa.select(
-        *first.c,
-        sa.func.count().over(partition_by=(first.c.dt, first.c.channel)).label("day_channel_users"),
-    ).subquery("profiles_all")
-    p = counted
+    if with_cost:  # read twice (profiles and the new-user count per (dt, channel)): computed once
+        p = first_visits_select(observation_date).cte("first_visits").prefix_with("MATERIALIZED")
+    else:
+        p = first_visits_select(observation_date).subquery("first_visits")
     columns = [
         p.c.user_id,
         p.c.first_ts,
@@ -153,14 +151,26 @@ def profiles_select(
         columns.append(sa.case((payers.c.user_id.is_not(None), sa.true()), else_=sa.false()).label("payer"))
     if with_cost:
         day_costs = costs_by_day_select(observation_date).subquery("day_costs")
+        day_users = (
+            sa.select(p.c.dt, p.c.channel, sa.func.count().label("n")).group_by(p.c.dt, p.c.channel).subquery("day_users")
+        )
+        # cost per new user of each (dt, channel) with spend: the spend over ALL profiles of that dt and channel
+        unit_costs = (
+            sa.select(
+                day_costs.c.dt,
+                day_costs.c.channel,
+                (sa.cast(day_costs.c.costs, sa.Double()) / sa.cast(day_users.c.n, sa.Double())).label("unit_cost"),
+            )
+            .select_from(
+                day_costs.join(day_users, sa.and_(day_users.c.dt == day_costs.c.dt, day_users.c.channel == day_costs.c.channel))
+            )
+            .subquery("unit_costs")
+        )
         from_clause = from_clause.outerjoin(
-            day_costs, sa.and_(day_costs.c.dt == p.c.dt, day_costs.c.channel == p.c.channel)
+            unit_costs, sa.and_(unit_costs.c.dt == p.c.dt, unit_costs.c.channel == p.c.channel)
         )
         columns.append(
-            sa.func.coalesce(
-                sa.cast(day_costs.c.costs, sa.Double()) / sa.cast(p.c.day_channel_users, sa.Double()),
-                sa.literal(0.0, sa.Double()),
-            ).label("acquisition_cost")
+            sa.func.coalesce(unit_costs.c.unit_cost, sa.literal(0.0, sa.Double())).label("acquisition_cost")
         )
     if with_paid:
         paid = paid_channels_select(observation_date).subquery("paid_channels")
