@@ -463,6 +463,7 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
 
     @bp.get("/customers/<path:user_id>/risk")
     def customer_risk_route(user_id: str):
+        """Return the customer's latest churn score (404 when unknown)."""
         try:
             CustomerPath(user_id=user_id)
         except ValidationError as exc:
@@ -476,6 +477,7 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
 
     @bp.get("/risk")
     def risk_list_route():
+        """Return one page of a scoring run with total and the next link."""
         try:
             query = RiskListQuery.model_validate(_query_args())
         except ValidationError as exc:
@@ -495,6 +497,7 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
 
     @bp.post("/churn/score")
     def churn_score_route():
+        """Return probability, band and reasons for the posted feature values."""
         body = _json_body()
         artifact, request_model = models.get()
         if isinstance(body, dict):
@@ -528,20 +531,24 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
 
     @bp.post("/segments/predict")
     def segments_predict_route():
+        """Return 501: reserved for the segment classifier."""
         raise ApiProblem(501, "not_implemented", "segments: the customer-segment classifier is not available "
                                                  "in this version (route reserved)")
 
     @bp.get("/openapi.json")
     def openapi_route():
+        """Return the OpenAPI document."""
         return jsonify(openapi_document(models))
 
     @bp.get("/docs")
     def docs_route():
+        """Return the HTML docs page."""
         return Response(docs_html(openapi_document(models)), mimetype="text/html")
 
     @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_route(rest: str):
+        """Return a JSON 405 (known path, other method) or 404 for any other path under /api/v1."""
         allowed = _allowed_methods(request.path)
         if allowed:
             raise ApiProblem(405, "method_not_allowed",
