@@ -97,6 +97,8 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     controls_ready = bool(controls.get("start")) and bool(controls.get("end"))
     if triggered in (None, ShellIds.URL) or not controls_ready:  # the URL is the truth (first load, back/forward)
         state, page_values, notes = parse_query(search, bounds, params)
+        if bounds.is_empty:
+            notes = ["The database holds no data yet: the Data page (/data) says how to import it."] + notes
         defaults = {p.name: p.default for p in params}
         return SyncResult(
             store=state.to_store() if state.to_store() != stored else no_update,

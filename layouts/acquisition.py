@@ -52,7 +52,11 @@ def new_users_figure(table: pd.DataFrame, grain: str, dimension: str, palette: P
         ))
     fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_xaxes(hoverformat={"dt": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}[grain])
-    return style_figure(fig, x_title=GRAIN_LABELS[grain], y_title="New users", y_kind="int", legend_title=label)
+    style_figure(fig, x_title=GRAIN_LABELS[grain], y_title="New users", y_kind="int", legend_title=label)
+    # many series: a legend down the right side, clear of the mode bar
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01),
+                      margin=dict(t=30))
+    return fig
 
 
 def users_by_table(new_users_by_payer: pd.DataFrame, dimension: str) -> pd.DataFrame:

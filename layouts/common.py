@@ -151,7 +151,7 @@ def style_figure(fig: go.Figure, *, x_title: str, y_title: str, y_kind: str = "i
                  hovermode: str = "x unified", legend_title: str | None = None) -> go.Figure:
     """Return `fig` with the dashboard's look: titled axes, formatted ticks, legend on top, white theme."""
     fig.update_layout(
-        template="plotly_white", height=height, margin=dict(l=60, r=20, t=30, b=50), hovermode=hovermode,
+        template="plotly_white", height=height, margin=dict(l=60, r=20, t=56, b=50), hovermode=hovermode,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title=legend_title),
         font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=12),
         separators=".,",

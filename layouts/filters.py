@@ -282,6 +282,6 @@ def filter_notes(notes: list[str]):
     """Return the visible note listing URL values that were ignored or corrected (None when there are none)."""
     if not notes:
         return None
-    return dbc.Alert([html.Strong("Some link parameters were adjusted: "),
+    return dbc.Alert([html.Strong("Note: "),
                       html.Ul([html.Li(n) for n in notes], className="mb-0")],
                      color="warning", dismissable=True, className="py-2 small", id="filter-notes-alert")

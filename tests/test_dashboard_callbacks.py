@@ -279,3 +279,18 @@ def test_dcb016_shell_has_one_filter_bar_and_store():
     layout = str(app_layout())
     for component_id in (FilterIds.DATE_RANGE, FilterIds.CHANNEL, FilterIds.STATE, ShellIds.URL, FilterIds.NOTES):
         assert layout.count(f"id='{component_id}'") == 1
+
+
+def test_dcb017_an_empty_database_gives_empty_states_and_a_note(tmp_path):
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    engine.dispose()
+    ctx = _context(url)
+    result = sync_filters_and_url(ctx, None, "", "/", {}, [], [], None)
+    assert "The database holds no data yet" in str(result.notes)
+    charts = [(OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view), (AcquisitionIds.NEW_USERS, acq.new_users_frame,
+                                                              acq.new_users_view)]
+    for name, frame_fn, view_fn in charts:
+        assert chart_body(ctx, name, frame_fn, view_fn, result.store, {}).className == "empty-state"
+    ctx.engine.dispose()

@@ -136,6 +136,7 @@ def test_uib001_every_page_renders_without_console_errors(duo):
         assert duo.get_logs() == [], page.path
         assert duo.driver.find_elements(By.CSS_SELECTOR, ".chart-error") == [], page.path
     _open(duo, "/?start=2026-09-01&end=2026-09-30&country=UK")
+    duo.driver.save_screenshot(str(ARTIFACTS / "page-overview-september-uk.png"))
     assert duo.find_element("#kpi-new_users-value").text != ""
     assert "2026-08-02 – 2026-08-31" in duo.find_element("#kpi-comparison-note").text
 
