@@ -161,9 +161,8 @@ def reasons_figure(reasons: pd.DataFrame, top: int = 8) -> go.Figure:
     shown = reasons.head(top).iloc[::-1]
     fig = go.Figure(go.Bar(x=shown["customers"], y=shown["reason"], orientation="h", marker_color="#E15759",
                            hovertemplate="%{y}: %{x:,} customers<extra></extra>"))
-    style_figure(fig, x_title="Target customers with this reason", y_title="", hovermode="closest", height=300)
+    style_figure(fig, x_title="Target customers", y_title="", hovermode="closest", height=300)
     fig.update_yaxes(tickformat="", automargin=True)
-    fig.update_layout(margin=dict(l=10))
     return fig
 
 
@@ -195,8 +194,8 @@ def customers_table(customers: pd.DataFrame, band: str = "all", segment: str = "
 
 def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
     """Return the paged, sortable, filterable customer grid (its CSV export holds the rows it shows)."""
-    widths = {"user_id": 190, "reason_1": 230, "reason_2": 230, "reason_3": 230, "recommended_action": 320,
-              "segment": 150}
+    widths = {"user_id": 190, "probability": 130, "risk_band": 100, "value_at_risk": 140, "reason_1": 260,
+              "reason_2": 260, "reason_3": 260, "recommended_action": 340, "segment": 150}
     columns = [grid_column(field, header, kind, minWidth=widths.get(field, 110), tooltipField=field)
                for field, header, kind in CUSTOMER_GRID_COLUMNS]
     grid = data_grid(RiskIds.CUSTOMERS, table, columns, height=520)
@@ -225,7 +224,8 @@ def page_layout(params: dict[str, str]) -> html.Div:
         dbc.Row([
             dbc.Col(chart_card(RiskIds.TARGET_PROFILE, "Target segment: high value, high risk",
                                "How its behaviour differs from everyone else (largest effect first)"), lg=7),
-            dbc.Col(chart_card(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment"), lg=5),
+            dbc.Col(chart_card(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment",
+                               "Top-3 reasons per customer; N stands for each customer's own number"), lg=5),
         ], className="g-3 mb-3"),
         dbc.Row([dbc.Col(chart_card(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
                                     "Each group against all other users of the cohort: two-proportion z-test, "

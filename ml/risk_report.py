@@ -183,7 +183,7 @@ def target_reasons(customers: pd.DataFrame) -> pd.DataFrame:
     reasons = pd.concat([target[c] for c in ("reason_1", "reason_2", "reason_3")]).dropna()
     reasons = reasons[reasons.astype(str).str.len() > 0]
     # Group reasons by their wording without the numbers ("visits down 60%" and "visits down 45%" alike).
-    kinds = reasons.astype(str).str.replace(r"[-+]?\d[\d,.]*", "…", regex=True)
+    kinds = reasons.astype(str).str.replace(r"[-+]?\d[\d,.]*", "N", regex=True).str.strip()
     counts = kinds.value_counts().rename_axis("reason").reset_index(name="customers")
     return counts.sort_values(["customers", "reason"], ascending=[False, True]).reset_index(drop=True)
 
