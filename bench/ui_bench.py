@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path

@@ -6,6 +6,7 @@ Pure functions (data in, components or figures out): no database, no callbacks.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -238,7 +239,8 @@ def chart_card(name: str, title: str, description: str | None = None, controls=N
 def param_select(param_id: dict, label: str, options: Iterable[tuple[str, str]], value: str) -> html.Div:
     """Return a labelled select for a page-specific URL parameter (id from layouts.ids.page_param_id)."""
     return html.Div(
-        [html.Label(label, className="small text-muted me-1 mb-0", htmlFor=str(param_id)),
+        [html.Label(label, className="small text-muted me-1 mb-0",
+                    htmlFor=json.dumps(param_id, sort_keys=True, separators=(",", ":"))),  # Dash's id string
          dbc.Select(id=param_id, options=[{"label": lab, "value": val} for val, lab in options], value=value,
                     size="sm", style={"width": "auto"})],
         className="d-flex align-items-center",
