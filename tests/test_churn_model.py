@@ -423,3 +423,29 @@ def test_chm031_cli_reports_bad_input(tmp_path, monkeypatch, capsys):
     assert "too late" in capsys.readouterr().err
     assert main(["score"]) == 2
     assert "no trained churn model" in capsys.readouterr().err
+
+
+def test_chm022_explainer_for_every_family():
+    """Every family gets SHAP values per original feature; the permutation ones add up to f(x) - E f(background)."""
+    from ml.explain import PERMUTATION_BACKGROUND_ROWS, ShapExplainer
+    from ml.selection import FAMILIES, select_model
+
+    X, y = generic_table(rows=150, seed=2)
+    rows = X.head(12)
+    methods = {}
+    for family in FAMILIES:
+        result = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=0, n_iter=1, cv=3, families=(family,))
+        explainer = ShapExplainer(result.best_pipeline, ["x1", "x2", "noise"], ["colour"], X, seed=0)
+        values = explainer.shap_values(rows)
+        assert list(values.columns) == ["x1", "x2", "noise", "colour"] and len(values) == 12
+        assert np.isfinite(values.to_numpy()).all()
+        methods[family] = explainer.method
+        if explainer.method == "permutation":
+            Xt = explainer._transform(rows)
+            background = explainer.background_t[:PERMUTATION_BACKGROUND_ROWS]
+            expected = explainer._model_output(Xt) - explainer._model_output(background).mean()
+            np.testing.assert_allclose(values.sum(axis=1), expected, atol=1e-9)
+        # x1 carries the strongest signal: on average it matters more than pure noise
+        assert values["x1"].abs().mean() > values["noise"].abs().mean(), family
+    assert methods == {"logistic_regression": "linear", "knn": "permutation", "random_forest": "tree",
+                       "svc": "permutation", "hist_gradient_boosting": "tree"}
