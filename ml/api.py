@@ -5,7 +5,7 @@ Routes (all answer JSON; errors are `{"error": code, "message": "field: what is 
 - GET  /api/v1/customers/<user_id>/risk   the customer's latest row of `churn_scores`; 404 when unknown
 - GET  /api/v1/risk?band=&as_of=&limit=&offset=   one page of a scoring run, by value at risk
 - POST /api/v1/churn/score                 score feature values (one customer or a list) with the latest model
-- POST /api/v1/segments/predict            reserved for the customer-segment classifier (501 until it exists)
+- POST /api/v1/segments/predict            the cluster of RFM values (classifier saved by `export-segments`)
 - GET  /api/v1/openapi.json                OpenAPI 3.1 document built from the pydantic models
 - GET  /api/v1/docs                        human-readable docs page (plain HTML, no external assets)
 
@@ -132,13 +132,33 @@ class ScoreBatchResult(BaseModel):
 
 
 class SegmentRequest(BaseModel):
-    """RFM values of one customer for POST /api/v1/segments/predict (reserved)."""
+    """RFM values of one customer for POST /api/v1/segments/predict."""
 
     model_config = ConfigDict(extra="forbid")
 
-    recency_days: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e6)]
-    frequency: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e9)]
-    monetary: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e12, le=1e12)]
+    user_id: UserId | None = Field(None, description="Optional, echoed back")
+    recency_days: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e6,
+                                         description="Days from the last order to the observation date")]
+    frequency: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e9,
+                                      description="Number of orders")]
+    monetary: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e12,
+                                     description="Total revenue")]
+
+
+class SegmentResult(BaseModel):
+    """The cluster of one customer for POST /api/v1/segments/predict."""
+
+    user_id: str | None = Field(None, description="Echoed when the request gave one")
+    cluster: int
+    cluster_name: str
+    observation_date: str | None = Field(description="Observation date of the clustering the model learnt")
+
+
+class SegmentBatchResult(BaseModel):
+    """The answer of POST /api/v1/segments/predict for a list of customers (same order)."""
+
+    items: list[SegmentResult]
+    count: int
 
 
 class ErrorItem(BaseModel):
@@ -372,6 +392,40 @@ class ModelStore:
             return self._artifact, self._request_model
 
 
+class SegmentModelStore:
+    """The saved cluster classifier (ml.segments) of a model directory, reloaded only when the file changes."""
+
+    def __init__(self, model_dir: Path):
+        self.model_dir = Path(model_dir)
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._model: Any = None
+
+    def get(self) -> Any:
+        """Return the SegmentModel; raise a 503 problem when none was saved or it cannot be loaded."""
+        from ml.segments import SEGMENT_MODEL_NAME, load_segment_model
+
+        path = self.model_dir / SEGMENT_MODEL_NAME
+        try:
+            stat = path.stat()
+        except OSError:
+            raise ApiProblem(503, "no_model", f"no segment model yet (none in {self.model_dir}): run "
+                                              "`python -m dashboard export-segments --out FILE` first") from None
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key != self._key:
+                try:
+                    model = load_segment_model(self.model_dir)
+                except Exception as exc:  # damaged or incompatible file
+                    log.exception("could not load segment model %s", path)
+                    raise ApiProblem(503, "no_model", f"model: could not load {path.name} "
+                                                      f"({type(exc).__name__}); run export-segments again") from None
+                if model is None:
+                    raise ApiProblem(503, "no_model", "no segment model yet: run export-segments first")
+                self._model, self._key = model, key
+            return self._model
+
+
 def artifact_feature_kinds(artifact: Any) -> tuple[list[str], list[str]]:
     """Return (numeric, categorical) feature names of an artifact."""
     numeric = getattr(artifact, "numeric", None)
@@ -437,6 +491,7 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
     """Return the /api/v1 blueprint bound to `ctx` (engine and model directory)."""
     bp = Blueprint("api_v1", __name__, url_prefix=API_PREFIX)
     models = ModelStore(ctx.config.model_dir)
+    segment_models = SegmentModelStore(ctx.config.model_dir)
     bp.model_store = models  # type: ignore[attr-defined]
 
     @bp.errorhandler(ApiProblem)
@@ -500,28 +555,7 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
         """Return probability, band and reasons for the posted feature values."""
         body = _json_body()
         artifact, request_model = models.get()
-        if isinstance(body, dict):
-            customers, single = [body], True
-        elif isinstance(body, list):
-            if not body:
-                raise ApiProblem(400, "bad_request", "body: the list of customers is empty",
-                                 [{"field": "body", "message": "the list of customers is empty"}])
-            if len(body) > MAX_BATCH:
-                raise ApiProblem(400, "bad_request", f"body: at most {MAX_BATCH} customers per request",
-                                 [{"field": "body", "message": f"at most {MAX_BATCH} customers per request"}])
-            customers, single = body, False
-        else:
-            raise ApiProblem(400, "bad_request", "body: must be a JSON object (one customer) or a list of objects",
-                             [{"field": "body", "message": "must be a JSON object or a list of objects"}])
-        validated, errors = [], []
-        for index, item in enumerate(customers):
-            try:
-                validated.append(request_model.model_validate(item))
-            except ValidationError as exc:
-                errors.extend(_bad_input(exc, () if single else (index,)).errors)
-        if errors:
-            message = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
-            raise ApiProblem(400, "bad_request", message, errors)
+        validated, single = _validated_customers(body, request_model)
         results = score_customers(artifact, validated)
         version = str(getattr(artifact, "version", ""))
         if single:
@@ -531,9 +565,13 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
 
     @bp.post("/segments/predict")
     def segments_predict_route():
-        """Return 501: reserved for the segment classifier."""
-        raise ApiProblem(501, "not_implemented", "segments: the customer-segment classifier is not available "
-                                                 "in this version (route reserved)")
+        """Return the cluster (number and name) of the posted RFM values."""
+        body = _json_body()
+        validated, single = _validated_customers(body, SegmentRequest)
+        results = predict_segments(segment_models.get(), validated)
+        if single:
+            return jsonify(results[0].model_dump(mode="json"))
+        return jsonify(SegmentBatchResult(items=results, count=len(results)).model_dump(mode="json"))
 
     @bp.get("/openapi.json")
     def openapi_route():
@@ -573,6 +611,50 @@ def _allowed_methods(path: str) -> list[str]:
     return allowed
 
 
+def _validated_customers(body: Any, request_model: type[BaseModel]) -> tuple[list[BaseModel], bool]:
+    """Return (validated customers, True if the body was one object); raise a 400 problem naming each bad field."""
+    if isinstance(body, dict):
+        customers, single = [body], True
+    elif isinstance(body, list):
+        if not body:
+            raise ApiProblem(400, "bad_request", "body: the list of customers is empty",
+                             [{"field": "body", "message": "the list of customers is empty"}])
+        if len(body) > MAX_BATCH:
+            raise ApiProblem(400, "bad_request", f"body: at most {MAX_BATCH} customers per request",
+                             [{"field": "body", "message": f"at most {MAX_BATCH} customers per request"}])
+        customers, single = body, False
+    else:
+        raise ApiProblem(400, "bad_request", "body: must be a JSON object (one customer) or a list of objects",
+                         [{"field": "body", "message": "must be a JSON object or a list of objects"}])
+    validated, errors = [], []
+    for index, item in enumerate(customers):
+        try:
+            validated.append(request_model.model_validate(item))
+        except ValidationError as exc:
+            errors.extend(_bad_input(exc, () if single else (index,)).errors)
+    if errors:
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
+        raise ApiProblem(400, "bad_request", message, errors)
+    return validated, single
+
+
+def predict_segments(model: Any, customers: list[SegmentRequest]) -> list[SegmentResult]:
+    """Return the cluster number and name of validated RFM values (in order)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{"recency_days": c.recency_days, "frequency": c.frequency, "monetary": c.monetary}
+                          for c in customers])
+    try:
+        predicted = model.predict(frame)
+    except (ValueError, TypeError, OverflowError, FloatingPointError) as exc:
+        log.warning("segment model could not classify a request: %s", exc)
+        raise ApiProblem(400, "bad_request", "rfm: the model could not classify these values",
+                         [{"field": "rfm", "message": "the model could not classify these values"}]) from None
+    observed = (getattr(model, "card", None) or {}).get("observation_date")
+    return [SegmentResult(user_id=c.user_id, cluster=int(cluster), cluster_name=str(name), observation_date=observed)
+            for c, cluster, name in zip(customers, predicted["cluster"], predicted["cluster_name"])]
+
+
 def score_customers(artifact: Any, customers: list[BaseModel]) -> list[ScoreResult]:
     """Return the model's probability, band and top reasons for validated customers (in order)."""
     import pandas as pd
@@ -605,7 +687,7 @@ def _error_responses(*codes: int) -> dict:
     """Return OpenAPI response objects for error codes."""
     text = {400: "Bad input: the message names the field", 404: "Unknown customer or path",
             405: "Method not allowed", 413: "Body too large", 415: "Body is not JSON",
-            501: "Not implemented yet", 503: "No scores / no model / database unavailable"}
+            503: "No scores / no model / database unavailable"}
     ref = {"$ref": "#/components/schemas/ApiError"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ref}}} for c in codes}
 
@@ -637,7 +719,8 @@ def openapi_document(models: ModelStore | None = None) -> dict:
     features_model = feature_request_model(numeric, categorical)
     _, defs = models_json_schema(
         [(m, "validation") for m in (features_model, SegmentRequest)]
-        + [(m, "serialization") for m in (CustomerRisk, RiskPage, ScoreResult, ScoreBatchResult, ApiError)],
+        + [(m, "serialization") for m in (CustomerRisk, RiskPage, ScoreResult, ScoreBatchResult, SegmentResult,
+                                          SegmentBatchResult, ApiError)],
         ref_template="#/components/schemas/{model}",
     )
     schemas = defs.get("$defs", {})
@@ -650,6 +733,7 @@ def openapi_document(models: ModelStore | None = None) -> dict:
                            "schema": prop})
     example_features = {n: 0.0 for n in numeric} | {n: "unknown" for n in categorical}
     feature_ref = {"$ref": "#/components/schemas/CustomerFeatures"}
+    segment_ref = {"$ref": "#/components/schemas/SegmentRequest"}
     paths = {
         f"{API_PREFIX}/customers/{{user_id}}/risk": {"get": {
             "summary": "Latest churn score of one customer",
@@ -681,11 +765,17 @@ def openapi_document(models: ModelStore | None = None) -> dict:
             | _error_responses(400, 413, 415, 503),
         }},
         f"{API_PREFIX}/segments/predict": {"post": {
-            "summary": "Customer segment from RFM values (reserved: answers 501 in this version)",
+            "summary": "Cluster of customers from their RFM values (the classifier saved by export-segments)",
             "operationId": "predictSegment",
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/SegmentRequest"}}}},
-            "responses": _error_responses(400, 415, 501),
+                "schema": {"oneOf": [segment_ref, {"type": "array", "items": segment_ref, "minItems": 1,
+                                                   "maxItems": MAX_BATCH}]},
+                "example": {"user_id": "c-42", "recency_days": 12, "frequency": 3, "monetary": 250.0}}}},
+            "responses": {"200": {"description": "One result (object body) or {items, count} (list body)",
+                                  "content": {"application/json": {"schema": {"oneOf": [
+                                      {"$ref": "#/components/schemas/SegmentResult"},
+                                      {"$ref": "#/components/schemas/SegmentBatchResult"}]}}}}}
+            | _error_responses(400, 413, 415, 503),
         }},
         f"{API_PREFIX}/openapi.json": {"get": {
             "summary": "This document", "operationId": "openapi",
@@ -756,7 +846,7 @@ def docs_html(spec: dict) -> str:
                 fields = schemas.get(name, {}).get("properties", {})
                 required = set(schemas.get(name, {}).get("required", []))
                 parts.append(f"<p>JSON body: <code>{esc(name)}</code>"
-                             f"{' (one object, or a list of up to ' + str(MAX_BATCH) + ')' if name == 'CustomerFeatures' else ''}"
+                             f" (one object, or a list of up to {MAX_BATCH})"
                              "; unknown fields are rejected.</p>")
                 parts.append("<table><tr><th>field</th><th>type</th><th>required</th></tr>")
                 for field_name, prop in fields.items():
@@ -778,7 +868,7 @@ def docs_html(spec: dict) -> str:
     parts.append("<h2>Errors</h2><p>Every error is JSON: <code>{\"error\": \"bad_request\", \"message\": "
                  "\"limit: must be &lt;= 1000\", \"errors\": [{\"field\": \"limit\", \"message\": "
                  "\"must be &lt;= 1000\"}]}</code>. Bad input is 400 and names the field; unknown customer 404; "
-                 "wrong method 405; non-JSON body 415; no scores, no model or no database 503.</p>")
+                 "wrong method 405; body over 1 MB 413; non-JSON body 415; no scores, no model or no database 503.</p>")
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -19,8 +19,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from app import create_app
 from dashboard import db
 from dashboard.config import Config
-from ml import features, scoring
+from ml import features, scoring, segments
 from ml.artifact import ChurnArtifact, library_versions, save_artifact
+from ml.segments import load_segment_model, save_segment_model
 from ml.selection import make_pipeline
 
 BIG_ID_A = "18446744073709551617"  # 20 digits, beyond uint64; differs from B only in the last digit
@@ -241,9 +242,10 @@ def test_api012_method_media_type_and_unknown_paths(client):
     assert client.get("/some/page").status_code == 200  # Dash's catch-all page
 
 
-def test_api013_segments_route_reserved(client):
+def test_api013_segments_without_model_is_503(client):
     response = client.post("/api/v1/segments/predict", json={"recency_days": 3, "frequency": 2, "monetary": 9.5})
-    assert response.status_code == 501 and response.get_json()["error"] == "not_implemented"
+    assert response.status_code == 503 and response.get_json()["error"] == "no_model"
+    assert "export-segments" in response.get_json()["message"]
 
 
 # --- OpenAPI and docs ------------------------------------------------------------------------------------
@@ -302,7 +304,7 @@ def test_api017_random_bodies_without_model_never_500(client, body):
     response = client.post("/api/v1/churn/score", data=json.dumps(body), content_type="application/json")
     assert response.status_code in (400, 503), response.get_data(as_text=True)
     segment = client.post("/api/v1/segments/predict", data=json.dumps(body), content_type="application/json")
-    assert segment.status_code < 500 or segment.status_code == 501
+    assert segment.status_code in (400, 503), segment.get_data(as_text=True)
 
 
 # --- scoring with a trained model ----------------------------------------------------------------------
@@ -341,6 +343,20 @@ def customer_features(index: int = 0, seed: int = 1) -> dict:
     return {k: (float(v) if k in features.NUMERIC_FEATURES else str(v)) for k, v in row.items()}
 
 
+def rfm_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Return recency_days, frequency, monetary of `rows` synthetic customers in three clear groups."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, rows)
+    return pd.DataFrame({
+        "recency_days": np.choose(group, [rng.integers(1, 10, rows), rng.integers(60, 120, rows),
+                                          rng.integers(200, 365, rows)]).astype(float),
+        "frequency": np.choose(group, [rng.integers(10, 30, rows), rng.integers(2, 5, rows),
+                                       np.ones(rows, dtype=int)]).astype(float),
+        "monetary": np.choose(group, [rng.uniform(500, 2000, rows), rng.uniform(50, 200, rows),
+                                      rng.uniform(5, 20, rows)]),
+    })
+
+
 @pytest.fixture(scope="module")
 def model_client(tmp_path_factory):
     """Test client with churn_scores and a trained model in its model directory; yields (client, artifact)."""
@@ -348,6 +364,8 @@ def model_client(tmp_path_factory):
     url = f"duckdb:///{folder / 'api.duckdb'}"
     write_scores(url, score_rows())
     artifact = train_artifact(folder / "models", "test-v1")
+    save_segment_model(segments.cluster_customers(rfm_frame(), seed=0, k_values=range(2, 5)), folder / "models",
+                       date(2026, 11, 1))
     return make_client(url, folder / "models"), artifact, folder / "models"
 
 
@@ -459,3 +477,44 @@ def test_api024_damaged_model_file_is_503(tmp_path):
     (models / "latest").write_text("churn-broken\n")
     response = _score(make_client(url, models), customer_features())
     assert response.status_code == 503 and "could not load churn-broken.joblib" in response.get_json()["message"]
+
+
+def test_api025_segments_predict(model_client):
+    api, _, model_dir = model_client
+    model = load_segment_model(model_dir)
+    customers = [{"recency_days": 3, "frequency": 20, "monetary": 1500.0, "user_id": BIG_ID_A},
+                 {"recency_days": 300, "frequency": 1, "monetary": 9.99}]
+    expected = model.predict(pd.DataFrame(customers)[segments.FEATURES])
+    one = api.post("/api/v1/segments/predict", json=customers[0])
+    assert one.status_code == 200, one.get_data(as_text=True)
+    assert one.get_json() == {"user_id": BIG_ID_A, "cluster": int(expected["cluster"].iloc[0]),
+                              "cluster_name": expected["cluster_name"].iloc[0], "observation_date": "2026-11-01"}
+    many = api.post("/api/v1/segments/predict", json=customers).get_json()
+    assert many["count"] == 2
+    assert [i["cluster"] for i in many["items"]] == [int(c) for c in expected["cluster"]]
+    assert many["items"][0]["cluster"] != many["items"][1]["cluster"]  # a champion and a lapsed buyer differ
+
+
+@pytest.mark.parametrize("change, field, fragment", [
+    (lambda b: b.pop("monetary"), "monetary", "field required"),
+    (lambda b: b.update(recency_days=-1), "recency_days", "must be >= 0"),
+    (lambda b: b.update(frequency="3"), "frequency", "must be a number"),
+    (lambda b: b.update(monetary=1e13), "monetary", "must be <= 1e+12"),
+    (lambda b: b.update(segment="x"), "segment", "unknown field"),
+])
+def test_api026_segments_validation_names_the_field(model_client, change, field, fragment):
+    api, _, _ = model_client
+    body = {"recency_days": 3, "frequency": 2, "monetary": 9.5}
+    change(body)
+    response = api.post("/api/v1/segments/predict", data=json.dumps(body), content_type="application/json")
+    assert_bad_field(response, field, fragment)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.dictionaries(st.sampled_from(["recency_days", "frequency", "monetary", "user_id", "x"]),
+                            json_values, max_size=5))
+def test_api027_random_rfm_bodies_never_500(model_client, body):
+    api, _, _ = model_client
+    response = api.post("/api/v1/segments/predict", data=json.dumps(body), content_type="application/json")
+    assert response.status_code in (200, 400), response.get_data(as_text=True)
+
