@@ -113,6 +113,13 @@ def test_dcb002_changing_a_control_writes_the_url(tiny_ctx):
     result = sync_filters_and_url(tiny_ctx, FilterIds.DATE_RANGE, "", "/", controls, [], [], store)
     assert result.search == "?end=2026-05-03"
     assert result.observation_date == "2026-05-03" and result.store["observation_date"] == "2026-05-03"
+    # horizon: written when not the default; out of range -> default, the control corrected, a note shown
+    result = sync_filters_and_url(tiny_ctx, FilterIds.HORIZON, "", "/", _controls(store) | {"horizon": 7}, [], [],
+                                  store)
+    assert result.search == "?horizon=7" and result.store["horizon"] == 7
+    result = sync_filters_and_url(tiny_ctx, FilterIds.HORIZON, "?horizon=7", "/",
+                                  _controls(store) | {"horizon": 0}, [], [], result.store)
+    assert result.search == "" and result.horizon == 14 and "horizon=0" in str(result.notes)
     # a page control writes its parameter; its default is left out (no new history entry)
     result = sync_filters_and_url(tiny_ctx, "page-param", "", "/acquisition", _controls(store), ACQ_PARAMS,
                                   ["country", "week"], store)
