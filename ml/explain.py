@@ -211,15 +211,16 @@ def reason_phrase(feature: str, row: pd.Series) -> str:
     if feature == "region":
         return f"region {value}"
     if v is not None:
-        for prefix, what in (("visits", "visits"), ("minutes", "minutes on site"), ("orders", "orders")):
+        for prefix, what, one in (("visits", "visits", "visit"), ("minutes", "minutes on site", "minute on site"),
+                                  ("orders", "orders", "order")):
             for days in (30, 60, 90):
                 if feature == f"{prefix}_{days}":
-                    return f"{_count(v)} {what} in the last {days} days"
+                    return f"{_count(v)} {one if v == 1 else what} in the last {days} days"
         for days in (30, 60, 90):
             if feature == f"active_days_{days}":
                 return f"active on {_count(v)} of the last {days} days"
         simple = {
-            "orders_total": f"{_count(v)} orders in total",
+            "orders_total": f"{_count(v)} {'order' if v == 1 else 'orders'} in total",
             "revenue_90": f"revenue {v:.2f} in the last 90 days",
             "revenue_total": f"revenue {v:.2f} in total",
             "avg_order_value": f"average order value {v:.2f}",
