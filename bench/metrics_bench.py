@@ -155,7 +155,7 @@ def best_of(repeat: int, run) -> tuple[float, dict]:
     return best, best_calls
 
 
-def run_step(step: str, url: str, repeat: int = 1) -> dict:
+def run_step(step: str, url: str, repeat: int = 1, duckdb_memory_limit: str | None = None) -> dict:
     """Run one step in this process (the child), `repeat` times; return the fastest timings."""
     import pandas as pd
     import sqlalchemy as sa
@@ -166,6 +166,11 @@ def run_step(step: str, url: str, repeat: int = 1) -> dict:
     engine = db.make_engine(url, read_only=read_only)
     result: dict = {"step": step}
     with engine.connect() as conn:
+        if duckdb_memory_limit and conn.dialect.name == "duckdb":
+            limit = duckdb_memory_limit.strip()
+            if not limit.replace(".", "").replace("MB", "").replace("GB", "").isdigit():
+                raise SystemExit(f"bad --duckdb-memory-limit {limit!r} (e.g. 512MB)")
+            conn.exec_driver_sql(f"SET memory_limit = '{limit}'")  # validated above
         if step == "floor":
             v = db.visits
             day = sa.func.date(v.c.session_start) if conn.dialect.name == "sqlite" else sa.cast(v.c.session_start, sa.Date)
@@ -208,11 +213,14 @@ def run_step(step: str, url: str, repeat: int = 1) -> dict:
 
 
 REPEAT = 1
+MEMORY_LIMIT = None
 
 
 def measure(step: str, url: str) -> dict:
     """Run `step` in a subprocess (REPEAT times inside it); return its fastest result and its peak RSS in MiB."""
     cmd = [sys.executable, __file__, "--child", step, "--url", url, "--repeat", str(REPEAT)]
+    if MEMORY_LIMIT:
+        cmd += ["--duckdb-memory-limit", MEMORY_LIMIT]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=REPO)
     out = proc.stdout.read()
     status = proc.wait()
@@ -281,14 +289,16 @@ def main(argv=None) -> int:
     parser.add_argument("--postgres", action="store_true", help="also the SQL bundle on local PostgreSQL at 1m")
     parser.add_argument("--skip-pandas", action="store_true", help="do not run the pandas reference")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the fastest is reported (default 3)")
+    parser.add_argument("--duckdb-memory-limit", help="SET memory_limit on the DuckDB connections (e.g. 512MB)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_step(args.child, args.url, args.repeat)))
+        print(json.dumps(run_step(args.child, args.url, args.repeat, args.duckdb_memory_limit)))
         return 0
-    global REPEAT
+    global REPEAT, MEMORY_LIMIT
     REPEAT = max(1, args.repeat)
+    MEMORY_LIMIT = args.duckdb_memory_limit
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in sizes:
         if s not in SIZES:
@@ -298,7 +308,8 @@ def main(argv=None) -> int:
 
     print(f"# metrics benchmark ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"duckdb {duckdb.__version__}, python {platform.python_version()}; best of {REPEAT} runs per step; "
-          f"load average at start {os.getloadavg()[0]:.1f})\n")
+          f"load average at start {os.getloadavg()[0]:.1f}"
+          f"{'; DuckDB memory_limit ' + MEMORY_LIMIT if MEMORY_LIMIT else ''})\n")
     print("| size | backend | step | wall s | peak RSS MiB |")
     print("|---|---|---|---|---|")
     summary = []
