@@ -29,7 +29,8 @@ def _visits_where(period: Period, filters: Filters, first_day: _dt.date, conn=No
     v = db.visits
     conditions = [v.c.session_start >= day_start(first_day), v.c.session_start < next_day_start(period.last)]
     source = shared_source(conn, period.observation_date) if conn is not None and filters.has_attribute_filters else None
-    users = filtered_users_select(period.observation_date, filters, source)
+    users = filtered_users_select(period.observation_date, filters, source,
+                                  conn.dialect.name if conn is not None else None)
     if users is not None:
         conditions.append(v.c.user_id.in_(users))
     return conditions

@@ -49,7 +49,7 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
         return pd.DataFrame(columns=["kind", *dims, "lifetime", "users", "amount"])
     cohort = (
         profiles_select(o_date, filters, dt_from=first_dt, dt_to=last_dt, with_paid=True,
-                        source=shared_source(conn, o_date))
+                        source=shared_source(conn, o_date), dialect_name=conn.dialect.name)
         .cte("cohort")
         .prefix_with("MATERIALIZED")
     )

@@ -44,7 +44,7 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
     # all profiles acquired in the period (unfiltered: they decide which spend is unattributed)
     everyone = (
         profiles_select(o_date, None, dt_from=period.start, dt_to=period.last, with_payer=False,
-                        source=shared_source(conn, o_date))
+                        source=shared_source(conn, o_date), dialect_name=conn.dialect.name)
         .cte("period_profiles")
         .prefix_with("MATERIALIZED")
     )
@@ -111,6 +111,7 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
     p = profiles_select(
         period.observation_date, filters, dt_from=period.start, dt_to=period.last,
         with_payer="payer" in dims, with_cost=False, source=shared_source(conn, period.observation_date),
+        dialect_name=conn.dialect.name,
     ).subquery("profiles")
     key = [p.c[d] for d in dims]
     stmt = sa.select(*key, sa.func.count().label("new_users")).select_from(p).group_by(*key)
@@ -127,7 +128,7 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
 def _profile_users(conn, observation_date, filters: Filters) -> sa.Select:
     """Return a SELECT of user_id of the filtered users that have a profile as of O."""
     source = shared_source(conn, observation_date)
-    users = filtered_users_select(observation_date, filters, source)
+    users = filtered_users_select(observation_date, filters, source, conn.dialect.name)
     if users is not None:
         return users
     if source is not None:

@@ -24,22 +24,31 @@ def next_day_start(d: _dt.date) -> _dt.datetime:
     return day_start(d + _dt.timedelta(days=1))
 
 
-def first_visits_select(observation_date: _dt.date) -> sa.Select:
+def first_visits_select(observation_date: _dt.date, dialect_name: str | None = None) -> sa.Select:
     """Return a SELECT of one row per user with a visit dated <= O: user_id, first_ts, dt, region, device, channel.
 
     The first visit is the smallest session_start; ties go to the smallest channel, device, region
     (code-point order: the text columns are COLLATE "C" on PostgreSQL, bytes on DuckDB and SQLite).
-    Shape: min(session_start) per user (a cheap grouped aggregate), the visits at that instant (a join,
-    ties included), then a row_number over those few candidate rows only.
+    Two equivalent shapes, chosen for the planner of `dialect_name`:
+    - "duckdb": min(session_start) per user (a grouped aggregate), the visits at that instant (a join,
+      ties included), then row_number over those few candidate rows only (DuckDB's windows are costly);
+    - otherwise: row_number over each user's visits (PostgreSQL cannot estimate the join on an
+      aggregate and would pick nested loops; the window runs on the (user_id, session_start) order).
     """
     v = db.visits
     seen = v.c.session_start < next_day_start(observation_date)
-    firsts = (
-        sa.select(v.c.user_id, sa.func.min(v.c.session_start).label("first_ts"))
-        .where(seen)
-        .group_by(v.c.user_id)
-        .subquery("first_instants")
-    )
+    order = (v.c.session_start, v.c.channel, v.c.device, v.c.region)
+    if dialect_name == "duckdb":
+        firsts = (
+            sa.select(v.c.user_id, sa.func.min(v.c.session_start).label("first_ts"))
+            .where(seen)
+            .group_by(v.c.user_id)
+            .subquery("first_instants")
+        )
+        source = v.join(firsts, sa.and_(firsts.c.user_id == v.c.user_id, firsts.c.first_ts == v.c.session_start))
+        order = order[1:]
+    else:
+        source = v
     candidates = (
         sa.select(
             v.c.user_id,
@@ -47,13 +56,9 @@ def first_visits_select(observation_date: _dt.date) -> sa.Select:
             v.c.region,
             v.c.device,
             v.c.channel,
-            sa.func.row_number()
-            .over(partition_by=v.c.user_id, order_by=(v.c.channel, v.c.device, v.c.region))
-            .label("visit_rank"),
+            sa.func.row_number().over(partition_by=v.c.user_id, order_by=order).label("visit_rank"),
         )
-        .select_from(
-            v.join(firsts, sa.and_(firsts.c.user_id == v.c.user_id, firsts.c.first_ts == v.c.session_start))
-        )
+        .select_from(source)
         .where(seen)
         .subquery("first_candidates")
     )
@@ -110,6 +115,7 @@ def profiles_select(
     with_cost: bool = True,
     with_paid: bool = False,
     source: sa.Table | None = None,
+    dialect_name: str | None = None,
 ) -> sa.Select:
     """Return a SELECT of the profiles as of O (columns PROFILE_COLUMNS, plus `paid` if asked), filtered.
 
@@ -118,6 +124,7 @@ def profiles_select(
     spend by the number of ALL profiles with that dt and channel, whatever the filters.
     Use it as a subquery: `profiles_select(O, f).subquery("profiles")`. `source`: a table already
     holding every profile as of O (see `shared_profiles`), read instead of recomputing them.
+    `dialect_name` (`conn.dialect.name`) picks the first-visit query shape its planner runs best.
     """
     if source is not None:
         wanted = ["user_id", "first_ts", "dt", "week", "month", "region", "device", "channel"]
@@ -131,9 +138,9 @@ def profiles_select(
         stmt = sa.select(*[source.c[name] for name in wanted])
         return stmt.where(*conditions) if conditions else stmt
     if with_cost:  # read twice (profiles and the new-user count per (dt, channel)): computed once
-        p = first_visits_select(observation_date).cte("first_visits").prefix_with("MATERIALIZED")
+        p = first_visits_select(observation_date, dialect_name).cte("first_visits").prefix_with("MATERIALIZED")
     else:
-        p = first_visits_select(observation_date).subquery("first_visits")
+        p = first_visits_select(observation_date, dialect_name).subquery("first_visits")
     columns = [
         p.c.user_id,
         p.c.first_ts,
@@ -187,13 +194,14 @@ def profiles_select(
     return stmt
 
 
-def filtered_users_select(observation_date: _dt.date, filters: Filters, source: sa.Table | None = None) -> sa.Select | None:
+def filtered_users_select(observation_date: _dt.date, filters: Filters, source: sa.Table | None = None,
+                          dialect_name: str | None = None) -> sa.Select | None:
     """Return a SELECT of user_id of the users selected by the attribute filters, or None when there is none."""
     if not filters.has_attribute_filters:
         return None
     if source is not None:
         return sa.select(source.c.user_id).where(*attribute_conditions(source.c, filters))
-    first = first_visits_select(observation_date).subquery("first_visits")
+    first = first_visits_select(observation_date, dialect_name).subquery("first_visits")
     return sa.select(first.c.user_id).where(*attribute_conditions(first.c, filters))
 
 
@@ -206,7 +214,8 @@ def profiles(conn, filters: Filters):
     if period.is_empty:
         return empty_frame(PROFILE_COLUMNS)
     p = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last,
-                        source=shared_source(conn, period.observation_date)).subquery("profiles")
+                        source=shared_source(conn, period.observation_date),
+                        dialect_name=conn.dialect.name).subquery("profiles")
     frame = read_frame(conn, sa.select(*[p.c[c] for c in PROFILE_COLUMNS]).order_by(p.c.user_id))
     if frame.empty:
         return empty_frame(PROFILE_COLUMNS)
@@ -246,7 +255,8 @@ def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
         from metrics.dialect import create_table_as
 
         name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
-        conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True)))
+        conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
+                                                            dialect_name=conn.dialect.name)))
         state[observation_date] = _shared_table(name)
     return state[observation_date]
 
