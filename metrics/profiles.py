@@ -255,6 +255,7 @@ def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
         from metrics.dialect import create_table_as
 
         name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))  # a leftover of an interrupted block
         conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
                                                             dialect_name=conn.dialect.name)))
         state[observation_date] = _shared_table(name)
