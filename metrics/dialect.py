@@ -263,6 +263,12 @@ def _create_table_as(element, compiler, **kw):
     return "CREATE TEMPORARY TABLE %s AS %s" % (name, compiler.process(element.select, **kw))
 
 
+def drop_temp_table_sql(dialect_name: str, name: str) -> str:
+    """Return DROP TABLE IF EXISTS for the TEMPORARY table `name` only (never a permanent table of that name)."""
+    schema = "pg_temp" if dialect_name == "postgresql" else "temp"
+    return f"DROP TABLE IF EXISTS {schema}.{name}"
+
+
 def day_start(d):
     """Return a `datetime` at midnight of date `d` (bound parameters compare timestamps to day boundaries)."""
     import datetime as _dt

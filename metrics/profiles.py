@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from dashboard import db
-from metrics.dialect import date_of, day_start, month_start, week_start
+from metrics.dialect import create_table_as, date_of, day_start, drop_temp_table_sql, month_start, week_start
 from metrics.filters import Filters
 
 PROFILE_COLUMNS = (
@@ -252,10 +252,10 @@ def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
     if state is None:
         return None
     if observation_date not in state:
-        from metrics.dialect import create_table_as
+
 
         name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))  # a leftover of an interrupted block
+        conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, name)))  # a leftover of an interrupted block
         conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
                                                             dialect_name=conn.dialect.name)))
         state[observation_date] = _shared_table(name)
@@ -279,6 +279,6 @@ def shared_profiles(conn):
         state = conn.info.pop(_SHARED_KEY, {})
         for table in state.values():
             try:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"))  # name from a date, see above
+                conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, table.name)))  # name from a date
             except Exception:  # a failed transaction: the temporary table goes with the connection
                 pass
