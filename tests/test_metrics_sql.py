@@ -439,3 +439,15 @@ def test_msql016_shared_profiles_block_gives_the_same_frames(tiny):
         for expected, got in zip(expected_frames, got_frames):
             pd.testing.assert_frame_equal(got, expected)
     assert "metrics.shared_profiles" not in tiny.info
+
+
+def test_msql017_both_first_visit_shapes_agree_on_every_backend(tiny):
+    from metrics.profiles import first_visits_select
+
+    got = {}
+    for shape in ("duckdb", None):  # both are portable SQL; each backend gets the one its planner prefers
+        stmt = first_visits_select(dt.date(2026, 3, 5), shape).order_by("user_id")
+        got[shape] = rows(metrics.conform(metrics.frames.read_frame(tiny, stmt)))
+    assert got["duckdb"] == got[None]
+    assert [r[0] for r in got[None]] == ["1", BIG, "2", "5"]
+    assert got[None][2][3:] == ("DE", "PC", "Zeta")  # the tie at 23:50 goes to "Zeta" < "ads"
