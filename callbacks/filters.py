@@ -43,6 +43,17 @@ def load_bounds(read: MetricReader) -> DataBounds:
     return DataBounds.from_metric(read(metrics.data_bounds))
 
 
+ORDERS_ONLY_NOTE = ("This database holds orders but no visits: screens built on visits (activity, acquisition, "
+                    "cohorts, marketing) stay empty. RFM segments and clusters work: see the Risk page and "
+                    "`python -m dashboard export-segments`.")
+NO_DATA_NOTE = "The database holds no data yet: the Data page (/data) says how to import it."
+
+
+def empty_data_note(raw_bounds: Mapping) -> str:
+    """Return the note for data without visit attributes: orders-only data, or no data at all."""
+    return ORDERS_ONLY_NOTE if raw_bounds.get("has_orders") and not raw_bounds.get("has_visits") else NO_DATA_NOTE
+
+
 def page_params_of(pathname: str | None) -> tuple[PageParam, ...]:
     """Return the page-specific URL parameters of the page at `pathname`."""
     page = page_for(pathname)
@@ -90,15 +101,18 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     `triggered` is the id of the component that changed (None on the first call = the URL); `controls`
     holds start, end, observation_date, horizon, country, device, channel as the controls show them.
     """
+    import metrics
+
     with MetricReader(ctx) as read:
-        bounds = load_bounds(read)
+        raw_bounds = read(metrics.data_bounds)
+    bounds = DataBounds.from_metric(raw_bounds)
     params = page_params_of(pathname)
     names = [pid["name"] for pid in page_param_ids]
     controls_ready = bool(controls.get("start")) and bool(controls.get("end"))
     if triggered in (None, ShellIds.URL) or not controls_ready:  # the URL is the truth (first load, back/forward)
         state, page_values, notes = parse_query(search, bounds, params)
         if bounds.is_empty:
-            notes = ["The database holds no data yet: the Data page (/data) says how to import it."] + notes
+            notes = [empty_data_note(raw_bounds)] + notes
         defaults = {p.name: p.default for p in params}
         return SyncResult(
             store=state.to_store() if state.to_store() != stored else no_update,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash, Input, Output, State
+from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
 from callbacks.filters import ChartRequest, chart_body, register_chart
@@ -66,6 +66,34 @@ def customers_frame(request: ChartRequest) -> pd.DataFrame:
     return view.customers_table(customers_of(request), _param(request, "band"), _param(request, "segment"))
 
 
+def segments_frame(request: ChartRequest) -> pd.DataFrame:
+    """Return the RFM segment summary (what the segments card shows; works on orders-only data)."""
+    return view.segments_summary_table(request.read(risk_report.segment_summary, request.filters))
+
+
+NO_CLUSTERS = "No clustering yet: run python -m dashboard export-segments --out segments.csv."
+
+
+def clusters_frame(ctx: AppContext) -> pd.DataFrame:
+    """Return the cluster profiles of the saved segment model (empty when export-segments has not run)."""
+    from ml.segments import load_segment_model
+
+    model = load_segment_model(ctx.config.model_dir)
+    return pd.DataFrame(model.card.get("profiles", [])) if model is not None else pd.DataFrame()
+
+
+def clusters_body(ctx: AppContext):
+    """Return the clustering card: the saved model's scores by k and profiles (read from the file each time,
+    not cached, because export-segments replaces the model without changing the data)."""
+    from layouts.common import empty_state
+    from ml.segments import load_segment_model
+
+    model = load_segment_model(ctx.config.model_dir)
+    if model is None:
+        return empty_state(NO_CLUSTERS, "The command computes RFM, picks k by silhouette and saves the clustering.")
+    return view.clusters_view(pd.DataFrame(model.card.get("profiles", [])), model.card)
+
+
 NO_SCORES = "No churn scores for these filters."
 
 
@@ -92,12 +120,28 @@ def register(app: Dash, ctx: AppContext) -> None:
     register_chart(app, ctx, view.RiskIds.TARGET_REASONS, target_reasons_frame,
                    lambda frame, request: view.reasons_figure(frame),
                    empty_message="No customer is both high value and at high risk for these filters.")
+    register_chart(app, ctx, view.RiskIds.SEGMENTS, segments_frame,
+                   lambda frame, request: view.segments_figure(frame),
+                   empty_message="No customer with an order up to the observation date for these filters.")
     register_chart(app, ctx, view.RiskIds.SEGMENT_TESTS, segment_tests_frame, segment_tests_view,
                    params=("compare",), empty_message="No cohort for these filters and horizon.")
 
     @app.callback(Output(view.RiskIds.STATUS, "children"), Input(FilterIds.STATE, "data"))
     def _status(stored):
         return scores_status(ctx, stored)
+
+    clusters = view.RiskIds.CLUSTERS
+
+    @app.callback(Output(f"{clusters}-body", "children"), Input(FilterIds.STATE, "data"))
+    def _clusters(stored):
+        return clusters_body(ctx)
+
+    @app.callback(Output(f"{clusters}-download", "data"), Input(csv_button_id(clusters), "n_clicks"),
+                  prevent_initial_call=True)
+    def _clusters_csv(n_clicks):
+        if not n_clicks:
+            raise PreventUpdate
+        return dcc.send_data_frame(clusters_frame(ctx).to_csv, "cluster_profiles.csv", index=False)
 
     name = view.RiskIds.CUSTOMERS
 

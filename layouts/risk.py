@@ -46,6 +46,8 @@ class RiskIds:
     TARGET_REASONS = "risk-target-reasons"
     SEGMENT_TESTS = "risk-segment-tests"
     CUSTOMERS = "risk-customers"
+    SEGMENTS = "risk-segments"
+    CLUSTERS = "risk-clusters"
     STATUS = "risk-status"
 
 
@@ -182,6 +184,67 @@ CUSTOMER_GRID_COLUMNS = [
 ]
 
 
+def segments_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return the RFM segment summary in the segment map's order (what the segments card shows)."""
+    order = {name: i for i, name in enumerate(SEGMENT_ORDER)}
+    return summary.sort_values("segment", key=lambda c: c.map(order).fillna(len(order))).reset_index(drop=True)
+
+
+def segments_figure(table: pd.DataFrame) -> go.Figure:
+    """Return bars of customers per RFM segment, with revenue and its share on hover."""
+    shown = table.iloc[::-1]
+    fig = go.Figure(go.Bar(
+        x=shown["customers"], y=shown["segment"], orientation="h", marker_color="#4E79A7",
+        customdata=shown[["revenue", "revenue_share", "mean_recency_days", "mean_frequency"]],
+        text=[f"{share:.0%} of revenue" for share in shown["revenue_share"]], textposition="auto",
+        hovertemplate=("%{y}: %{x:,} customers<br>revenue %{customdata[0]:$,.2f} (%{customdata[1]:.1%})"
+                       "<br>mean recency %{customdata[2]:.0f} days, %{customdata[3]:.1f} orders<extra></extra>"),
+    ))
+    style_figure(fig, x_title="Customers", y_title="", hovermode="closest", height=380)
+    fig.update_yaxes(tickformat="", automargin=True)
+    return fig
+
+
+def clusters_view(profiles: pd.DataFrame, card: dict) -> html.Div:
+    """Return the clustering card: silhouette and inertia by k, the chosen k, and the cluster profiles."""
+    scores = pd.DataFrame(card.get("scores", []))
+    fig = go.Figure()
+    for algorithm, label, color in (("kmeans", "KMeans", "#4E79A7"), ("gaussian_mixture", "Gaussian mixture",
+                                                                      "#F28E2B")):
+        part = scores[scores["algorithm"] == algorithm] if not scores.empty else scores
+        if len(part):
+            fig.add_trace(go.Scatter(x=part["k"], y=part["silhouette"], mode="lines+markers", name=label,
+                                     line_color=color, hovertemplate="k=%{x}: silhouette %{y:.3f}<extra>"
+                                     + label + "</extra>"))
+    if not scores.empty:
+        inertia = scores[scores["algorithm"] == "kmeans"]
+        fig.add_trace(go.Scatter(x=inertia["k"], y=inertia["inertia"], mode="lines+markers", name="KMeans inertia",
+                                 yaxis="y2", line=dict(color="#9C755F", dash="dot"),
+                                 hovertemplate="k=%{x}: inertia %{y:,.0f}<extra>elbow</extra>"))
+        fig.update_layout(yaxis2=dict(title="Inertia (elbow)", overlaying="y", side="right", showgrid=False,
+                                      tickformat=",.0f", rangemode="tozero"))
+    fig.add_vline(x=card.get("k"), line_dash="dash", line_color="#6c757d")
+    style_figure(fig, x_title="Number of clusters k", y_title="Silhouette", y_kind="number", hovermode="closest",
+                 height=300)
+    fig.update_yaxes(tickformat=".2f", selector=dict(title_text="Silhouette"))
+    summary = html.P([html.Strong(f"k = {card.get('k')}"), " chosen by silhouette; cluster classifier accuracy on "
+                      f"held-out customers {card.get('classifier_accuracy', float('nan')):.1%}; "
+                      f"{fmt_int(card.get('customers'))} customers as of {card.get('observation_date')} "
+                      "(from the last `python -m dashboard export-segments`)."], className="small mb-2",
+                     id="risk-clusters-summary")
+    grid = data_grid(RiskIds.CLUSTERS, profiles, [
+        grid_column("cluster", "Cluster", "int"), grid_column("name", "Name", minWidth=240),
+        grid_column("customers", "Customers", "int"), grid_column("share", "Share", "pct"),
+        grid_column("mean_recency_days", "Recency (days)", "number"),
+        grid_column("mean_frequency", "Orders", "number"), grid_column("mean_monetary", "Spend", "money"),
+        grid_column("revenue_share", "Revenue share", "pct")], height=220)
+    grid.columnDefs = [{**c, "minWidth": 260 if c["field"] == "name" else 120} for c in grid.columnDefs]
+    grid.columnSize = None  # keep the names readable; the table scrolls sideways on narrow screens
+    from dash import dcc
+
+    return html.Div([summary, dcc.Graph(figure=fig, config={"displaylogo": False}), grid])
+
+
 def customers_table(customers: pd.DataFrame, band: str = "all", segment: str = "all") -> pd.DataFrame:
     """Return the customer rows the table shows (band and segment filters applied), value at risk first."""
     table = customers
@@ -226,6 +289,14 @@ def page_layout(params: dict[str, str]) -> html.Div:
                                "How its behaviour differs from everyone else (largest effect first)"), lg=7),
             dbc.Col(chart_card(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment",
                                "Top-3 reasons per customer; N stands for each customer's own number"), lg=5),
+        ], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(chart_card(RiskIds.SEGMENTS, "RFM segments",
+                               "Customers with an order up to the observation date; no churn scores needed",
+                               min_height=380), lg=5),
+            dbc.Col(chart_card(RiskIds.CLUSTERS, "Customer clusters (R, F, M)",
+                               "KMeans on log-scaled, standardised recency, frequency, monetary; k by silhouette",
+                               min_height=380), lg=7),
         ], className="g-3 mb-3"),
         dbc.Row([dbc.Col(chart_card(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
                                     "Each group against all other users of the cohort: two-proportion z-test, "

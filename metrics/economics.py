@@ -189,17 +189,23 @@ def daily_spend(conn: Connection, filters: Filters) -> pd.DataFrame:
 
 
 def data_bounds(conn: Connection) -> dict:
-    """Return {'first_date', 'last_date', 'regions', 'devices', 'channels'}: the filter options found in the data."""
+    """Return {'first_date', 'last_date', 'regions', 'devices', 'channels', 'has_visits', 'has_orders'}: the filter
+    options found in the data (dates of the orders when there is no visit)."""
     v, c = db.visits, db.costs
-    row = conn.execute(sa.select(sa.func.min(v.c.session_start), sa.func.max(v.c.session_start))).one()
-    from metrics.filters import _as_date
+    from metrics.filters import _as_date, data_date_range
+
+    first, last = data_date_range(conn)
+    has_visits = conn.execute(sa.select(v.c.user_id).limit(1)).first() is not None
+    has_orders = conn.execute(sa.select(db.orders.c.user_id).limit(1)).first() is not None
 
     def distinct(column) -> set[str]:
         return {str(x) for x in conn.execute(sa.select(column).distinct()).scalars()}
 
     return {
-        "first_date": _as_date(row[0]),
-        "last_date": _as_date(row[1]),
+        "first_date": first,
+        "last_date": last,
+        "has_visits": has_visits,
+        "has_orders": has_orders,
         "regions": sorted(distinct(v.c.region)),
         "devices": sorted(distinct(v.c.device)),
         "channels": sorted(distinct(v.c.channel) | distinct(c.c.channel)),

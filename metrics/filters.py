@@ -98,8 +98,14 @@ class Period(NamedTuple):
 
 
 def data_date_range(conn: Connection) -> tuple[_dt.date | None, _dt.date | None]:
-    """Return the first and last date of session_start in the data (None, None when there is no visit)."""
+    """Return the first and last date of session_start in the data.
+
+    Orders-only data (no visit at all) falls back to the dates of event_dt, so order-based views (RFM
+    segments) default to the data's own period; (None, None) when there is neither.
+    """
     row = conn.execute(sa.select(sa.func.min(db.visits.c.session_start), sa.func.max(db.visits.c.session_start))).one()
+    if row[0] is None:
+        row = conn.execute(sa.select(sa.func.min(db.orders.c.event_dt), sa.func.max(db.orders.c.event_dt))).one()
     return _as_date(row[0]), _as_date(row[1])
 
 

@@ -260,3 +260,23 @@ def segment_comparison(conn: Connection, filters: metrics.Filters, dimension: st
     table["verdict"] = [significance_words(r, o, p) for r, o, p in
                         zip(table["rate"], table["rest_rate"], table["p_adjusted"])]
     return table[columns].reset_index(drop=True)
+
+
+SEGMENT_SUMMARY_COLUMNS = ["segment", "customers", "revenue", "revenue_share", "mean_recency_days",
+                           "mean_frequency", "mean_monetary"]
+
+
+def segment_summary(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
+    """Return per RFM segment: customers, revenue, revenue share and mean R/F/M as of O (no scores needed).
+
+    Works on orders-only data; filters select customers by profile like everywhere.
+    """
+    observation = metrics.resolve_period(conn, filters).observation_date
+    rfm = rfm_table(conn, observation, filters)
+    if rfm.empty:
+        return pd.DataFrame(columns=SEGMENT_SUMMARY_COLUMNS)
+    grouped = rfm.groupby("segment").agg(customers=("user_id", "size"), revenue=("monetary", "sum"),
+                                         mean_recency_days=("recency_days", "mean"),
+                                         mean_frequency=("frequency", "mean"), mean_monetary=("monetary", "mean"))
+    grouped["revenue_share"] = grouped["revenue"] / grouped["revenue"].sum()
+    return grouped.reset_index()[SEGMENT_SUMMARY_COLUMNS]

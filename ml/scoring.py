@@ -82,7 +82,9 @@ def write_scores(engine: Engine, frame: pd.DataFrame, as_of: date) -> int:
     with engine.begin() as conn:
         create_scores_table(conn)
         conn.execute(sa.delete(churn_scores).where(churn_scores.c.as_of == as_of))
-        return db.bulk_insert(conn, churn_scores, frame)
+        written = db.bulk_insert(conn, churn_scores, frame)
+        db.bump_data_version(conn)  # the dashboard reads these scores: cached results must not outlive them
+        return written
 
 
 def score(engine: Engine, as_of: date, artifact) -> int:

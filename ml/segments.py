@@ -268,6 +268,9 @@ def save_segment_model(result: ClusteringResult, model_dir, observation_date: _d
         "classifier_accuracy": result.classifier_accuracy, "observation_date": observation_date.isoformat(),
         "features": FEATURES, "sklearn": sklearn.__version__,
         "silhouette": result.scores[result.scores["algorithm"] == "kmeans"].set_index("k")["silhouette"].to_dict(),
+        "scores": result.scores.to_dict("records"),
+        "profiles": result.profiles.to_dict("records"),
+        "customers": int(result.profiles["customers"].sum()),
     }
     tmp = path.with_suffix(".tmp")
     joblib.dump({"classifier": result.classifier, "card": card}, tmp)

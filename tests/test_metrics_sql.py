@@ -273,7 +273,7 @@ def test_msql009_daily_money_new_users_bounds(tiny):
     bounds = metrics.data_bounds(tiny)
     assert bounds == {"first_date": dt.date(2026, 3, 2), "last_date": dt.date(2026, 3, 7),
                       "regions": ["DE", "FR", "UK", "US"], "devices": ["Mac", "PC", "iPhone"],
-                      "channels": ["TV", "Zeta", "ads", "organic"]}
+                      "channels": ["TV", "Zeta", "ads", "organic"], "has_visits": True, "has_orders": True}
     period = metrics.resolve_period(tiny, Filters.make(observation_date="2026-03-04"))
     assert tuple(period) == (dt.date(2026, 3, 2), dt.date(2026, 3, 7), dt.date(2026, 3, 4), dt.date(2026, 3, 4))
 
@@ -451,3 +451,18 @@ def test_msql017_both_first_visit_shapes_agree_on_every_backend(tiny):
     assert got["duckdb"] == got[None]
     assert [r[0] for r in got[None]] == ["1", BIG, "2", "5"]
     assert got[None][2][3:] == ("DE", "PC", "Zeta")  # the tie at 23:50 goes to "Zeta" < "ads"
+
+
+def test_msql090_orders_only_data_takes_its_dates_from_the_orders(engine):
+    orders = pd.DataFrame({"user_id": ["a", "b"], "revenue": [1.0, 2.0],
+                           "event_dt": pd.to_datetime(["2011-01-03 10:00:00", "2011-02-10 23:59:59"])})
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.orders, orders)
+    with engine.connect() as conn:
+        bounds = metrics.data_bounds(conn)
+        period = metrics.resolve_period(conn, Filters.make())
+        summary = metrics.activity_summary(conn, Filters.make())
+    assert (bounds["first_date"], bounds["last_date"]) == (dt.date(2011, 1, 3), dt.date(2011, 2, 10))
+    assert bounds["has_orders"] is True and bounds["has_visits"] is False
+    assert (period.start, period.observation_date) == (dt.date(2011, 1, 3), dt.date(2011, 2, 10))
+    assert summary.set_index("metric").loc["dau", "value"] == 0  # no visit: activity is zero, not an error

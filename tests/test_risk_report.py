@@ -223,7 +223,7 @@ def test_rsk008_risk_page_in_the_browser(dash_duo, scored_demo):
     dash_duo.start_server(app)
     dash_duo.driver.set_window_size(1440, 900)
     dash_duo.wait_for_page(url=dash_duo.server_url + "/risk", timeout=20)
-    for name in ("risk-distribution", "risk-matrix", "risk-target-reasons"):
+    for name in ("risk-distribution", "risk-matrix", "risk-target-reasons", "risk-segments"):
         dash_duo.wait_for_element(f"#{name}-graph .main-svg", timeout=40)
     for name in ("risk-target-profile", "risk-segment-tests", "risk-customers"):
         dash_duo.wait_for_element(f"#{name}-graph .ag-row", timeout=40)
@@ -280,3 +280,61 @@ def test_rsk009_status_notice_only_without_scores(scored_demo, database_url):
     assert "No churn scores" in str(scores_status(scored, before.to_store()))  # the only run is dated later
     empty = create_app(Config(database_url=database_url)).server.extensions["dashboard_context"]
     assert "python -m dashboard train" in str(scores_status(empty, state.to_store()))
+
+
+def test_rsk010_orders_only_data_gets_segments_dates_and_a_plain_note(tmp_path):
+    from callbacks.filters import sync_filters_and_url
+    from callbacks.risk import clusters_body, segments_frame
+    from callbacks.filters import chart_frame
+    from layouts.filters import FilterState
+
+    url = f"duckdb:///{tmp_path / 'orders_only.duckdb'}"
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    orders = pd.DataFrame({"user_id": ["a", "a", "b", "c"],
+                           "event_dt": pd.to_datetime(["2011-01-03 10:00:00", "2011-02-01 09:00:00",
+                                                       "2011-01-20 12:00:00", "2011-02-10 08:30:00"]),
+                           "revenue": [10.0, 30.0, 5.0, 7.5]})
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.orders, orders)
+        db.bump_data_version(conn)
+    engine.dispose()
+    app = create_app(Config(database_url=url, model_dir=tmp_path / "models"))
+    ctx = app.server.extensions["dashboard_context"]
+    result = sync_filters_and_url(ctx, None, "/risk", "/risk", {}, [], [], None)
+    assert "holds orders but no visits" in str(result.notes)
+    state = FilterState.from_store(result.store)
+    assert (state.start, state.end) == (dt.date(2011, 1, 3), dt.date(2011, 2, 10))  # the orders' own period
+    summary = chart_frame(ctx, segments_frame, result.store, {})
+    assert summary["customers"].sum() == 3 and summary["revenue"].sum() == pytest.approx(52.5)
+    assert summary["revenue_share"].sum() == pytest.approx(1.0)
+    assert "export-segments" in str(clusters_body(ctx))  # no clustering saved yet: says how
+
+
+def test_rsk011_clusters_card_reads_the_saved_model(tmp_path):
+    from callbacks.risk import clusters_body, clusters_frame
+    from ml import segments
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"user_id": [f"u{i}" for i in range(300)],
+                          "recency_days": rng.integers(0, 200, 300), "frequency": rng.integers(1, 20, 300),
+                          "monetary": rng.uniform(5, 500, 300)})
+    result = segments.cluster_customers(frame, seed=0, k_values=range(2, 5))
+    segments.save_segment_model(result, tmp_path / "models", dt.date(2026, 10, 31))
+    ctx = create_app(Config(database_url=f"sqlite:///{tmp_path / 'x.sqlite'}",
+                            model_dir=tmp_path / "models")).server.extensions["dashboard_context"]
+    profiles = clusters_frame(ctx)
+    assert profiles["customers"].sum() == 300 and len(profiles) == result.k
+    body = str(clusters_body(ctx))
+    assert f"k = {result.k}" in body and "2026-10-31" in body
+
+
+def test_rsk012_scoring_changes_the_data_version(engine):
+    from ml import scoring
+
+    with engine.connect() as conn:
+        before = db.get_data_version(conn)
+    frame = pd.DataFrame(_score_rows(["a", "b"], [0.2, 0.8], dt.date(2026, 1, 10)))
+    assert scoring.write_scores(engine, frame[scoring.SCORE_COLUMNS], dt.date(2026, 1, 10)) == 2
+    with engine.connect() as conn:
+        assert db.get_data_version(conn) != before  # cached risk numbers are recomputed at once
