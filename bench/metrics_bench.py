@@ -84,52 +84,36 @@ def ensure_data(size: str) -> Path:
 # ---------------------------------------------------------------------------------------------- steps
 
 
+def run_bundle(api, source) -> dict[str, float]:
+    """Run the bundle through `api` (metrics/ with a connection, or the pandas reference with its frames);
+    return the seconds and row count of each call. Both APIs take the same arguments."""
+    f = api.Filters.make()
+    by_channel = {"horizon": HORIZON, "dimensions": ("channel",)}
+    calls = [("profiles", api.profiles, {}), ("activity_summary", api.activity_summary, {}),
+             ("activity_daily", api.activity_daily, {}), ("retention", api.retention, by_channel),
+             ("conversion", api.conversion, by_channel), ("ltv", api.ltv, by_channel), ("roi", api.roi, by_channel),
+             ("channel_economics", api.channel_economics, {})]
+    timings = {}
+    for name, fn, params in calls:
+        t0 = time.perf_counter()
+        frame = fn(source, f, **params)
+        timings[name] = time.perf_counter() - t0
+        timings[f"rows:{name}"] = len(frame)
+    return timings
+
+
 def sql_bundle(conn) -> dict[str, float]:
     """Run the bundle through metrics/; return the seconds of each call."""
     import metrics
 
-    f = metrics.Filters.make()
-    timings = {}
-    calls = [
-        ("profiles", lambda: metrics.profiles(conn, f)),
-        ("activity_summary", lambda: metrics.activity_summary(conn, f)),
-        ("activity_daily", lambda: metrics.activity_daily(conn, f)),
-        ("retention", lambda: metrics.retention(conn, f, horizon=HORIZON, dimensions=("channel",))),
-        ("conversion", lambda: metrics.conversion(conn, f, horizon=HORIZON, dimensions=("channel",))),
-        ("ltv", lambda: metrics.ltv(conn, f, horizon=HORIZON, dimensions=("channel",))),
-        ("roi", lambda: metrics.roi(conn, f, horizon=HORIZON, dimensions=("channel",))),
-        ("channel_economics", lambda: metrics.channel_economics(conn, f)),
-    ]
-    for name, call in calls:
-        t0 = time.perf_counter()
-        frame = call()
-        timings[name] = time.perf_counter() - t0
-        timings[f"rows:{name}"] = len(frame)
-    return timings
+    return run_bundle(metrics, conn)
 
 
 def pandas_bundle(data) -> dict[str, float]:
     """Run the bundle through the pandas reference; return the seconds of each call."""
     from tests import reference as ref
 
-    f = ref.Filters.make()
-    timings = {}
-    calls = [
-        ("profiles", lambda: ref.profiles(data, f)),
-        ("activity_summary", lambda: ref.activity_summary(data, f)),
-        ("activity_daily", lambda: ref.activity_daily(data, f)),
-        ("retention", lambda: ref.retention(data, f, horizon=HORIZON, dimensions=("channel",))),
-        ("conversion", lambda: ref.conversion(data, f, horizon=HORIZON, dimensions=("channel",))),
-        ("ltv", lambda: ref.ltv(data, f, horizon=HORIZON, dimensions=("channel",))),
-        ("roi", lambda: ref.roi(data, f, horizon=HORIZON, dimensions=("channel",))),
-        ("channel_economics", lambda: ref.channel_economics(data, f)),
-    ]
-    for name, call in calls:
-        t0 = time.perf_counter()
-        frame = call()
-        timings[name] = time.perf_counter() - t0
-        timings[f"rows:{name}"] = len(frame)
-    return timings
+    return run_bundle(ref, data)
 
 
 def peak_rss_mib() -> float:
