@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import shap
@@ -63,14 +65,16 @@ def permutation_shap(model_output, Xt: np.ndarray, background: np.ndarray, group
     value is the mean model output over the background. Per row the values sum exactly to
     f(row) - mean f(background).
     """
-    rng = np.random.default_rng(seed)
     n, width = Xt.shape
     steps = np.arange(n_groups + 1)
     out = np.zeros((n, n_groups))
     for start in range(0, n, batch_rows):
         X = Xt[start:start + batch_rows]
         m = len(X)
-        perms = np.stack([rng.permutation(n_groups) for _ in range(m)])
+        # each row's permutation comes from the seed and the row's own values, so a customer's reasons do not
+        # depend on the batch or the position they are explained in (scoring job and API agree)
+        perms = np.stack([np.random.default_rng([seed, zlib.crc32(np.ascontiguousarray(row).tobytes())])
+                          .permutation(n_groups) for row in X])
         ranks = np.argsort(perms, axis=1)  # position of each group in the row's permutation
         forward = ranks[:, None, :] < steps[None, :, None]  # coalition k = the first k groups
         backward = ranks[:, None, :] >= (n_groups - steps)[None, :, None]  # coalition k = the last k groups

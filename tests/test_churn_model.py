@@ -449,3 +449,23 @@ def test_chm022_explainer_for_every_family():
         assert values["x1"].abs().mean() > values["noise"].abs().mean(), family
     assert methods == {"logistic_regression": "linear", "knn": "permutation", "random_forest": "tree",
                        "svc": "permutation", "hist_gradient_boosting": "tree"}
+
+
+def test_chm090_permutation_shap_of_a_row_does_not_depend_on_its_batch():
+    from ml.explain import permutation_shap
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(10, 4))
+    background = rng.normal(size=(6, 4))
+    weights = np.array([0.5, -1.0, 2.0, 0.3])
+
+    def model(data):
+        return np.tanh(data @ weights) + data[:, 0] * data[:, 2]  # interactions make permutations matter
+
+    groups = np.arange(4)
+    whole = permutation_shap(model, X, background, groups, 4, seed=3)
+    alone = np.vstack([permutation_shap(model, X[i:i + 1], background, groups, 4, seed=3) for i in range(10)])
+    reversed_rows = permutation_shap(model, X[::-1], background, groups, 4, seed=3)[::-1]
+    np.testing.assert_allclose(alone, whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(reversed_rows, whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole.sum(axis=1), model(X) - model(background).mean(), rtol=1e-9, atol=1e-12)
