@@ -43,11 +43,29 @@ def kpi_frame(request: ChartRequest) -> pd.DataFrame:
     return view.kpi_table(current, _period_kpis(request, request.state.previous()))
 
 
+COMPARISON_DAYS = 28
+
+
+def last_weeks_href(request: ChartRequest) -> str | None:
+    """Return a link to the same filters over the last 4 weeks of the period, when the 4 weeks before are in the data."""
+    import datetime as _dt
+
+    from layouts.filters import FilterState, to_query
+
+    state, bounds = request.state, request.bounds
+    last = min(state.end, state.observation_date)
+    start = last - _dt.timedelta(days=COMPARISON_DAYS - 1)
+    if start - _dt.timedelta(days=COMPARISON_DAYS) < bounds.first_date:
+        return None
+    shorter = FilterState(start, last, last, state.horizon, state.countries, state.devices, state.channels)
+    return "/" + to_query(shorter, bounds)
+
+
 def kpi_view(frame: pd.DataFrame, request: ChartRequest):
-    """Return the KPI cards, naming the previous period."""
+    """Return the KPI cards, naming the previous period (and offering the last 4 weeks when it is before the data)."""
     previous = request.state.previous()
     return view.kpi_cards(frame, previous.start, min(previous.end, previous.observation_date),
-                          request.bounds.first_date)
+                          request.bounds.first_date, suggestion_href=last_weeks_href(request))
 
 
 def activity_frame(request: ChartRequest) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import html
+from dash import dcc, html
 
 from layouts.common import (FORMATTERS, HOVER_FORMATS, SERIES_COLORS, chart_card, kpi_card, relative_change,
                             style_figure)
@@ -105,8 +105,11 @@ def kpi_table(current: dict[str, float], previous: dict[str, float]) -> pd.DataF
 
 
 def kpi_cards(table: pd.DataFrame, previous_start: _dt.date | None = None, previous_end: _dt.date | None = None,
-              first_date: _dt.date | None = None) -> html.Div:
-    """Return the KPI cards of a kpi_table, with a line naming the previous period they compare with."""
+              first_date: _dt.date | None = None, suggestion_href: str | None = None) -> html.Div:
+    """Return the KPI cards of a kpi_table, with a line naming the previous period they compare with.
+
+    When that period lies before the data, `suggestion_href` (a link to a comparable view) is offered.
+    """
     cards = []
     for row in table.itertuples(index=False):
         kpi = KPI_BY_KEY[row.kpi]
@@ -123,6 +126,9 @@ def kpi_cards(table: pd.DataFrame, previous_start: _dt.date | None = None, previ
             text = (f"No comparison: the previous period of equal length ({previous_start.isoformat()} – "
                     f"{previous_end.isoformat()}) is before the first date of the data ({first_date.isoformat()}). "
                     "Choose a later start date to compare with it.")
+            if suggestion_href:
+                text = [text, " ", dcc.Link("Compare the last 4 weeks with the 4 weeks before →",
+                                            href=suggestion_href, id="kpi-compare-last-weeks")]
         caption = html.P(text, className="text-muted small mb-2", id="kpi-comparison-note")
     return html.Div([caption, dbc.Row(cards, className="g-2")], id="overview-kpi-cards")
 

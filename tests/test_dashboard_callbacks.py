@@ -301,3 +301,16 @@ def test_dcb017_an_empty_database_gives_empty_states_and_a_note(tmp_path):
     for name, frame_fn, view_fn in charts:
         assert chart_body(ctx, name, frame_fn, view_fn, result.store, {}).className == "empty-state"
     ctx.engine.dispose()
+
+
+def test_dcb090_default_overview_offers_the_last_four_weeks(demo_ctx):
+    default = _store(demo_ctx, "")
+    cards = chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, default)
+    text = str(cards)
+    assert "No comparison" in text
+    # the data ends 2026-10-31: the last 4 weeks start 2026-10-04, and the 4 weeks before are in the data
+    assert "href='/?start=2026-10-04'" in text
+    shorter = _store(demo_ctx, "?start=2026-10-04")
+    compared = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, shorter))
+    assert "2026-09-06 – 2026-10-03" in compared and "No comparison" not in compared
+    assert "kpi-compare-last-weeks" not in compared
