@@ -103,6 +103,27 @@ def _is_duckdb_lock_error(exc: BaseException) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+def duckdb_settings() -> dict[str, Any]:
+    """Return DuckDB settings from the environment: DUCKDB_MEMORY_LIMIT (e.g. "1GB") and DUCKDB_THREADS.
+
+    Unset means DuckDB's own defaults (80% of the machine's memory and every core per process): with several
+    gunicorn workers set a memory limit so that their sum fits the machine.
+    """
+    import os
+
+    settings: dict[str, Any] = {}
+    memory = os.environ.get("DUCKDB_MEMORY_LIMIT", "").strip()
+    if memory:
+        settings["memory_limit"] = memory
+    threads = os.environ.get("DUCKDB_THREADS", "").strip()
+    if threads:
+        try:
+            settings["threads"] = int(threads)
+        except ValueError as exc:
+            raise ValueError(f"DUCKDB_THREADS must be a whole number, got {threads!r}") from exc
+    return settings
+
+
 def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout: float = 60.0) -> Engine:
     """Return an engine for `url` (default: the embedded DuckDB file).
 
@@ -118,6 +139,9 @@ def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, Any] = {"read_only": True} if read_only else {}
+        settings = duckdb_settings()
+        if settings:
+            connect_args["config"] = settings
         engine = sa.create_engine(resolved, connect_args=connect_args, poolclass=NullPool)
 
         @sa.event.listens_for(engine, "do_connect")

@@ -92,3 +92,19 @@ def test_db006_duckdb_readers_share_the_file(tmp_path):
         db.bulk_insert(conn, db.visits, _visits(["3"]))
     with readers[0].connect() as conn:
         assert db.row_counts(conn)["visits"] == 3
+
+
+def test_db007_duckdb_memory_limit_and_threads_from_the_environment(tmp_path, monkeypatch):
+    url = f"duckdb:///{tmp_path / 'limits.duckdb'}"
+    db.create_schema(db.make_engine(url))
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "512MB")
+    monkeypatch.setenv("DUCKDB_THREADS", "1")
+    engine = db.make_engine(url, read_only=True)
+    with engine.connect() as conn:
+        limit = conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar_one()
+        threads = conn.execute(sa.text("SELECT current_setting('threads')")).scalar_one()
+    engine.dispose()
+    assert limit.replace(" ", "").lower() in {"512.0mib", "488.2mib", "512mb"} and int(threads) == 1
+    monkeypatch.setenv("DUCKDB_THREADS", "two")
+    with pytest.raises(ValueError, match="DUCKDB_THREADS"):
+        db.make_engine(url)
