@@ -91,6 +91,11 @@ class ChurnArtifact:
         """Return the eligibility lookback L the model was trained with."""
         return int(self.card.get("cutoffs", {}).get("lookback_days", 90))
 
+    @property
+    def min_tenure_days(self) -> int:
+        """Return the minimum tenure M (days since the first visit or order) of the eligible customers."""
+        return int(self.card.get("cutoffs", {}).get("min_tenure_days", 0))
+
     def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.features if c not in df.columns]
         if missing:

@@ -61,7 +61,8 @@ def _check_snapshot(frame: pd.DataFrame, cutoff: date, role: str) -> None:
 
 def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days: int = 30,
                       lookback_days: int = 90, seed: int = 0, n_iter: int = DEFAULT_N_ITER, cv: int = 5,
-                      n_jobs: int = 1, progress: bool = False, log=None) -> ChurnArtifact:
+                      n_jobs: int = 1, progress: bool = False, log=None,
+                      min_tenure_days: int = features.DEFAULT_MIN_TENURE_DAYS) -> ChurnArtifact:
     """Return a trained ChurnArtifact: model chosen on the T1 snapshot, calibrated, tested on T2 = T1 + P, with its card."""
     say = log or (lambda message: None)
     first_date, last_date = features.data_date_range(conn)
@@ -76,8 +77,8 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
     if train_cutoff < first_date:
         raise BadInput(f"cutoff {train_cutoff} is before the first data date {first_date}")
     started = time.perf_counter()
-    train = features.build_snapshot(conn, train_cutoff, horizon_days, lookback_days)
-    test = features.build_snapshot(conn, test_cutoff, horizon_days, lookback_days)
+    train = features.build_snapshot(conn, train_cutoff, horizon_days, lookback_days, min_tenure_days=min_tenure_days)
+    test = features.build_snapshot(conn, test_cutoff, horizon_days, lookback_days, min_tenure_days=min_tenure_days)
     _check_snapshot(train, train_cutoff, "training")
     _check_snapshot(test, test_cutoff, "test")
     say(f"snapshots: train T1={train_cutoff} {len(train):,} customers, base rate {train[features.LABEL].mean():.3f}; "
@@ -147,7 +148,8 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
         "data_range": {"first": first_date.isoformat(), "last": last_date.isoformat()},
         "label_definition": features.LABEL_DEFINITION,
         "cutoffs": {"train_cutoff": train_cutoff.isoformat(), "test_cutoff": test_cutoff.isoformat(),
-                    "horizon_days": horizon_days, "lookback_days": lookback_days},
+                    "horizon_days": horizon_days, "lookback_days": lookback_days,
+                    "min_tenure_days": min_tenure_days},
         "rows": {"train": int(len(train)), "test": int(len(test))},
         "base_rates": {"train": float(y_train.mean()), "test": float(y_test.mean())},
         "features": {"numeric": list(numeric), "categorical": list(categorical)},
@@ -183,6 +185,16 @@ def _parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -205,6 +217,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--horizon-days", type=_positive_int, default=30, help="label horizon P in days (default 30)")
     train.add_argument("--lookback-days", type=_positive_int, default=90,
                        help="eligible = an order in the last N days before the cutoff (default 90)")
+    train.add_argument("--min-tenure-days", type=_non_negative_int, default=features.DEFAULT_MIN_TENURE_DAYS,
+                       help="eligible = first seen at least N days before the cutoff "
+                       f"(default {features.DEFAULT_MIN_TENURE_DAYS}; 0: no minimum)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--n-iter", type=_positive_int, default=DEFAULT_N_ITER,
                        help=f"random-search candidates per model family (default {DEFAULT_N_ITER})")
@@ -254,7 +269,7 @@ def run_train(args: argparse.Namespace) -> int:
                 raise BadInput("the database has no schema yet; import data or run `python -m dashboard demo`")
             artifact = train_churn_model(
                 conn, cutoff=args.cutoff, horizon_days=args.horizon_days, lookback_days=args.lookback_days,
-                seed=args.seed, n_iter=args.n_iter, n_jobs=args.n_jobs, progress=True,
+                min_tenure_days=args.min_tenure_days, seed=args.seed, n_iter=args.n_iter, n_jobs=args.n_jobs, progress=True,
                 log=lambda message: print(message, file=sys.stderr),
             )
     finally:

@@ -1,7 +1,9 @@
 """Snapshot features and the "activity declined" label, computed inside the database.
 
 A snapshot at cutoff date T has one row per *eligible* customer: a user with at least one order
-whose date(event_dt) lies in (T - lookback_days, T]. Every feature reads only events whose date is
+whose date(event_dt) lies in (T - lookback_days, T] and, when min_tenure_days = M > 0 (opt-in,
+default 0), a first visit or order dated on or before T - M, so that the customer's activity has had
+time to settle after the install burst. Every feature reads only events whose date is
 <= T (visits by date(session_start), orders by date(event_dt), costs by dt). The label reads only
 events in (T, T + P]; features and label come from separate sub-queries, so nothing after T can
 reach a feature.
@@ -52,8 +54,10 @@ LABEL = "label"
 LABEL_DEFINITION = (
     "declined = 1 when orders in (T, T+P] < 0.5 x orders in (T-P, T] "
     "OR visits in (T, T+P] < 0.5 x visits in (T-P, T]; dates are date(event_dt) and date(session_start); "
-    "eligible = at least one order with date in (T-L, T]; P = horizon_days, L = lookback_days"
+    "eligible = at least one order with date in (T-L, T] (and, when M > 0, a first visit or order dated <= T-M); "
+    "P = horizon_days, L = lookback_days, M = min_tenure_days"
 )
+DEFAULT_MIN_TENURE_DAYS = 0  # opt-in: `train --min-tenure-days 60` (docs/churn_model.md)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -81,15 +85,19 @@ def _sum_if(condition, value):
     return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0.0)), 0.0)
 
 
-def eligible_users(cutoff: date, lookback_days: int = 90):
-    """Return a subquery of the eligible user ids: >= 1 order with date in (cutoff - lookback_days, cutoff]."""
-    o = db.orders
-    return (
-        sa.select(o.c.user_id)
-        .where(_last_days(o.c.event_dt, cutoff, lookback_days))
-        .group_by(o.c.user_id)
-        .subquery("eligible")
-    )
+def eligible_users(cutoff: date, lookback_days: int = 90, min_tenure_days: int = 0):
+    """Return a subquery of the eligible user ids: >= 1 order with date in (cutoff - lookback_days, cutoff]
+    and, when min_tenure_days > 0, a first visit or order dated on or before cutoff - min_tenure_days."""
+    o, v = db.orders, db.visits
+    query = sa.select(o.c.user_id).where(_last_days(o.c.event_dt, cutoff, lookback_days))
+    if min_tenure_days > 0:
+        seen_by = day_start(cutoff - timedelta(days=min_tenure_days - 1))  # dates <= cutoff - min_tenure_days
+        seen_early = sa.union(
+            sa.select(v.c.user_id).where(v.c.session_start < seen_by),
+            sa.select(o.c.user_id).where(o.c.event_dt < seen_by),
+        )
+        query = query.where(o.c.user_id.in_(seen_early))
+    return query.group_by(o.c.user_id).subquery("eligible")
 
 
 def profiles_subquery(cutoff: date):
@@ -170,9 +178,10 @@ def _label_counts(cutoff: date, horizon_days: int, eligible):
     return visit_counts, order_counts
 
 
-def snapshot_query(cutoff: date, horizon_days: int = 30, lookback_days: int = 90, with_label: bool = True):
+def snapshot_query(cutoff: date, horizon_days: int = 30, lookback_days: int = 90, with_label: bool = True,
+                   min_tenure_days: int = 0):
     """Return the SQLAlchemy SELECT of one row per eligible customer: raw aggregates (and label counts)."""
-    eligible = eligible_users(cutoff, lookback_days)
+    eligible = eligible_users(cutoff, lookback_days, min_tenure_days)
     visits_f = _visit_features(cutoff, eligible)
     orders_f = _order_features(cutoff, eligible)
     profiles = profiles_subquery(cutoff)
@@ -255,11 +264,13 @@ def derive_features(raw: pd.DataFrame, cutoff: date, horizon_days: int = 30) -> 
 
 
 def build_snapshot(conn: Connection, cutoff: date, horizon_days: int = 30, lookback_days: int = 90,
-                   with_label: bool = True) -> pd.DataFrame:
+                   with_label: bool = True, min_tenure_days: int = 0) -> pd.DataFrame:
     """Return one row per eligible customer at `cutoff` (index user_id): the FEATURES columns and `label` (0/1)."""
     if horizon_days < 1 or lookback_days < 1:
         raise ValueError("horizon_days and lookback_days must be >= 1")
-    query = snapshot_query(cutoff, horizon_days, lookback_days, with_label)
+    if min_tenure_days < 0:
+        raise ValueError("min_tenure_days must be >= 0")
+    query = snapshot_query(cutoff, horizon_days, lookback_days, with_label, min_tenure_days)
     result = conn.execute(query)
     raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     if raw.empty:

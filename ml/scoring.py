@@ -91,7 +91,8 @@ def score(engine: Engine, as_of: date, artifact) -> int:
     """Score every eligible customer at `as_of` with `artifact`, write churn_scores; return the number of rows."""
     with engine.connect() as conn:
         snapshot = features.build_snapshot(conn, as_of, horizon_days=artifact.horizon_days,
-                                           lookback_days=artifact.lookback_days, with_label=False)
+                                           lookback_days=artifact.lookback_days, with_label=False,
+                                           min_tenure_days=artifact.min_tenure_days)
     frame = score_frame(snapshot, artifact, as_of)
     return write_scores(engine, frame, as_of)
 

@@ -324,6 +324,27 @@ def test_chm012_model_finds_planted_decline_above_recency_baseline(trained, demo
     assert snap.loc[planted, "label"].mean() > snap.loc[~planted, "label"].mean() + 0.2
 
 
+def test_chm013_min_tenure_keeps_only_customers_first_seen_early_enough(engine, synthetic):
+    """min_tenure_days = M: eligible = an order in the lookback AND a first visit or order dated <= T - M;
+    the features of the customers that stay are those of the unrestricted snapshot."""
+    load_frames(engine, synthetic)
+    with engine.connect() as conn:
+        everyone = features.build_snapshot(conn, CUTOFF)
+        settled = features.build_snapshot(conn, CUTOFF, min_tenure_days=60)
+        with pytest.raises(ValueError):
+            features.build_snapshot(conn, CUTOFF, min_tenure_days=-1)
+    firsts = pd.concat([
+        synthetic["visits"][["user_id", "session_start"]].set_axis(["user_id", "ts"], axis=1),
+        synthetic["orders"][["user_id", "event_dt"]].set_axis(["user_id", "ts"], axis=1),
+    ]).groupby("user_id")["ts"].min()
+    early = set(firsts.index[pd.to_datetime(firsts).dt.normalize() <= pd.Timestamp(CUTOFF - timedelta(days=60))].astype(str))
+    expected = expected_eligible(synthetic, CUTOFF) & early
+    assert 50 < len(expected) < len(everyone)
+    assert set(settled.index) == expected
+    pd.testing.assert_frame_equal(settled, everyone.loc[settled.index])
+    assert (settled["days_since_first_visit"] >= 60).all()
+
+
 # --- artifact and explanations ------------------------------------------------------------------------
 
 def test_chm020_artifact_round_trip_and_version_warning(trained, demo_engine, tmp_path):
