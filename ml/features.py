@@ -153,28 +153,22 @@ def _label_counts(cutoff: date, horizon_days: int, eligible):
     prev_first, prev_last = cutoff - timedelta(days=horizon_days - 1), cutoff
     next_first, next_last = cutoff + timedelta(days=1), cutoff + timedelta(days=horizon_days)
     v, o = db.visits, db.orders
-    visit_counts = (
-        sa.select(
-            v.c.user_id,
-            _count_if(_in_dates(v.c.session_start, prev_first, prev_last)).label("visits_prev"),
-            _count_if(_in_dates(v.c.session_start, next_first, next_last)).label("visits_next"),
+
+    def counts(table, ts, kind: str):
+        """Per eligible user: events of `table` (dated by `ts`) in (T-P, T] and in (T, T+P]."""
+        return (
+            sa.select(
+                table.c.user_id,
+                _count_if(_in_dates(ts, prev_first, prev_last)).label(f"{kind}_prev"),
+                _count_if(_in_dates(ts, next_first, next_last)).label(f"{kind}_next"),
+            )
+            .select_from(table.join(eligible, eligible.c.user_id == table.c.user_id))
+            .where(_in_dates(ts, prev_first, next_last))
+            .group_by(table.c.user_id)
+            .subquery(f"label_{kind}")
         )
-        .select_from(v.join(eligible, eligible.c.user_id == v.c.user_id))
-        .where(_in_dates(v.c.session_start, prev_first, next_last))
-        .group_by(v.c.user_id)
-        .subquery("label_visits")
-    )
-    order_counts = (
-        sa.select(
-            o.c.user_id,
-            _count_if(_in_dates(o.c.event_dt, prev_first, prev_last)).label("orders_prev"),
-            _count_if(_in_dates(o.c.event_dt, next_first, next_last)).label("orders_next"),
-        )
-        .select_from(o.join(eligible, eligible.c.user_id == o.c.user_id))
-        .where(_in_dates(o.c.event_dt, prev_first, next_last))
-        .group_by(o.c.user_id)
-        .subquery("label_orders")
-    )
+
+    visit_counts, order_counts = counts(v, v.c.session_start, "visits"), counts(o, o.c.event_dt, "orders")
     return visit_counts, order_counts
 
 
