@@ -71,12 +71,15 @@ PAYER_RATE = np.array([0.075, 0.040, 0.075, 0.055, 0.055, 0.110, 0.045, 0.045, 0
 SHORT_FACTOR = np.array([0.70, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
 SHORT_DAYS = np.array([2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0])
 TAIL_FACTOR = np.array([0.20, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+REPEAT_FACTOR = np.array([0.35, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])  # FaceBoom payers rarely buy again
 PAYER_REGION_FACTOR = np.array([1.0, 1.0, 1.0, 1.0])
 PAYER_DEVICE_FACTOR = np.array([1.1, 1.1, 0.95, 0.85])
 
 SHORT_RATE = 0.55  # expected return visits per day right after the first visit (normal user)
 TAIL_RATE = 0.18  # slow component's visits per day at the start
 TAIL_DAYS = 60.0  # its decay time
+HABIT_RATE = 0.25  # payers' steady visits per day (times engagement) on top of the two fading components:
+# regular customers keep a habit (about 10 visits a month at median engagement) instead of drifting away
 ENGAGEMENT_SIGMA = 1.0
 PAYER_ENGAGEMENT = 2.2
 MAC_PAYER_RETENTION = 0.30  # Mac payers come back this much as often as other payers
@@ -92,7 +95,8 @@ PRICES = np.array([4.99, 5.99, 9.99, 19.99, 49.99])
 PRICE_SHARES = np.array([0.55, 0.17, 0.15, 0.09, 0.04])
 FIRST_ORDER_AT_FIRST_VISIT = 0.55
 LATER_FIRST_ORDER_P = 0.35  # geometric over the following visits
-REPEAT_BETA = (1.2, 8.0)  # per-payer probability to buy on a later visit
+REPEAT_BETA = (1.2, 24.0)  # per-payer probability to buy on a later visit (mean 0.048: about one order in
+# 20 visits, so the habit's extra visits keep the channels' ROI stories of the course data)
 
 COST_NOISE_SIGMA = 0.12
 SPLIT_COST_ROW_SHARE = 0.03  # (dt, channel) pairs booked as two rows
@@ -102,10 +106,14 @@ OUTAGE_DAYS = 6  # ...and lasts this many days: its users land as organic, its s
 
 DECLINER_SHARE = 0.17  # of the active payers
 DECLINE_WINDOW_DAYS = 120  # decline start D lies in the last 120 .. 14 days of the period
-DECLINE_WEEKS = (14, 35)  # days over which visits fall to the floor
+DECLINE_WEEKS = (7, 21)  # days over which visits fall from DECLINE_STEP to the floor
 PURCHASE_STOP_DAYS = (14, 28)  # purchases stop this many days after D
 DECLINE_VISIT_FLOOR = 0.05
+DECLINER_MIN_VISITS = 8  # visits in the 30 days before D that make a payer eligible: decliners are
+# frequent customers, whose drop stands out against the ups and downs of a few visits a month
 DECLINE_SESSION_FLOOR = 0.35
+DECLINE_STEP = 0.5  # from D on only half the visits happen, then fewer down to the floor: the early
+# warning a model can see while the customer still buys
 
 HOUR_WEIGHTS = np.array([
     2.5, 1.5, 1.0, 0.8, 0.8, 1.2, 2.5, 3.5, 4.5, 5.0, 5.0, 5.0,
@@ -260,14 +268,17 @@ def _draw_visits(rng: np.random.Generator, u: _Users, days: int) -> _Visits:
     short_days = SHORT_DAYS[u.channel_true]
     short_total = u.engagement * SHORT_RATE * SHORT_FACTOR[u.channel_true] * short_days * -np.expm1(-span / short_days)
     tail_total = u.engagement * TAIL_RATE * TAIL_FACTOR[u.channel_true] * TAIL_DAYS * -np.expm1(-span / TAIL_DAYS)
+    habit_total = np.where(u.payer, u.engagement * HABIT_RATE * span, 0.0)
     short_user = np.repeat(np.arange(users, dtype=np.int32), rng.poisson(short_total))
     tail_user = np.repeat(np.arange(users, dtype=np.int32), rng.poisson(tail_total))
-    back_user = np.concatenate([short_user, tail_user])
+    habit_user = np.repeat(np.arange(users, dtype=np.int32), rng.poisson(habit_total))
+    back_user = np.concatenate([short_user, tail_user, habit_user])
     offset = np.concatenate([
         _truncated_exponential(rng, short_days[short_user], span[short_user]),
         _truncated_exponential(rng, np.full(tail_user.shape[0], TAIL_DAYS), span[tail_user]),
+        rng.random(habit_user.shape[0]) * span[habit_user],
     ])
-    del short_user, tail_user
+    del short_user, tail_user, habit_user
     offset_days = np.minimum(np.floor(offset).astype(np.int64), span[back_user].astype(np.int64) - 1)
     del offset
     first_seconds = _session_seconds(rng, users)
@@ -299,8 +310,8 @@ def _plant_decliners(rng: np.random.Generator, u: _Users, v: _Visits, days: int)
 
     Active payers: payers whose first visit is at least 44 days before the end and who have 2+
     visits in the last 90 days. A decline day D is drawn uniformly in the last 120 .. 14 days; a
-    payer is eligible when D is 30+ days after the first visit and the 30 days before D hold 3+
-    visits. DECLINER_SHARE of the active payers are drawn among the eligible ones, weighted so that
+    payer is eligible when D is 30+ days after the first visit and the 30 days before D hold
+    DECLINER_MIN_VISITS+ visits. DECLINER_SHARE of the active payers are drawn among the eligible ones, weighted so that
     D is spread evenly (otherwise the growth of the user base would push declines to the end).
     """
     users = u.first_day.shape[0]
@@ -314,7 +325,7 @@ def _plant_decliners(rng: np.random.Generator, u: _Users, v: _Visits, days: int)
     decline_day[candidate] = draw[candidate]
     watched = decline_day[v.user]
     before = (watched >= 0) & (v_day >= watched - 30) & (v_day < watched)
-    eligible_ids = np.flatnonzero(candidate & (np.bincount(v.user[before], minlength=users) >= 3))
+    eligible_ids = np.flatnonzero(candidate & (np.bincount(v.user[before], minlength=users) >= DECLINER_MIN_VISITS))
     del before, watched, v_day
     n_decliners = min(int(round(DECLINER_SHARE * active.sum())), eligible_ids.shape[0])
     decliner = np.zeros(users, dtype=bool)
@@ -329,14 +340,14 @@ def _plant_decliners(rng: np.random.Generator, u: _Users, v: _Visits, days: int)
         fade_days=rng.integers(DECLINE_WEEKS[0], DECLINE_WEEKS[1] + 1, size=users),
         stop_days=rng.integers(PURCHASE_STOP_DAYS[0], PURCHASE_STOP_DAYS[1] + 1, size=users),
     )
-    # from D on, a visit survives with a probability falling linearly from 1 to the floor over
-    # fade_days, and the sessions that survive shrink the same way
+    # from D on, a visit survives with a probability that drops to DECLINE_STEP and then falls
+    # linearly to the floor over fade_days; the sessions that survive shrink from 1 to their floor
     watched = decline_day[v.user]
     since = np.where(watched >= 0, v.start / DAY - watched, -1.0)
     fading = since >= 0
     fade_share = since[fading] / decline.fade_days[v.user[fading]]
     keep = np.ones(v.user.shape[0], dtype=bool)
-    survive = np.maximum(DECLINE_VISIT_FLOOR, 1 - (1 - DECLINE_VISIT_FLOOR) * fade_share)
+    survive = np.maximum(DECLINE_VISIT_FLOOR, DECLINE_STEP - (DECLINE_STEP - DECLINE_VISIT_FLOOR) * fade_share)
     keep[fading] = rng.random(int(fading.sum())) < survive
     shrink = np.maximum(DECLINE_SESSION_FLOOR, 1 - (1 - DECLINE_SESSION_FLOOR) * fade_share)
     v.seconds[fading] = np.maximum(5, np.rint(v.seconds[fading] * shrink)).astype(np.int64)
@@ -357,7 +368,7 @@ def _draw_orders(
     first_rank = np.where(rng.random(users) < FIRST_ORDER_AT_FIRST_VISIT, 0,
                           rng.geometric(LATER_FIRST_ORDER_P, size=users))
     first_rank = np.minimum(first_rank, per_user - 1)
-    repeat_p = np.where(u.payer, rng.beta(*REPEAT_BETA, size=users), 0.0)
+    repeat_p = np.where(u.payer, rng.beta(*REPEAT_BETA, size=users) * REPEAT_FACTOR[u.channel_true], 0.0)
     later = (rank > first_rank[s_user]) & (rng.random(s_user.shape[0]) < repeat_p[s_user])
     buys = u.payer[s_user] & ((rank == first_rank[s_user]) | later)
     del rank, later

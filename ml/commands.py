@@ -213,7 +213,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="training cutoff T1 (default: the latest with T1 + 2P inside the data)")
     train.add_argument("--horizon-days", type=_positive_int, default=30, help="label horizon P in days (default 30)")
     train.add_argument("--lookback-days", type=_positive_int, default=90,
-                       help="eligible = an order in the last N days before the cutoff (default 90)")
+                       help="eligible = an order in the last N days before the cutoff; the label compares "
+                            "the next P days with the pace over these N days (default 90)")
     train.add_argument("--min-tenure-days", type=_non_negative_int, default=features.DEFAULT_MIN_TENURE_DAYS,
                        help="eligible = first seen at least N days before the cutoff "
                        f"(default {features.DEFAULT_MIN_TENURE_DAYS}; 0: no minimum)")

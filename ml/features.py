@@ -8,12 +8,16 @@ time to settle after the install burst. Every feature reads only events whose da
 events in (T, T + P]; features and label come from separate sub-queries, so nothing after T can
 reach a feature.
 
-Label (P = horizon_days, default 30), with "prev" = dates in (T - P, T] and "next" = (T, T + P]:
+Label (P = horizon_days, default 30; L = lookback_days, default 90), with "usual" = the customer's
+count over the lookback dates (T - L, T] scaled to P days (x P / L) and "next" = dates in (T, T + P]:
 
-    declined = 1  when  orders_next < 0.5 * orders_prev   OR   visits_next < 0.5 * visits_prev
+    declined = 1  when  orders_next < 0.5 * usual_orders   AND   visits_next < 0.5 * usual_visits
 
-(counts of orders and of visits). A customer without orders in the previous P days can only
-decline through visits; one with no visit in the previous P days only through orders.
+(counts of orders and of visits): purchases fall below half the customer's usual pace and the visits
+confirm it. Either count alone is noise for a shop's regular customers: with about one order a
+month, a month without an order happens to steady customers all the time, and a single month's
+visits against the month before flags every customer whose last month was a lucky one. The usual
+pace over the whole lookback (the window that makes a customer eligible) is steadier than one month.
 
 All aggregation happens in SQL (SQLAlchemy Core, the same query on DuckDB, SQLite and PostgreSQL,
 dialect constructs and the profiles subquery from `metrics/`);
@@ -52,8 +56,8 @@ FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 LABEL = "label"
 
 LABEL_DEFINITION = (
-    "declined = 1 when orders in (T, T+P] < 0.5 x orders in (T-P, T] "
-    "OR visits in (T, T+P] < 0.5 x visits in (T-P, T]; dates are date(event_dt) and date(session_start); "
+    "declined = 1 when orders in (T, T+P] < 0.5 x orders in (T-L, T] x P/L "
+    "AND visits in (T, T+P] < 0.5 x visits in (T-L, T] x P/L; dates are date(event_dt) and date(session_start); "
     "eligible = at least one order with date in (T-L, T] (and, when M > 0, a first visit or order dated <= T-M); "
     "P = horizon_days, L = lookback_days, M = min_tenure_days"
 )
@@ -148,14 +152,14 @@ def _order_features(cutoff: date, eligible):
     )
 
 
-def _label_counts(cutoff: date, horizon_days: int, eligible):
-    """Subquery: per eligible user, orders and visits in (T-P, T] and in (T, T+P]."""
-    prev_first, prev_last = cutoff - timedelta(days=horizon_days - 1), cutoff
+def _label_counts(cutoff: date, horizon_days: int, lookback_days: int, eligible):
+    """Subqueries: per eligible user, visits and orders in (T-L, T] (`_prev`) and in (T, T+P] (`_next`)."""
+    prev_first, prev_last = cutoff - timedelta(days=lookback_days - 1), cutoff
     next_first, next_last = cutoff + timedelta(days=1), cutoff + timedelta(days=horizon_days)
     v, o = db.visits, db.orders
 
     def counts(table, ts, kind: str):
-        """Per eligible user: events of `table` (dated by `ts`) in (T-P, T] and in (T, T+P]."""
+        """Per eligible user: events of `table` (dated by `ts`) in (T-L, T] and in (T, T+P]."""
         return (
             sa.select(
                 table.c.user_id,
@@ -192,7 +196,7 @@ def snapshot_query(cutoff: date, horizon_days: int = 30, lookback_days: int = 90
         .outerjoin(profiles, profiles.c.user_id == eligible.c.user_id)
     )
     if with_label:
-        label_visits, label_orders = _label_counts(cutoff, horizon_days, eligible)
+        label_visits, label_orders = _label_counts(cutoff, horizon_days, lookback_days, eligible)
         columns += [
             sa.func.coalesce(label_visits.c.visits_prev, 0).label("visits_prev"),
             sa.func.coalesce(label_visits.c.visits_next, 0).label("visits_next"),
@@ -217,7 +221,7 @@ def _trend(last: pd.Series, previous: pd.Series) -> pd.Series:
     return (last - previous) / np.maximum(previous, 1.0)
 
 
-def derive_features(raw: pd.DataFrame, cutoff: date, horizon_days: int = 30) -> pd.DataFrame:
+def derive_features(raw: pd.DataFrame, cutoff: date, horizon_days: int = 30, lookback_days: int = 90) -> pd.DataFrame:
     """Return the feature frame (index user_id) from the raw per-customer aggregates of `snapshot_query`."""
     out = pd.DataFrame(index=pd.Index(raw["user_id"].astype(str), name="user_id"))
     num = lambda name: pd.to_numeric(raw[name], errors="coerce").fillna(0.0).astype("float64").to_numpy()  # noqa: E731
@@ -252,7 +256,9 @@ def derive_features(raw: pd.DataFrame, cutoff: date, horizon_days: int = 30) -> 
     if "visits_next" in raw.columns:
         orders_prev, orders_next = num("orders_prev"), num("orders_next")
         visits_prev, visits_next = num("visits_prev"), num("visits_next")
-        declined = (orders_next < 0.5 * orders_prev) | (visits_next < 0.5 * visits_prev)
+        # next < 0.5 x prev x P / L, compared exactly in integers: 2 L next < P prev
+        twice_l, p = 2 * lookback_days, horizon_days
+        declined = (twice_l * orders_next < p * orders_prev) & (twice_l * visits_next < p * visits_prev)
         out[LABEL] = declined.astype("int64")
     return out
 
@@ -270,7 +276,7 @@ def build_snapshot(conn: Connection, cutoff: date, horizon_days: int = 30, lookb
     if raw.empty:
         columns = FEATURES + ([LABEL] if with_label else [])
         return pd.DataFrame(columns=columns, index=pd.Index([], name="user_id", dtype="str"))
-    return derive_features(raw, cutoff, horizon_days)
+    return derive_features(raw, cutoff, horizon_days, lookback_days)
 
 
 def data_date_range(conn: Connection) -> tuple[date | None, date | None]:
