@@ -30,12 +30,14 @@ if str(REPO) not in sys.path:
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from ml.one_click import CATEGORICAL, LABEL, NUMERIC, load_one_click  # noqa: E402
-from ml.selection import FAMILIES, positive_scores, select_model  # noqa: E402
+from ml.one_click import DEFAULT_FEATURE_SET, FEATURE_SETS, LABEL, load_one_click  # noqa: E402
+from ml.selection import ALL_FAMILIES, positive_scores, select_model  # noqa: E402
 
 
-def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, ...]) -> dict:
+def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, ...],
+              feature_set: str = DEFAULT_FEATURE_SET) -> dict:
     """Return seed, chosen family, CV and test ROC-AUC, seconds of one split (selection on the train part only)."""
+    NUMERIC, CATEGORICAL = FEATURE_SETS[feature_set]
     X = table[NUMERIC + CATEGORICAL]
     y = table[LABEL].to_numpy()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
@@ -56,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-iter", type=int, default=6, help="random-search candidates per family (default 6)")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel CV fits (default 2)")
     parser.add_argument("--seeds", default="0-9", help="test-split seeds, e.g. 0-9 or 0,1,2 (default 0-9)")
-    parser.add_argument("--families", default=",".join(FAMILIES), help="model families to search")
+    parser.add_argument("--families", default=",".join(ALL_FAMILIES),
+                        help="model families to search (default: the five single families and soft_voting)")
+    parser.add_argument("--features", default=DEFAULT_FEATURE_SET, choices=sorted(FEATURE_SETS),
+                        help=f"feature set of ml/one_click.py (default {DEFAULT_FEATURE_SET})")
     parser.add_argument("--no-seed-42", action="store_true", help="skip the extra seed-42 split")
     args = parser.parse_args(argv)
 
@@ -69,19 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
 
     table = load_one_click(args.data)
+    numeric, categorical = FEATURE_SETS[args.features]
     print(f"one_click: {len(table)} customers after cleaning, {int(table[LABEL].sum())} declined; "
-          f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical features; families {', '.join(families)}; "
+          f"features {args.features}: {len(numeric)} numeric + {len(categorical)} categorical; "
+          f"families {', '.join(families)}; "
           f"n_iter={args.n_iter} per family, 5-fold CV, n_jobs={args.n_jobs}", flush=True)
     print(f"{'seed':>4}  {'chosen family':<24} {'CV AUC':>7} {'test AUC':>8} {'seconds':>8}", flush=True)
     started = time.perf_counter()
     results = []
     for seed in seeds:
-        row = run_split(table, seed, args.n_iter, args.n_jobs, families)
+        row = run_split(table, seed, args.n_iter, args.n_jobs, families, args.features)
         results.append(row)
         print(f"{row['seed']:>4}  {row['family']:<24} {row['cv_auc']:7.4f} {row['test_auc']:8.4f} "
               f"{row['seconds']:8.1f}", flush=True)
     if not args.no_seed_42:
-        row = run_split(table, 42, args.n_iter, args.n_jobs, families)
+        row = run_split(table, 42, args.n_iter, args.n_jobs, families, args.features)
         print(f"seed 42 (published-notebook comparison, not in the mean): {row['family']} "
               f"CV AUC {row['cv_auc']:.4f} test AUC {row['test_auc']:.4f} ({row['seconds']:.1f}s) "
               f"params {row['params']}", flush=True)
