@@ -2,6 +2,9 @@
 
     python bench/one_click_benchmark.py --data ../shared/data/one_click
 
+Features: the set `ml.one_click.DEFAULT_FEATURE_SET` (`--features`); families: `ml.selection.ALL_FAMILIES`
+(the five churn families plus extra trees and a soft-voting ensemble; `--families`).
+
 Protocol: ten stratified 25 % test splits (seeds 0-9). For each, the whole model selection (every family,
 randomized search, 5-fold stratified CV, ROC-AUC) runs on the training part only; the chosen pipeline is
 scored once on its test part. The split with seed 42 is run too, for comparison with published notebooks
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel CV fits (default 2)")
     parser.add_argument("--seeds", default="0-9", help="test-split seeds, e.g. 0-9 or 0,1,2 (default 0-9)")
     parser.add_argument("--families", default=",".join(ALL_FAMILIES),
-                        help="model families to search (default: the five single families and soft_voting)")
+                        help="model families to search (default: the five churn families, extra_trees, soft_voting)")
     parser.add_argument("--features", default=DEFAULT_FEATURE_SET, choices=sorted(FEATURE_SETS),
                         help=f"feature set of ml/one_click.py (default {DEFAULT_FEATURE_SET})")
     parser.add_argument("--no-seed-42", action="store_true", help="skip the extra seed-42 split")

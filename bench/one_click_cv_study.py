@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 
 def fixed_models(seed: int) -> dict:
     """Fixed-setting models (no search) for the comparisons."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import SVC
 
@@ -45,6 +45,9 @@ def fixed_models(seed: int) -> dict:
                                            random_state=seed, n_jobs=1),
         "hgb_slow": HistGradientBoostingClassifier(learning_rate=0.03, max_iter=200, max_leaf_nodes=8,
                                                    min_samples_leaf=20, early_stopping=False, random_state=seed),
+        "et_leaf1": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=1, random_state=seed, n_jobs=1),
+        "et_leaf2": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, random_state=seed, n_jobs=1),
+        "et_leaf3": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=3, random_state=seed, n_jobs=1),
     }
     for name in ("soft_voting",):
         try:

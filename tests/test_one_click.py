@@ -1,4 +1,4 @@
-"""Tests of the One Click data preparation (`ml/one_click.py`), the opt-in soft-voting family of
+"""Tests of the One Click data preparation (`ml/one_click.py`), the opt-in families (extra trees, soft voting) of
 `ml/selection.py` and the benchmark's split runner, on small synthetic tables shaped like the four One Click
 files (the real data in ../shared is never needed here)."""
 
@@ -137,13 +137,31 @@ def test_onc010_soft_voting_family_fits_scores_and_is_deterministic():
     assert explainer.method == "permutation" and np.isfinite(values.to_numpy()).all()
 
 
+def test_onc011_extra_trees_family_fits_and_is_explained_by_tree_shap():
+    from ml.explain import ShapExplainer
+    from ml.selection import ALL_FAMILIES, FAMILIES, select_model
+    from tests.test_churn_model import generic_table
+
+    assert "extra_trees" in ALL_FAMILIES and "extra_trees" not in FAMILIES
+    X, y = generic_table(rows=160, seed=5)
+    numeric = ["x1", "x2", "noise"]
+    first = select_model(X, y, numeric, ["colour"], seed=1, n_iter=2, cv=3, families=("extra_trees",))
+    second = select_model(X, y, numeric, ["colour"], seed=1, n_iter=2, cv=3, families=("extra_trees",))
+    assert first.best_family == "extra_trees" and first.best_cv_roc_auc > 0.75
+    assert {"min_samples_leaf", "max_features"} <= set(first.best_params)
+    np.testing.assert_array_equal(first.risk_scores(X.head(30)), second.risk_scores(X.head(30)))
+    explainer = ShapExplainer(first.best_pipeline, numeric, ["colour"], X, seed=0)
+    values = explainer.shap_values(X.head(8))
+    assert explainer.method == "tree" and np.isfinite(values.to_numpy()).all()
+
+
 def test_onc020_benchmark_split_on_a_synthetic_one_click_table():
     """The benchmark's split runner: selection on the 75 % training part, one test ROC-AUC in [0, 1]."""
     spec = importlib.util.spec_from_file_location("one_click_benchmark", REPO / "bench" / "one_click_benchmark.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     table = one_click.add_features(one_click.clean_table(raw_frames(customers=160, seed=1)))
-    row = bench.run_split(table, seed=0, n_iter=1, n_jobs=1, families=("logistic_regression", "soft_voting"))
-    assert row["family"] in ("logistic_regression", "soft_voting")
+    row = bench.run_split(table, seed=0, n_iter=1, n_jobs=1, families=("logistic_regression", "extra_trees"))
+    assert row["family"] in ("logistic_regression", "extra_trees")
     assert (row["train_rows"], row["test_rows"]) == (118, 40)
     assert 0.0 <= row["test_auc"] <= 1.0 and 0.5 < row["cv_auc"] <= 1.0
