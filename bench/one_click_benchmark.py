@@ -38,7 +38,7 @@ from ml.selection import ALL_FAMILIES, positive_scores, select_model  # noqa: E4
 
 
 def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, ...],
-              feature_set: str = DEFAULT_FEATURE_SET) -> dict:
+              feature_set: str = DEFAULT_FEATURE_SET, cv_repeats: int = 1) -> dict:
     """Return seed, chosen family, CV and test ROC-AUC, seconds of one split (selection on the train part only)."""
     NUMERIC, CATEGORICAL = FEATURE_SETS[feature_set]
     X = table[NUMERIC + CATEGORICAL]
@@ -46,7 +46,7 @@ def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, .
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
     started = time.perf_counter()
     result = select_model(X_train, y_train, NUMERIC, CATEGORICAL, seed=seed, n_iter=n_iter, cv=5,
-                          families=families, n_jobs=n_jobs)
+                          families=families, n_jobs=n_jobs, cv_repeats=cv_repeats)
     test_auc = roc_auc_score(y_test, positive_scores(result.best_pipeline, X_test))
     return {"seed": seed, "family": result.best_family, "cv_auc": result.best_cv_roc_auc, "test_auc": float(test_auc),
             "seconds": time.perf_counter() - started, "params": result.best_params,
@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="model families to search (default: the five churn families, extra_trees, soft_voting)")
     parser.add_argument("--features", default=DEFAULT_FEATURE_SET, choices=sorted(FEATURE_SETS),
                         help=f"feature set of ml/one_click.py (default {DEFAULT_FEATURE_SET})")
+    parser.add_argument("--cv-repeats", type=int, default=1,
+                        help="repeats of the 5-fold stratified CV in the search (default 1)")
     parser.add_argument("--no-seed-42", action="store_true", help="skip the extra seed-42 split")
     args = parser.parse_args(argv)
 
@@ -81,17 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one_click: {len(table)} customers after cleaning, {int(table[LABEL].sum())} declined; "
           f"features {args.features}: {len(numeric)} numeric + {len(categorical)} categorical; "
           f"families {', '.join(families)}; "
-          f"n_iter={args.n_iter} per family, 5-fold CV, n_jobs={args.n_jobs}", flush=True)
+          f"n_iter={args.n_iter} per family, 5-fold CV x {args.cv_repeats}, n_jobs={args.n_jobs}", flush=True)
     print(f"{'seed':>4}  {'chosen family':<24} {'CV AUC':>7} {'test AUC':>8} {'seconds':>8}", flush=True)
     started = time.perf_counter()
     results = []
     for seed in seeds:
-        row = run_split(table, seed, args.n_iter, args.n_jobs, families, args.features)
+        row = run_split(table, seed, args.n_iter, args.n_jobs, families, args.features, args.cv_repeats)
         results.append(row)
         print(f"{row['seed']:>4}  {row['family']:<24} {row['cv_auc']:7.4f} {row['test_auc']:8.4f} "
               f"{row['seconds']:8.1f}", flush=True)
     if not args.no_seed_42:
-        row = run_split(table, 42, args.n_iter, args.n_jobs, families, args.features)
+        row = run_split(table, 42, args.n_iter, args.n_jobs, families, args.features, args.cv_repeats)
         print(f"seed 42 (published-notebook comparison, not in the mean): {row['family']} "
               f"CV AUC {row['cv_auc']:.4f} test AUC {row['test_auc']:.4f} ({row['seconds']:.1f}s) "
               f"params {row['params']}", flush=True)

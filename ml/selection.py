@@ -26,7 +26,7 @@ from sklearn.ensemble import (ExtraTreesClassifier, HistGradientBoostingClassifi
                               VotingClassifier)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import RandomizedSearchCV, RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
@@ -204,11 +204,13 @@ def _subsample(X: pd.DataFrame, y: pd.Series, max_rows: int | None, seed: int):
 def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical: list[str], seed: int = 0,
                  n_iter: int = DEFAULT_N_ITER, cv: int = 5, progress: bool = False,
                  families: tuple[str, ...] = FAMILIES, n_jobs: int = 1,
-                 max_rows: int | None = None) -> SelectionResult:
+                 max_rows: int | None = None, cv_repeats: int = 1) -> SelectionResult:
     """Return the SelectionResult of a per-family RandomizedSearchCV (ROC-AUC) with the best pipeline refit on all X.
 
     `max_rows` (optional) runs the search on a stratified sample of that many rows (SVC and KNN grow
-    quadratically); the chosen candidate is still refit on every row.
+    quadratically); the chosen candidate is still refit on every row. `cv_repeats` > 1 repeats the
+    stratified `cv`-fold split with different shuffles (RepeatedStratifiedKFold) and averages: a less noisy
+    choice among near-equal candidates for `cv_repeats` times the search time.
     """
     numeric, categorical = list(numeric), list(categorical)
     missing = [c for c in numeric + categorical if c not in X.columns]
@@ -221,7 +223,10 @@ def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical:
         raise ValueError(f"the rarer class has {int(y.value_counts().min())} rows; need at least cv={cv}")
     X = X[numeric + categorical]
     X_search, y_search = _subsample(X, y, max_rows, seed)
-    splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    if cv_repeats < 1:
+        raise ValueError(f"cv_repeats must be at least 1, got {cv_repeats}")
+    splitter = (StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed) if cv_repeats == 1
+                else RepeatedStratifiedKFold(n_splits=cv, n_repeats=cv_repeats, random_state=seed))
     rows = []
     raw_params: dict[tuple[str, int], dict[str, Any]] = {}
     bar = None
