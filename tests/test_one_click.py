@@ -155,6 +155,25 @@ def test_onc011_extra_trees_family_fits_and_is_explained_by_tree_shap():
     assert explainer.method == "tree" and np.isfinite(values.to_numpy()).all()
 
 
+def test_onc012_repeated_cv_search():
+    """cv_repeats=2 scores the same candidates on twice the folds; 1 is the plain StratifiedKFold; 0 is refused."""
+    from ml.selection import select_model
+    from tests.test_churn_model import generic_table
+
+    X, y = generic_table(rows=150, seed=6)
+    args = dict(numeric=["x1", "x2", "noise"], categorical=["colour"], seed=2, n_iter=2, cv=3,
+                families=("logistic_regression",))
+    once = select_model(X, y, **args)
+    twice = select_model(X, y, **args, cv_repeats=2)
+    again = select_model(X, y, **args, cv_repeats=2)
+    assert list(once.cv_table["params"]) == list(twice.cv_table["params"])
+    assert not np.allclose(once.cv_table["mean_cv_roc_auc"], twice.cv_table["mean_cv_roc_auc"])
+    pd.testing.assert_frame_equal(twice.cv_table.drop(columns="mean_fit_seconds"),
+                                  again.cv_table.drop(columns="mean_fit_seconds"))
+    with pytest.raises(ValueError, match="cv_repeats"):
+        select_model(X, y, **args, cv_repeats=0)
+
+
 def test_onc020_benchmark_split_on_a_synthetic_one_click_table():
     """The benchmark's split runner: selection on the 75 % training part, one test ROC-AUC in [0, 1]."""
     spec = importlib.util.spec_from_file_location("one_click_benchmark", REPO / "bench" / "one_click_benchmark.py")
