@@ -5,7 +5,8 @@ one-hot(handle_unknown='ignore'))` followed by a classifier. The scaler (Standar
 MinMaxScaler or 'passthrough') is itself a searched hyperparameter. Each family gets its own
 RandomizedSearchCV over StratifiedKFold(cv, shuffle=True, random_state=seed) scored by ROC-AUC;
 the best candidate over all families is refit on all rows. Nothing here knows the churn features:
-column names come from the arguments, so any table can be fed in.
+column names come from the arguments, so any table can be fed in. FAMILIES is the default set (the churn
+model's); ALL_FAMILIES adds the opt-in `extra_trees` and `soft_voting` (used by the One Click benchmark).
 """
 
 from __future__ import annotations
