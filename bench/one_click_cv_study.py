@@ -26,14 +26,17 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score, tr
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from ml import one_click  # noqa: E402
-from ml.selection import make_classifier, make_preprocessor  # noqa: E402
+from ml.selection import _ensemble_members, make_classifier, make_preprocessor  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 
 def fixed_models(seed: int) -> dict:
     """Fixed-setting models (no search) for the comparisons."""
-    from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.ensemble import (ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier,
+                                  VotingClassifier)
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline as make_sklearn_pipeline
+    from sklearn.preprocessing import SplineTransformer
     from sklearn.svm import SVC
 
     models = {
@@ -49,11 +52,18 @@ def fixed_models(seed: int) -> dict:
         "et_leaf2": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, random_state=seed, n_jobs=1),
         "et_leaf3": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=3, random_state=seed, n_jobs=1),
     }
-    for name in ("soft_voting",):
-        try:
-            models[name] = make_classifier(name, seed)
-        except ValueError:
-            pass
+    models["et_leaf2_f.5"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, max_features=0.5,
+                                                  random_state=seed, n_jobs=1)
+    models["et_leaf2_f1"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, max_features=1.0,
+                                                 random_state=seed, n_jobs=1)
+    models["spline_lr_C.1"] = make_sklearn_pipeline(SplineTransformer(n_knots=4, degree=2),
+                                                    LogisticRegression(C=0.1, max_iter=3000))
+    models["soft_voting"] = make_classifier("soft_voting", seed)
+    members = dict(_ensemble_members(seed))
+    members["et"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    for subset in ("lr+svc+rf", "svc+rf+hgb", "lr+rf+hgb", "lr+svc+hgb", "lr+svc", "svc+rf", "rf+hgb",
+                   "lr+svc+et+hgb"):
+        models[f"vote_{subset}"] = VotingClassifier([(m, members[m]) for m in subset.split("+")], voting="soft")
     return models
 
 
