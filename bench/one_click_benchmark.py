@@ -2,6 +2,9 @@
 
     python bench/one_click_benchmark.py --data ../shared/data/one_click
 
+Features: the set `ml.one_click.DEFAULT_FEATURE_SET` (`--features`); families: `ml.selection.ALL_FAMILIES`
+(the five churn families plus extra trees and a soft-voting ensemble; `--families`).
+
 Protocol: ten stratified 25 % test splits (seeds 0-9). For each, the whole model selection (every family,
 randomized search, 5-fold stratified CV, ROC-AUC) runs on the training part only; the chosen pipeline is
 scored once on its test part. The split with seed 42 is run too, for comparison with published notebooks
@@ -30,18 +33,20 @@ if str(REPO) not in sys.path:
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from ml.one_click import CATEGORICAL, LABEL, NUMERIC, load_one_click  # noqa: E402
-from ml.selection import FAMILIES, positive_scores, select_model  # noqa: E402
+from ml.one_click import DEFAULT_FEATURE_SET, FEATURE_SETS, LABEL, load_one_click  # noqa: E402
+from ml.selection import ALL_FAMILIES, positive_scores, select_model  # noqa: E402
 
 
-def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, ...]) -> dict:
+def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, ...],
+              feature_set: str = DEFAULT_FEATURE_SET, cv_repeats: int = 1) -> dict:
     """Return seed, chosen family, CV and test ROC-AUC, seconds of one split (selection on the train part only)."""
+    NUMERIC, CATEGORICAL = FEATURE_SETS[feature_set]
     X = table[NUMERIC + CATEGORICAL]
     y = table[LABEL].to_numpy()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
     started = time.perf_counter()
     result = select_model(X_train, y_train, NUMERIC, CATEGORICAL, seed=seed, n_iter=n_iter, cv=5,
-                          families=families, n_jobs=n_jobs)
+                          families=families, n_jobs=n_jobs, cv_repeats=cv_repeats)
     test_auc = roc_auc_score(y_test, positive_scores(result.best_pipeline, X_test))
     return {"seed": seed, "family": result.best_family, "cv_auc": result.best_cv_roc_auc, "test_auc": float(test_auc),
             "seconds": time.perf_counter() - started, "params": result.best_params,
@@ -56,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-iter", type=int, default=6, help="random-search candidates per family (default 6)")
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel CV fits (default 2)")
     parser.add_argument("--seeds", default="0-9", help="test-split seeds, e.g. 0-9 or 0,1,2 (default 0-9)")
-    parser.add_argument("--families", default=",".join(FAMILIES), help="model families to search")
+    parser.add_argument("--families", default=",".join(ALL_FAMILIES),
+                        help="model families to search (default: the five churn families, extra_trees, soft_voting)")
+    parser.add_argument("--features", default=DEFAULT_FEATURE_SET, choices=sorted(FEATURE_SETS),
+                        help=f"feature set of ml/one_click.py (default {DEFAULT_FEATURE_SET})")
+    parser.add_argument("--cv-repeats", type=int, default=1,
+                        help="repeats of the 5-fold stratified CV in the search (default 1)")
     parser.add_argument("--no-seed-42", action="store_true", help="skip the extra seed-42 split")
     args = parser.parse_args(argv)
 
@@ -69,19 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
 
     table = load_one_click(args.data)
+    numeric, categorical = FEATURE_SETS[args.features]
     print(f"one_click: {len(table)} customers after cleaning, {int(table[LABEL].sum())} declined; "
-          f"{len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical features; families {', '.join(families)}; "
-          f"n_iter={args.n_iter} per family, 5-fold CV, n_jobs={args.n_jobs}", flush=True)
+          f"features {args.features}: {len(numeric)} numeric + {len(categorical)} categorical; "
+          f"families {', '.join(families)}; "
+          f"n_iter={args.n_iter} per family, 5-fold CV x {args.cv_repeats}, n_jobs={args.n_jobs}", flush=True)
     print(f"{'seed':>4}  {'chosen family':<24} {'CV AUC':>7} {'test AUC':>8} {'seconds':>8}", flush=True)
     started = time.perf_counter()
     results = []
     for seed in seeds:
-        row = run_split(table, seed, args.n_iter, args.n_jobs, families)
+        row = run_split(table, seed, args.n_iter, args.n_jobs, families, args.features, args.cv_repeats)
         results.append(row)
         print(f"{row['seed']:>4}  {row['family']:<24} {row['cv_auc']:7.4f} {row['test_auc']:8.4f} "
               f"{row['seconds']:8.1f}", flush=True)
     if not args.no_seed_42:
-        row = run_split(table, 42, args.n_iter, args.n_jobs, families)
+        row = run_split(table, 42, args.n_iter, args.n_jobs, families, args.features, args.cv_repeats)
         print(f"seed 42 (published-notebook comparison, not in the mean): {row['family']} "
               f"CV AUC {row['cv_auc']:.4f} test AUC {row['test_auc']:.4f} ({row['seconds']:.1f}s) "
               f"params {row['params']}", flush=True)

@@ -58,8 +58,31 @@ ENGINEERED_NUMERIC = [
     "minutes_trend", "minutes_total", "minutes_ratio",
     "marketing_trend", "pages_per_category", "revenue_per_minute", "unpaid_per_page",
 ]
-NUMERIC = BASE_NUMERIC + ENGINEERED_NUMERIC
+LOG_NUMERIC = ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1", "log_days_registered", "log_profit"]
+EXTRA_NUMERIC = ["high_promo", "minutes_per_page", "errors_per_minute"]
+NUMERIC = BASE_NUMERIC + ENGINEERED_NUMERIC  # every attribute and the first engineered features (28)
 CATEGORICAL = ["favourite_category"]
+
+# The attributes known to drive this data (published analyses agree): pages and categories per visit,
+# minutes in both months, marketing contacts, unpaid items, promo share, service errors.
+CORE = ["pages_per_visit", "minutes_m1", "minutes_m2", "marketing_6m", "unpaid_items_quarter", "promo_share",
+        "categories_per_visit", "service_errors"]
+# Candidate feature sets compared by `bench/one_click_cv_study.py` (CV on training parts only).
+FEATURE_SETS: dict[str, tuple[list[str], list[str]]] = {
+    "full": (NUMERIC, CATEGORICAL),
+    "base": (BASE_NUMERIC, CATEGORICAL),
+    "base_log": ([c for c in BASE_NUMERIC if c not in ("revenue_m3", "revenue_m2", "revenue_m1", "profit",
+                                                        "days_registered")] + LOG_NUMERIC, CATEGORICAL),
+    "core": (CORE, CATEGORICAL),
+    "core_nocat": (CORE, []),
+    "core_rev": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1"], CATEGORICAL),
+    "core_eng": (CORE + ["unpaid_per_page", "minutes_total", "marketing_trend", "revenue_trend_prev"], CATEGORICAL),
+    "core_extra": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1"] + EXTRA_NUMERIC, CATEGORICAL),
+}
+# The benchmark's features: the eight drivers, log revenue of the three months, the one-hot category
+# (best or tied-best mean CV ROC-AUC for every model on the training parts of splits 0-2).
+DEFAULT_FEATURE_SET = "core_rev"
+MODEL_NUMERIC, MODEL_CATEGORICAL = FEATURE_SETS[DEFAULT_FEATURE_SET]
 
 
 def read_raw(data_dir: Path | str) -> dict[str, pd.DataFrame]:
@@ -127,6 +150,11 @@ def add_features(table: pd.DataFrame) -> pd.DataFrame:
     out["pages_per_category"] = out["pages_per_visit"] / out["categories_per_visit"].replace(0, np.nan)
     out["revenue_per_minute"] = out["revenue_m1"] / out["minutes_m1"].replace(0, np.nan)
     out["unpaid_per_page"] = out["unpaid_items_quarter"] / out["pages_per_visit"].replace(0, np.nan)
+    for column in ("revenue_m3", "revenue_m2", "revenue_m1", "days_registered", "profit"):
+        out[f"log_{column}"] = np.log1p(out[column].clip(lower=0))
+    out["high_promo"] = (out["promo_share"] > 0.5).astype(int)
+    out["minutes_per_page"] = out["minutes_total"] / out["pages_per_visit"].replace(0, np.nan)
+    out["errors_per_minute"] = out["service_errors"] / out["minutes_total"].replace(0, np.nan)
     return out
 
 

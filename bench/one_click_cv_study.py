@@ -1,0 +1,111 @@
+"""CV-only study on the One Click data: compare feature sets and fixed models on TRAINING parts only.
+
+    python bench/one_click_cv_study.py --data ../shared/data/one_click --seeds 0,1,2 --repeats 3
+
+For each split seed, the same stratified 25 % test part as `one_click_benchmark.py` is set aside and never
+used; on the 75 % training part a RepeatedStratifiedKFold(5 folds x `repeats`) gives the mean ROC-AUC of each
+(feature set, model) pair. Prints one line per pair: the mean over the seeds and the per-seed means. This is
+how the feature and model choices of the benchmark were made (see docs/one_click_benchmark.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score, train_test_split  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from ml import one_click  # noqa: E402
+from ml.selection import _ensemble_members, make_classifier, make_preprocessor  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+
+def fixed_models(seed: int) -> dict:
+    """Fixed-setting models (no search) for the comparisons."""
+    from sklearn.ensemble import (ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier,
+                                  VotingClassifier)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline as make_sklearn_pipeline
+    from sklearn.preprocessing import SplineTransformer
+    from sklearn.svm import SVC
+
+    models = {
+        "lr_C1": LogisticRegression(C=1.0, max_iter=2000),
+        "lr_C0.1": LogisticRegression(C=0.1, max_iter=2000),
+        "svc_C1": SVC(C=1.0, gamma="scale"),
+        "svc_C3_g.02": SVC(C=3.0, gamma=0.02),
+        "rf_leaf3": RandomForestClassifier(n_estimators=300, min_samples_leaf=3, max_features="sqrt",
+                                           random_state=seed, n_jobs=1),
+        "hgb_slow": HistGradientBoostingClassifier(learning_rate=0.03, max_iter=200, max_leaf_nodes=8,
+                                                   min_samples_leaf=20, early_stopping=False, random_state=seed),
+        "et_leaf1": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=1, random_state=seed, n_jobs=1),
+        "et_leaf2": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, random_state=seed, n_jobs=1),
+        "et_leaf3": ExtraTreesClassifier(n_estimators=400, min_samples_leaf=3, random_state=seed, n_jobs=1),
+    }
+    models["et_leaf2_f.5"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, max_features=0.5,
+                                                  random_state=seed, n_jobs=1)
+    models["et_leaf2_f1"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, max_features=1.0,
+                                                 random_state=seed, n_jobs=1)
+    models["spline_lr_C.1"] = make_sklearn_pipeline(SplineTransformer(n_knots=4, degree=2),
+                                                    LogisticRegression(C=0.1, max_iter=3000))
+    models["soft_voting"] = make_classifier("soft_voting", seed)
+    members = dict(_ensemble_members(seed))
+    members["et"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    for subset in ("lr+svc+rf", "svc+rf+hgb", "lr+rf+hgb", "lr+svc+hgb", "lr+svc", "svc+rf", "rf+hgb",
+                   "lr+svc+et+hgb"):
+        models[f"vote_{subset}"] = VotingClassifier([(m, members[m]) for m in subset.split("+")], voting="soft")
+    return models
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "one_click"))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sets", default=",".join(one_click.FEATURE_SETS))
+    parser.add_argument("--models", default="")
+    parser.add_argument("--n-jobs", type=int, default=1)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    table = one_click.load_one_click(args.data)
+    y = table[one_click.LABEL].to_numpy()
+    train_parts = {}
+    for seed in seeds:
+        idx_train, _ = train_test_split(np.arange(len(table)), test_size=0.25, stratify=y, random_state=seed)
+        train_parts[seed] = idx_train  # the test part is never touched here
+    wanted_models = [m for m in args.models.split(",") if m]
+    for set_name in args.sets.split(","):
+        numeric, categorical = one_click.FEATURE_SETS[set_name]
+        for model_name in fixed_models(0):
+            if wanted_models and model_name not in wanted_models:
+                continue
+            started = time.perf_counter()
+            per_seed = []
+            for seed in seeds:
+                model = fixed_models(seed)[model_name]
+                pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", model)])
+                idx = train_parts[seed]
+                cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=args.repeats, random_state=seed)
+                with threadpool_limits(limits=1):
+                    scores = cross_val_score(pipe, table.iloc[idx][numeric + categorical], y[idx], cv=cv,
+                                             scoring="roc_auc", n_jobs=args.n_jobs)
+                per_seed.append(scores.mean())
+            print(f"{set_name:<16} {model_name:<12} mean {np.mean(per_seed):.4f}  per seed "
+                  + " ".join(f"{s:.4f}" for s in per_seed) + f"  ({time.perf_counter() - started:.0f}s)",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

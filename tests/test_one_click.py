@@ -1,0 +1,186 @@
+"""Tests of the One Click data preparation (`ml/one_click.py`), the opt-in families (extra trees, soft voting) of
+`ml/selection.py` and the benchmark's split runner, on small synthetic tables shaped like the four One Click
+files (the real data in ../shared is never needed here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml import one_click
+
+REPO = Path(__file__).resolve().parent.parent
+CATEGORIES = ["Товары для детей", "Домашний текстиль", "Косметика и аксесуары", "Кухонная посуда",
+              "Мелкая бытовая техника и электроника", "Техника для красоты и здоровья"]
+
+
+def raw_frames(customers: int = 120, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The four source tables as read, with the real files' dirt: tier and category typos, the period typo,
+    one customer with zero revenue in an earlier month, one revenue outlier. Decline depends on pages and
+    minutes, as in the real data."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(215348, 215348 + customers)
+    pages = rng.integers(1, 20, customers)
+    minutes_now, minutes_prev = rng.integers(4, 23, customers), rng.integers(5, 23, customers)
+    logit = 2.0 - 0.25 * pages - 0.08 * (minutes_now + minutes_prev) + 3.0 + rng.normal(0, 0.5, customers)
+    declined = rng.random(customers) < 1 / (1 + np.exp(-logit))
+    tiers = np.where(rng.random(customers) < 0.3, "премиум", "стандарт").astype(object)
+    tiers[:3] = "стандартт"
+    file = pd.DataFrame({
+        "id": ids,
+        "Покупательская активность": np.where(declined, "Снизилась", "Прежний уровень"),
+        "Тип сервиса": tiers,
+        "Разрешить сообщать": rng.choice(["да", "нет"], customers),
+        "Маркет_актив_6_мес": rng.uniform(1, 6, customers).round(1),
+        "Маркет_актив_тек_мес": rng.integers(3, 6, customers),
+        "Длительность": rng.integers(100, 1100, customers),
+        "Акционные_покупки": rng.uniform(0, 1, customers).round(2),
+        "Популярная_категория": rng.choice(CATEGORIES, customers),
+        "Средний_просмотр_категорий_за_визит": rng.integers(1, 7, customers),
+        "Неоплаченные_продукты_штук_квартал": rng.integers(0, 11, customers),
+        "Ошибка_сервиса": rng.integers(0, 10, customers),
+        "Страниц_за_визит": pages,
+    })
+    money_rows = []
+    for i, customer in enumerate(ids):
+        for period in ("препредыдущий_месяц", "предыдущий_месяц", "текущий_месяц"):
+            revenue = round(float(rng.uniform(3000, 7000)), 1)
+            if i == 5 and period == "препредыдущий_месяц":
+                revenue = 0.0  # not active in every month: dropped
+            if i == 7 and period == "текущий_месяц":
+                revenue = 106862.2  # the outlier: dropped
+            money_rows.append((customer, period, revenue))
+    money = pd.DataFrame(money_rows, columns=["id", "Период", "Выручка"])
+    time_rows = [(c, "текущий_месяц", int(m)) for c, m in zip(ids, minutes_now)]
+    time_rows += [(c, "предыдцщий_месяц", int(m)) for c, m in zip(ids, minutes_prev)]  # the source's typo
+    time = pd.DataFrame(time_rows, columns=["id", "Период", "минут"])
+    profit = pd.DataFrame({"id": ids, "Прибыль": rng.uniform(1, 7, customers).round(2)})
+    return {"file": file, "money": money, "time": time, "profit": profit}
+
+
+def write_raw(frames: dict[str, pd.DataFrame], folder: Path) -> Path:
+    """Write the frames the way the source files are written (money.csv: `;` and decimal comma)."""
+    frames["file"].to_csv(folder / "market_file.csv", index=False)
+    frames["money"].to_csv(folder / "market_money.csv", index=False)
+    frames["time"].sample(frac=1.0, random_state=0).to_csv(folder / "market_time.csv", index=False)
+    frames["profit"].to_csv(folder / "money.csv", index=False, sep=";", decimal=",")
+    return folder
+
+
+def test_onc001_read_clean_join(tmp_path):
+    """The files are read (decimal comma), typos fixed, periods pivoted by id, the dirty customers dropped."""
+    frames = raw_frames()
+    raw = one_click.read_raw(write_raw(frames, tmp_path))
+    assert raw["profit"]["Прибыль"].dtype == float
+    np.testing.assert_allclose(raw["profit"]["Прибыль"], frames["profit"]["Прибыль"])
+    full = one_click.clean_table(raw, drop_dirty=False)
+    assert len(full) == 120
+    assert set(full["service_tier"]) == {"премиум", "стандарт"}
+    assert "Косметика и аксессуары" in set(full["favourite_category"])
+    assert "Косметика и аксесуары" not in set(full["favourite_category"])
+    row = full.set_index("customer_id").loc[215350]
+    minutes = frames["time"].query("id == 215350").set_index("Период")["минут"]
+    assert (row["minutes_m1"], row["minutes_m2"]) == (minutes["текущий_месяц"], minutes["предыдцщий_месяц"])
+    assert full[one_click.LABEL].sum() == (frames["file"]["Покупательская активность"] == "Снизилась").sum()
+    clean = one_click.clean_table(raw)
+    assert len(clean) == 118 and not {215348 + 5, 215348 + 7} & set(clean["customer_id"])
+
+
+def test_onc002_bad_inputs_are_refused(tmp_path):
+    frames = raw_frames(customers=20)
+    with pytest.raises(FileNotFoundError, match="money.csv"):
+        one_click.read_raw(tmp_path)
+    frames["time"].loc[0, "Период"] = "позапрошлый_месяц"
+    with pytest.raises(ValueError, match="unknown periods"):
+        one_click.clean_table(frames)
+
+
+def test_onc003_features_are_row_wise():
+    """Every feature of a customer comes from that customer's row: a subset gives the same values."""
+    table = one_click.clean_table(raw_frames())
+    whole = one_click.add_features(table)
+    part = one_click.add_features(table.iloc[10:30])
+    columns = sorted({c for numeric, _ in one_click.FEATURE_SETS.values() for c in numeric})
+    pd.testing.assert_frame_equal(whole.iloc[10:30][columns], part[columns])
+    numeric, categorical = one_click.FEATURE_SETS[one_click.DEFAULT_FEATURE_SET]
+    assert (numeric, categorical) == (one_click.MODEL_NUMERIC, one_click.MODEL_CATEGORICAL)
+    assert np.isfinite(whole[numeric].to_numpy(dtype=float)).all()
+    np.testing.assert_allclose(whole["log_revenue_m1"], np.log1p(whole["revenue_m1"]))
+
+
+def test_onc010_soft_voting_family_fits_scores_and_is_deterministic():
+    """The opt-in ensemble family is searched like the others, scores in [0, 1], same result for a seed."""
+    from ml.explain import ShapExplainer
+    from ml.selection import ALL_FAMILIES, FAMILIES, make_pipeline, search_space, select_model
+    from tests.test_churn_model import generic_table
+
+    assert "soft_voting" in ALL_FAMILIES and "soft_voting" not in FAMILIES  # churn default unchanged
+    assert "model__svc__estimator__C" in search_space("soft_voting")
+    assert make_pipeline("soft_voting", ["x1"], [], seed=0).named_steps["model"].voting == "soft"
+    X, y = generic_table(rows=160, seed=3)
+    numeric = ["x1", "x2", "noise"]
+    first = select_model(X, y, numeric, ["colour"], seed=4, n_iter=2, cv=3, families=("soft_voting",))
+    second = select_model(X, y, numeric, ["colour"], seed=4, n_iter=2, cv=3, families=("soft_voting",))
+    assert first.best_family == "soft_voting" and len(first.cv_table) == 2
+    assert first.best_cv_roc_auc > 0.75
+    assert {"scaler", "lr__C", "svc__estimator__C", "svc__estimator__gamma"} <= set(json.loads(first.cv_table["params"].iloc[0]))
+    scores = first.risk_scores(X.head(30))
+    assert ((scores >= 0) & (scores <= 1)).all()
+    np.testing.assert_array_equal(scores, second.risk_scores(X.head(30)))
+    explainer = ShapExplainer(first.best_pipeline, numeric, ["colour"], X, seed=0)
+    values = explainer.shap_values(X.head(8))
+    assert explainer.method == "permutation" and np.isfinite(values.to_numpy()).all()
+
+
+def test_onc011_extra_trees_family_fits_and_is_explained_by_tree_shap():
+    from ml.explain import ShapExplainer
+    from ml.selection import ALL_FAMILIES, FAMILIES, select_model
+    from tests.test_churn_model import generic_table
+
+    assert "extra_trees" in ALL_FAMILIES and "extra_trees" not in FAMILIES
+    X, y = generic_table(rows=160, seed=5)
+    numeric = ["x1", "x2", "noise"]
+    first = select_model(X, y, numeric, ["colour"], seed=1, n_iter=2, cv=3, families=("extra_trees",))
+    second = select_model(X, y, numeric, ["colour"], seed=1, n_iter=2, cv=3, families=("extra_trees",))
+    assert first.best_family == "extra_trees" and first.best_cv_roc_auc > 0.75
+    assert {"min_samples_leaf", "max_features"} <= set(first.best_params)
+    np.testing.assert_array_equal(first.risk_scores(X.head(30)), second.risk_scores(X.head(30)))
+    explainer = ShapExplainer(first.best_pipeline, numeric, ["colour"], X, seed=0)
+    values = explainer.shap_values(X.head(8))
+    assert explainer.method == "tree" and np.isfinite(values.to_numpy()).all()
+
+
+def test_onc012_repeated_cv_search():
+    """cv_repeats=2 scores the same candidates on twice the folds; 1 is the plain StratifiedKFold; 0 is refused."""
+    from ml.selection import select_model
+    from tests.test_churn_model import generic_table
+
+    X, y = generic_table(rows=150, seed=6)
+    args = dict(numeric=["x1", "x2", "noise"], categorical=["colour"], seed=2, n_iter=2, cv=3,
+                families=("logistic_regression",))
+    once = select_model(X, y, **args)
+    twice = select_model(X, y, **args, cv_repeats=2)
+    again = select_model(X, y, **args, cv_repeats=2)
+    assert list(once.cv_table["params"]) == list(twice.cv_table["params"])
+    assert not np.allclose(once.cv_table["mean_cv_roc_auc"], twice.cv_table["mean_cv_roc_auc"])
+    pd.testing.assert_frame_equal(twice.cv_table.drop(columns="mean_fit_seconds"),
+                                  again.cv_table.drop(columns="mean_fit_seconds"))
+    with pytest.raises(ValueError, match="cv_repeats"):
+        select_model(X, y, **args, cv_repeats=0)
+
+
+def test_onc020_benchmark_split_on_a_synthetic_one_click_table():
+    """The benchmark's split runner: selection on the 75 % training part, one test ROC-AUC in [0, 1]."""
+    spec = importlib.util.spec_from_file_location("one_click_benchmark", REPO / "bench" / "one_click_benchmark.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = one_click.add_features(one_click.clean_table(raw_frames(customers=160, seed=1)))
+    row = bench.run_split(table, seed=0, n_iter=1, n_jobs=1, families=("logistic_regression", "extra_trees"))
+    assert row["family"] in ("logistic_regression", "extra_trees")
+    assert (row["train_rows"], row["test_rows"]) == (118, 40)
+    assert 0.0 <= row["test_auc"] <= 1.0 and 0.5 < row["cv_auc"] <= 1.0
