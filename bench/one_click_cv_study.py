@@ -58,11 +58,29 @@ def fixed_models(seed: int) -> dict:
                                                  random_state=seed, n_jobs=1)
     models["spline_lr_C.1"] = make_sklearn_pipeline(SplineTransformer(n_knots=4, degree=2),
                                                     LogisticRegression(C=0.1, max_iter=3000))
+    # Round 2 (pre-registered rule in docs/one_click_benchmark.md): extra-trees variants, LR+SVC+ET votes, a small MLP.
+    for name, kwargs in {
+        "et1000_leaf2": dict(n_estimators=1000, min_samples_leaf=2),
+        "et1000_leaf1": dict(n_estimators=1000, min_samples_leaf=1),
+        "et1000_leaf4": dict(n_estimators=1000, min_samples_leaf=4),
+        "et1000_leaf2_ent": dict(n_estimators=1000, min_samples_leaf=2, criterion="entropy"),
+        "et1000_leaf2_bal": dict(n_estimators=1000, min_samples_leaf=2, class_weight="balanced_subsample"),
+        "et1000_leaf2_f.3": dict(n_estimators=1000, min_samples_leaf=2, max_features=0.3),
+        "et1000_leaf2_boot": dict(n_estimators=1000, min_samples_leaf=2, bootstrap=True),
+        "et1000_leaf2_d12": dict(n_estimators=1000, min_samples_leaf=2, max_depth=12),
+    }.items():
+        models[name] = ExtraTreesClassifier(random_state=seed, n_jobs=1, **kwargs)
+    from sklearn.neural_network import MLPClassifier
+    models["mlp_16"] = MLPClassifier(hidden_layer_sizes=(16,), alpha=1e-2, early_stopping=True, max_iter=500,
+                                     random_state=seed)
+    models["mlp_32_a1"] = MLPClassifier(hidden_layer_sizes=(32,), alpha=1.0, early_stopping=True, max_iter=500,
+                                        random_state=seed)
     models["soft_voting"] = make_classifier("soft_voting", seed)
     members = dict(_ensemble_members(seed))
     members["et"] = ExtraTreesClassifier(n_estimators=400, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    members["et1000"] = ExtraTreesClassifier(n_estimators=1000, min_samples_leaf=2, random_state=seed, n_jobs=1)
     for subset in ("lr+svc+rf", "svc+rf+hgb", "lr+rf+hgb", "lr+svc+hgb", "lr+svc", "svc+rf", "rf+hgb",
-                   "lr+svc+et+hgb"):
+                   "lr+svc+et+hgb", "lr+svc+et1000", "svc+et1000", "lr+et1000"):
         models[f"vote_{subset}"] = VotingClassifier([(m, members[m]) for m in subset.split("+")], voting="soft")
     return models
 

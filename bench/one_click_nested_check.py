@@ -31,6 +31,7 @@ from ml.selection import ALL_FAMILIES, positive_scores, select_model  # noqa: E4
 SETTINGS = {
     "all_families_cv1": {"families": ALL_FAMILIES, "cv_repeats": 1},
     "all_families_cv2": {"families": ALL_FAMILIES, "cv_repeats": 2},
+    "no_knn_cv1": {"families": tuple(f for f in ALL_FAMILIES if f != "knn"), "cv_repeats": 1},
 }
 
 

@@ -78,6 +78,12 @@ FEATURE_SETS: dict[str, tuple[list[str], list[str]]] = {
     "core_rev": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1"], CATEGORICAL),
     "core_eng": (CORE + ["unpaid_per_page", "minutes_total", "marketing_trend", "revenue_trend_prev"], CATEGORICAL),
     "core_extra": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1"] + EXTRA_NUMERIC, CATEGORICAL),
+    # Round 2 candidates (R3 in docs/one_click_benchmark.md): total and change of minutes over the two months
+    # (one split instead of two for a tree); the two binary customer attributes that `core` leaves out.
+    "core_rev_min": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1", "minutes_total", "minutes_trend"],
+                     CATEGORICAL),
+    "core_rev_flags": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1", "premium", "allows_messages"],
+                       CATEGORICAL),
 }
 # The benchmark's features: the eight drivers, log revenue of the three months, the one-hot category
 # (best or tied-best mean CV ROC-AUC for every model on the training parts of splits 0-2).

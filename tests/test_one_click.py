@@ -111,6 +111,10 @@ def test_onc003_features_are_row_wise():
     assert (numeric, categorical) == (one_click.MODEL_NUMERIC, one_click.MODEL_CATEGORICAL)
     assert np.isfinite(whole[numeric].to_numpy(dtype=float)).all()
     np.testing.assert_allclose(whole["log_revenue_m1"], np.log1p(whole["revenue_m1"]))
+    for name in ("core_rev_min", "core_rev_flags"):  # round-2 candidate sets: core_rev plus row-wise columns
+        extra = [c for c in one_click.FEATURE_SETS[name][0] if c not in numeric]
+        assert len(extra) == 2 and np.isfinite(whole[extra].to_numpy(dtype=float)).all()
+    np.testing.assert_allclose(whole["minutes_total"], whole["minutes_m1"] + whole["minutes_m2"])
 
 
 def test_onc010_soft_voting_family_fits_scores_and_is_deterministic():
