@@ -148,21 +148,34 @@ def effect_label(d: float) -> str:
     return "large" if size >= 0.8 else "medium" if size >= 0.5 else "small" if size >= 0.2 else "negligible"
 
 
-def target_profile(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
-    """Return feature, target_mean, others_mean, cohens_d, effect: how the target segment's behaviour differs.
+PROFILE_COLUMNS = ["feature", "target_mean", "others_mean", "cohens_d", "effect"]
 
-    Features are the churn model's snapshot features as of the scoring date (data up to that date only),
-    sorted by |d| descending.
-    """
-    from ml.features import NUMERIC_FEATURES, build_snapshot
 
-    columns = ["feature", "target_mean", "others_mean", "cohens_d", "effect"]
-    customers = customer_risk_table(conn, filters)
-    if customers.empty or not customers["target"].any() or customers["target"].all():
-        return pd.DataFrame(columns=columns)
-    as_of = scores_as_of(conn, metrics.resolve_period(conn, filters).observation_date)
+def has_target_contrast(customers: pd.DataFrame) -> bool:
+    """True when the customers hold both target and other rows (a profile comparison is defined)."""
+    return not customers.empty and bool(customers["target"].any()) and not bool(customers["target"].all())
+
+
+def scoring_snapshot(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
+    """Return the churn model's label-free snapshot features as of the scoring date that `filters` select
+    (data up to that date only), one row per eligible customer with a `user_id` column; empty without scores."""
+    from ml.features import build_snapshot
+
+    as_of = scores_as_of(conn, metrics.resolve_period(conn, filters).observation_date) if has_scores(conn) else None
+    if as_of is None:
+        return pd.DataFrame(columns=["user_id"])
     snapshot = build_snapshot(conn, as_of, with_label=False).reset_index()
     snapshot["user_id"] = snapshot["user_id"].astype(str)
+    return snapshot
+
+
+def compare_target(customers: pd.DataFrame, snapshot: pd.DataFrame) -> pd.DataFrame:
+    """Return feature, target_mean, others_mean, cohens_d, effect for the target segment of `customers`
+    (customer_risk_table) against the other scored customers, from `snapshot` (scoring_snapshot), sorted by |d|."""
+    from ml.features import NUMERIC_FEATURES
+
+    if not has_target_contrast(customers) or snapshot.empty:
+        return pd.DataFrame(columns=PROFILE_COLUMNS)
     merged = customers[["user_id", "target"]].merge(snapshot, on="user_id", how="inner")
     target, others = merged[merged["target"]], merged[~merged["target"]]
     rows = []
@@ -170,9 +183,22 @@ def target_profile(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
         d = cohens_d(target[feature], others[feature])
         rows.append({"feature": feature, "target_mean": float(target[feature].mean()),
                      "others_mean": float(others[feature].mean()), "cohens_d": d, "effect": effect_label(d)})
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
     order = frame["cohens_d"].abs().fillna(-1).sort_values(ascending=False, kind="stable").index
     return frame.loc[order].reset_index(drop=True)
+
+
+def target_profile(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
+    """Return feature, target_mean, others_mean, cohens_d, effect: how the target segment's behaviour differs.
+
+    Features are the churn model's snapshot features as of the scoring date (data up to that date only),
+    sorted by |d| descending. (The dashboard composes the same from its cached customer table and a cached
+    `scoring_snapshot`, so a cold page builds the customer table once.)
+    """
+    customers = customer_risk_table(conn, filters)
+    if not has_target_contrast(customers):
+        return pd.DataFrame(columns=PROFILE_COLUMNS)
+    return compare_target(customers, scoring_snapshot(conn, filters))
 
 
 def target_reasons(customers: pd.DataFrame) -> pd.DataFrame:

@@ -338,3 +338,50 @@ def test_rsk012_scoring_changes_the_data_version(engine):
     assert scoring.write_scores(engine, frame[scoring.SCORE_COLUMNS], dt.date(2026, 1, 10)) == 2
     with engine.connect() as conn:
         assert db.get_data_version(conn) != before  # cached risk numbers are recomputed at once
+
+
+def test_rsk013_target_profile_reads_the_customer_table_once_and_matches_a_hand_computation(scored_demo,
+                                                                                            monkeypatch):
+    """The page's target profile = risk_report.target_profile; a cold page builds the customer table once
+    (profile, matrix and distribution share it); Cohen's d of one feature recomputed in pandas."""
+    from callbacks import risk as risk_callbacks
+    from callbacks.filters import chart_frame
+    from layouts.filters import FilterState
+    from ml.features import build_snapshot
+
+    filters = metrics.Filters.make()
+    engine = db.make_engine(scored_demo, read_only=True)
+    with engine.connect() as conn:
+        period = metrics.resolve_period(conn, filters)
+        direct = risk_report.target_profile(conn, filters)
+        customers = risk_report.customer_risk_table(conn, filters)
+        snapshot = build_snapshot(conn, period.observation_date, with_label=False)
+    engine.dispose()
+    assert risk_report.has_target_contrast(customers)
+
+    calls = []
+    original = risk_report.customer_risk_table
+
+    def counting(conn, filters):
+        calls.append(filters)
+        return original(conn, filters)
+
+    monkeypatch.setattr(risk_report, "customer_risk_table", counting)
+    app = create_app(Config(database_url=scored_demo))
+    ctx = app.server.extensions["dashboard_context"]
+    stored = FilterState(period.start, period.end, period.observation_date, 14).to_store()
+    profile = chart_frame(ctx, risk_callbacks.target_profile_frame, stored, {})
+    chart_frame(ctx, risk_callbacks.matrix_frame, stored, {})
+    chart_frame(ctx, risk_callbacks.distribution_frame, stored, {})
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(profile, direct)
+
+    target_ids = set(customers.loc[customers["target"], "user_id"])
+    scored = snapshot.loc[snapshot.index.isin(set(customers["user_id"]))]
+    a = scored.loc[scored.index.isin(target_ids), "visits_30"]
+    b = scored.loc[~scored.index.isin(target_ids), "visits_30"]
+    pooled = np.sqrt(((len(a) - 1) * a.var() + (len(b) - 1) * b.var()) / (len(a) + len(b) - 2))
+    row = profile.set_index("feature").loc["visits_30"]
+    assert row["cohens_d"] == pytest.approx((a.mean() - b.mean()) / pooled, rel=1e-9)
+    assert row["target_mean"] == pytest.approx(a.mean()) and row["others_mean"] == pytest.approx(b.mean())
+    assert list(profile["cohens_d"].abs().fillna(-1)) == sorted(profile["cohens_d"].abs().fillna(-1), reverse=True)
