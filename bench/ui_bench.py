@@ -1,6 +1,6 @@
 """Server-side latency of every page's callbacks, cold (empty metric cache) and cached.
 
-    python bench/ui_bench.py                      # ~1M visits (102k demo users) in bench/.cache/, 10 filter changes
+    python bench/ui_bench.py                      # ~1.2M visits (102k demo users) in bench/.cache/, 10 filter changes
     python bench/ui_bench.py --users 20000 --changes 5
     python bench/ui_bench.py --database-url duckdb:////path/to/file.duckdb
 
