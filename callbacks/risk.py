@@ -39,9 +39,9 @@ def target_profile_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the target segment's behaviour comparison (what the profile table shows): the cached customer
     table against the cached scoring-date snapshot (read only when there is a target to compare)."""
     customers = customers_of(request)
-    if not risk_report.has_target_contrast(customers):
-        return risk_report.compare_target(customers, pd.DataFrame())
-    return risk_report.compare_target(customers, request.read(risk_report.scoring_snapshot, request.filters))
+    snapshot = (request.read(risk_report.scoring_snapshot, request.filters)
+                if risk_report.has_target_contrast(customers) else pd.DataFrame())
+    return risk_report.compare_target(customers, snapshot)
 
 
 def target_profile_view(frame: pd.DataFrame, request: ChartRequest):

@@ -311,8 +311,9 @@ def _plant_decliners(rng: np.random.Generator, u: _Users, v: _Visits, days: int)
     Active payers: payers whose first visit is at least 44 days before the end and who have 2+
     visits in the last 90 days. A decline day D is drawn uniformly in the last 120 .. 14 days; a
     payer is eligible when D is 30+ days after the first visit and the 30 days before D hold
-    DECLINER_MIN_VISITS+ visits. DECLINER_SHARE of the active payers are drawn among the eligible ones, weighted so that
-    D is spread evenly (otherwise the growth of the user base would push declines to the end).
+    DECLINER_MIN_VISITS+ visits. DECLINER_SHARE of the active payers are drawn among the eligible
+    ones, weighted so that D is spread evenly (otherwise the growth of the user base would push
+    declines to the end).
     """
     users = u.first_day.shape[0]
     v_day = v.start // DAY

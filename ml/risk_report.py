@@ -196,9 +196,8 @@ def target_profile(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
     `scoring_snapshot`, so a cold page builds the customer table once.)
     """
     customers = customer_risk_table(conn, filters)
-    if not has_target_contrast(customers):
-        return pd.DataFrame(columns=PROFILE_COLUMNS)
-    return compare_target(customers, scoring_snapshot(conn, filters))
+    snapshot = scoring_snapshot(conn, filters) if has_target_contrast(customers) else pd.DataFrame()
+    return compare_target(customers, snapshot)
 
 
 def target_reasons(customers: pd.DataFrame) -> pd.DataFrame:
