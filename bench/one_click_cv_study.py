@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from ml import one_click  # noqa: E402
 from ml.selection import _ensemble_members, make_classifier, make_preprocessor  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 
@@ -82,7 +83,43 @@ def fixed_models(seed: int) -> dict:
     for subset in ("lr+svc+rf", "svc+rf+hgb", "lr+rf+hgb", "lr+svc+hgb", "lr+svc", "svc+rf", "rf+hgb",
                    "lr+svc+et+hgb", "lr+svc+et1000", "svc+et1000", "lr+et1000"):
         models[f"vote_{subset}"] = VotingClassifier([(m, members[m]) for m in subset.split("+")], voting="soft")
+    # Round 3 (pre-registered rule R4 in docs/one_click_benchmark.md): quantile-transformed numeric columns for
+    # extra trees / SVC / LR (the transform replaces the scaler, see SCALER_OVERRIDES), LightGBM, CatBoost.
+    models["qt_et_leaf2"] = clone(models["et_leaf2"])
+    models["qtn_et_leaf2"] = clone(models["et_leaf2"])
+    models["qtn_svc_C1"] = clone(models["svc_C1"])
+    models["qtn_lr_C1"] = clone(models["lr_C1"])
+    try:
+        from lightgbm import LGBMClassifier
+        models["lgbm"] = LGBMClassifier(n_estimators=300, learning_rate=0.03, num_leaves=8, min_child_samples=20,
+                                        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed,
+                                        n_jobs=1, verbose=-1)
+    except ImportError:  # optional: only the round-3 study needs it
+        pass
+    try:
+        from catboost import CatBoostClassifier
+        models["catboost"] = CatBoostClassifier(iterations=500, depth=6, random_seed=seed, thread_count=1,
+                                                verbose=0, allow_writing_files=False)
+        # Round 3, R5: CatBoost with shallower trees, and soft votes of extra trees with CatBoost.
+        models["catboost_d4"] = CatBoostClassifier(iterations=1000, depth=4, learning_rate=0.03, random_seed=seed,
+                                                   thread_count=1, verbose=0, allow_writing_files=False)
+        models["vote_et_cat"] = VotingClassifier([("et", clone(models["et_leaf2"])),
+                                                  ("cat", clone(models["catboost"]))], voting="soft")
+        models["vote_et_cat_d4"] = VotingClassifier([("et", clone(models["et_leaf2"])),
+                                                     ("cat", clone(models["catboost_d4"]))], voting="soft")
+    except ImportError:  # optional: only the round-3 study needs it
+        pass
     return models
+
+
+def scaler_override(model_name: str):
+    """The numeric-column transform replacing the standard scaler for `model_name` (None: keep the scaler)."""
+    from sklearn.preprocessing import QuantileTransformer
+    if model_name.startswith("qt_"):
+        return QuantileTransformer(output_distribution="uniform", n_quantiles=200, random_state=0)
+    if model_name.startswith("qtn_"):
+        return QuantileTransformer(output_distribution="normal", n_quantiles=200, random_state=0)
+    return None
 
 
 def main(argv=None) -> int:
@@ -113,6 +150,8 @@ def main(argv=None) -> int:
             for seed in seeds:
                 model = fixed_models(seed)[model_name]
                 pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", model)])
+                if scaler_override(model_name) is not None:
+                    pipe.set_params(prep__num__scale=scaler_override(model_name))
                 idx = train_parts[seed]
                 cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=args.repeats, random_state=seed)
                 with threadpool_limits(limits=1):
