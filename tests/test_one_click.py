@@ -188,3 +188,41 @@ def test_onc020_benchmark_split_on_a_synthetic_one_click_table():
     assert row["family"] in ("logistic_regression", "extra_trees")
     assert (row["train_rows"], row["test_rows"]) == (118, 40)
     assert 0.0 <= row["test_auc"] <= 1.0 and 0.5 < row["cv_auc"] <= 1.0
+
+
+def test_onc021_cv_study_uses_training_parts_and_the_scaler_override(tmp_path, capsys):
+    """The CV study script: its printed mean is the repeated 5-fold CV of the training part alone (recomputed
+    here), and a `qtn_` model runs behind a normal-output quantile transform instead of the standard scaler."""
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score, train_test_split
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import QuantileTransformer
+
+    from ml.selection import make_preprocessor
+
+    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    folder = write_raw(raw_frames(customers=160, seed=2), tmp_path)
+    assert study.main(["--data", str(folder), "--seeds", "3", "--repeats", "1", "--sets", "core_rev",
+                       "--models", "lr_C1,qtn_lr_C1"]) == 0
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == {"lr_C1", "qtn_lr_C1"}
+
+    override = study.scaler_override("qtn_lr_C1")
+    assert isinstance(override, QuantileTransformer) and override.output_distribution == "normal"
+    assert study.scaler_override("qt_et_leaf2").output_distribution == "uniform"
+    assert study.scaler_override("lr_C1") is None
+
+    table = one_click.load_one_click(folder)
+    y = table[one_click.LABEL].to_numpy()
+    train, _ = train_test_split(np.arange(len(table)), test_size=0.25, stratify=y, random_state=3)
+    numeric, categorical = one_click.FEATURE_SETS["core_rev"]
+    cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=1, random_state=3)
+    for name, scale in (("lr_C1", None), ("qtn_lr_C1", override)):
+        pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", study.fixed_models(3)[name])])
+        if scale is not None:
+            pipe.set_params(prep__num__scale=scale)
+        expected = cross_val_score(pipe, table.iloc[train][numeric + categorical], y[train], cv=cv,
+                                   scoring="roc_auc").mean()
+        assert f"mean {expected:.4f}" in lines[name]
+    assert lines["lr_C1"].split("mean ")[1][:6] != lines["qtn_lr_C1"].split("mean ")[1][:6]
