@@ -1,6 +1,7 @@
 """The Dash app: `create_app(config)` builds it; `server` is the Flask app for `gunicorn app:server`.
 
-`python app.py` runs the development server on http://127.0.0.1:8050 (debug only with DASHBOARD_DEBUG=1).
+`python app.py` runs the development server on http://127.0.0.1:8050 (HOST and PORT change it; debug only with
+DASHBOARD_DEBUG=1).
 """
 
 from __future__ import annotations
@@ -59,4 +60,5 @@ def __getattr__(name: str):
 
 if __name__ == "__main__":
     dev_app = create_app()
-    dev_app.run(host="127.0.0.1", port=8050, debug=dev_app.server.extensions["dashboard_context"].config.debug)
+    dev_config = dev_app.server.extensions["dashboard_context"].config
+    dev_app.run(host=dev_config.host, port=dev_config.port, debug=dev_config.debug)

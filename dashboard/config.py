@@ -36,6 +36,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
 
 
+def _env_port(name: str, default: int) -> int:
+    """Return the TCP port in environment variable `name` (1-65535)."""
+    port = _env_int(name, default)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"environment variable {name} must be a TCP port between 1 and 65535, got {port}")
+    return port
+
+
 @dataclass(frozen=True)
 class Config:
     """Application settings; `Config.from_env()` reads them from the environment."""
@@ -49,6 +57,8 @@ class Config:
     debug: bool = False
     model_dir: Path = field(default=DATA_DIR / "models")
     log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8050
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -63,6 +73,8 @@ class Config:
             debug=_env_bool("DASHBOARD_DEBUG", False),
             model_dir=Path(os.environ.get("MODEL_DIR") or DATA_DIR / "models"),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            host=(os.environ.get("HOST") or "127.0.0.1").strip(),
+            port=_env_port("PORT", 8050),
         )
 
     @property

@@ -119,6 +119,39 @@ def _get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+def test_app009_python_app_py_listens_on_port_and_refuses_a_bad_one(tmp_path):
+    """`python app.py` (the README's quick start) serves on $PORT; a PORT out of range stops it with a message."""
+    env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "dev.duckdb"), "DEMO_USERS": "300", "PORT": "70000"}
+    env.pop("DATABASE_URL", None)
+    env.pop("DASHBOARD_DEBUG", None)
+    bad = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0
+    assert "environment variable PORT must be a TCP port between 1 and 65535, got 70000" in bad.stderr
+
+    port = _free_port()
+    env["PORT"] = str(port)
+    log = open(tmp_path / "dev.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/ready")
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError((tmp_path / "dev.log").read_text()[-3000:])
+                time.sleep(0.5)
+        assert status == 200 and '"has_data":true' in body.replace(" ", "")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        log.close()
+    output = (tmp_path / "dev.log").read_text()
+    assert f"http://127.0.0.1:{port}" in output and "Debug mode: off" in output
+
+
 def test_app007_gunicorn_two_workers_on_embedded_duckdb(tmp_path):
     port = _free_port()
     env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "gunicorn.duckdb"), "DEMO_USERS": "500",
