@@ -119,6 +119,18 @@ def _get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+def _get_when_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 120) -> tuple[int, str]:
+    """GET `url` once the server `proc` answers; fail with the end of its log if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _get(url)
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise AssertionError(log_path.read_text()[-3000:])
+            time.sleep(0.5)
+
+
 def test_app009_python_app_py_listens_on_port_and_refuses_a_bad_one(tmp_path):
     """`python app.py` (the README's quick start) serves on $PORT; a PORT out of range stops it with a message."""
     env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "dev.duckdb"), "DEMO_USERS": "300", "PORT": "70000"}
@@ -134,15 +146,7 @@ def test_app009_python_app_py_listens_on_port_and_refuses_a_bad_one(tmp_path):
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/ready")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError((tmp_path / "dev.log").read_text()[-3000:])
-                time.sleep(0.5)
+        status, body = _get_when_up(f"http://127.0.0.1:{port}/ready", proc, tmp_path / "dev.log")
         assert status == 200 and '"has_data":true' in body.replace(" ", "")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -161,15 +165,7 @@ def test_app007_gunicorn_two_workers_on_embedded_duckdb(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:server"], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                status, _ = _get(f"http://127.0.0.1:{port}/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError((tmp_path / "gunicorn.log").read_text()[-3000:])
-                time.sleep(0.5)
+        status, _ = _get_when_up(f"http://127.0.0.1:{port}/health", proc, tmp_path / "gunicorn.log")
         assert status == 200
         pids = set()
         for _ in range(20):  # several requests so both workers open the file read-only
