@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from ml import one_click  # noqa: E402
 from ml.selection import _ensemble_members, make_classifier, make_preprocessor  # noqa: E402
-from sklearn.base import clone  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin, clone  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 
@@ -109,7 +109,42 @@ def fixed_models(seed: int) -> dict:
                                                      ("cat", clone(models["catboost_d4"]))], voting="soft")
     except ImportError:  # optional: only the round-3 study needs it
         pass
+    # Round 4, R6: domain-fixed monotonic constraints on the numeric columns of `core_rev` (see MONOTONE).
+    models["et_mono"] = MonotoneConstrained(clone(models["et_leaf2"]), monotone_directions())
+    models["et_mono_free_errors"] = MonotoneConstrained(clone(models["et_leaf2"]),
+                                                        monotone_directions(free=("service_errors",)))
+    models["hgb_mono"] = MonotoneConstrained(clone(models["hgb_slow"]), monotone_directions())
     return models
+
+
+# Round 4 (R6): +1 = more of the column, more decline; -1 = less decline; fixed from the meaning of the columns
+# before measuring (docs/one_click_benchmark.md); columns not listed (revenue months, category) are free.
+MONOTONE = {"pages_per_visit": -1, "minutes_m1": -1, "minutes_m2": -1, "marketing_6m": -1,
+            "unpaid_items_quarter": +1, "promo_share": +1, "categories_per_visit": -1, "service_errors": +1}
+
+
+def monotone_directions(numeric: tuple[str, ...] | None = None, free: tuple[str, ...] = ()) -> list[int]:
+    """The constraint of each numeric column of `numeric` (default: `core_rev`), in the pipeline's order."""
+    numeric = numeric or tuple(one_click.FEATURE_SETS["core_rev"][0])
+    return [0 if name in free else MONOTONE.get(name, 0) for name in numeric]
+
+
+class MonotoneConstrained(ClassifierMixin, BaseEstimator):
+    """`estimator` fitted with `monotonic_cst` = `leading` for the first columns (the numeric ones, which the
+    ColumnTransformer puts first) and 0 for the rest (the one-hot columns, however many the fold has)."""
+
+    def __init__(self, estimator=None, leading=()):
+        self.estimator = estimator
+        self.leading = leading
+
+    def fit(self, X, y):
+        constraints = list(self.leading) + [0] * (X.shape[1] - len(self.leading))
+        self.estimator_ = clone(self.estimator).set_params(monotonic_cst=constraints).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
 
 
 def scaler_override(model_name: str):

@@ -226,3 +226,33 @@ def test_onc021_cv_study_uses_training_parts_and_the_scaler_override(tmp_path, c
                                    scoring="roc_auc").mean()
         assert f"mean {expected:.4f}" in lines[name]
     assert lines["lr_C1"].split("mean ")[1][:6] != lines["qtn_lr_C1"].split("mean ")[1][:6]
+
+
+def test_onc022_monotone_constraint_of_the_cv_study_holds():
+    """The study's MonotoneConstrained: with pages per visit constrained to -1, the predicted probability of
+    decline never rises as pages per visit grows (other columns fixed), and the one-hot columns stay free."""
+    from sklearn.ensemble import ExtraTreesClassifier
+    from sklearn.pipeline import Pipeline
+
+    from ml.selection import make_preprocessor
+
+    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    numeric, categorical = one_click.FEATURE_SETS["core_rev"]
+    directions = study.monotone_directions()
+    assert len(directions) == len(numeric) and directions[numeric.index("pages_per_visit")] == -1
+    assert directions[numeric.index("log_revenue_m1")] == 0
+    assert study.monotone_directions(free=("service_errors",))[numeric.index("service_errors")] == 0
+
+    table = one_click.add_features(one_click.clean_table(raw_frames(customers=200, seed=4)))
+    model = study.MonotoneConstrained(ExtraTreesClassifier(n_estimators=50, min_samples_leaf=2, random_state=0),
+                                      directions)
+    pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", model)])
+    pipe.fit(table[numeric + categorical], table[one_click.LABEL])
+    fitted = pipe.named_steps["model"].estimator_.monotonic_cst
+    assert list(fitted[:len(numeric)]) == directions and set(fitted[len(numeric):]) == {0}
+    grid = pd.concat([table.iloc[[0]]] * 25, ignore_index=True)
+    grid["pages_per_visit"] = np.arange(25)
+    probabilities = pipe.predict_proba(grid[numeric + categorical])[:, 1]
+    assert np.all(np.diff(probabilities) <= 1e-12) and probabilities[0] > probabilities[-1]
