@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
-from metrics.dialect import whole_days
+from metrics.dialect import float_sum, whole_days
 from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions, validate_horizon
 from metrics.frames import conform, empty_frame, read_frame, sort_frame
 from metrics.profiles import next_day_start, profiles_select, shared_source
@@ -67,7 +67,7 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
         parts.append(
             sa.select(kind_label(_SIZE), *dim_cols, null_lifetime.label("lifetime"),
                       sa.func.count().label("users"),
-                      sa.func.sum(cohort.c.acquisition_cost).label("amount"))
+                      float_sum(cohort.c.acquisition_cost).label("amount"))
             .select_from(cohort)
             .group_by(*dim_cols)
             .having(sa.func.count() > 0)
@@ -76,7 +76,7 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
         parts.append(
             sa.select(kind_label(_PAID_SIZE), *dim_cols, null_lifetime.label("lifetime"),
                       sa.func.count().label("users"),
-                      sa.func.sum(cohort.c.acquisition_cost).label("amount"))
+                      float_sum(cohort.c.acquisition_cost).label("amount"))
             .select_from(cohort)
             .where(cohort.c.paid == sa.true())
             .group_by(*dim_cols)
@@ -121,7 +121,7 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
         lifetime = whole_days(o.c.event_dt, cohort.c.first_ts)
         stmt = (
             sa.select(kind_label(kind), *dim_cols, lifetime.label("lifetime"), sa.func.count().label("users"),
-                      sa.func.sum(o.c.revenue).label("amount"))
+                      float_sum(o.c.revenue).label("amount"))
             .select_from(cohort.join(o, o.c.user_id == cohort.c.user_id))
             .where(o.c.event_dt < ts_limit, lifetime < horizon)
         )

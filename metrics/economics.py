@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
-from metrics.dialect import date_of, day_start, month_start, week_start
+from metrics.dialect import date_of, day_start, float_sum, month_start, week_start
 from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
 from metrics.profiles import (
@@ -65,7 +65,7 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
             *new_key,
             everyone.c.channel,
             sa.func.count().label("new_users"),
-            sa.func.sum(everyone.c.acquisition_cost).label("costs"),
+            float_sum(everyone.c.acquisition_cost).label("costs"),
             sa.literal(0.0, sa.Double()).label("unattributed"),
         )
         .where(*attribute_conditions(everyone.c, filters))
@@ -77,7 +77,7 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
             day_costs.c.channel,
             sa.literal(0, sa.BigInteger()).label("new_users"),
             sa.literal(0.0, sa.Double()).label("costs"),
-            sa.func.sum(sa.case((day_users.c.n.is_(None), day_costs.c.costs), else_=0.0)).label("unattributed"),
+            float_sum(sa.case((day_users.c.n.is_(None), day_costs.c.costs), else_=0.0)).label("unattributed"),
         )
         .select_from(
             day_costs.outerjoin(
@@ -90,9 +90,9 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
     key = ([both.c.period] if grain else []) + [both.c.channel]
     stmt = sa.select(
         *key,
-        sa.func.sum(both.c.costs).label("costs"),
+        float_sum(both.c.costs).label("costs"),
         sa.func.sum(both.c.new_users).label("new_users"),
-        sa.func.sum(both.c.unattributed).label("unattributed"),
+        float_sum(both.c.unattributed).label("unattributed"),
     ).group_by(*key)
     frame = conform(read_frame(conn, stmt))
     frame["cac"] = frame["costs"] / frame["new_users"].where(frame["new_users"] > 0)
@@ -148,7 +148,7 @@ def daily_revenue(conn: Connection, filters: Filters) -> pd.DataFrame:
     stmt = (
         sa.select(
             day.label("date"),
-            sa.func.sum(o.c.revenue).label("revenue"),
+            float_sum(o.c.revenue).label("revenue"),
             sa.func.count().label("orders"),
             sa.func.count(sa.distinct(o.c.user_id)).label("payers"),
         )

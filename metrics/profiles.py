@@ -11,7 +11,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from dashboard import db
-from metrics.dialect import create_table_as, date_of, day_start, drop_temp_table_sql, month_start, week_start
+from metrics.dialect import (create_table_as, date_of, day_start, drop_temp_table_sql, float_sum, month_start,
+                             week_start)
 from metrics.filters import Filters
 
 PROFILE_COLUMNS = (
@@ -93,7 +94,7 @@ def payers_select(observation_date: _dt.date) -> sa.Select:
 def costs_by_day_select(observation_date: _dt.date, channels: tuple[str, ...] = ()) -> sa.Select:
     """Return a SELECT of dt, channel, costs: cost rows dated <= O summed per (dt, channel), optionally channel-filtered."""
     c = db.costs
-    stmt = sa.select(c.c.dt, c.c.channel, sa.func.sum(c.c.costs).label("costs")).where(c.c.dt <= observation_date)
+    stmt = sa.select(c.c.dt, c.c.channel, float_sum(c.c.costs).label("costs")).where(c.c.dt <= observation_date)
     if channels:
         stmt = stmt.where(c.c.channel.in_(channels))
     return stmt.group_by(c.c.dt, c.c.channel)

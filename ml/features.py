@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
-from metrics.dialect import date_of, seconds_between
+from metrics.dialect import date_of, float_sum, seconds_between
 from metrics.profiles import profiles_select
 
 WINDOWS = (30, 60, 90)
@@ -86,7 +86,7 @@ def _count_if(condition):
 
 
 def _sum_if(condition, value):
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0.0)), 0.0)
+    return sa.func.coalesce(float_sum(sa.case((condition, value), else_=0.0)), 0.0)
 
 
 def eligible_users(cutoff: date, lookback_days: int = 90, min_tenure_days: int = 0):
@@ -136,7 +136,7 @@ def _order_features(cutoff: date, eligible):
     columns = [
         o.c.user_id,
         sa.func.count().label("orders_total"),
-        sa.func.sum(o.c.revenue).label("revenue_total"),
+        float_sum(o.c.revenue).label("revenue_total"),
         sa.func.min(o.c.event_dt).label("first_order_ts"),
         sa.func.max(o.c.event_dt).label("last_order_ts"),
         _sum_if(_last_days(o.c.event_dt, cutoff, 90), o.c.revenue).label("revenue_90"),

@@ -31,6 +31,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sqlalchemy.engine import Connection
 
 from dashboard import db
+from metrics.dialect import float_sum
 
 RFM_COLUMNS = ["user_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment"]
 FEATURES = ["recency_days", "frequency", "monetary"]
@@ -68,7 +69,7 @@ def rfm_aggregates(conn: Connection, observation_date: _dt.date | None = None, f
             orders.c.user_id,
             sa.func.max(orders.c.event_dt).label("last_order"),
             sa.func.count().label("frequency"),
-            sa.func.sum(orders.c.revenue).label("monetary"),
+            float_sum(orders.c.revenue).label("monetary"),
         )
         .where(orders.c.event_dt < until)
         .group_by(orders.c.user_id)

@@ -132,6 +132,32 @@ def test_msql001_dialect_constructs_exact_on_each_backend(engine):
     assert int(got["epoch_us"]) == 86_400_000_007
 
 
+def test_msql018_float_sum_is_the_same_on_every_run_and_correctly_rounded(engine):
+    """Money sums (`dialect.float_sum`): bit-for-bit the same on repeated runs; per group equal to math.fsum
+    within 1e-15 (relative) on DuckDB and PostgreSQL (exact decimal sums), within 1e-12 on SQLite (its plain
+    one-thread SUM: deterministic, rounding as it goes). On DuckDB the table spans several row groups, so the
+    sum runs on both threads (a plain SUM there gave 5 different results in 5 runs on 10M values)."""
+    rows = 1_000_000 if engine.dialect.name == "duckdb" else 20_000
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"g": rng.integers(0, 4, rows), "x": rng.uniform(0, 1000, rows) / 7})
+    table = sa.Table("float_sum_values", sa.MetaData(), sa.Column("g", sa.Integer()), sa.Column("x", sa.Double()))
+    with engine.begin() as conn:
+        table.create(conn)
+        db.bulk_insert(conn, table, frame)
+    stmt = sa.select(table.c.g, d.float_sum(table.c.x).label("total")).group_by(table.c.g).order_by(table.c.g)
+    runs = set()
+    with engine.connect() as conn:
+        if engine.dialect.name == "duckdb":
+            conn.exec_driver_sql("SET threads = 2")
+        for _ in range(5):
+            runs.add(tuple(conn.execute(stmt).all()))
+    assert len(runs) == 1
+    tolerance = 1e-12 if engine.dialect.name == "sqlite" else 1e-15
+    for group, total in runs.pop():
+        exact = math.fsum(frame.loc[frame["g"] == group, "x"])
+        assert abs(total - exact) <= tolerance * exact, (group, total, exact)
+
+
 @pytest.mark.parametrize("values, expected", [([5.0, 1.0, 3.0], 3.0), ([4.0, 1.0, 10.0, 2.0], 3.0), ([7.0], 7.0)])
 def test_msql002_median_exact_odd_and_even(engine, values, expected):
     source = sa.union_all(*[sa.select(sa.literal(v, sa.Double()).label("x")) for v in values]).subquery("s")
