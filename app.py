@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash
 
 from callbacks import register_callbacks
+from callbacks.warmup import start_cache_warmer
 from dashboard.bootstrap import ensure_demo_data
 from dashboard.config import Config
 from dashboard.context import AppContext
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Config | None = None) -> Dash:
-    """Return a configured Dash app: layout, callbacks, /health, /ready."""
+    """Return a configured Dash app: layout, callbacks, /health, /ready, and the cache warm-up thread when
+    config.cache_warm is set."""
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ensure_demo_data(config)
@@ -41,6 +43,8 @@ def create_app(config: Config | None = None) -> Dash:
     register_server_routes(app.server, ctx)
     register_api(app.server, ctx)
     app.server.extensions["dashboard_context"] = ctx
+    if config.cache_warm:
+        start_cache_warmer(ctx)
     _ = dbc  # dash-bootstrap-components registers its component suite on import
     return app
 

@@ -28,12 +28,12 @@ sys.path.insert(0, str(REPO))
 import plotly  # noqa: E402
 
 from app import create_app  # noqa: E402
-from callbacks.filters import navigation, registered_charts, sync_filters_and_url  # noqa: E402
+from callbacks import warmup  # noqa: E402
+from callbacks.filters import registered_charts  # noqa: E402
 from dashboard import db  # noqa: E402
 from dashboard.cache import get_metric_cache  # noqa: E402
 from dashboard.config import Config  # noqa: E402
 from layouts.filters import FilterState, to_query  # noqa: E402
-from layouts.ids import page_param_id  # noqa: E402
 from layouts.shell import available_pages  # noqa: E402
 
 DEFAULT_DB = REPO / "bench" / ".cache" / "ui_bench_1m.duckdb"
@@ -57,16 +57,6 @@ def ensure_database(url: str, path: Path | None, users: int) -> None:
         engine.dispose()
 
 
-def chart_names(component) -> list[str]:
-    """Return the chart names whose body Div appears in a page layout."""
-    names = []
-    for child in component._traverse():  # noqa: SLF001 - Dash's own tree walk
-        child_id = getattr(child, "id", None)
-        if isinstance(child_id, str) and child_id.endswith("-body"):
-            names.append(child_id[: -len("-body")])
-    return names
-
-
 def random_query(rng: random.Random, bounds, page) -> tuple[str, dict[str, str]]:
     """Return (URL query, page parameter values) of one random filter change on `page`."""
     days = (bounds.last_date - bounds.first_date).days
@@ -81,19 +71,11 @@ def random_query(rng: random.Random, bounds, page) -> tuple[str, dict[str, str]]
     return to_query(state, bounds, values, params), values
 
 
-def render_page(ctx, app_charts, page, query: str, values: dict[str, str]) -> float:
-    """Run every callback of one page render for `query`; return the seconds it took."""
+def render_page(ctx, page, query: str, values: dict[str, str]) -> float:
+    """Run every callback of one page render for `query` (callbacks.warmup.render_page, plus the JSON encoding
+    Dash does); return the seconds it took."""
     began = time.perf_counter()
-    ids = [page_param_id(name) for name in values]
-    result = sync_filters_and_url(ctx, None, query, page.path, {}, ids, [None] * len(ids), None)
-    stored = result.store
-    navigation(page.path, stored, [{"type": "nav-link", "path": p.path} for p in available_pages()], ctx)
-    layout = page.load().page_layout(values)
-    for name in chart_names(layout):
-        spec = app_charts.get(name)
-        if spec is None:
-            continue
-        body = spec.body(ctx, stored, values)
+    for body in warmup.render_page(ctx, page, query, values):
         json.dumps(body.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder)
     return time.perf_counter() - began
 
@@ -149,10 +131,10 @@ def main(argv=None) -> int:
         for _ in range(args.changes):
             query, values = random_query(rng, bounds, page)
             cache.clear()
-            cold.append(render_page(ctx, app_charts, page, query, values))
+            cold.append(render_page(ctx, page, query, values))
             for _ in range(args.cached_repeats):
-                warm.append(render_page(ctx, app_charts, page, query, values))
-        charts = len([n for n in chart_names(page.load().page_layout({})) if n in app_charts])
+                warm.append(render_page(ctx, page, query, values))
+        charts = len([n for n in warmup.chart_names(page.load().page_layout({})) if n in app_charts])
         row = (page.path, charts, percentile(cold, .5), percentile(cold, .95), percentile(warm, .5),
                percentile(warm, .95))
         rows.append(row)

@@ -59,6 +59,7 @@ class Config:
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8050
+    cache_warm: bool = False  # from_env: on unless CACHE_WARM=0 (callbacks/warmup.py)
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -75,6 +76,7 @@ class Config:
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             host=(os.environ.get("HOST") or "127.0.0.1").strip(),
             port=_env_port("PORT", 8050),
+            cache_warm=_env_bool("CACHE_WARM", True),
         )
 
     @property
