@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
-from metrics.dialect import add_days, date_of, day_start, median_select, month_start, seconds_between, week_start
+from metrics.dialect import (add_days, date_of, day_start, epoch_us, median_select, month_start, seconds_between,
+                             week_start)
 from metrics.filters import Filters, Period, resolve_period
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
 from metrics.profiles import filtered_users_select, next_day_start, shared_source
@@ -153,16 +154,19 @@ def session_stats(conn: Connection, filters: Filters) -> dict[str, float]:
         return {"sessions": 0, "asl_seconds": float("nan"), "median_session_seconds": float("nan")}
     v = db.visits
     lengths = (
-        sa.select(seconds_between(v.c.session_end, v.c.session_start).label("seconds"))
+        sa.select(seconds_between(v.c.session_end, v.c.session_start).label("seconds"),
+                  (epoch_us(v.c.session_end) - epoch_us(v.c.session_start)).label("micros"))
         .where(*_visits_where(period, filters, period.start, conn))
         .subquery("session_lengths")
     )
-    row = conn.execute(sa.select(sa.func.count(), sa.func.avg(lengths.c.seconds))).one()
+    # the mean from an exact integer sum of microseconds and one division in Python: the same on every run
+    # (a parallel AVG of doubles is not) and correctly rounded
+    row = conn.execute(sa.select(sa.func.count(), sa.func.sum(lengths.c.micros))).one()
     sessions = int(row[0] or 0)
     median = conn.execute(median_select(conn.dialect.name, lengths, "seconds")).scalar()
     return {
         "sessions": sessions,
-        "asl_seconds": float(row[1]) if sessions else float("nan"),
+        "asl_seconds": int(row[1]) / (sessions * 1_000_000) if sessions else float("nan"),
         "median_session_seconds": float(median) if sessions and median is not None else float("nan"),
     }
 

@@ -158,6 +158,30 @@ def test_msql018_float_sum_is_the_same_on_every_run_and_correctly_rounded(engine
         assert abs(total - exact) <= tolerance * exact, (group, total, exact)
 
 
+def test_msql019_average_session_length_is_exact_and_the_same_on_every_run(engine):
+    """asl_seconds = (sum of session lengths in whole microseconds) / sessions, one correctly rounded division,
+    identical on repeated runs (DuckDB: 300,000 sessions, several row groups on two threads)."""
+    sessions = 300_000 if engine.dialect.name == "duckdb" else 5_000
+    rng = np.random.default_rng(8)
+    start = pd.Timestamp("2026-03-02") + pd.to_timedelta(rng.integers(0, 3 * 86_400_000_000, sessions), unit="us")
+    micros = rng.integers(1, 7_200_000_000, sessions)  # up to two hours, any microsecond
+    visits = pd.DataFrame({"user_id": [str(i % 5000) for i in range(sessions)], "region": "UK", "device": "PC",
+                           "channel": "organic", "session_start": start,
+                           "session_end": start + pd.to_timedelta(micros, unit="us")})
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, visits)
+        db.bump_data_version(conn)
+    filters = Filters.make(start="2026-03-02", end="2026-03-04")
+    with engine.connect() as conn:
+        if engine.dialect.name == "duckdb":
+            conn.exec_driver_sql("SET threads = 2")
+        runs = {tuple(metrics.session_stats(conn, filters).items()) for _ in range(4)}
+    assert len(runs) == 1
+    stats = dict(runs.pop())
+    assert stats["sessions"] == sessions
+    assert stats["asl_seconds"] == int(micros.sum()) / (sessions * 1_000_000)  # exact, not approximately
+
+
 @pytest.mark.parametrize("values, expected", [([5.0, 1.0, 3.0], 3.0), ([4.0, 1.0, 10.0, 2.0], 3.0), ([7.0], 7.0)])
 def test_msql002_median_exact_odd_and_even(engine, values, expected):
     source = sa.union_all(*[sa.select(sa.literal(v, sa.Double()).label("x")) for v in values]).subquery("s")
