@@ -99,7 +99,7 @@ def test_wrm004_cache_warm_is_on_for_the_app_and_off_in_code(monkeypatch):
 
 
 @pytest.mark.browser
-def test_wrm005_after_the_warm_up_opening_the_overview_computes_nothing(dash_duo, tmp_path):
+def test_wrm005_after_the_warm_up_opening_the_default_pages_computes_nothing(dash_duo, tmp_path):
     from tests.test_ui_browser import CHARTS_READY
 
     url = f"duckdb:///{tmp_path / 'warm.duckdb'}"
@@ -117,6 +117,13 @@ def test_wrm005_after_the_warm_up_opening_the_overview_computes_nothing(dash_duo
         assert dash_duo.find_element("#kpi-new_users-value").text == "2,000"
         assert cache.misses == misses  # every callback of the page load was answered from the warm cache
         assert cache.hits >= hits + 4  # filters, navigation and the three charts
+        for path in ("/marketing", "/risk"):  # pages whose charts also read page controls (breakdown, band, ...)
+            hits = cache.hits
+            dash_duo.driver.get(dash_duo.server_url + path)
+            WebDriverWait(dash_duo.driver, 60, poll_frequency=0.2).until(
+                lambda d: d.execute_script(CHARTS_READY))
+            assert cache.misses == misses, path
+            assert cache.hits >= hits + 6, path
         assert dash_duo.get_logs() == []
     finally:
         warmer.stop()
