@@ -66,7 +66,11 @@ def warm_pages(ctx) -> dict[str, float]:
         if page.module is None:  # the built-in data page reads row counts directly, nothing to cache
             continue
         started = time.perf_counter()
-        render_page(ctx, page)
+        try:
+            render_page(ctx, page)
+        except Exception:  # noqa: BLE001 - one broken page must not keep the others cold
+            log.exception("cache warm-up of %s failed; the page is computed on first use", page.path)
+            continue
         took[page.path] = time.perf_counter() - started
     return took
 
@@ -118,11 +122,17 @@ class CacheWarmer:
         return True
 
     def _loop(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 self.check_once()
-            except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first request
-                log.exception("cache warm-up failed; retrying in %.0f s", self.check_seconds)
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up only means a slower first request
+                if not failing:  # the traceback once per outage (e.g. the database is down), then one line
+                    log.exception("cache warm-up failed; retrying every %.0f s", self.check_seconds)
+                else:
+                    log.debug("cache warm-up still failing: %s", exc)
+                failing = True
             self._stop.wait(self.check_seconds)
 
 

@@ -127,3 +127,46 @@ def test_wrm005_after_the_warm_up_opening_the_default_pages_computes_nothing(das
         assert dash_duo.get_logs() == []
     finally:
         warmer.stop()
+
+
+def test_wrm006_a_failing_page_or_database_does_not_stop_the_others_or_flood_the_log(tmp_path, monkeypatch,
+                                                                                        caplog):
+    import logging
+    import time
+
+    url = f"sqlite:///{tmp_path / 'warm.sqlite'}"
+    _demo(url, users=300)
+    ctx = create_app(Config(database_url=url, autofill_demo=False)).server.extensions["dashboard_context"]
+    real_render = warmup.render_page
+
+    def render(ctx, page, *args):
+        if page.path == "/cohorts":
+            raise RuntimeError("broken page")
+        return real_render(ctx, page, *args)
+
+    monkeypatch.setattr(warmup, "render_page", render)
+    with caplog.at_level(logging.ERROR, logger="callbacks.warmup"):
+        took = warmup.warm_pages(ctx)
+    assert list(took) == [page.path for page in DATA_PAGES if page.path != "/cohorts"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "cache warm-up of /cohorts failed; the page is computed on first use"]
+
+    caplog.clear()
+    warmer = warmup.CacheWarmer(ctx, check_seconds=0.02)
+    calls = []
+
+    def database_down():
+        calls.append(time.monotonic())
+        raise OSError("connection refused")
+
+    warmer.check_once = database_down
+    with caplog.at_level(logging.DEBUG, logger="callbacks.warmup"):
+        warmer.start()
+        deadline = time.monotonic() + 30
+        while len(calls) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        warmer.stop()
+    assert len(calls) >= 5  # it keeps retrying
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None  # one traceback per outage, not one a minute
+    assert sum(r.levelno == logging.DEBUG for r in caplog.records) >= 4
