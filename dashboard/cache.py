@@ -16,6 +16,7 @@ Usage in a callback::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -197,12 +198,37 @@ class MetricReader:
         self.cache = cache or get_metric_cache(ctx)
         self._conn = None
         self._data_version: str | None = None
+        self._share_profiles = False
+        self._sharing: contextlib.ExitStack | None = None
 
     def connection(self):
         """Return this request's open database connection (opened on first use)."""
         if self._conn is None:
             self._conn = self.ctx.engine.connect()
+        if self._share_profiles and self._sharing is None:
+            import metrics
+
+            self._sharing = contextlib.ExitStack()
+            self._sharing.enter_context(metrics.shared_profiles(self._conn))
         return self._conn
+
+    @contextlib.contextmanager
+    def shared_profiles(self):
+        """Within the block, the metrics this reader computes build the profiles once per observation date
+        (`metrics.shared_profiles` on the request's connection) instead of once per metric. For callbacks that
+        compute many profile-based metrics (the Overview's KPI card: up to 15); nothing happens when every
+        result comes from the cache (no connection is opened)."""
+        self._share_profiles = True
+        try:
+            yield self
+        finally:
+            self._share_profiles = False
+            self._end_sharing()
+
+    def _end_sharing(self) -> None:
+        if self._sharing is not None:
+            sharing, self._sharing = self._sharing, None
+            sharing.close()  # drops the temporary profile tables
 
     @property
     def data_version(self) -> str:
@@ -240,6 +266,7 @@ class MetricReader:
 
     def close(self) -> None:
         """Close the connection if one was opened."""
+        self._end_sharing()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -197,6 +197,42 @@ def test_dcb010_overview_numbers_are_the_metrics_numbers(demo_ctx):
     assert "2026-05-31 – 2026-06-30" in cards and f"${revenue:,.2f}" in cards
 
 
+def test_dcb019_kpi_card_shares_the_profiles_and_gives_the_same_numbers(database_url, monkeypatch):
+    """The KPI card computes its ~15 metrics inside MetricReader.shared_profiles: the profiles are built once per
+    observation date (this period's and the previous period's: 2 temporary tables), the frame is exactly the one
+    computed without sharing, and the temporary tables are gone after the request."""
+    import contextlib
+
+    import sqlalchemy as sa
+
+    from dashboard.cache import MetricReader
+
+    engine = db.make_engine(database_url)
+    write_demo(engine, users=600, seed=4)
+    engine.dispose()
+
+    def kpis(share: bool):
+        ctx = _context(database_url)
+        statements = []
+        sa.event.listen(ctx.engine, "before_cursor_execute",
+                        lambda conn, cursor, statement, *rest: statements.append(statement))
+        if not share:
+            monkeypatch.setattr(MetricReader, "shared_profiles", lambda self: contextlib.nullcontext(self))
+        frame = chart_frame(ctx, ov.kpi_frame, _store(ctx, "?start=2026-08-01&end=2026-08-31&horizon=7"))
+        monkeypatch.undo()
+        creates = [s for s in statements if s.lstrip().upper().startswith("CREATE TEMPORARY TABLE")]
+        drops = [s for s in statements if s.lstrip().upper().startswith("DROP TABLE")]
+        ctx.engine.dispose()
+        return frame, creates, drops
+
+    shared, creates, drops = kpis(share=True)
+    plain, plain_creates, _ = kpis(share=False)
+    assert len(creates) == 2 and plain_creates == []
+    assert len(drops) >= 2  # dropped at the end of the block (and before creating, for a leftover)
+    pd.testing.assert_frame_equal(shared, plain, check_exact=True)
+    assert shared.set_index("kpi").loc["new_users", "value"] > 0
+
+
 def test_dcb011_acquisition_charts_follow_breakdown_and_grain(demo_ctx):
     store = _store(demo_ctx, "?country=UK")
     f = metrics.Filters.make(regions=["UK"])
