@@ -158,6 +158,22 @@ def test_msql018_float_sum_is_the_same_on_every_run_and_correctly_rounded(engine
         assert abs(total - exact) <= tolerance * exact, (group, total, exact)
 
 
+def test_msql021_float_sum_of_absurd_values_does_not_fail(engine):
+    """A value no import accepts but another writer might store (1e20, infinity) gives a total, not an error
+    (DuckDB's exact path stops at 1e14 per value; the rest is summed as doubles)."""
+    table = sa.Table("float_sum_absurd", sa.MetaData(), sa.Column("g", sa.Integer()), sa.Column("x", sa.Double()))
+    frame = pd.DataFrame({"g": [1, 1, 1, 2, 2, 3], "x": [1e20, 2.5, 0.25, math.inf, 1.0, 99_999_999_999_999.5]})
+    with engine.begin() as conn:
+        table.create(conn)
+        db.bulk_insert(conn, table, frame)
+    stmt = sa.select(table.c.g, d.float_sum(table.c.x)).group_by(table.c.g).order_by(table.c.g)
+    with engine.connect() as conn:
+        totals = dict(conn.execute(stmt).all())
+    assert totals[1] == pytest.approx(1e20 + 2.75, rel=1e-15)
+    assert totals[2] == math.inf
+    assert totals[3] == 99_999_999_999_999.5  # just under the limit: exact
+
+
 def test_msql019_average_session_length_is_exact_and_the_same_on_every_run(engine):
     """asl_seconds = (sum of session lengths in whole microseconds) / sessions, one correctly rounded division,
     identical on repeated runs (DuckDB: 300,000 sessions, several row groups on two threads)."""
