@@ -62,7 +62,18 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_dev_server(config: Config) -> None:
+    """Refuse Dash's debug mode on a non-local address: its debugger runs any code a visitor sends."""
+    if config.debug and config.host not in LOCAL_HOSTS:
+        raise SystemExit(f"DASHBOARD_DEBUG=1 is only allowed on a local address (127.0.0.1, localhost, ::1), "
+                         f"not HOST={config.host}: the debugger would let anyone on the network run code")
+
+
 if __name__ == "__main__":
-    dev_app = create_app()
-    dev_config = dev_app.server.extensions["dashboard_context"].config
+    dev_config = Config.from_env()
+    check_dev_server(dev_config)
+    dev_app = create_app(dev_config)
     dev_app.run(host=dev_config.host, port=dev_config.port, debug=dev_config.debug)

@@ -139,6 +139,11 @@ def test_app009_python_app_py_listens_on_port_and_refuses_a_bad_one(tmp_path):
     bad = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
     assert "environment variable PORT must be a TCP port between 1 and 65535, got 70000" in bad.stderr
+    exposed = subprocess.run([sys.executable, "app.py"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                             env={**env, "PORT": "8050", "HOST": "0.0.0.0", "DASHBOARD_DEBUG": "1"})
+    assert exposed.returncode != 0
+    assert "DASHBOARD_DEBUG=1 is only allowed on a local address" in exposed.stderr
+    assert not (tmp_path / "dev.duckdb").exists()  # refused before anything was built
 
     port = _free_port()
     env["PORT"] = str(port)
