@@ -336,10 +336,12 @@ def registered_charts(ctx: AppContext) -> dict[str, ChartSpec]:
 
 
 def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction,
-                   params: Iterable[str] = (), empty_message: str = "No data for these filters.") -> None:
+                   params: Iterable[str] = (), empty_message: str = "No data for these filters.",
+                   csv: bool = True) -> None:
     """Register the callbacks that fill chart card `name` and download its numbers as CSV.
 
-    `params` names the page-specific controls (layouts.ids.page_param_id) the chart reads.
+    `params` names the page-specific controls (layouts.ids.page_param_id) the chart reads. `csv=False` leaves
+    the CSV button to the page (e.g. an AG Grid exporting exactly the rows it shows).
     """
     params = tuple(params)
     registered_charts(ctx)[name] = ChartSpec(name, frame_fn, view_fn, params, empty_message)
@@ -348,6 +350,9 @@ def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunctio
                   *[Input(page_param_id(p), "value") for p in params])
     def _body(stored, *values):
         return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message)
+
+    if not csv:
+        return
 
     @app.callback(Output(csv_download_id(name), "data"), Input(csv_button_id(name), "n_clicks"),
                   State(FilterIds.STATE, "data"), *[State(page_param_id(p), "value") for p in params],

@@ -6,10 +6,10 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
-from callbacks.filters import ChartRequest, ChartSpec, register_chart, registered_charts
+from callbacks.filters import ChartRequest, register_chart
 from dashboard.context import AppContext
 from layouts import risk as view
-from layouts.ids import FilterIds, csv_button_id, page_param_id
+from layouts.ids import FilterIds, csv_button_id
 from ml import risk_report
 
 
@@ -149,16 +149,8 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     name = view.RiskIds.CUSTOMERS
 
-    # Its own callbacks (the CSV below is the grid's export), but registered like the charts so the cache
-    # warm-up and the UI benchmark render it too.
-    customers = ChartSpec(name, customers_frame, lambda frame, request: view.customers_grid(frame),
-                          ("band", "segment"), NO_SCORES)
-    registered_charts(ctx)[name] = customers
-
-    @app.callback(Output(f"{name}-body", "children"), Input(FilterIds.STATE, "data"),
-                  Input(page_param_id("band"), "value"), Input(page_param_id("segment"), "value"))
-    def _customers(stored, band, segment):
-        return customers.body(ctx, stored, {"band": band, "segment": segment})
+    register_chart(app, ctx, name, customers_frame, lambda frame, request: view.customers_grid(frame),
+                   params=("band", "segment"), empty_message=NO_SCORES, csv=False)
 
     # The customer table's CSV is the grid's own export: exactly the rows it shows after sorting and filtering.
     @app.callback(Output(f"{name}-graph", "exportDataAsCsv"), Input(csv_button_id(name), "n_clicks"),
