@@ -84,7 +84,7 @@ def fixed_models(seed: int) -> dict:
                    "lr+svc+et+hgb", "lr+svc+et1000", "svc+et1000", "lr+et1000"):
         models[f"vote_{subset}"] = VotingClassifier([(m, members[m]) for m in subset.split("+")], voting="soft")
     # Round 3 (pre-registered rule R4 in docs/one_click_benchmark.md): quantile-transformed numeric columns for
-    # extra trees / SVC / LR (the transform replaces the scaler, see SCALER_OVERRIDES), LightGBM, CatBoost.
+    # extra trees / SVC / LR (the transform replaces the scaler, see scaler_override), LightGBM, CatBoost.
     models["qt_et_leaf2"] = clone(models["et_leaf2"])
     models["qtn_et_leaf2"] = clone(models["et_leaf2"])
     models["qtn_svc_C1"] = clone(models["svc_C1"])
@@ -185,8 +185,9 @@ def main(argv=None) -> int:
             for seed in seeds:
                 model = fixed_models(seed)[model_name]
                 pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", model)])
-                if scaler_override(model_name) is not None:
-                    pipe.set_params(prep__num__scale=scaler_override(model_name))
+                override = scaler_override(model_name)
+                if override is not None:
+                    pipe.set_params(prep__num__scale=override)
                 idx = train_parts[seed]
                 cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=args.repeats, random_state=seed)
                 with threadpool_limits(limits=1):
