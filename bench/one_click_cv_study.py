@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from ml import one_click  # noqa: E402
 from ml.selection import _ensemble_members, make_classifier, make_preprocessor  # noqa: E402
-from sklearn.base import BaseEstimator, ClassifierMixin, clone  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 
@@ -114,7 +114,79 @@ def fixed_models(seed: int) -> dict:
     models["et_mono_free_errors"] = MonotoneConstrained(clone(models["et_leaf2"]),
                                                         monotone_directions(free=("service_errors",)))
     models["hgb_mono"] = MonotoneConstrained(clone(models["hgb_slow"]), monotone_directions())
+    # Round 5, R7: oblique directions for extra trees (axis-aligned splits need many cuts for a boundary along a
+    # combination of columns): PCA components, random rotations, an out-of-fold logistic-regression score.
+    n_numeric = len(one_click.FEATURE_SETS["core_rev"][0])
+    models["et_pca"] = Pipeline([("oblique", AppendOblique("pca", n_numeric, seed)),
+                                 ("et", clone(models["et_leaf2"]))])
+    models["et_rot"] = RotationBag(clone(models["et_leaf2"]), n_numeric, n_rotations=10, seed=seed)
+    models["et_lr_logit"] = Pipeline([("oblique", AppendOblique("lr_logit", n_numeric, seed)),
+                                      ("et", clone(models["et_leaf2"]))])
     return models
+
+
+class AppendOblique(TransformerMixin, BaseEstimator):
+    """Append oblique columns computed from the first `n_numeric` (standardized numeric) columns: `pca` all
+    principal components; `lr_logit` a logistic regression's decision value over all columns, out-of-fold
+    (inner 5-fold) for the rows it is fitted on, so the trees never see a score fitted on the row itself."""
+
+    def __init__(self, kind="pca", n_numeric=0, seed=0):
+        self.kind = kind
+        self.n_numeric = n_numeric
+        self.seed = seed
+
+    def fit(self, X, y=None):
+        return self._fit(X, y)[0]
+
+    def fit_transform(self, X, y=None, **_):
+        self_, extra = self._fit(X, y)
+        return np.hstack([X, extra])
+
+    def _fit(self, X, y):
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        if self.kind == "pca":
+            self.model_ = PCA(random_state=self.seed).fit(X[:, :self.n_numeric])
+            return self, self.model_.transform(X[:, :self.n_numeric])
+        lr = LogisticRegression(C=1.0, max_iter=2000)
+        inner = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.seed)
+        oof = cross_val_predict(lr, X, y, cv=inner, method="decision_function")
+        self.model_ = lr.fit(X, y)
+        return self, oof.reshape(-1, 1)
+
+    def transform(self, X):
+        if self.kind == "pca":
+            return np.hstack([X, self.model_.transform(X[:, :self.n_numeric])])
+        return np.hstack([X, self.model_.decision_function(X).reshape(-1, 1)])
+
+
+class RotationBag(ClassifierMixin, BaseEstimator):
+    """Mean probability of `n_rotations` copies of `estimator` (trees split evenly), each fitted on the columns
+    plus a random orthogonal rotation of the first `n_numeric` columns (a rotation-forest-like ensemble)."""
+
+    def __init__(self, estimator=None, n_numeric=0, n_rotations=10, seed=0):
+        self.estimator = estimator
+        self.n_numeric = n_numeric
+        self.n_rotations = n_rotations
+        self.seed = seed
+
+    def fit(self, X, y):
+        rng = np.random.default_rng(self.seed)
+        trees = max(1, self.estimator.get_params()["n_estimators"] // self.n_rotations)
+        self.members_ = []
+        for k in range(self.n_rotations):
+            rotation, _ = np.linalg.qr(rng.standard_normal((self.n_numeric, self.n_numeric)))
+            member = clone(self.estimator).set_params(n_estimators=trees, random_state=self.seed * 1000 + k)
+            self.members_.append((rotation, member.fit(self._with(X, rotation), y)))
+        self.classes_ = self.members_[0][1].classes_
+        return self
+
+    def _with(self, X, rotation):
+        return np.hstack([X, X[:, :self.n_numeric] @ rotation])
+
+    def predict_proba(self, X):
+        return np.mean([member.predict_proba(self._with(X, rotation)) for rotation, member in self.members_], axis=0)
 
 
 # Round 4 (R6): +1 = more of the column, more decline; -1 = less decline; fixed from the meaning of the columns
