@@ -256,3 +256,48 @@ def test_onc022_monotone_constraint_of_the_cv_study_holds():
     grid["pages_per_visit"] = np.arange(25)
     probabilities = pipe.predict_proba(grid[numeric + categorical])[:, 1]
     assert np.all(np.diff(probabilities) <= 1e-12) and probabilities[0] > probabilities[-1]
+
+
+def test_onc023_oblique_columns_of_the_cv_study_are_fitted_on_training_rows_only():
+    """Round 5's helpers: AppendOblique('pca') appends the principal components of the numeric block only;
+    AppendOblique('lr_logit') gives the training rows their out-of-fold logistic score (not the full fit's) and new
+    rows the full fit's; RotationBag fits its members on rotated copies and is deterministic for a seed."""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.ensemble import ExtraTreesClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((120, 6))
+    X[:, 5] = rng.integers(0, 2, 120)  # a one-hot-like column after the 5 numeric ones
+    y = (X[:, 0] + X[:, 1] + 0.5 * rng.standard_normal(120) > 0).astype(int)
+    X_new = rng.standard_normal((7, 6))
+
+    pca = study.AppendOblique("pca", 5, seed=0)
+    out = pca.fit_transform(X, y)
+    expected = PCA(random_state=0).fit(X[:, :5])
+    assert out.shape == (120, 11) and np.array_equal(out[:, :6], X)
+    np.testing.assert_allclose(out[:, 6:], expected.transform(X[:, :5]), atol=1e-12)
+    np.testing.assert_allclose(pca.transform(X_new)[:, 6:], expected.transform(X_new[:, :5]), atol=1e-12)
+
+    logit = study.AppendOblique("lr_logit", 5, seed=1)
+    train_column = logit.fit_transform(X, y)[:, -1]
+    oof = cross_val_predict(LogisticRegression(C=1.0, max_iter=2000), X, y, method="decision_function",
+                            cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=1))
+    full = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
+    np.testing.assert_allclose(train_column, oof, atol=1e-9)
+    assert np.abs(train_column - full.decision_function(X)).max() > 1e-3  # not the in-sample score
+    np.testing.assert_allclose(logit.transform(X_new)[:, -1], full.decision_function(X_new), atol=1e-9)
+
+    bag = study.RotationBag(ExtraTreesClassifier(n_estimators=40, min_samples_leaf=2), 5, n_rotations=4, seed=2)
+    first = bag.fit(X, y).predict_proba(X_new)
+    assert len(bag.members_) == 4 and all(m.n_estimators == 10 for _, m in bag.members_)
+    for rotation, _ in bag.members_:
+        np.testing.assert_allclose(rotation.T @ rotation, np.eye(5), atol=1e-12)  # orthogonal
+    assert not np.allclose(bag.members_[0][0], bag.members_[1][0])
+    again = study.RotationBag(ExtraTreesClassifier(n_estimators=40, min_samples_leaf=2), 5, n_rotations=4,
+                              seed=2).fit(X, y).predict_proba(X_new)
+    assert np.array_equal(first, again) and np.allclose(first.sum(axis=1), 1.0)
