@@ -146,8 +146,13 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     page_values = {p.name: by_name.get(p.name) if by_name.get(p.name) in p.values else p.default for p in params}
     query = to_query(state, bounds, page_values, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
+    # A new page's controls appearing (they show what the URL says) must send the state even when it is the
+    # same: Dash leaves the new page's chart callbacks to this callback (their inputs are its outputs) and
+    # runs them only if it updates an input, so a no_update here left every chart of the page empty whenever
+    # the page layout arrived after the first filter sync (test_dcb020, test_uib006).
+    resend = triggered == "page-param" and unchanged
     result = SyncResult(search=no_update if unchanged or query == (search or "") else query,
-                        store=state.to_store() if state.to_store() != stored else no_update,
+                        store=state.to_store() if state.to_store() != stored or resend else no_update,
                         # a page control appearing or changing keeps the note about the link; a filter change replaces it
                         notes=no_update if triggered == "page-param" and not notes else filter_notes(notes))
     if str(controls.get("start") or "")[:10] != state.start.isoformat():

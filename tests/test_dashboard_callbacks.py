@@ -129,12 +129,31 @@ def test_dcb002_changing_a_control_writes_the_url(tiny_ctx):
     assert result.search == ""
 
 
+def test_dcb020_a_new_pages_controls_resend_the_unchanged_state(tiny_ctx):
+    """When a page's controls appear showing what the URL says, the filter state is sent again although it is
+    the same: Dash runs the new page's charts only through this callback's outputs (test_uib006 shows the
+    empty page this prevents). A control the user changes leaves the state alone (only its charts rerun)."""
+    search = "?channel=TipTop&breakdown=device"
+    store = _store(tiny_ctx, search, "/acquisition")
+    appeared = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
+                                    ["device", "week"], store)
+    assert appeared.store == store and appeared.store is not dash.no_update
+    assert appeared.search is dash.no_update  # the URL is not rewritten
+    changed = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
+                                   ["country", "week"], store)
+    assert changed.store is dash.no_update and changed.search == "?channel=TipTop&breakdown=country"
+    # a global filter change with the same state (e.g. a control re-set to its value) still sends nothing
+    same = sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, search, "/acquisition", _controls(store), ACQ_PARAMS,
+                                ["device", "week"], store)
+    assert same.store is dash.no_update
+
+
 def test_dcb003_a_link_in_another_order_is_kept_as_it_is(tiny_ctx):
     search = "?channel=TipTop&start=2026-05-02"
     store = _store(tiny_ctx, search)
     result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
                                   ["channel", "week"], store)
-    assert result.search is dash.no_update and result.store is dash.no_update
+    assert result.search is dash.no_update and result.store == store  # resent: see test_dcb020
     # a new page's controls appearing while the filter controls still show older values: the URL wins
     stale = _controls(_store(tiny_ctx))
     result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", stale, ACQ_PARAMS,

@@ -36,6 +36,13 @@ return !!page && page.children.length > 0
     && Array.from(document.querySelectorAll('#page-content .dash-graph')).every(g => g.querySelector('.main-svg'))
     && document.querySelectorAll('[data-dash-is-loading="true"]').length === 0;
 """
+NOT_READY = """
+const ids = (selector, test) => Array.from(document.querySelectorAll(selector)).filter(test).map(e => e.id);
+return JSON.stringify({url: location.href,
+    empty_bodies: ids('#page-content [id$="-body"]', b => b.children.length === 0),
+    graphs_without_plot: ids('#page-content .dash-graph', g => !g.querySelector('.main-svg')),
+    loading: ids('[data-dash-is-loading="true"]', () => true)});
+"""
 FIGURE = """
 const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
 if (!g || !g._fullData) return null;
@@ -73,7 +80,11 @@ def _open(duo, path: str) -> None:
 
 
 def _wait_ready(duo, timeout: float = 90) -> None:
-    WebDriverWait(duo.driver, timeout, poll_frequency=0.2).until(lambda d: d.execute_script(CHARTS_READY))
+    try:
+        WebDriverWait(duo.driver, timeout, poll_frequency=0.2).until(lambda d: d.execute_script(CHARTS_READY))
+    except TimeoutException:
+        raise AssertionError(f"page not ready after {timeout:.0f} s: {duo.driver.execute_script(NOT_READY)}; "
+                             f"browser log {duo.get_logs()}") from None
 
 
 def _figure(duo, graph_id: str):
@@ -202,3 +213,37 @@ def test_uib005_back_and_forward_restore_the_filters(duo):
     _wait_figure(duo, "acq-new-users-graph", lambda t: names(t) == {"Android", "Mac", "PC", "iPhone"})
     assert Select(duo.find_element(select)).first_selected_option.get_attribute("value") == "device"
     assert duo.get_logs() == []
+
+
+def test_uib006_a_page_layout_arriving_after_the_filters_still_fills_every_chart(dash_duo, demo_url, monkeypatch):
+    """The page layout (routing callback) is held back 1.5 s, so it arrives after the filter state is set: every
+    chart of every page with page controls is still filled, each chart's callback running once. Before the fix
+    (callbacks/filters.py, `resend`) these pages stayed empty: the flaky timeouts of test_uib001/test_rsk008."""
+    import callbacks.filters as chart_callbacks
+    import callbacks.routing as routing
+
+    render_page, chart_body = routing.render_page, chart_callbacks.chart_body
+    ran: list[str] = []
+
+    def slow_render_page(*args, **kwargs):
+        time.sleep(1.5)
+        return render_page(*args, **kwargs)
+
+    def counted_chart_body(ctx, name, *args, **kwargs):
+        ran.append(name)
+        return chart_body(ctx, name, *args, **kwargs)
+
+    monkeypatch.setattr(routing, "render_page", slow_render_page)
+    monkeypatch.setattr(chart_callbacks, "chart_body", counted_chart_body)
+    app = create_app(Config(database_url=demo_url))
+    dash_duo.start_server(app)
+    dash_duo.driver.set_window_size(WIDTH, HEIGHT)
+    for path in ("/acquisition", "/marketing", "/cohorts", "/risk"):
+        ran.clear()
+        _open(dash_duo, path)
+        bodies = dash_duo.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#page-content [id$=\"-body\"]')).map(b => b.id)")
+        assert len(bodies) >= 4, (path, bodies)
+        expected = sorted(b[:-len("-body")] for b in bodies if b != "risk-clusters-body")
+        assert sorted(ran) == expected, (path, sorted(ran))
+    assert dash_duo.get_logs() == []
