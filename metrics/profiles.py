@@ -52,14 +52,7 @@ def first_visits_select(observation_date: _dt.date, dialect_name: str | None = N
             .order_by(v.c.user_id, *order)
             .subquery("first_candidates")
         )
-        return sa.select(
-            firsts.c.user_id,
-            firsts.c.session_start.label("first_ts"),
-            date_of(firsts.c.session_start).label("dt"),
-            firsts.c.region,
-            firsts.c.device,
-            firsts.c.channel,
-        )
+        return _first_visit_row(firsts)
     if dialect_name == "duckdb":
         firsts = (
             sa.select(v.c.user_id, sa.func.min(v.c.session_start).label("first_ts"))
@@ -84,14 +77,19 @@ def first_visits_select(observation_date: _dt.date, dialect_name: str | None = N
         .where(seen)
         .subquery("first_candidates")
     )
+    return _first_visit_row(candidates).where(candidates.c.visit_rank == 1)
+
+
+def _first_visit_row(visits: sa.Subquery) -> sa.Select:
+    """Return the SELECT of a first-visit row from `visits` (user_id, first_ts, dt, region, device, channel)."""
     return sa.select(
-        candidates.c.user_id,
-        candidates.c.session_start.label("first_ts"),
-        date_of(candidates.c.session_start).label("dt"),
-        candidates.c.region,
-        candidates.c.device,
-        candidates.c.channel,
-    ).where(candidates.c.visit_rank == 1)
+        visits.c.user_id,
+        visits.c.session_start.label("first_ts"),
+        date_of(visits.c.session_start).label("dt"),
+        visits.c.region,
+        visits.c.device,
+        visits.c.channel,
+    )
 
 
 def attribute_conditions(columns, filters: Filters) -> list:
