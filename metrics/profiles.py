@@ -272,8 +272,6 @@ def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
     if state is None:
         return None
     if observation_date not in state:
-
-
         name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
         conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, name)))  # a leftover of an interrupted block
         conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
