@@ -84,6 +84,9 @@ FEATURE_SETS: dict[str, tuple[list[str], list[str]]] = {
                      CATEGORICAL),
     "core_rev_flags": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1", "premium", "allows_messages"],
                        CATEGORICAL),
+    # Round 6 candidate (R8): core_rev without the favourite category (its six one-hot columns are a third of
+    # the columns extra trees draw their split candidates from).
+    "core_rev_nocat": (CORE + ["log_revenue_m3", "log_revenue_m2", "log_revenue_m1"], []),
 }
 # The benchmark's features: the eight drivers, log revenue of the three months, the one-hot category
 # (best or tied-best mean CV ROC-AUC for every model on the training parts of splits 0-2).
