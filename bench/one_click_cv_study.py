@@ -136,29 +136,34 @@ class AppendOblique(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None):
-        return self._fit(X, y)[0]
+        self._fit(X, y)
+        return self
 
     def fit_transform(self, X, y=None, **_):
-        self_, extra = self._fit(X, y)
-        return np.hstack([X, extra])
+        return np.hstack([X, self._fit(X, y)])
+
+    def transform(self, X):
+        return np.hstack([X, self._columns(X)])
 
     def _fit(self, X, y):
+        """Fit the model; return the columns the training rows get (out-of-fold for `lr_logit`)."""
         from sklearn.decomposition import PCA
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
         if self.kind == "pca":
             self.model_ = PCA(random_state=self.seed).fit(X[:, :self.n_numeric])
-            return self, self.model_.transform(X[:, :self.n_numeric])
+            return self._columns(X)
         lr = LogisticRegression(C=1.0, max_iter=2000)
         inner = StratifiedKFold(n_splits=5, shuffle=True, random_state=self.seed)
         oof = cross_val_predict(lr, X, y, cv=inner, method="decision_function")
         self.model_ = lr.fit(X, y)
-        return self, oof.reshape(-1, 1)
+        return oof.reshape(-1, 1)
 
-    def transform(self, X):
+    def _columns(self, X):
+        """The fitted model's columns for new rows."""
         if self.kind == "pca":
-            return np.hstack([X, self.model_.transform(X[:, :self.n_numeric])])
-        return np.hstack([X, self.model_.decision_function(X).reshape(-1, 1)])
+            return self.model_.transform(X[:, :self.n_numeric])
+        return self.model_.decision_function(X).reshape(-1, 1)
 
 
 class RotationBag(ClassifierMixin, BaseEstimator):
