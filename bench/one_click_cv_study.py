@@ -122,6 +122,11 @@ def fixed_models(seed: int) -> dict:
     models["et_rot"] = RotationBag(clone(models["et_leaf2"]), n_numeric, n_rotations=10, seed=seed)
     models["et_lr_logit"] = Pipeline([("oblique", AppendOblique("lr_logit", n_numeric, seed)),
                                       ("et", clone(models["et_leaf2"]))])
+    # Round 7, R9: fewer columns drawn per split, and the category as one column (see category_override).
+    models["et_f1"] = clone(models["et_leaf2"]).set_params(max_features=1)
+    models["et_f2"] = clone(models["et_leaf2"]).set_params(max_features=2)
+    models["et_te"] = clone(models["et_leaf2"])
+    models["et_ord"] = clone(models["et_leaf2"])
     return models
 
 
@@ -234,12 +239,53 @@ def scaler_override(model_name: str):
     return None
 
 
+def category_override(model_name: str, seed: int):
+    """The category encoder replacing the one-hot encoder for `model_name` (None: keep one-hot). `et_te`: the
+    cross-fitted target mean (TargetEncoder.fit_transform gives each training row the mean of the other inner
+    folds, so no row sees its own label); `et_ord`: alphabetical codes."""
+    from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
+    if model_name == "et_te":
+        return TargetEncoder(target_type="binary", cv=5, shuffle=True, random_state=seed)
+    if model_name == "et_ord":
+        return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    return None
+
+
+def feature_set(name: str) -> tuple[list[str], list[str]]:
+    """A named set of `one_click.FEATURE_SETS`, or `<set>_minus_<column>`: that set without one numeric column
+    (round 7, R9b)."""
+    if name in one_click.FEATURE_SETS:
+        numeric, categorical = one_click.FEATURE_SETS[name]
+        return list(numeric), list(categorical)
+    base, sep, column = name.partition("_minus_")
+    if not sep or base not in one_click.FEATURE_SETS or column not in one_click.FEATURE_SETS[base][0]:
+        raise ValueError(f"unknown feature set {name!r}: a name of ml/one_click.py FEATURE_SETS or "
+                         "<set>_minus_<one of its numeric columns>")
+    numeric, categorical = one_click.FEATURE_SETS[base]
+    return [c for c in numeric if c != column], list(categorical)
+
+
+def build_pipeline(model_name: str, numeric: list[str], categorical: list[str], seed: int) -> Pipeline:
+    """The study's pipeline for one (model, feature set, seed): the project's preprocessor with the model's
+    numeric transform and category encoder overrides, then the fixed model."""
+    pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", fixed_models(seed)[model_name])])
+    override = scaler_override(model_name)
+    if override is not None:
+        pipe.set_params(prep__num__scale=override)
+    encoder = category_override(model_name, seed)
+    if encoder is not None and categorical:
+        pipe.set_params(prep__cat__onehot=encoder)
+    return pipe
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "one_click"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sets", default=",".join(one_click.FEATURE_SETS))
+    parser.add_argument("--sets", default=",".join(one_click.FEATURE_SETS),
+                        help="feature sets (comma-separated): names of ml/one_click.py FEATURE_SETS or "
+                             "<set>_minus_<numeric column>, e.g. core_rev_minus_service_errors")
     parser.add_argument("--models", default="")
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args(argv)
@@ -253,25 +299,21 @@ def main(argv=None) -> int:
         train_parts[seed] = idx_train  # the test part is never touched here
     wanted_models = [m for m in args.models.split(",") if m]
     for set_name in args.sets.split(","):
-        numeric, categorical = one_click.FEATURE_SETS[set_name]
+        numeric, categorical = feature_set(set_name)
         for model_name in fixed_models(0):
             if wanted_models and model_name not in wanted_models:
                 continue
             started = time.perf_counter()
             per_seed = []
             for seed in seeds:
-                model = fixed_models(seed)[model_name]
-                pipe = Pipeline([("prep", make_preprocessor(numeric, categorical)), ("model", model)])
-                override = scaler_override(model_name)
-                if override is not None:
-                    pipe.set_params(prep__num__scale=override)
+                pipe = build_pipeline(model_name, numeric, categorical, seed)
                 idx = train_parts[seed]
                 cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=args.repeats, random_state=seed)
                 with threadpool_limits(limits=1):
                     scores = cross_val_score(pipe, table.iloc[idx][numeric + categorical], y[idx], cv=cv,
                                              scoring="roc_auc", n_jobs=args.n_jobs)
                 per_seed.append(scores.mean())
-            print(f"{set_name:<16} {model_name:<12} mean {np.mean(per_seed):.4f}  per seed "
+            print(f"{set_name:<36} {model_name:<12} mean {np.mean(per_seed):.4f}  per seed "
                   + " ".join(f"{s:.4f}" for s in per_seed) + f"  ({time.perf_counter() - started:.0f}s)",
                   flush=True)
     return 0
