@@ -243,9 +243,10 @@ def category_override(model_name: str, seed: int):
     """The category encoder replacing the one-hot encoder for `model_name` (None: keep one-hot). `et_te`: the
     cross-fitted target mean (TargetEncoder.fit_transform gives each training row the mean of the other inner
     folds, so no row sees its own label); `et_ord`: alphabetical codes."""
+    from sklearn.model_selection import StratifiedKFold
     from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
     if model_name == "et_te":
-        return TargetEncoder(target_type="binary", cv=5, shuffle=True, random_state=seed)
+        return TargetEncoder(target_type="binary", cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=seed))
     if model_name == "et_ord":
         return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     return None
@@ -313,7 +314,7 @@ def main(argv=None) -> int:
                     scores = cross_val_score(pipe, table.iloc[idx][numeric + categorical], y[idx], cv=cv,
                                              scoring="roc_auc", n_jobs=args.n_jobs)
                 per_seed.append(scores.mean())
-            print(f"{set_name:<36} {model_name:<12} mean {np.mean(per_seed):.4f}  per seed "
+            print(f"{set_name:<36} {model_name:<12} mean {np.mean(per_seed):.6f}  per seed "
                   + " ".join(f"{s:.4f}" for s in per_seed) + f"  ({time.perf_counter() - started:.0f}s)",
                   flush=True)
     return 0

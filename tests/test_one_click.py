@@ -224,7 +224,7 @@ def test_onc021_cv_study_uses_training_parts_and_the_scaler_override(tmp_path, c
             pipe.set_params(prep__num__scale=scale)
         expected = cross_val_score(pipe, table.iloc[train][numeric + categorical], y[train], cv=cv,
                                    scoring="roc_auc").mean()
-        assert f"mean {expected:.4f}" in lines[name]
+        assert f"mean {expected:.6f}" in lines[name]
     assert lines["lr_C1"].split("mean ")[1][:6] != lines["qtn_lr_C1"].split("mean ")[1][:6]
 
 
@@ -301,3 +301,43 @@ def test_onc023_oblique_columns_of_the_cv_study_are_fitted_on_training_rows_only
     again = study.RotationBag(ExtraTreesClassifier(n_estimators=40, min_samples_leaf=2), 5, n_rotations=4,
                               seed=2).fit(X, y).predict_proba(X_new)
     assert np.array_equal(first, again) and np.allclose(first.sum(axis=1), 1.0)
+
+
+def test_onc024_round7_feature_sets_and_category_encoders_of_the_cv_study(tmp_path):
+    """Round 7's helpers: `<set>_minus_<column>` is the set without that numeric column (unknown names and
+    non-numeric columns are refused with the rule); `et_te` puts the category through a cross-fitted target mean
+    (one column; a training row's value is not its category's in-sample mean) and `et_ord` through codes;
+    `et_f2` draws two columns per split."""
+    from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
+
+    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    numeric, categorical = one_click.FEATURE_SETS["core_rev"]
+    lean, lean_cat = study.feature_set("core_rev_minus_marketing_6m")
+    assert lean == [c for c in numeric if c != "marketing_6m"] and len(lean) == len(numeric) - 1
+    assert lean_cat == categorical == ["favourite_category"]
+    assert study.feature_set("core_rev") == (list(numeric), list(categorical))
+    for bad in ("core_rev_minus_favourite_category", "core_rev_minus_nope", "nope_minus_marketing_6m", "nope"):
+        with pytest.raises(ValueError, match="unknown feature set"):
+            study.feature_set(bad)
+
+    table = one_click.load_one_click(write_raw(raw_frames(customers=160, seed=4), tmp_path))
+    X, y = table[numeric + categorical], table[one_click.LABEL].to_numpy()
+    te = study.build_pipeline("et_te", list(numeric), list(categorical), seed=5)
+    assert isinstance(te.get_params()["prep__cat__onehot"], TargetEncoder)
+    encoded = te.named_steps["prep"].fit_transform(X, y)
+    assert encoded.shape == (len(X), len(numeric) + 1)
+    in_sample = pd.Series(y).groupby(X["favourite_category"].to_numpy()).mean()
+    assert not np.allclose(encoded[:, -1], X["favourite_category"].map(in_sample).to_numpy())  # cross-fitted
+    fitted = te.fit(X, y)
+    new_rows = fitted.named_steps["prep"].transform(X)[:, -1]
+    assert set(np.round(new_rows, 12)) == set(np.round(fitted.named_steps["prep"].named_transformers_["cat"]
+                                                       .named_steps["onehot"].encodings_[0], 12))
+    ordinal = study.build_pipeline("et_ord", list(numeric), list(categorical), seed=5).named_steps["prep"]
+    assert isinstance(ordinal.get_params()["cat__onehot"], OrdinalEncoder)
+    codes = ordinal.fit_transform(X, y)[:, -1]
+    assert sorted(set(codes)) == list(range(X["favourite_category"].nunique()))
+    assert study.build_pipeline("et_f2", list(numeric), list(categorical), 5).named_steps["model"].max_features == 2
+    onehot = study.build_pipeline("et_leaf2", list(numeric), list(categorical), 5).named_steps["prep"]
+    assert onehot.fit_transform(X, y).shape[1] == len(numeric) + X["favourite_category"].nunique()
