@@ -157,10 +157,16 @@ def profiles_select(
             conditions.append(source.c.dt <= dt_to)
         stmt = sa.select(*[source.c[name] for name in wanted])
         return stmt.where(*conditions) if conditions else stmt
+    # A profile with dt <= dt_to has the same first visit (and the same new-user count of its (dt, channel))
+    # whether the visits are read up to O or only up to dt_to, so they are read up to min(O, dt_to) and the
+    # `dt <= dt_to` condition is implied. This is not only less to read: PostgreSQL knows no statistics of a
+    # CTE's computed `dt`, and a two-sided range on it is estimated at 0.5 % of the profiles (201 of 91,410
+    # at 1.2M visits), which sent the retention join into 91k index lookups; one side is estimated at 33 %.
+    first_as_of = observation_date if dt_to is None else min(observation_date, dt_to)
     if with_cost:  # read twice (profiles and the new-user count per (dt, channel)): computed once
-        p = first_visits_select(observation_date, dialect_name).cte("first_visits").prefix_with("MATERIALIZED")
+        p = first_visits_select(first_as_of, dialect_name).cte("first_visits").prefix_with("MATERIALIZED")
     else:
-        p = first_visits_select(observation_date, dialect_name).subquery("first_visits")
+        p = first_visits_select(first_as_of, dialect_name).subquery("first_visits")
     columns = [
         p.c.user_id,
         p.c.first_ts,
@@ -207,8 +213,6 @@ def profiles_select(
     conditions = attribute_conditions(p.c, filters) if filters is not None else []
     if dt_from is not None:
         conditions.append(p.c.dt >= dt_from)
-    if dt_to is not None:
-        conditions.append(p.c.dt <= dt_to)
     if conditions:
         stmt = stmt.where(*conditions)
     return stmt
