@@ -1,6 +1,6 @@
 """Benchmark of the SQL metrics layer against the pandas reference and a bare SQL floor.
 
-    python bench/metrics_bench.py [--sizes 1m,10m] [--postgres] [--skip-pandas]
+    python bench/metrics_bench.py [--sizes 1m,10m] [--postgres [--pg-maintenance vacuum|analyze|none]] [--skip-pandas]
 
 For each size (visits: 1m ~ 100k users, 10m ~ 1M users) the demo generator (`dashboard.demo.generate`)
 builds the data once; it is cached as a DuckDB file under bench/.cache/ (git-ignored). Then each
@@ -21,7 +21,8 @@ around the bundle only (imports, connection and data loading
 excluded); peak memory is the child's peak resident set size (VmHWM, reset by exec, read at the
 end of the step), so it includes the interpreter, pandas, DuckDB's buffers and, for pandas, the input frames. `--postgres` also runs
 the SQL bundle on the local PostgreSQL (PG_TEST_URL, default postgresql://postgres@127.0.0.1:5432/test)
-at 1m visits, in a schema of its own that is dropped afterwards.
+at 1m visits, in a schema of its own that is dropped afterwards; `--pg-maintenance` picks what follows the
+load (VACUUM (ANALYZE) as the app does, a plain ANALYZE, or nothing).
 """
 
 from __future__ import annotations
@@ -221,8 +222,17 @@ def postgres_url_with_schema(schema: str) -> str:
     return f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
-def load_postgres(size: str) -> tuple[str, callable]:
-    """Copy the cached DuckDB data of `size` into a fresh PostgreSQL schema; return (url, cleanup)."""
+PG_MAINTENANCE = ("vacuum", "analyze", "none")
+
+
+def load_postgres(size: str, maintenance: str = "vacuum") -> tuple[str, callable]:
+    """Copy the cached DuckDB data of `size` into a fresh PostgreSQL schema; return (url, cleanup).
+
+    `maintenance` after the load: "vacuum" = `db.refresh_statistics` (VACUUM (ANALYZE), what an import and the
+    demo load do), "analyze" = a plain ANALYZE, "none" = nothing (how the app left the tables before 2026-11-23).
+    """
+    if maintenance not in PG_MAINTENANCE:
+        raise ValueError(f"maintenance must be one of {PG_MAINTENANCE}, got {maintenance!r}")
     import sqlalchemy as sa
 
     from dashboard import db
@@ -249,10 +259,14 @@ def load_postgres(size: str) -> tuple[str, callable]:
         t0 = time.perf_counter()
         with engine.begin() as conn:
             db.replace_all(conn, frames)
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
+        if maintenance == "vacuum":
+            db.refresh_statistics(engine)  # as an import or the demo load does after committing
+        elif maintenance == "analyze":
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
         engine.dispose()
-        print(f"[data] postgres {size}: loaded in {time.perf_counter() - t0:.1f}s into schema {schema}", file=sys.stderr)
+        print(f"[data] postgres {size}: loaded in {time.perf_counter() - t0:.1f}s into schema {schema} "
+              f"(maintenance: {maintenance})", file=sys.stderr)
     except BaseException:
         cleanup()
         raise
@@ -271,6 +285,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1m,10m", help="comma-separated sizes among 100k, 1m, 10m")
     parser.add_argument("--postgres", action="store_true", help="also the SQL bundle on local PostgreSQL at 1m")
+    parser.add_argument("--pg-maintenance", choices=PG_MAINTENANCE, default="vacuum",
+                        help="after loading PostgreSQL: VACUUM (ANALYZE) as the app does (default), a plain "
+                             "ANALYZE, or none (fresh tables, as the app left them before 2026-11-23)")
     parser.add_argument("--skip-pandas", action="store_true", help="do not run the pandas reference")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the fastest is reported (default 3)")
     parser.add_argument("--duckdb-memory-limit", help="SET memory_limit on the DuckDB connections (e.g. 512MB)")
@@ -330,7 +347,7 @@ def main(argv=None) -> int:
         sys.stdout.flush()
     if args.postgres:
         ensure_data("1m")
-        url, cleanup = load_postgres("1m")
+        url, cleanup = load_postgres("1m", args.pg_maintenance)
         try:
             floor = measure("floor", url)
             sql = measure("sql", url)

@@ -555,6 +555,9 @@ def load_frames(
             counts = db.replace_all(conn, tracked)
             tracked.finish()
             bar.set_postfix_str("commit")
+        if db.backend_name(engine) == "postgresql":
+            bar.set_postfix_str("VACUUM ANALYZE")
+            db.refresh_statistics(engine)
     return counts
 
 

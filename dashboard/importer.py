@@ -92,6 +92,7 @@ class ImportReport:
     replaced: dict[str, int] = field(default_factory=dict)
     data_version: str | None = None
     changed: bool = False
+    statistics_seconds: float | None = None  # VACUUM (ANALYZE) after the commit (PostgreSQL only)
 
     def for_table(self, table: str) -> FileReport:
         """Return the report of the (first) file imported into `table`."""
@@ -511,6 +512,8 @@ def import_files(
         report.changed = any(r.imported for r in report.files) or any(report.replaced.values())
         if report.changed:
             report.data_version = db.bump_data_version(conn)
+    if report.changed:  # committed: fresh planner statistics for the written tables (PostgreSQL)
+        report.statistics_seconds = db.refresh_statistics(engine, tuple(dict.fromkeys(s.table for s in staged)))
     return report
 
 
@@ -534,6 +537,8 @@ def format_report(report: ImportReport) -> str:
     for table, count in report.replaced.items():
         lines.append(f"replaced: deleted {count:,} earlier {table} row(s)")
     lines.append(f"data version: {report.data_version}" if report.changed else "nothing changed")
+    if report.statistics_seconds is not None:
+        lines.append(f"planner statistics refreshed (VACUUM ANALYZE) in {report.statistics_seconds:.1f}s")
     return "\n".join(lines)
 
 

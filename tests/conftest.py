@@ -49,6 +49,18 @@ def make_database_url(backend: str, tmp_path: Path) -> tuple[str, callable]:
     return url, cleanup
 
 
+def pg_table_state(engine, name: str) -> tuple:
+    """(manual last_vacuum set, manual last_analyze set, reltuples, relpages, relallvisible) of a table."""
+    with engine.connect() as conn:  # a new session: no cached statistics snapshot
+        stats = conn.execute(sa.text(
+            "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relid = to_regclass(:name)"), {"name": name}).one()
+        pages = conn.execute(sa.text(
+            "SELECT reltuples, relpages, relallvisible FROM pg_class WHERE oid = to_regclass(:name)"),
+            {"name": name}).one()
+    return (*stats, *pages)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     """URL of an empty database on each backend in turn (schema not created)."""

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard import db
+from tests.conftest import make_database_url, pg_table_state
 
 
 def _visits(ids):
@@ -108,3 +109,35 @@ def test_db007_duckdb_memory_limit_and_threads_from_the_environment(tmp_path, mo
     monkeypatch.setenv("DUCKDB_THREADS", "two")
     with pytest.raises(ValueError, match="DUCKDB_THREADS"):
         db.make_engine(url)
+
+
+def test_db008_refresh_statistics_vacuums_and_analyzes_on_postgresql_only(engine):
+    """After a bulk write, PostgreSQL tables get VACUUM (ANALYZE): row estimates and a visibility map (the manual
+    vacuum and analyze times, not autovacuum's); DuckDB and SQLite are left alone (None)."""
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _visits([str(i) for i in range(40)]))  # under autovacuum's thresholds
+    if engine.dialect.name != "postgresql":
+        assert db.refresh_statistics(engine) is None
+        return
+    before = pg_table_state(engine, "visits")
+    assert before[:2] == (False, False) and before[2] == -1 and before[4] == 0  # never analyzed, nothing all-visible
+    seconds = db.refresh_statistics(engine)
+    assert seconds is not None and seconds >= 0
+    vacuumed, analyzed, tuples, pages, all_visible = pg_table_state(engine, "visits")
+    assert vacuumed and analyzed and tuples == 40 and pages >= 1 and all_visible == pages
+    assert pg_table_state(engine, "orders")[:2] == (True, True)  # every event table by default
+
+
+def test_db009_refresh_statistics_failure_is_logged_not_raised(tmp_path, caplog):
+    """The write has committed when statistics are refreshed: a failing VACUUM (here: no tables) logs a warning
+    that names the cause and returns None."""
+
+    url, cleanup = make_database_url("postgresql", tmp_path)
+    engine = db.make_engine(url)
+    try:
+        with caplog.at_level("WARNING", logger="dashboard.db"):
+            assert db.refresh_statistics(engine) is None
+    finally:
+        engine.dispose()
+        cleanup()
+    assert "VACUUM (ANALYZE) after the write failed" in caplog.text and "visits" in caplog.text

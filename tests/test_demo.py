@@ -10,6 +10,7 @@ import pytest
 
 from dashboard import cli, db, demo
 from dashboard.errors import BadInput
+from tests.conftest import make_database_url, pg_table_state
 
 USERS = 20_000
 END = pd.Timestamp(demo.DEFAULT_END_DATE)
@@ -239,3 +240,18 @@ def test_demo014_tiny_and_invalid_sizes():
     with pytest.raises(BadInput):
         demo.generate(users=0)
     assert np.isfinite(tiny["costs"]["costs"]).all()
+
+
+def test_demo015_demo_load_refreshes_postgresql_statistics(tmp_path):
+    """The demo load (one bulk write) ends with VACUUM (ANALYZE) on PostgreSQL: exact row estimates and every
+    page of visits all-visible, so the first dashboard queries are planned on real statistics."""
+    url, cleanup = make_database_url("postgresql", tmp_path)
+    engine = db.make_engine(url)
+    try:
+        counts = demo.write_demo(engine, users=300, seed=5)
+        vacuumed, analyzed, tuples, pages, all_visible = pg_table_state(engine, "visits")
+        assert vacuumed and analyzed and tuples == counts["visits"] and all_visible == pages >= 1
+        assert pg_table_state(engine, "costs")[:3] == (True, True, counts["costs"])
+    finally:
+        engine.dispose()
+        cleanup()

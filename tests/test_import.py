@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import logging
 from datetime import date, datetime
 from pathlib import Path
@@ -389,3 +390,25 @@ def test_imp019_malformed_csv_is_exit_2_and_nothing_stored(database_url, tmp_pat
     with engine.connect() as conn:
         assert db.is_empty(conn) and db.get_data_version(conn) == "empty"
     engine.dispose()
+
+
+def test_imp020_postgresql_import_refreshes_planner_statistics(database_url, tmp_path, monkeypatch, capsys):
+    """After the import commits, PostgreSQL's written tables are vacuumed and analyzed (the summary says so and
+    how long it took); tables not written are left alone; DuckDB and SQLite print no such line."""
+    costs = write_csv(tmp_path, "c.csv", COSTS_HEADER, GOOD_COST)
+    orders = write_csv(tmp_path, "o.csv", ORDERS_HEADER, GOOD_ORDER)
+    assert run_cli(monkeypatch, database_url, "--costs", str(costs), "--orders", str(orders)) == 0
+    out = capsys.readouterr().out
+    engine = db.make_engine(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            assert "planner statistics" not in out and "data version:" in out
+            return
+        assert re.search(r"planner statistics refreshed \(VACUUM ANALYZE\) in \d+\.\ds", out), out
+        with engine.connect() as conn:
+            state = {name: conn.execute(sa.text(  # this test's schema (search_path), not other schemas' tables
+                "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relid = to_regclass(:name)"), {"name": name}).scalar_one() for name in ("visits", "orders", "costs")}
+        assert state == {"costs": True, "orders": True, "visits": False}
+    finally:
+        engine.dispose()
