@@ -78,13 +78,16 @@ def score_frame(snapshot: pd.DataFrame, artifact, as_of: date, scored_at: dateti
 
 
 def write_scores(engine: Engine, frame: pd.DataFrame, as_of: date) -> int:
-    """Replace the churn_scores rows of `as_of` with `frame` in one transaction; return the rows written."""
+    """Replace the churn_scores rows of `as_of` with `frame` in one transaction; return the rows written.
+
+    Then, on PostgreSQL, the table gets VACUUM (ANALYZE) like the event tables after an import."""
     with engine.begin() as conn:
         create_scores_table(conn)
         conn.execute(sa.delete(churn_scores).where(churn_scores.c.as_of == as_of))
         written = db.bulk_insert(conn, churn_scores, frame)
         db.bump_data_version(conn)  # the dashboard reads these scores: cached results must not outlive them
-        return written
+    db.refresh_statistics(engine, (churn_scores,))
+    return written
 
 
 def score(engine: Engine, as_of: date, artifact) -> int:

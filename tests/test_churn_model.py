@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 import sqlalchemy as sa
 
 from dashboard import db
+from tests.conftest import pg_table_state
 from ml import features
 
 CHANNELS = ("organic", "FaceBoom", "TipTop", "AdNonSense")
@@ -460,6 +461,9 @@ def test_chm030_scoring_writes_one_row_per_eligible_customer(engine, synthetic, 
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(scoring.churn_scores)).scalar_one()
     assert total == len(eligible) + len(expected_eligible(synthetic, later))
+    if engine.dialect.name == "postgresql":  # planner statistics refreshed after the write (db.refresh_statistics)
+        vacuumed, analyzed, tuples, pages, all_visible = pg_table_state(engine, "churn_scores")
+        assert vacuumed and analyzed and tuples == total and all_visible == pages >= 1
 
 
 def test_chm031_cli_reports_bad_input(tmp_path, monkeypatch, capsys):
