@@ -18,6 +18,7 @@ from dashboard.config import Config
 from dashboard.context import AppContext
 from dashboard.server_routes import register_server_routes
 from layouts.shell import app_layout
+from ml import demo_model
 from ml.api import register_api
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def create_app(config: Config | None = None) -> Dash:
     app.server.extensions["dashboard_context"] = ctx
     if config.cache_warm:
         start_cache_warmer(ctx)
+    demo_model.start_background(config)  # only after a first start filled the demo (or a run was cut off)
     _ = dbc  # dash-bootstrap-components registers its component suite on import
     return app
 

@@ -94,6 +94,10 @@ def clusters_body(ctx: AppContext):
 
     model = load_segment_model(ctx.config.model_dir)
     if model is None:
+        building = _demo_model_status(ctx)
+        if building is not None and building.get("state") != "failed":
+            return empty_state("The demo's clustering is being computed in the background.",
+                               "Reload the page in a minute or two (see the notice above).")
         return empty_state(NO_CLUSTERS, "The command computes RFM, picks k by silhouette and saves the clustering.")
     return view.clusters_view(pd.DataFrame(model.card.get("profiles", [])), model.card)
 
@@ -110,7 +114,20 @@ def scores_status(ctx: AppContext, stored: dict | None):
     state = FilterState.from_store(stored)
     with ctx.engine.connect() as conn:
         scored = risk_report.has_scores(conn) and risk_report.scores_as_of(conn, state.observation_date) is not None
-    return None if scored else view.no_scores_notice()
+    if scored:
+        return None
+    building = _demo_model_status(ctx)
+    return view.demo_model_notice(building) if building else view.no_scores_notice()
+
+
+def _demo_model_status(ctx: AppContext) -> dict | None:
+    """The background demo model build's status when it is under way or failed (embedded database only)."""
+    if not ctx.config.uses_default_database:
+        return None
+    from ml import demo_model
+
+    status = demo_model.read_status()
+    return status if status is not None and status.get("state") in (*demo_model.ACTIVE, "failed") else None
 
 
 def register(app: Dash, ctx: AppContext) -> None:

@@ -65,6 +65,10 @@ def ensure_demo_data(config: Config) -> bool:
         finally:
             engine.dispose()
         log.warning("Demo data ready in %.1fs: %s", time.monotonic() - started, counts)
+        if config.demo_model:  # the churn model and clusters of the demo follow in the background
+            from ml import demo_model
+
+            demo_model.mark_pending(config)
         return True
 
 

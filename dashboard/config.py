@@ -60,6 +60,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8050
     cache_warm: bool = False  # from_env: on unless CACHE_WARM=0 (callbacks/warmup.py)
+    demo_model: bool = False  # from_env: on unless DEMO_MODEL=0 (ml/demo_model.py)
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -77,6 +78,7 @@ class Config:
             host=(os.environ.get("HOST") or "127.0.0.1").strip(),
             port=_env_port("PORT", 8050),
             cache_warm=_env_bool("CACHE_WARM", True),
+            demo_model=_env_bool("DEMO_MODEL", True),
         )
 
     @property

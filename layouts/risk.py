@@ -72,6 +72,33 @@ def no_scores_notice() -> dbc.Alert:
     )
 
 
+DEMO_STEPS = {"train": "training the churn model", "score": "scoring the customers",
+              "segments": "clustering the customers"}
+
+
+def demo_model_notice(status: dict) -> dbc.Alert:
+    """Return the notice shown instead of `no_scores_notice` while the demo's model is built in the background
+    (ml/demo_model.py), or after that build failed."""
+    if status.get("state") == "failed":
+        return dbc.Alert(
+            [html.Strong("Building the demo's churn model failed "),
+             f"(step {status.get('step', '?')}: {status.get('error', 'unknown error')}). ",
+             "Build it by hand: ", html.Code("python -m dashboard train"), ", ",
+             html.Code("python -m dashboard score"), ", ",
+             html.Code("python -m dashboard export-segments --out segments.csv"), "."],
+            color="warning", className="mb-3", id="risk-demo-model",
+        )
+    since = str(status.get("started") or status.get("requested") or "")
+    doing = DEMO_STEPS.get(status.get("step", ""), "starting")
+    return dbc.Alert(
+        [html.Strong("The demo's churn model is being built in the background "),
+         f"({doing}; started {since[11:19] or 'just now'} UTC, about 1.5 minutes in all). ",
+         "Reload this page when it is done to see the risk scores and clusters. Segment comparisons below need "
+         "no scores."],
+        color="info", className="mb-3", id="risk-demo-model",
+    )
+
+
 # ---------------------------------------------------------------- tables (what each card shows, also its CSV)
 
 def distribution_table(customers: pd.DataFrame, bins: int = 20) -> pd.DataFrame:

@@ -25,6 +25,9 @@ PG_TEST_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://postgres@127.0
 BACKENDS = ("duckdb", "sqlite", "postgresql")
 
 os.environ.setdefault("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+# Apps started by tests (app.py, gunicorn) fill small demos; they must not also train the demo model in the
+# background (ml/demo_model.py). The tests of that feature turn it on explicitly.
+os.environ["DEMO_MODEL"] = "0"
 os.environ.setdefault("SE_OFFLINE", "true")
 
 

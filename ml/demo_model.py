@@ -1,0 +1,198 @@
+"""The demo's churn model and clustering, built in the background after the first start fills the demo data.
+
+`python app.py` on an empty embedded database generates demo data (dashboard/bootstrap.py) and, so that the
+risk page is not empty on a first look, marks the model work as pending here. `start_background` then runs
+`python -m ml.demo_model` as a separate process: train the churn model (the same code and defaults as
+`python -m dashboard train --seed DEMO_SEED`), score the customers (`score`), and save the RFM clustering
+(`export-segments`, without the CSV). About 1.5 minutes on the default demo with 2 cores.
+
+State lives next to the database file (`<DUCKDB_PATH>.demo-model.json`, as it describes that database):
+pending -> running (with the step) -> done | failed (with the reason). The risk page reads it to say what is
+happening. A file lock (`<DUCKDB_PATH>.demo-model.lock`) makes sure one process does the work even when
+several gunicorn workers start; a run cut off (the app stopped) stays
+pending/running and is resumed at the next start; a failed run is not retried (its reason and the manual
+commands are logged and shown). Only the embedded default database is ever touched, and DEMO_MODEL=0 turns
+the whole thing off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dashboard.config import Config, default_duckdb_path
+
+log = logging.getLogger("ml.demo_model")  # the same name when run as `python -m ml.demo_model`
+
+STATUS_SUFFIX = ".demo-model.json"
+LOCK_SUFFIX = ".demo-model.lock"
+ACTIVE = ("pending", "running")
+MANUAL = ("python -m dashboard train && python -m dashboard score && "
+          "python -m dashboard export-segments --out segments.csv")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def status_path() -> Path:
+    """The status file of the embedded database (beside it)."""
+    database = default_duckdb_path()
+    return database.with_name(database.name + STATUS_SUFFIX)
+
+
+def read_status() -> dict | None:
+    """Return the demo model status ({"state": pending|running|done|failed, ...}) or None when there is none."""
+    try:
+        return json.loads(status_path().read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # unreadable or half-written: treat as unknown, say so once in the log
+        log.debug("demo model status unreadable: %s", exc)
+        return None
+
+
+def write_status(state: str, **fields) -> dict:
+    """Write the status atomically (a temporary file renamed over the old one); return it."""
+    path = status_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    status = {"state": state, "updated": _now(), **fields}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(status, indent=1))
+    os.replace(tmp, path)
+    return status
+
+
+def mark_pending(config: Config) -> None:
+    """Record that the demo data was just generated and its model is still to be built."""
+    write_status("pending", requested=_now())
+
+
+def is_wanted(config: Config) -> bool:
+    """True when the background run should start: on, the embedded database, and a pending or cut-off run."""
+    if not (config.demo_model and config.uses_default_database):
+        return False
+    status = read_status()
+    return status is not None and status.get("state") in ACTIVE
+
+
+def start_background(config: Config, extra_args: tuple[str, ...] = ()) -> subprocess.Popen | None:
+    """Start `python -m ml.demo_model` when `is_wanted(config)`; return the process (None when not started).
+
+    The child inherits the environment (DUCKDB_PATH, DUCKDB_* settings) plus MODEL_DIR and DEMO_SEED of
+    `config`; its output goes to this process's stderr, so its progress is in the app's log.
+    """
+    if not is_wanted(config):
+        return None
+    env = dict(os.environ, MODEL_DIR=str(config.model_dir), DEMO_SEED=str(config.demo_seed))
+    env.pop("DATABASE_URL", None)  # the embedded default only (is_wanted checked uses_default_database)
+    repo = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
+    process = subprocess.Popen([sys.executable, "-m", "ml.demo_model", *extra_args], env=env, cwd=str(repo),
+                               stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
+    log.warning("Building the demo's churn model and clusters in the background (process %s, about 1.5 minutes); "
+                "the risk page fills in when it is done.", process.pid)
+    return process
+
+
+def run(config: Config, n_iter: int | None = None, cv: int = 5) -> dict | None:
+    """Train, score and cluster on the embedded database; return the final status (None: another process has it).
+
+    Holds `<DUCKDB_PATH>.demo-model.lock` for the whole run, so a second process returns at once.
+    """
+    from dashboard import db
+    from ml import features, scoring
+    from ml.artifact import save_artifact
+    from ml.commands import train_churn_model
+    from ml.segments import save_segment_model, segments_table
+    from ml.selection import DEFAULT_N_ITER
+
+    model_dir = Path(config.model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    lock = status_path().with_name(default_duckdb_path().name + LOCK_SUFFIX)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("the demo model is being built by another process")
+            return None
+        status = read_status()
+        if status is None or status.get("state") not in ACTIVE:
+            return status  # done or failed meanwhile, or never asked for
+        started = time.monotonic()
+        since = _now()
+        step = "train"
+        try:
+            write_status("running", step=step, started=since)
+            reader = db.make_engine(config.database_url, read_only=True)
+            try:
+                # The random search tries settings that do not converge (e.g. unscaled logistic regression);
+                # the train command prints those warnings, here they are counted in one log line.
+                with reader.connect() as conn, warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    artifact = train_churn_model(conn, seed=config.demo_seed, n_iter=n_iter or DEFAULT_N_ITER,
+                                                 cv=cv, log=lambda message: log.info("%s", message))
+            finally:
+                reader.dispose()
+            if caught:
+                counts = Counter(w.category.__name__ for w in caught)
+                log.info("warnings during the model search: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
+            save_artifact(artifact, model_dir)
+            step = "score"
+            write_status("running", step=step, started=since)
+            writer = db.make_engine(config.database_url)
+            try:
+                with writer.connect() as conn:
+                    as_of = features.data_date_range(conn)[1]
+                scored = scoring.score(writer, as_of, artifact)
+            finally:
+                writer.dispose()
+            step = "segments"
+            write_status("running", step=step, started=since)
+            reader = db.make_engine(config.database_url, read_only=True)
+            try:
+                with reader.connect() as conn:
+                    table, result = segments_table(conn, as_of, seed=config.demo_seed)
+            finally:
+                reader.dispose()
+            if result is not None and result.classifier is not None:
+                save_segment_model(result, model_dir, as_of)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none is retried silently
+            log.exception("The demo model failed at step %s; build it by hand: %s", step, MANUAL)
+            return write_status("failed", step=step, started=since, error=f"{type(exc).__name__}: {exc}")
+        seconds = round(time.monotonic() - started, 1)
+        log.warning("Demo model ready in %.1fs: model %s, %s customers scored as of %s, %s customers clustered.",
+                    seconds, artifact.version, f"{scored:,}", as_of, f"{len(table):,}")
+        return write_status("done", started=since, seconds=seconds, model_version=artifact.version,
+                            scored=scored, as_of=as_of.isoformat())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ml.demo_model [--n-iter N] [--cv K]`: the background run (started by the app)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-iter", type=int, default=None, help="random-search candidates per family (default: "
+                        "the train command's)")
+    parser.add_argument("--cv", type=int, default=5, help="CV folds of the search (default 5)")
+    args = parser.parse_args(argv)
+    config = Config.from_env()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.database_url is not None:
+        log.error("ml.demo_model only builds the embedded demo database's model; DATABASE_URL is set")
+        return 2
+    status = run(config, n_iter=args.n_iter, cv=args.cv)
+    return 1 if status is not None and status.get("state") == "failed" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
