@@ -5,6 +5,8 @@ Pure functions: frames of `ml.risk_report` -> the table a card shows (also its C
 
 from __future__ import annotations
 
+import textwrap
+
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -185,12 +187,21 @@ def target_profile_view(profile: pd.DataFrame, customers: pd.DataFrame) -> html.
     return html.Div([summary, grid])
 
 
+REASON_WRAP = 34  # characters per line of a reason's label in the narrow reasons card
+
+
 def reasons_figure(reasons: pd.DataFrame, top: int = 8) -> go.Figure:
     """Return horizontal bars: how many target customers have each model reason (top `top`)."""
     shown = reasons.head(top).iloc[::-1]
-    fig = go.Figure(go.Bar(x=shown["customers"], y=shown["reason"], orientation="h", marker_color="#E15759",
-                           hovertemplate="%{y}: %{x:,} customers<extra></extra>"))
-    style_figure(fig, x_title="Target customers", y_title="", hovermode="closest", height=300)
+    # the reasons are long ("minutes on site down N% in the last N days (N vs N in the N days before)"): wrapped
+    # over lines, they leave the narrow card room for the bars; the hover shows each in one line
+    labels = ["<br>".join(textwrap.wrap(str(reason), REASON_WRAP)) for reason in shown["reason"]]
+    fig = go.Figure(go.Bar(x=shown["customers"], y=labels, orientation="h", marker_color="#E15759",
+                           customdata=shown[["reason"]],
+                           hovertemplate="%{customdata[0]}: %{x:,} customers<extra></extra>"))
+    lines = sum(label.count("<br>") + 1 for label in labels)
+    style_figure(fig, x_title="Target customers", y_title="", hovermode="closest",
+                 height=max(300, 110 + 18 * lines + 6 * len(labels)))  # room for every wrapped line
     fig.update_yaxes(tickformat="", automargin=True)
     return fig
 

@@ -385,3 +385,23 @@ def test_rsk013_target_profile_reads_the_customer_table_once_and_matches_a_hand_
     assert row["cohens_d"] == pytest.approx((a.mean() - b.mean()) / pooled, rel=1e-9)
     assert row["target_mean"] == pytest.approx(a.mean()) and row["others_mean"] == pytest.approx(b.mean())
     assert list(profile["cohens_d"].abs().fillna(-1)) == sorted(profile["cohens_d"].abs().fillna(-1), reverse=True)
+
+
+def test_rsk014_reasons_figure_wraps_long_reasons_and_hovers_them_whole():
+    """The reasons card is narrow: each reason is wrapped into lines of at most REASON_WRAP characters (most
+    frequent on top), the figure grows with the lines, the hover shows the reason in one line, and the counts
+    are the table's."""
+    from layouts.risk import REASON_WRAP, reasons_figure
+
+    long_reason = "minutes on site down N% in the last N days (N vs N in the N days before)"
+    table = pd.DataFrame({"reason": [long_reason, "no visit for N days", "acquisition cost N"],
+                          "customers": [150, 40, 3]})
+    figure = reasons_figure(table)
+    bar = figure.data[0]
+    assert list(bar.x) == [3, 40, 150]  # drawn bottom-up: the most frequent reason on top
+    assert [row[0] for row in bar.customdata] == ["acquisition cost N", "no visit for N days", long_reason]
+    lines = bar.y[-1].split("<br>")
+    assert len(lines) >= 2 and max(map(len, lines)) <= REASON_WRAP and " ".join(lines) == long_reason
+    assert bar.y[0] == "acquisition cost N" and "%{customdata[0]}" in bar.hovertemplate
+    many = pd.DataFrame({"reason": [long_reason + f" {k}" for k in range(8)], "customers": range(8, 0, -1)})
+    assert reasons_figure(many).layout.height > figure.layout.height >= 300
