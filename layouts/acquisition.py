@@ -77,7 +77,8 @@ def users_by_table(new_users_by_payer: pd.DataFrame, dimension: str) -> pd.DataF
 def users_by_figure(table: pd.DataFrame, dimension: str, palette: Palette) -> go.Figure:
     """Return side-by-side horizontal bars: new users and payer share per value (largest on top)."""
     label = DIMENSION_LABELS[dimension]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05)
+    # the gap and at most 4 ticks per axis keep "100k" of the first axis clear of "0.0%" of the second
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.12)
     ordered = table.iloc[::-1]  # plotly draws the first category at the bottom
     colors = [palette.color(dimension, v) for v in ordered[dimension]]
     fig.add_trace(go.Bar(
@@ -94,8 +95,8 @@ def users_by_figure(table: pd.DataFrame, dimension: str, palette: Palette) -> go
     height = max(220, 60 + 34 * len(table))
     style_figure(fig, x_title="", y_title="", height=height, hovermode="closest")
     fig.update_layout(showlegend=False, margin=dict(l=140, r=20, t=20, b=50))
-    fig.update_xaxes(title_text="New users", tickformat=TICK_FORMATS["int"], row=1, col=1)
-    fig.update_xaxes(title_text="Payer share", tickformat=".1%", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(title_text="New users", tickformat=TICK_FORMATS["int"], nticks=4, row=1, col=1)
+    fig.update_xaxes(title_text="Payer share", tickformat=".1%", rangemode="tozero", nticks=4, row=1, col=2)
     fig.update_yaxes(title_text=label, row=1, col=1)
     fig.update_yaxes(rangemode=None)
     return fig
