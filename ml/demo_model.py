@@ -100,8 +100,9 @@ def start_background(config: Config, extra_args: tuple[str, ...] = ()) -> subpro
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
     process = subprocess.Popen([sys.executable, "-m", "ml.demo_model", *extra_args], env=env, cwd=str(repo),
                                stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
-    log.warning("Building the demo's churn model and clusters in the background (process %s, about 1.5 minutes); "
-                "the risk page fills in when it is done.", process.pid)
+    log.warning("Started process %s to build the demo's churn model and clusters in the background (about 1.5 "
+                "minutes; with several workers, one such process does it); the risk page fills in when it is "
+                "done.", process.pid)
     return process
 
 
