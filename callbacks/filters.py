@@ -270,8 +270,20 @@ def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | Non
                         bounds=DataBounds.from_metric(raw_bounds), read=read, palette=Palette.from_bounds(raw_bounds))
 
 
+# a chart's empty-state text: fixed, or computed from the request (message, hint); see empty_texts
+EmptyMessage = str | Callable[[Any], tuple[str, str | None]]
+
+
+def empty_texts(empty_message: EmptyMessage, request: "ChartRequest") -> tuple[str, str | None]:
+    """Return (message, hint) of an empty chart: a fixed message with the default hint (check the filters), or
+    what a callable gives for this request (when the cause may be something other than the filters)."""
+    if callable(empty_message):
+        return empty_message(request)
+    return empty_message, None
+
+
 def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction, stored: dict | None,
-               params: Mapping[str, str] | None = None, empty_message: str = "No data for these filters."):
+               params: Mapping[str, str] | None = None, empty_message: EmptyMessage = "No data for these filters."):
     """Return chart `name`'s content: its figure or table, an empty state, or an error notice."""
     if not stored:
         raise PreventUpdate
@@ -281,7 +293,7 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
             request = chart_request(ctx, stored, params, read)
             frame = frame_fn(request)
             if frame is None or len(frame) == 0:
-                return empty_state(empty_message)
+                return empty_state(*empty_texts(empty_message, request))
             view = view_fn(frame, request)
         except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
             log.exception("chart %s failed", name)
@@ -323,7 +335,7 @@ class ChartSpec:
     frame_fn: FrameFunction
     view_fn: ViewFunction
     params: tuple[str, ...]
-    empty_message: str
+    empty_message: EmptyMessage
 
     def body(self, ctx: AppContext, stored: dict, params: Mapping[str, str] | None = None):
         """Return the chart's content for a filter state, exactly as its callback does."""
@@ -341,7 +353,7 @@ def registered_charts(ctx: AppContext) -> dict[str, ChartSpec]:
 
 
 def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction,
-                   params: Iterable[str] = (), empty_message: str = "No data for these filters.",
+                   params: Iterable[str] = (), empty_message: EmptyMessage = "No data for these filters.",
                    csv: bool = True) -> None:
     """Register the callbacks that fill chart card `name` and download its numbers as CSV.
 

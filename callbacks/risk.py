@@ -103,6 +103,17 @@ def clusters_body(ctx: AppContext):
 
 
 NO_SCORES = "No churn scores for these filters."
+NO_SCORES_YET = "No churn scores yet for this observation date."
+
+
+def unless_unscored(message: str):
+    """Return the empty-state texts of a chart that needs churn scores: `message` (check the filters) when a
+    scoring run exists for the observation date, else that there are no scores at all (the filters are not why)."""
+    def texts(request: ChartRequest) -> tuple[str, str | None]:
+        if request.read(risk_report.scores_available, request.filters):
+            return message, None
+        return NO_SCORES_YET, "The notice at the top of the page says how they are made."
+    return texts
 
 
 def scores_status(ctx: AppContext, stored: dict | None):
@@ -133,14 +144,14 @@ def _demo_model_status(ctx: AppContext) -> dict | None:
 def register(app: Dash, ctx: AppContext) -> None:
     """Register the segment-risk page's callbacks."""
     register_chart(app, ctx, view.RiskIds.DISTRIBUTION, distribution_frame,
-                   lambda frame, request: view.distribution_figure(frame), empty_message=NO_SCORES)
+                   lambda frame, request: view.distribution_figure(frame), empty_message=unless_unscored(NO_SCORES))
     register_chart(app, ctx, view.RiskIds.MATRIX, matrix_frame,
-                   lambda frame, request: view.matrix_figure(frame), empty_message=NO_SCORES)
+                   lambda frame, request: view.matrix_figure(frame), empty_message=unless_unscored(NO_SCORES))
+    no_target = unless_unscored("No customer is both high value and at high risk for these filters.")
     register_chart(app, ctx, view.RiskIds.TARGET_PROFILE, target_profile_frame, target_profile_view,
-                   empty_message="No customer is both high value and at high risk for these filters.")
+                   empty_message=no_target)
     register_chart(app, ctx, view.RiskIds.TARGET_REASONS, target_reasons_frame,
-                   lambda frame, request: view.reasons_figure(frame),
-                   empty_message="No customer is both high value and at high risk for these filters.")
+                   lambda frame, request: view.reasons_figure(frame), empty_message=no_target)
     register_chart(app, ctx, view.RiskIds.SEGMENTS, segments_frame,
                    lambda frame, request: view.segments_figure(frame),
                    empty_message="No customer with an order up to the observation date for these filters.")
@@ -167,7 +178,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     name = view.RiskIds.CUSTOMERS
 
     register_chart(app, ctx, name, customers_frame, lambda frame, request: view.customers_grid(frame),
-                   params=("band", "segment"), empty_message=NO_SCORES, csv=False)
+                   params=("band", "segment"), empty_message=unless_unscored(NO_SCORES), csv=False)
 
     # The customer table's CSV is the grid's own export: exactly the rows it shows after sorting and filtering.
     @app.callback(Output(f"{name}-graph", "exportDataAsCsv"), Input(csv_button_id(name), "n_clicks"),

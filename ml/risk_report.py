@@ -83,6 +83,11 @@ def scores_as_of(conn: Connection, observation_date: _dt.date) -> _dt.date | Non
     return _dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
+def scores_available(conn: Connection, filters: metrics.Filters) -> bool:
+    """True when a scoring run is dated on or before the observation date of `filters` (any customer)."""
+    return has_scores(conn) and scores_as_of(conn, metrics.resolve_period(conn, filters).observation_date) is not None
+
+
 def customer_risk_table(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
     """Return one row per scored customer (CUSTOMER_COLUMNS), highest value at risk first.
 

@@ -405,3 +405,42 @@ def test_rsk014_reasons_figure_wraps_long_reasons_and_hovers_them_whole():
     assert bar.y[0] == "acquisition cost N" and "%{customdata[0]}" in bar.hovertemplate
     many = pd.DataFrame({"reason": [long_reason + f" {k}" for k in range(8)], "customers": range(8, 0, -1)})
     assert reasons_figure(many).layout.height > figure.layout.height >= 300
+
+
+def test_rsk015_empty_score_charts_say_why(scored_demo, tmp_path):
+    """An empty score-based chart names its cause: no scoring run on or before the observation date ("No churn
+    scores yet", pointing at the page notice; not the filters), or filters that select no scored customer."""
+    from callbacks.filters import registered_charts
+    from layouts.filters import FilterState
+    from layouts.risk import SEGMENT_ORDER
+
+    def text(ctx, name, stored, params=None):
+        return str(registered_charts(ctx)[name].body(ctx, stored, params or {}))
+
+    app = create_app(Config(database_url=scored_demo))
+    ctx = app.server.extensions["dashboard_context"]
+    with ctx.engine.connect() as conn:
+        period = metrics.resolve_period(conn, metrics.Filters.make())
+        customers = risk_report.customer_risk_table(conn, metrics.Filters.make())
+    stored = FilterState(period.start, period.end, period.observation_date, 14).to_store()
+    counts = customers.groupby(["risk_band", "segment"]).size()
+    band, segment = next((b, s) for b in ("high", "medium", "low") for s in SEGMENT_ORDER
+                         if counts.get((b, s), 0) == 0)  # a band x segment cell with no customer
+    empty_cell = text(ctx, "risk-customers", stored, {"band": band, "segment": segment})
+    assert "No churn scores for these filters." in empty_cell and "Widen the date range" in empty_cell
+    day_before = period.observation_date - dt.timedelta(days=1)  # before the only scoring run
+    early = FilterState(period.start, day_before, day_before, 14).to_store()
+    for name in ("risk-distribution", "risk-matrix", "risk-target-reasons", "risk-customers"):
+        body = text(ctx, name, early, {"band": "all", "segment": "all"})
+        assert "No churn scores yet for this observation date." in body and "notice at the top" in body, name
+        assert "Widen the date range" not in body
+
+    unscored = tmp_path / "unscored.duckdb"
+    engine = db.make_engine(f"duckdb:///{unscored}")
+    demo.write_demo(engine, users=400, seed=3)
+    engine.dispose()
+    bare = create_app(Config(database_url=f"duckdb:///{unscored}")).server.extensions["dashboard_context"]
+    with bare.engine.connect() as conn:
+        bare_period = metrics.resolve_period(conn, metrics.Filters.make())
+    bare_state = FilterState(bare_period.start, bare_period.end, bare_period.observation_date, 14).to_store()
+    assert "No churn scores yet" in text(bare, "risk-distribution", bare_state)
