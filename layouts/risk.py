@@ -94,7 +94,7 @@ def demo_model_notice(status: dict) -> dbc.Alert:
     doing = DEMO_STEPS.get(status.get("step", ""), "starting")
     return dbc.Alert(
         [html.Strong("The demo's churn model is being built in the background "),
-         f"({doing}; started {since[11:19] or 'just now'} UTC, about 1.5 minutes in all). ",
+         f"({doing}; started {since[11:19] or 'just now'} UTC, about 2 minutes in all). ",
          "Reload this page when it is done to see the risk scores and clusters. Segment comparisons below need "
          "no scores."],
         color="info", className="mb-3", id="risk-demo-model",
