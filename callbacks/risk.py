@@ -10,7 +10,7 @@ from callbacks.filters import ChartRequest, register_chart
 from dashboard.context import AppContext
 from layouts import risk as view
 from layouts.ids import FilterIds, csv_button_id
-from ml import risk_report
+from ml import demo_model, risk_report
 
 
 def _param(request: ChartRequest, name: str) -> str:
@@ -95,7 +95,7 @@ def clusters_body(ctx: AppContext):
     model = load_segment_model(ctx.config.model_dir)
     if model is None:
         building = _demo_model_status(ctx)
-        if building is not None and building.get("state") != "failed":
+        if building is not None and building.get("state") in demo_model.ACTIVE:
             return empty_state("The demo's clustering is being computed in the background.",
                                "Reload the page in a minute or two (see the notice above).")
         return empty_state(NO_CLUSTERS, "The command computes RFM, picks k by silhouette and saves the clustering.")
@@ -132,13 +132,16 @@ def scores_status(ctx: AppContext, stored: dict | None):
 
 
 def _demo_model_status(ctx: AppContext) -> dict | None:
-    """The background demo model build's status when it is under way or failed (embedded database only)."""
+    """The background demo model build's status when it is under way, failed or cut off (state "interrupted":
+    running, but no process holds the build lock); None otherwise or for a database given by DATABASE_URL."""
     if not ctx.config.uses_default_database:
         return None
-    from ml import demo_model
-
     status = demo_model.read_status()
-    return status if status is not None and status.get("state") in (*demo_model.ACTIVE, "failed") else None
+    if status is None or status.get("state") not in (*demo_model.ACTIVE, "failed"):
+        return None
+    if status["state"] == "running" and not demo_model.build_in_progress():
+        return {**status, "state": "interrupted"}  # its process is gone (stopped or killed)
+    return status
 
 
 def register(app: Dash, ctx: AppContext) -> None:

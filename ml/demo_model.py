@@ -73,6 +73,26 @@ def write_status(state: str, **fields) -> dict:
     return status
 
 
+def lock_path() -> Path:
+    """The build lock of the embedded database (beside it)."""
+    database = default_duckdb_path()
+    return database.with_name(database.name + LOCK_SUFFIX)
+
+
+def build_in_progress() -> bool:
+    """True when some process holds the build lock (a `running` status without it was cut off)."""
+    try:
+        with open(lock_path(), "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except OSError:  # the folder is not writable: cannot tell, assume it is under way
+        return True
+
+
 def mark_pending(config: Config) -> None:
     """Record that the demo data was just generated and its model is still to be built."""
     write_status("pending", requested=_now())
@@ -120,7 +140,7 @@ def run(config: Config, n_iter: int | None = None, cv: int = 5) -> dict | None:
 
     model_dir = Path(config.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    lock = status_path().with_name(default_duckdb_path().name + LOCK_SUFFIX)
+    lock = lock_path()
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+") as handle:
         try:

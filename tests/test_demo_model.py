@@ -116,8 +116,9 @@ def test_dmo005_a_failed_build_is_recorded_with_its_reason_and_not_retried(embed
 
 
 def test_dmo006_risk_page_says_the_model_is_being_built(embedded):
-    """The risk page's notice and cluster card follow the build: under way (with its step), failed (with the
-    reason and the commands), none (the plain how-to)."""
+    """The risk page's notice and cluster card follow the build: starting, under way (with its step; a process
+    holds the lock), interrupted (running but no process holds the lock), failed (with the reason and the
+    commands), none (the plain how-to)."""
     from callbacks import risk
     from layouts.filters import FilterState
 
@@ -131,10 +132,23 @@ def test_dmo006_risk_page_says_the_model_is_being_built(embedded):
         return str(risk.scores_status(ctx, stored).children)
 
     assert "python -m dashboard train" in notice_text() and "background" not in notice_text()
+    demo_model.write_status("pending", requested="2026-11-23T01:09:28+00:00")  # the process is starting
+    assert "being built in the background" in notice_text() and "starting" in notice_text()
     demo_model.write_status("running", step="score", started="2026-11-23T01:09:30+00:00")
+    lock = open(embedded / "embedded.duckdb.demo-model.lock", "a+")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     text = notice_text()
     assert "being built in the background" in text and "scoring the customers" in text and "01:09:30" in text
     assert "being computed in the background" in str(risk.clusters_body(ctx).children)
+    lock.close()
+    demo_model.write_status("running", step="train", started="2026-11-23T01:09:30+00:00")
+    with open(embedded / "embedded.duckdb.demo-model.lock", "a+") as handle:  # the build's process holds it
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        assert "being built in the background" in notice_text() and demo_model.build_in_progress()
+    assert not demo_model.build_in_progress()  # the process is gone: the build was cut off
+    text = notice_text()
+    assert "interrupted" in text and "at step train" in text and "resumes when the app is started" in text
+    assert demo_model.is_wanted(config)  # and the next start resumes it
     demo_model.write_status("failed", step="train", error="BadInput: too few customers")
     text = notice_text()
     assert "failed" in text and "BadInput: too few customers" in text and "export-segments" in text
