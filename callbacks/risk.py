@@ -131,6 +131,12 @@ def scores_status(ctx: AppContext, stored: dict | None):
     return view.demo_model_notice(building) if building else view.no_scores_notice()
 
 
+def demo_model_finished(ctx: AppContext) -> bool:
+    """True when the background demo model build the page announced is no longer under way."""
+    status = _demo_model_status(ctx)
+    return status is None or status.get("state") not in demo_model.ACTIVE
+
+
 def _demo_model_status(ctx: AppContext) -> dict | None:
     """The background demo model build's status when it is under way, failed or cut off (state "interrupted":
     running, but no process holds the build lock); None otherwise or for a database given by DATABASE_URL."""
@@ -164,6 +170,17 @@ def register(app: Dash, ctx: AppContext) -> None:
     @app.callback(Output(view.RiskIds.STATUS, "children"), Input(FilterIds.STATE, "data"))
     def _status(stored):
         return scores_status(ctx, stored)
+
+    @app.callback(Output(view.DEMO_FINISHED, "data"), Input(view.DEMO_POLL, "n_intervals"),
+                  prevent_initial_call=True)
+    def _demo_model_poll(n_intervals):
+        return demo_model_finished(ctx)
+
+    # the build is over (done, failed or cut off): reload the page, which then reads the new scores or the reason
+    app.clientside_callback(
+        "function(finished) { if (finished) { window.location.reload(); } return window.dash_clientside.no_update; }",
+        Output(view.DEMO_POLL, "disabled"), Input(view.DEMO_FINISHED, "data"), prevent_initial_call=True,
+    )
 
     clusters = view.RiskIds.CLUSTERS
 

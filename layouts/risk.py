@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import html
+from dash import dcc, html
 
 from layouts.common import chart_card, data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
@@ -74,6 +74,9 @@ def no_scores_notice() -> dbc.Alert:
     )
 
 
+DEMO_POLL, DEMO_FINISHED = "risk-demo-model-poll", "risk-demo-model-finished"
+DEMO_POLL_MS = 5000
+
 DEMO_STEPS = {"train": "training the churn model", "score": "scoring the customers",
               "segments": "clustering the customers"}
 
@@ -104,8 +107,10 @@ def demo_model_notice(status: dict) -> dbc.Alert:
     return dbc.Alert(
         [html.Strong("The demo's churn model is being built in the background "),
          f"({doing}; started {since[11:19] or 'just now'} UTC, about 2 minutes in all). ",
-         "Reload this page when it is done to see the risk scores and clusters. Segment comparisons below need "
-         "no scores."],
+         "This page reloads itself when it is done, with the risk scores and clusters. Segment comparisons "
+         "below need no scores.",
+         # polled by callbacks/risk.py: the store turns True when the build is no longer under way
+         dcc.Interval(id=DEMO_POLL, interval=DEMO_POLL_MS), dcc.Store(id=DEMO_FINISHED, data=False)],
         color="info", className="mb-3", id="risk-demo-model",
     )
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +20,7 @@ from dashboard.context import AppContext
 from ml import demo_model, scoring
 from ml.segments import load_segment_model
 
+REPO = Path(__file__).resolve().parent.parent
 SMALL = dict(n_iter="1", cv="3")  # a small search: the production run uses the train command's defaults
 
 
@@ -31,6 +36,31 @@ def fill(users: int, seed: int = 7) -> None:
     engine = db.make_engine(None)
     try:
         demo.write_demo(engine, users=users, seed=seed, replace=True)
+    finally:
+        engine.dispose()
+
+
+def write_random_scores() -> None:
+    """Write churn scores with random probabilities as of 2026-10-31 for the eligible customers of the embedded
+    database (what a build's `score` step writes, without a model)."""
+    import datetime as dt
+
+    import numpy as np
+
+    from ml.features import build_snapshot
+
+    as_of = dt.date(2026, 10, 31)
+    engine = db.make_engine(None)
+    try:
+        with engine.connect() as conn:
+            snapshot = build_snapshot(conn, as_of, with_label=False)
+        p = np.random.default_rng(0).uniform(size=len(snapshot))
+        frame = pd.DataFrame({
+            "user_id": snapshot.index.astype(str), "probability": p, "risk_band": scoring.risk_band(p),
+            "reason_1": "visits down 60% in the last 30 days", "reason_2": None, "reason_3": None,
+            "value_at_risk": p * snapshot["revenue_90"].to_numpy(dtype=float), "model_version": "test",
+            "as_of": as_of, "scored_at": pd.Timestamp("2026-11-23 01:11:00")})
+        scoring.write_scores(engine, frame[scoring.SCORE_COLUMNS], as_of)
     finally:
         engine.dispose()
 
@@ -156,3 +186,34 @@ def test_dmo006_risk_page_says_the_model_is_being_built(embedded):
     other = AppContext.from_config(Config(database_url=f"duckdb:///{embedded / 'embedded.duckdb'}",
                                           model_dir=embedded / "models", autofill_demo=False))
     assert "background" not in str(risk.scores_status(other, stored).children)  # only the embedded database
+
+
+@pytest.mark.browser
+def test_dmo007_risk_page_reloads_itself_when_the_build_ends(dash_duo, embedded):
+    """In Chromium: while the build runs (status running, lock held) the Risk page shows the notice and polls;
+    once scores are written and the build is done, the page reloads itself and draws the scores."""
+    import datetime as dt
+
+    from app import create_app
+
+    fill(4000, seed=3)
+    demo_model.write_status("running", step="score", started="2026-11-23T01:09:30+00:00")
+    lock = open(embedded / "embedded.duckdb.demo-model.lock", "a+")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # as the build's process holds it
+    try:
+        app = create_app(Config(model_dir=embedded / "models", autofill_demo=False))  # demo_model off: no process
+        dash_duo.start_server(app)
+        dash_duo.wait_for_page(url=dash_duo.server_url + "/risk", timeout=20)
+        dash_duo.wait_for_contains_text("#risk-demo-model", "being built in the background", timeout=30)
+        dash_duo.driver.execute_script("window.beforeReload = true;")  # gone after a reload
+        # the scores come from another process, as from the build's (DuckDB: one configuration per process)
+        subprocess.run([sys.executable, "-c", "from tests.test_demo_model import write_random_scores as w; w()"],
+                       cwd=REPO, env=dict(os.environ), check=True, timeout=120)
+        as_of = dt.date(2026, 10, 31)
+        demo_model.write_status("done", model_version="test", as_of=as_of.isoformat())
+    finally:
+        lock.close()
+    dash_duo.wait_for_element("#risk-distribution-graph .main-svg", timeout=40)
+    assert dash_duo.driver.execute_script("return window.beforeReload === undefined;")  # it did reload
+    assert dash_duo.driver.current_url.rstrip("/").endswith("/risk")
+    assert not dash_duo.driver.find_elements("css selector", "#risk-demo-model")
