@@ -244,6 +244,7 @@ class ChartRequest:
     bounds: DataBounds
     read: MetricReader
     palette: Palette = field(default_factory=Palette)
+    has_data: bool = True  # False: no visit, order or cost row at all (or no tables yet)
 
     @cached_property
     def filters(self):
@@ -266,9 +267,14 @@ def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | Non
     import metrics
 
     raw_bounds = read(metrics.data_bounds)
+    has_data = bool(raw_bounds["has_visits"] or raw_bounds["has_orders"] or raw_bounds["channels"])
     return ChartRequest(state=FilterState.from_store(stored), params=dict(params or {}),
-                        bounds=DataBounds.from_metric(raw_bounds), read=read, palette=Palette.from_bounds(raw_bounds))
+                        bounds=DataBounds.from_metric(raw_bounds), read=read, palette=Palette.from_bounds(raw_bounds),
+                        has_data=has_data)
 
+
+NO_DATA = "No data yet."
+NO_DATA_HINT = "The database holds no visits, orders or costs: the Data page (/data) says how to import them."
 
 # a chart's empty-state text: fixed, or computed from the request (message, hint); see empty_texts
 EmptyMessage = str | Callable[[Any], tuple[str, str | None]]
@@ -291,6 +297,8 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
     def render(read: MetricReader):
         try:
             request = chart_request(ctx, stored, params, read)
+            if not request.has_data:  # a new database: say so once per card, run no query on missing tables
+                return empty_state(NO_DATA, NO_DATA_HINT)
             frame = frame_fn(request)
             if frame is None or len(frame) == 0:
                 return empty_state(*empty_texts(empty_message, request))

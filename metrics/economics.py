@@ -194,6 +194,9 @@ def data_bounds(conn: Connection) -> dict:
     v, c = db.visits, db.costs
     from metrics.filters import _as_date, data_date_range
 
+    if not db.schema_exists(conn):  # a new database (DATABASE_URL) before its first import: nothing to show yet
+        return {"first_date": None, "last_date": None, "has_visits": False, "has_orders": False,
+                "regions": [], "devices": [], "channels": []}
     first, last = data_date_range(conn)
     has_visits = conn.execute(sa.select(v.c.user_id).limit(1)).first() is not None
     has_orders = conn.execute(sa.select(db.orders.c.user_id).limit(1)).first() is not None

@@ -369,3 +369,24 @@ def test_dcb090_default_overview_offers_the_last_four_weeks(demo_ctx):
     compared = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, shorter))
     assert "2026-09-06 – 2026-10-03" in compared and "No comparison" not in compared
     assert "kpi-compare-last-weeks" not in compared
+
+
+def test_dcb021_a_new_database_shows_no_data_yet_on_every_chart(database_url):
+    """A database given by DATABASE_URL before its first import (PostgreSQL and SQLite: no tables at all;
+    DuckDB: the empty schema the app creates for a missing file) gives every registered chart the "No data yet"
+    state, with no query on missing tables and no error notice; data_bounds reports nothing."""
+    from callbacks.filters import NO_DATA, registered_charts
+    from layouts.filters import DataBounds, FilterState
+
+    app = create_app(Config(database_url=database_url, autofill_demo=False))
+    ctx = app.server.extensions["dashboard_context"]
+    with ctx.engine.connect() as conn:
+        bounds = metrics.data_bounds(conn)
+    assert bounds == {"first_date": None, "last_date": None, "has_visits": False, "has_orders": False,
+                      "regions": [], "devices": [], "channels": []}
+    stored = FilterState.default(DataBounds.from_metric(bounds)).to_store()
+    charts = registered_charts(ctx)
+    assert len(charts) >= 25
+    for name, spec in charts.items():
+        body = str(spec.body(ctx, stored, {}))
+        assert NO_DATA in body and "/data" in body and "could not be loaded" not in body, name
