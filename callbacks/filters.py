@@ -23,7 +23,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext
-from layouts.common import Palette, empty_state, error_state, graph
+from layouts.common import Palette, empty_state, error_state, error_summary, graph
 from layouts.filters import (DataBounds, FilterState, PageParam, filter_notes, global_query, normalise_state,
                              parse_query, to_query)
 from layouts.ids import (FilterIds, ShellIds, chart_body_id, csv_button_id, csv_download_id, nav_link_id,
@@ -305,7 +305,7 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
             view = view_fn(frame, request)
         except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
             log.exception("chart %s failed", name)
-            failures.append(error_state(f"{type(exc).__name__}: {exc}"))
+            failures.append(error_state(f"{error_summary(exc)} (details in the server log)"))
             return None  # not cached: the next request tries again
         return graph(name, view) if isinstance(view, go.Figure) else view
 

@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, State, html
 
 from dashboard import db
 from dashboard.context import AppContext
-from layouts.common import error_state
+from layouts.common import error_state, error_summary
 from layouts.data_page import data_page
 from layouts.filters import parse_page_params
 from layouts.ids import ShellIds
@@ -37,7 +37,8 @@ def render_page(pathname: str | None, ctx: AppContext, search: str | None = None
         return module.page_layout(params)
     except Exception as exc:  # noqa: BLE001 - a broken page shows a notice; the other pages keep working
         log.exception("page %s failed to render", page.path)
-        return error_state(f"The page {page.label} could not be built ({type(exc).__name__}: {exc}).")
+        return error_state(f"The page {page.label} could not be built ({error_summary(exc)}; details in the "
+                           "server log).")
 
 
 def register(app: Dash, ctx: AppContext) -> None:

@@ -390,3 +390,22 @@ def test_dcb021_a_new_database_shows_no_data_yet_on_every_chart(database_url):
     for name, spec in charts.items():
         body = str(spec.body(ctx, stored, {}))
         assert NO_DATA in body and "/data" in body and "could not be loaded" not in body, name
+
+
+def test_dcb022_a_database_error_notice_shows_its_first_line_not_the_sql(tiny_ctx):
+    """A chart whose query fails shows the driver's one-line reason (no SQL statement, no parameters) and points
+    at the server log (DuckDB here); long messages are cut."""
+    import sqlalchemy as sa
+
+    from layouts.common import error_summary
+
+    def missing_table(request):
+        with tiny_ctx.engine.connect() as conn:
+            conn.execute(sa.text("SELECT secret_column FROM no_such_table WHERE x = :value"), {"value": "p4ssw0rd"})
+
+    body = str(chart_body(tiny_ctx, "x", missing_table, lambda fr, _: fr, _store(tiny_ctx)))
+    assert "chart-error" in body and "no_such_table" in body and "details in the server log" in body
+    assert "SELECT" not in body and "p4ssw0rd" not in body and "sqlalche.me" not in body
+    assert error_summary(RuntimeError("line one\nline two")) == "RuntimeError: line one"
+    long = error_summary(ValueError("x" * 1000))
+    assert len(long) == 300 and long.endswith("…")
