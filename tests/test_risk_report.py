@@ -167,17 +167,23 @@ def test_rsk006_segment_comparison_counts_match_the_metrics(scored_demo):
     assert table["verdict"].str.match(r"^(significantly (higher|lower), p < 0\.0[05]1?|no significant|not testable)").all()
 
 
+def scored_app(url: str):
+    """Return (app context, default period, scored customer table, default filter store) of a scored database."""
+    from layouts.filters import FilterState
+
+    ctx = create_app(Config(database_url=url)).server.extensions["dashboard_context"]
+    with ctx.engine.connect() as conn:
+        period = metrics.resolve_period(conn, metrics.Filters.make())
+        customers = risk_report.customer_risk_table(conn, metrics.Filters.make())
+    return ctx, period, customers, FilterState(period.start, period.end, period.observation_date, 14).to_store()
+
+
 def test_rsk007_page_callbacks_as_functions(scored_demo):
     from callbacks import risk as risk_callbacks
     from callbacks.filters import chart_frame
     from layouts.filters import FilterState
 
-    app = create_app(Config(database_url=scored_demo))
-    ctx = app.server.extensions["dashboard_context"]
-    with ctx.engine.connect() as conn:
-        period = metrics.resolve_period(conn, metrics.Filters.make())
-        customers = risk_report.customer_risk_table(conn, metrics.Filters.make())
-    stored = FilterState(period.start, period.end, period.observation_date, 14).to_store()
+    ctx, period, customers, stored = scored_app(scored_demo)
     high = chart_frame(ctx, risk_callbacks.customers_frame, stored, {"band": "high", "segment": "all"})
     assert len(high) == int((customers["risk_band"] == "high").sum()) > 0 and set(high["risk_band"]) == {"high"}
     champions = chart_frame(ctx, risk_callbacks.customers_frame, stored, {"band": "all", "segment": "Champions"})
@@ -417,12 +423,7 @@ def test_rsk015_empty_score_charts_say_why(scored_demo, tmp_path):
     def text(ctx, name, stored, params=None):
         return str(registered_charts(ctx)[name].body(ctx, stored, params or {}))
 
-    app = create_app(Config(database_url=scored_demo))
-    ctx = app.server.extensions["dashboard_context"]
-    with ctx.engine.connect() as conn:
-        period = metrics.resolve_period(conn, metrics.Filters.make())
-        customers = risk_report.customer_risk_table(conn, metrics.Filters.make())
-    stored = FilterState(period.start, period.end, period.observation_date, 14).to_store()
+    ctx, period, customers, stored = scored_app(scored_demo)
     counts = customers.groupby(["risk_band", "segment"]).size()
     band, segment = next((b, s) for b in ("high", "medium", "low") for s in SEGMENT_ORDER
                          if counts.get((b, s), 0) == 0)  # a band x segment cell with no customer
