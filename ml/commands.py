@@ -91,7 +91,7 @@ def train_churn_model(conn: Connection, cutoff: date | None = None, horizon_days
     timings = {"snapshots": time.perf_counter() - started}
     stage = time.perf_counter()
     result = select_model(X_train, y_train, numeric, categorical, seed=seed, n_iter=n_iter, cv=cv,
-                          progress=progress, n_jobs=n_jobs)
+                          progress=progress, n_jobs=n_jobs, log=None if progress else log)
     timings["selection"] = time.perf_counter() - stage
     stage = time.perf_counter()
 

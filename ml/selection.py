@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -205,13 +205,15 @@ def _subsample(X: pd.DataFrame, y: pd.Series, max_rows: int | None, seed: int):
 def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical: list[str], seed: int = 0,
                  n_iter: int = DEFAULT_N_ITER, cv: int = 5, progress: bool = False,
                  families: tuple[str, ...] = FAMILIES, n_jobs: int = 1,
-                 max_rows: int | None = None, cv_repeats: int = 1) -> SelectionResult:
+                 max_rows: int | None = None, cv_repeats: int = 1,
+                 log: Callable[[str], None] | None = None) -> SelectionResult:
     """Return the SelectionResult of a per-family RandomizedSearchCV (ROC-AUC) with the best pipeline refit on all X.
 
     `max_rows` (optional) runs the search on a stratified sample of that many rows (SVC and KNN grow
     quadratically); the chosen candidate is still refit on every row. `cv_repeats` > 1 repeats the
     stratified `cv`-fold split with different shuffles (RepeatedStratifiedKFold) and averages: a less noisy
-    choice among near-equal candidates for `cv_repeats` times the search time.
+    choice among near-equal candidates for `cv_repeats` times the search time. `log` (optional) gets one line
+    per family searched (its best CV ROC-AUC), for a log file where the progress bar would not fit.
     """
     numeric, categorical = list(numeric), list(categorical)
     missing = [c for c in numeric + categorical if c not in X.columns]
@@ -234,7 +236,7 @@ def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical:
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(families), desc="model search", unit="family", file=sys.stderr)
-    for family in families:
+    for number, family in enumerate(families, 1):
         if bar is not None:
             bar.set_postfix_str(family)
         search = RandomizedSearchCV(
@@ -255,11 +257,12 @@ def select_model(X: pd.DataFrame, y: pd.Series, numeric: list[str], categorical:
                 "std_cv_roc_auc": float(results["std_test_score"][i]),
                 "mean_fit_seconds": float(results["mean_fit_time"][i]),
             })
+        line = (f"{family:<24} best CV ROC-AUC {np.nanmax(results['mean_test_score']):.4f} "
+                f"({len(results['params'])} candidates, {time.perf_counter() - started:.1f}s)")
+        if log is not None:
+            log(f"model search {number}/{len(families)}: {line}")
         if bar is not None:
-            best_here = np.nanmax(results["mean_test_score"])
-            bar.write(f"  {family:<24} best CV ROC-AUC {best_here:.4f} "
-                      f"({len(results['params'])} candidates, {time.perf_counter() - started:.1f}s)",
-                      file=sys.stderr)
+            bar.write(f"  {line}", file=sys.stderr)
             bar.update(1)
     if bar is not None:
         bar.close()

@@ -276,7 +276,8 @@ def test_chm010_selection_on_any_table_is_deterministic():
     from ml.selection import FAMILIES, select_model
 
     X, y = generic_table()
-    first = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=5, n_iter=2, cv=3)
+    lines: list[str] = []
+    first = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=5, n_iter=2, cv=3, log=lines.append)
     second = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=5, n_iter=2, cv=3)
     stable = ["family", "candidate", "params", "mean_cv_roc_auc", "std_cv_roc_auc", "rank"]
     pd.testing.assert_frame_equal(first.cv_table[stable], second.cv_table[stable])
@@ -289,6 +290,11 @@ def test_chm010_selection_on_any_table_is_deterministic():
     unseen = X.head(20).assign(colour="purple")  # unknown category: ignored, not an error
     np.testing.assert_array_equal(first.risk_scores(unseen), second.risk_scores(unseen))
     assert first.family_summary()["family"].nunique() == len(FAMILIES)
+    # `log` gets one line per family with its best CV score (the background demo build's progress)
+    assert len(lines) == len(FAMILIES)
+    for number, (family, line) in enumerate(zip(FAMILIES, lines), 1):
+        best_here = first.cv_table.loc[first.cv_table["family"] == family, "mean_cv_roc_auc"].max()
+        assert line.startswith(f"model search {number}/{len(FAMILIES)}: {family}") and f"{best_here:.4f}" in line
 
 
 def test_chm011_training_is_deterministic_for_a_seed(demo_engine, trained):
