@@ -208,3 +208,14 @@ def test_app008_page_loads_without_console_errors(dash_duo, tmp_path):
     assert "98765432109876543210" not in dash_duo.driver.page_source  # per-user rows never shown here
     assert dash_duo.find_element("#database-summary-table").text.count("visits") == 1
     assert dash_duo.get_logs() == []
+
+    # a phone-sized window: the page links wrap in a row under the title, not a column over 6 lines
+    def link_rows() -> tuple[int, int]:
+        links = dash_duo.driver.find_elements("css selector", "#navbar .navbar-nav .nav-link")
+        tops = {round(link.rect["y"]) for link in links}
+        return len(tops), dash_duo.find_element("#navbar").rect["height"]
+
+    wide_rows, wide_height = link_rows()
+    dash_duo.driver.set_window_size(400, 900)
+    rows, height = link_rows()
+    assert wide_rows == 1 and wide_height < 80 and rows <= 2 and height <= 150, (wide_rows, rows, height)
