@@ -543,6 +543,33 @@ def test_msql017_both_first_visit_shapes_agree_on_every_backend(tiny):
     assert got[None][2][3:] == ("DE", "PC", "Zeta")  # the tie at 23:50 goes to "Zeta" < "ads"
 
 
+def test_msql022_both_pair_count_shapes_agree(tiny):
+    """activity_summary's distinct (user, day/week/month) counts: the CTE shape runs everywhere, the GROUPING SETS
+    shape on PostgreSQL; both give the same numbers with and without an attribute filter, and they are the
+    counts of a straightforward pandas computation."""
+    from metrics.activity import _period_pairs_select
+    from metrics.filters import resolve_period
+
+    visits = pd.read_sql(sa.select(db.visits), tiny)
+    for filters in (F(), F(regions=["DE"])):
+        period = resolve_period(tiny, filters)
+        shapes = (None,) + (("postgresql",) if tiny.dialect.name == "postgresql" else ())
+        got = {shape: tuple(tiny.execute(_period_pairs_select(period, filters, tiny, shape)).one())
+               for shape in shapes}
+        assert len(set(got.values())) == 1, got
+        seen = visits[(pd.to_datetime(visits["session_start"]).dt.date >= period.start)
+                      & (pd.to_datetime(visits["session_start"]).dt.date <= period.last)]
+        if filters.regions:
+            profiles = metrics.profiles(tiny, F(regions=["DE"], start=dt.date(2000, 1, 1)))
+            seen = seen[seen["user_id"].isin(set(profiles["user_id"]))]
+        day = pd.to_datetime(seen["session_start"]).dt.normalize()
+        week = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+        month = day.dt.to_period("M")
+        expected = tuple(len(pd.DataFrame({"u": seen["user_id"], "b": b}).drop_duplicates())
+                         for b in (day, week, month))
+        assert got[None] == expected and expected[0] > 0, (filters, got, expected)
+
+
 def test_msql090_orders_only_data_takes_its_dates_from_the_orders(engine):
     orders = pd.DataFrame({"user_id": ["a", "b"], "revenue": [1.0, 2.0],
                            "event_dt": pd.to_datetime(["2011-01-03 10:00:00", "2011-02-10 23:59:59"])})
