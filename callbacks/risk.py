@@ -124,7 +124,7 @@ def scores_status(ctx: AppContext, stored: dict | None):
 
     state = FilterState.from_store(stored)
     with ctx.engine.connect() as conn:
-        scored = risk_report.has_scores(conn) and risk_report.scores_as_of(conn, state.observation_date) is not None
+        scored = risk_report.scores_available(conn, state.to_filters())
     if scored:
         return None
     building = _demo_model_status(ctx)

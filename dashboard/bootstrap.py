@@ -68,7 +68,7 @@ def ensure_demo_data(config: Config) -> bool:
         if config.demo_model:  # the churn model and clusters of the demo follow in the background
             from ml import demo_model
 
-            demo_model.mark_pending(config)
+            demo_model.mark_pending()
         return True
 
 

@@ -304,8 +304,9 @@ def refresh_statistics(engine: Engine, tables: tuple[sa.Table, ...] = EVENT_TABL
     A freshly loaded PostgreSQL table has neither planner statistics nor a visibility map until autovacuum
     gets to it (a minute or more later; never with autovacuum off). Meanwhile the metric queries are planned
     blind, and index-only scans still read every heap page: the metric bundle at 1.2M visits took 29.5 s on
-    fresh tables, 9.3 s after ANALYZE and 8.4 s after VACUUM (ANALYZE) (docs/metrics.md). DuckDB keeps its own statistics and SQLite's planner is not
-    helped, so they are left alone (None). A failure is logged, never raised: the data is already committed.
+    fresh tables, 9.3 s after ANALYZE and 8.4 s after VACUUM (ANALYZE) (docs/metrics.md). DuckDB keeps its own
+    statistics and SQLite's planner is not helped, so they are left alone (None). A failure is logged, never
+    raised: the data is already committed.
     """
     if engine.dialect.name != "postgresql":
         return None

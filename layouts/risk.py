@@ -84,22 +84,20 @@ DEMO_STEPS = {"train": "training the churn model", "score": "scoring the custome
 def demo_model_notice(status: dict) -> dbc.Alert:
     """Return the notice shown instead of `no_scores_notice` while the demo's model is built in the background
     (ml/demo_model.py), or after that build failed or was interrupted."""
+    by_hand = [html.Code("python -m dashboard train"), ", ", html.Code("python -m dashboard score"), ", ",
+               html.Code("python -m dashboard export-segments --out segments.csv"), "."]
+    step = status.get("step", "?")
     if status.get("state") == "failed":
         return dbc.Alert(
             [html.Strong("Building the demo's churn model failed "),
-             f"(step {status.get('step', '?')}: {status.get('error', 'unknown error')}). ",
-             "Build it by hand: ", html.Code("python -m dashboard train"), ", ",
-             html.Code("python -m dashboard score"), ", ",
-             html.Code("python -m dashboard export-segments --out segments.csv"), "."],
+             f"(step {step}: {status.get('error', 'unknown error')}). ", "Build it by hand: ", *by_hand],
             color="warning", className="mb-3", id="risk-demo-model",
         )
     if status.get("state") == "interrupted":
         return dbc.Alert(
             [html.Strong("Building the demo's churn model was interrupted "),
-             f"(at step {status.get('step', '?')}; its process is gone). It resumes when the app is started again, "
-             "or build it by hand: ", html.Code("python -m dashboard train"), ", ",
-             html.Code("python -m dashboard score"), ", ",
-             html.Code("python -m dashboard export-segments --out segments.csv"), "."],
+             f"(at step {step}; its process is gone). It resumes when the app is started again, "
+             "or build it by hand: ", *by_hand],
             color="warning", className="mb-3", id="risk-demo-model",
         )
     since = str(status.get("started") or status.get("requested") or "")

@@ -45,10 +45,15 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _beside_database(suffix: str) -> Path:
+    """The file `<DUCKDB_PATH><suffix>`: the build's state belongs to the embedded database it describes."""
+    database = default_duckdb_path()
+    return database.with_name(database.name + suffix)
+
+
 def status_path() -> Path:
     """The status file of the embedded database (beside it)."""
-    database = default_duckdb_path()
-    return database.with_name(database.name + STATUS_SUFFIX)
+    return _beside_database(STATUS_SUFFIX)
 
 
 def read_status() -> dict | None:
@@ -75,8 +80,7 @@ def write_status(state: str, **fields) -> dict:
 
 def lock_path() -> Path:
     """The build lock of the embedded database (beside it)."""
-    database = default_duckdb_path()
-    return database.with_name(database.name + LOCK_SUFFIX)
+    return _beside_database(LOCK_SUFFIX)
 
 
 def build_in_progress() -> bool:
@@ -93,7 +97,7 @@ def build_in_progress() -> bool:
         return True
 
 
-def mark_pending(config: Config) -> None:
+def mark_pending() -> None:
     """Record that the demo data was just generated and its model is still to be built."""
     write_status("pending", requested=_now())
 

@@ -101,7 +101,7 @@ def test_dmo003_background_process_trains_scores_and_clusters(embedded):
     fill(12_000)
     models = embedded / "models"
     config = Config(demo_model=True, model_dir=models, demo_seed=7)
-    demo_model.mark_pending(config)
+    demo_model.mark_pending()
     process = demo_model.start_background(config, ("--n-iter", SMALL["n_iter"], "--cv", SMALL["cv"]))
     assert process is not None and process.wait(timeout=300) == 0
     status = demo_model.read_status()
@@ -119,7 +119,7 @@ def test_dmo004_second_process_leaves_the_build_to_the_first(embedded):
     """While another process holds the build lock, `run` returns at once and leaves the status pending."""
     fill(400)
     config = Config(demo_model=True, model_dir=embedded / "models")
-    demo_model.mark_pending(config)
+    demo_model.mark_pending()
     lock = embedded / "embedded.duckdb.demo-model.lock"
     with open(lock, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -132,7 +132,7 @@ def test_dmo005_a_failed_build_is_recorded_with_its_reason_and_not_retried(embed
     commands; nothing was scored; the build is not wanted again."""
     fill(300)  # 300 users: too few regular customers for a 3-fold search
     config = Config(demo_model=True, model_dir=embedded / "models")
-    demo_model.mark_pending(config)
+    demo_model.mark_pending()
     with caplog.at_level("ERROR", logger="ml.demo_model"):
         status = demo_model.run(config, n_iter=1, cv=3)
     assert status["state"] == "failed" and status["step"] == "train" and status["error"]
