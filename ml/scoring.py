@@ -38,15 +38,14 @@ churn_scores = sa.Table(
     sa.Column("as_of", sa.Date(), nullable=False),
     sa.Column("scored_at", sa.DateTime(), nullable=False),
 )
-SCORES_INDEX = sa.Index("ix_churn_scores_as_of_user", churn_scores.c.as_of, churn_scores.c.user_id)
+SCORES_INDEXES = db.row_store_indexes(sa.Index("ix_churn_scores_as_of_user", churn_scores.c.as_of, churn_scores.c.user_id))
 SCORE_COLUMNS = [c.name for c in churn_scores.columns]
 
 
 def create_scores_table(conn: Connection) -> None:
     """Create the churn_scores table (and, on row stores, its as_of index) if missing."""
     metadata.create_all(conn, tables=[churn_scores], checkfirst=True)
-    if db.backend_name(conn) != "duckdb":
-        SCORES_INDEX.create(conn, checkfirst=True)
+    db.create_indexes(conn, SCORES_INDEXES)
 
 
 def risk_band(probability: np.ndarray) -> np.ndarray:

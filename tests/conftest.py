@@ -64,6 +64,22 @@ def pg_table_state(engine, name: str) -> tuple:
     return (*stats, *pages)
 
 
+def table_indexes(engine, table: str) -> dict[str, list[str]]:
+    """{index name: its column names in order} of `table` (DuckDB from duckdb_indexes(): its SQLAlchemy dialect
+    reports no index)."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "duckdb":
+            return {index["name"]: index["column_names"] for index in sa.inspect(conn).get_indexes(table)}
+        rows = conn.execute(sa.text("SELECT index_name, expressions FROM duckdb_indexes() WHERE table_name = :t"),
+                            {"t": table}).all()
+    def columns(expressions) -> list[str]:  # a list, or its text '[user_id, session_start]'
+        if isinstance(expressions, str):
+            expressions = expressions.strip("[]").split(",")
+        return [str(e).strip().strip('"') for e in expressions]
+
+    return {name: columns(expressions) for name, expressions in rows}
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     """URL of an empty database on each backend in turn (schema not created)."""
