@@ -570,6 +570,30 @@ def test_msql022_both_pair_count_shapes_agree(tiny):
         assert got[None] == expected and expected[0] > 0, (filters, got, expected)
 
 
+def test_msql023_weeks_and_months_do_not_depend_on_the_session_time_zone(tiny):
+    """Week and month starts (and the weekly / monthly activity built on them) are the same whatever the
+    database session's time zone: zones whose daylight-saving change happens at midnight (Santiago, Havana),
+    far from UTC (Kiritimati +14) and with a half-hour offset (St John's). Only PostgreSQL has session zones."""
+    days = [dt.date(2026, 9, 6) + dt.timedelta(days=k) for k in range(-10, 10)]  # Chile's change is 09-06 00:00
+    days += [dt.date(2026, 3, 8), dt.date(2026, 11, 1), dt.date(2027, 1, 1), dt.date(2024, 2, 29)]
+    expected = [(day - dt.timedelta(days=day.weekday()), day.replace(day=1)) for day in days]
+    zones = ("UTC", "America/Santiago", "America/Havana", "Pacific/Kiritimati", "America/St_Johns")
+    results = {}
+    for zone in zones if tiny.dialect.name == "postgresql" else (None,):
+        if zone is not None:
+            tiny.execute(sa.text("SELECT set_config('TimeZone', :zone, false)"), {"zone": zone})
+        starts = [tuple(_as_date(v) for v in tiny.execute(
+            sa.select(d.week_start(sa.literal(day, sa.Date())), d.month_start(sa.literal(day, sa.Date())))).one())
+            for day in days]
+        assert starts == expected, zone
+        results[zone] = (rows(metrics.activity_weekly(tiny, F())), rows(metrics.activity_monthly(tiny, F())))
+    assert len({repr(r) for r in results.values()}) == 1 and results[zone][0], results
+
+
+def _as_date(value) -> dt.date:
+    return value if type(value) is dt.date else pd.Timestamp(value).date()
+
+
 def test_msql090_orders_only_data_takes_its_dates_from_the_orders(engine):
     orders = pd.DataFrame({"user_id": ["a", "b"], "revenue": [1.0, 2.0],
                            "event_dt": pd.to_datetime(["2011-01-03 10:00:00", "2011-02-10 23:59:59"])})
