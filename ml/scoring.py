@@ -38,7 +38,8 @@ churn_scores = sa.Table(
     sa.Column("as_of", sa.Date(), nullable=False),
     sa.Column("scored_at", sa.DateTime(), nullable=False),
 )
-SCORES_INDEXES = db.row_store_indexes(sa.Index("ix_churn_scores_as_of_user", churn_scores.c.as_of, churn_scores.c.user_id))
+SCORES_INDEXES = db.row_store_indexes(
+    sa.Index("ix_churn_scores_as_of_user", churn_scores.c.as_of, churn_scores.c.user_id))
 SCORE_COLUMNS = [c.name for c in churn_scores.columns]
 
 
