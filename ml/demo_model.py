@@ -130,16 +130,25 @@ def start_background(config: Config, extra_args: tuple[str, ...] = ()) -> subpro
     return process
 
 
-def run(config: Config, n_iter: int | None = None, cv: int = 5) -> dict | None:
+def default_n_jobs() -> int:
+    """Parallel fits of the model search: every core (at most 4). The process runs at a lower priority
+    (`main`), so the web app's requests still come first."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run(config: Config, n_iter: int | None = None, cv: int = 5, n_jobs: int = 1) -> dict | None:
     """Train, score and cluster on the embedded database; return the final status (None: another process has it).
 
-    Holds `<DUCKDB_PATH>.demo-model.lock` for the whole run, so a second process returns at once.
+    Holds `<DUCKDB_PATH>.demo-model.lock` for the whole run, so a second process returns at once. `n_jobs`:
+    parallel fits of the model search (the same model whatever the number).
     """
     from dashboard import db
     from ml import features, scoring
     from ml.artifact import save_artifact
     from ml.commands import train_churn_model
     from ml.segments import save_segment_model, segments_table
+    from sklearn.exceptions import ConvergenceWarning
+
     from ml.selection import DEFAULT_N_ITER
 
     model_dir = Path(config.model_dir)
@@ -163,11 +172,15 @@ def run(config: Config, n_iter: int | None = None, cv: int = 5) -> dict | None:
             reader = db.make_engine(config.database_url, read_only=True)
             try:
                 # The random search tries settings that do not converge (e.g. unscaled logistic regression);
-                # the train command prints those warnings, here they are counted in one log line.
+                # the train command prints those warnings, here they are counted in one log line. The search's
+                # worker processes (n_jobs > 1) cannot hand theirs back, and would print each one with the
+                # solver's full message: they ignore them (scikit-learn passes the filters on to its workers).
                 with reader.connect() as conn, warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
+                    if n_jobs > 1:
+                        warnings.simplefilter("ignore", ConvergenceWarning)
                     artifact = train_churn_model(conn, seed=config.demo_seed, n_iter=n_iter or DEFAULT_N_ITER,
-                                                 cv=cv, log=lambda message: log.info("%s", message))
+                                                 cv=cv, n_jobs=n_jobs, log=lambda message: log.info("%s", message))
             finally:
                 reader.dispose()
             if caught:
@@ -209,13 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-iter", type=int, default=None, help="random-search candidates per family (default: "
                         "the train command's)")
     parser.add_argument("--cv", type=int, default=5, help="CV folds of the search (default 5)")
+    parser.add_argument("--n-jobs", type=int, default=None, help="parallel fits of the search (default: every "
+                        "core, at most 4)")
+    parser.add_argument("--nice", type=int, default=10, help="lower this process's priority by this much "
+                        "(default 10), so the web app's requests come first")
     args = parser.parse_args(argv)
     config = Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.database_url is not None:
         log.error("ml.demo_model only builds the embedded demo database's model; DATABASE_URL is set")
         return 2
-    status = run(config, n_iter=args.n_iter, cv=args.cv)
+    if args.nice > 0:
+        os.nice(args.nice)
+    status = run(config, n_iter=args.n_iter, cv=args.cv, n_jobs=args.n_jobs or default_n_jobs())
     return 1 if status is not None and status.get("state") == "failed" else 0
 
 

@@ -272,13 +272,14 @@ def generic_table(rows: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.Seri
 
 
 def test_chm010_selection_on_any_table_is_deterministic():
-    """select_model takes feature names from its arguments; a seed gives the same CV table and scores."""
+    """select_model takes feature names from its arguments; a seed gives the same CV table and scores, also when
+    the search runs in parallel worker processes (n_jobs=2, as the background demo build does)."""
     from ml.selection import FAMILIES, select_model
 
     X, y = generic_table()
     lines: list[str] = []
     first = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=5, n_iter=2, cv=3, log=lines.append)
-    second = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=5, n_iter=2, cv=3)
+    second = select_model(X, y, ["x1", "x2", "noise"], ["colour"], seed=5, n_iter=2, cv=3, n_jobs=2)
     stable = ["family", "candidate", "params", "mean_cv_roc_auc", "std_cv_roc_auc", "rank"]
     pd.testing.assert_frame_equal(first.cv_table[stable], second.cv_table[stable])
     assert list(first.cv_table["family"].drop_duplicates()) == list(FAMILIES)
