@@ -1,6 +1,7 @@
 """Benchmark of the SQL metrics layer against the pandas reference and a bare SQL floor.
 
-    python bench/metrics_bench.py [--sizes 1m,10m] [--postgres [--pg-maintenance vacuum|analyze|none]] [--skip-pandas]
+    python bench/metrics_bench.py [--sizes 1m,10m] [--postgres [--pg-maintenance vacuum|analyze|none]] [--sqlite]
+                                  [--skip-pandas]
 
 For each size (visits: 1m ~ 100k users, 10m ~ 1M users) the demo generator (`dashboard.demo.generate`)
 builds the data once; it is cached as a DuckDB file under bench/.cache/ (git-ignored). Then each
@@ -22,7 +23,8 @@ excluded); peak memory is the child's peak resident set size (VmHWM, reset by ex
 end of the step), so it includes the interpreter, pandas, DuckDB's buffers and, for pandas, the input frames. `--postgres` also runs
 the SQL bundle on the local PostgreSQL (PG_TEST_URL, default postgresql://postgres@127.0.0.1:5432/test)
 at 1m visits, in a schema of its own that is dropped afterwards; `--pg-maintenance` picks what follows the
-load (VACUUM (ANALYZE) as the app does, a plain ANALYZE, or nothing).
+load (VACUUM (ANALYZE) as the app does, a plain ANALYZE, or nothing). `--sqlite` runs it on a SQLite file
+at 1m visits (in a temporary folder, removed afterwards).
 """
 
 from __future__ import annotations
@@ -273,6 +275,39 @@ def load_postgres(size: str, maintenance: str = "vacuum") -> tuple[str, callable
     return url, cleanup
 
 
+def load_sqlite(size: str) -> tuple[str, callable]:
+    """Copy the cached DuckDB data of `size` into a new SQLite file in a temporary folder, with the app's schema
+    and indexes and an ANALYZE; return (url, cleanup)."""
+    import shutil
+    import tempfile
+
+    import sqlalchemy as sa
+
+    from dashboard import db
+
+    folder = tempfile.mkdtemp(prefix="metrics_bench_sqlite_")
+    url = f"sqlite:///{folder}/bench.db"
+    try:
+        src = db.make_engine(f"duckdb:///{cache_path(size)}", read_only=True)
+        with src.connect() as sconn:
+            raw = sconn.connection.driver_connection
+            frames = {name: raw.execute(f"SELECT * FROM {name}").fetch_df() for name in ("visits", "orders", "costs")}
+        src.dispose()
+        engine = db.make_engine(url)
+        db.create_schema(engine)
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            db.replace_all(conn, frames)
+        with engine.connect() as conn:
+            conn.execute(sa.text("ANALYZE"))
+        engine.dispose()
+        print(f"[data] sqlite {size}: loaded in {time.perf_counter() - t0:.1f}s into {folder}", file=sys.stderr)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return url, lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 
@@ -288,6 +323,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pg-maintenance", choices=PG_MAINTENANCE, default="vacuum",
                         help="after loading PostgreSQL: VACUUM (ANALYZE) as the app does (default), a plain "
                              "ANALYZE, or none (fresh tables, as the app left them before 2026-11-23)")
+    parser.add_argument("--sqlite", action="store_true", help="also the SQL bundle on a SQLite file at 1m")
     parser.add_argument("--skip-pandas", action="store_true", help="do not run the pandas reference")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; the fastest is reported (default 3)")
     parser.add_argument("--duckdb-memory-limit", help="SET memory_limit on the DuckDB connections (e.g. 512MB)")
@@ -345,20 +381,26 @@ def main(argv=None) -> int:
         summary.append((size, floor, sql, pandas))
         summary.append((f"{size} shared_profiles", floor, shared, pandas))
         sys.stdout.flush()
+    row_stores = []
     if args.postgres:
+        row_stores.append(("postgresql", lambda: load_postgres("1m", args.pg_maintenance)))
+    if args.sqlite:
+        row_stores.append(("sqlite", lambda: load_sqlite("1m")))
+    for backend, load in row_stores:
         ensure_data("1m")
-        url, cleanup = load_postgres("1m", args.pg_maintenance)
+        url, cleanup = load()
         try:
             floor = measure("floor", url)
             sql = measure("sql", url)
             shared = measure("sql_shared", url)
-            print(f"| 1m | postgresql | floor | {floor['seconds']:.2f} | {floor['peak_mib']:.0f} |")
-            print(f"| 1m | postgresql | SQL bundle | {sql['seconds']:.2f} | {sql['peak_mib']:.0f} |")
-            print(f"| 1m | postgresql | SQL bundle in shared_profiles | {shared['seconds']:.2f} | {shared['peak_mib']:.0f} |")
-            details["1m-postgresql"] = {"sql": sql["calls"], "pandas": None}
-            details["1m-postgresql shared"] = {"sql": shared["calls"], "pandas": None}
-            summary.append(("1m-postgresql", floor, sql, None))
-            summary.append(("1m-postgresql shared_profiles", floor, shared, None))
+            print(f"| 1m | {backend} | floor | {floor['seconds']:.2f} | {floor['peak_mib']:.0f} |")
+            print(f"| 1m | {backend} | SQL bundle | {sql['seconds']:.2f} | {sql['peak_mib']:.0f} |")
+            print(f"| 1m | {backend} | SQL bundle in shared_profiles | {shared['seconds']:.2f} | {shared['peak_mib']:.0f} |")
+            details[f"1m-{backend}"] = {"sql": sql["calls"], "pandas": None}
+            details[f"1m-{backend} shared"] = {"sql": shared["calls"], "pandas": None}
+            summary.append((f"1m-{backend}", floor, sql, None))
+            summary.append((f"1m-{backend} shared_profiles", floor, shared, None))
+            sys.stdout.flush()
         finally:
             cleanup()
     print("\n| size | SQL / floor | pandas / SQL (speed-up) |")
