@@ -38,12 +38,18 @@ def _visits_where(period: Period, filters: Filters, first_day: _dt.date, conn=No
 
 
 def _user_days_select(period: Period, filters: Filters, first_day: _dt.date, conn=None) -> sa.Select:
-    """Return a SELECT of distinct (user_id, day) of visits from first_day to period.last (filtered users)."""
+    """Return a SELECT of distinct (user_id, day) of visits from first_day to period.last (filtered users).
+
+    A GROUP BY, not a DISTINCT: PostgreSQL then reads the visits in user order from the visits index and sorts only
+    each user's few days (an incremental sort), where for DISTINCT it sorted all the visits on disk (activity_daily
+    at 1.2M visits: 0.85-0.95 s against 1.24-1.33 s). DuckDB and SQLite run both alike.
+    """
     v = db.visits
+    day = date_of(v.c.session_start)
     return (
-        sa.select(v.c.user_id, date_of(v.c.session_start).label("day"))
+        sa.select(v.c.user_id, day.label("day"))
         .where(*_visits_where(period, filters, first_day, conn))
-        .distinct()
+        .group_by(v.c.user_id, day)
     )
 
 
