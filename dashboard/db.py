@@ -76,15 +76,37 @@ def row_store_indexes(*indexes: sa.Index) -> tuple[sa.Index, ...]:
 
 def create_indexes(conn: Connection, indexes, superseded=()) -> None:
     """Create `indexes` (if missing) on a row store and drop the `superseded` ones; on DuckDB drop all of them, as
-    a database made by an earlier version may hold them (index names are constants of the code, not input)."""
+    a database made by an earlier version may hold them (index names are constants of the code, not input).
+
+    On PostgreSQL only a table's owner may create or drop its indexes. A user who may only write the rows (an
+    import role) gets a warning with the statement for the owner to run, and the caller's work goes on: the
+    metrics are right without the index, only slower.
+    """
     if backend_name(conn) == "duckdb":
-        drop = [index.name for index in indexes] + list(superseded)
-    else:
-        for index in indexes:
-            index.create(conn, checkfirst=True)
-        drop = list(superseded)
-    for name in drop:
-        conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+        for name in [index.name for index in indexes] + list(superseded):
+            conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+        return
+    for index in indexes:
+        _owner_ddl(conn, lambda: index.create(conn, checkfirst=True), str(sa.schema.CreateIndex(index).compile(conn)))
+    for name in superseded:
+        _owner_ddl(conn, lambda: conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}")), f"DROP INDEX {name}")
+
+
+def _owner_ddl(conn: Connection, run, statement: str) -> None:
+    """Run index DDL; on PostgreSQL inside a savepoint, so that a missing privilege (SQLSTATE 42501) is logged as a
+    warning instead of failing the transaction around it."""
+    if backend_name(conn) != "postgresql":
+        run()
+        return
+    try:
+        with conn.begin_nested():
+            run()
+    except sa.exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "42501":
+            raise
+        log.warning("Could not change an index (%s). The work goes on and the numbers are the same, but some "
+                    "queries or imports stay slower until the tables' owner runs: %s", str(exc.orig).splitlines()[0],
+                    statement.strip())
 
 
 # Indexes the metric queries use on row stores (PostgreSQL, SQLite). DuckDB is columnar and prunes

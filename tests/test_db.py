@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard import db
-from tests.conftest import make_database_url, pg_table_state, table_indexes
+from tests.conftest import PG_TEST_URL, make_database_url, pg_table_state, table_indexes
 
 
 def _visits(ids):
@@ -184,3 +184,43 @@ def test_db010_first_visits_read_in_index_order_without_sorting(engine):
     else:
         assert "USING COVERING INDEX ix_visits_first_visit" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_change(tmp_path, caplog):
+    """On PostgreSQL only a table's owner may create or drop its indexes. For a role with row privileges only (an
+    import role), create_schema on a database made by an earlier version logs a warning with the statement for the
+    owner, instead of failing the import's transaction; the rows are then written as usual."""
+    import uuid
+
+    url, cleanup = make_database_url("postgresql", tmp_path)
+    owner = db.make_engine(url)
+    role = f"writer_{uuid.uuid4().hex[:10]}"
+    with owner.begin() as conn:  # tables as an earlier version left them, owned by another role
+        db.create_schema(conn)
+        conn.exec_driver_sql("DROP INDEX ix_visits_first_visit")
+        conn.exec_driver_sql("CREATE INDEX ix_visits_user_start ON visits (user_id, session_start)")
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        conn.exec_driver_sql(f'CREATE ROLE {role} LOGIN')  # a generated name
+        conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        conn.exec_driver_sql(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+    writer = None
+    try:
+        writer = db.make_engine(sa.make_url(url).set(username=role).render_as_string(hide_password=False))
+        with caplog.at_level("WARNING", logger="dashboard.db"), writer.begin() as conn:
+            db.create_schema(conn)
+            db.bulk_insert(conn, db.visits, _visits(["1", "2"]))
+        with writer.connect() as conn:
+            assert db.row_counts(conn)["visits"] == 2
+        assert set(table_indexes(owner, "visits")) == {"ix_visits_user_start", "ix_visits_start"}
+        assert ("must be owner of table visits" in caplog.text
+                and "CREATE INDEX ix_visits_first_visit ON visits (user_id, session_start, channel, device, region)"
+                in caplog.text and "DROP INDEX ix_visits_user_start" in caplog.text)
+    finally:
+        if writer is not None:
+            writer.dispose()
+        owner.dispose()
+        cleanup()  # drops the schema, and with it every privilege granted on it
+        admin = sa.create_engine(db.resolve_url(PG_TEST_URL))
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        admin.dispose()
