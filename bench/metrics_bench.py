@@ -227,6 +227,24 @@ def postgres_url_with_schema(schema: str) -> str:
 PG_MAINTENANCE = ("vacuum", "analyze", "none")
 
 
+def copy_cached_data(size: str, url: str):
+    """Write the cached DuckDB data of `size` into the empty database at `url` (the app's schema and indexes, one
+    transaction); return (its engine, the perf_counter() before the write)."""
+    from dashboard import db
+
+    src = db.make_engine(f"duckdb:///{cache_path(size)}", read_only=True)
+    with src.connect() as sconn:
+        raw = sconn.connection.driver_connection
+        frames = {name: raw.execute(f"SELECT * FROM {name}").fetch_df() for name in ("visits", "orders", "costs")}
+    src.dispose()
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        db.replace_all(conn, frames)
+    return engine, t0
+
+
 def load_postgres(size: str, maintenance: str = "vacuum") -> tuple[str, callable]:
     """Copy the cached DuckDB data of `size` into a fresh PostgreSQL schema; return (url, cleanup).
 
@@ -251,16 +269,7 @@ def load_postgres(size: str, maintenance: str = "vacuum") -> tuple[str, callable
 
     url = postgres_url_with_schema(schema)
     try:
-        src = db.make_engine(f"duckdb:///{cache_path(size)}", read_only=True)
-        with src.connect() as sconn:
-            raw = sconn.connection.driver_connection
-            frames = {name: raw.execute(f"SELECT * FROM {name}").fetch_df() for name in ("visits", "orders", "costs")}
-        src.dispose()
-        engine = db.make_engine(url)
-        db.create_schema(engine)
-        t0 = time.perf_counter()
-        with engine.begin() as conn:
-            db.replace_all(conn, frames)
+        engine, t0 = copy_cached_data(size, url)
         if maintenance == "vacuum":
             db.refresh_statistics(engine)  # as an import or the demo load does after committing
         elif maintenance == "analyze":
@@ -283,21 +292,10 @@ def load_sqlite(size: str) -> tuple[str, callable]:
 
     import sqlalchemy as sa
 
-    from dashboard import db
-
     folder = tempfile.mkdtemp(prefix="metrics_bench_sqlite_")
     url = f"sqlite:///{folder}/bench.db"
     try:
-        src = db.make_engine(f"duckdb:///{cache_path(size)}", read_only=True)
-        with src.connect() as sconn:
-            raw = sconn.connection.driver_connection
-            frames = {name: raw.execute(f"SELECT * FROM {name}").fetch_df() for name in ("visits", "orders", "costs")}
-        src.dispose()
-        engine = db.make_engine(url)
-        db.create_schema(engine)
-        t0 = time.perf_counter()
-        with engine.begin() as conn:
-            db.replace_all(conn, frames)
+        engine, t0 = copy_cached_data(size, url)
         with engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))
         engine.dispose()
