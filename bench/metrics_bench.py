@@ -232,11 +232,9 @@ def copy_cached_data(size: str, url: str):
     transaction); return (its engine, the perf_counter() before the write)."""
     from dashboard import db
 
-    src = db.make_engine(f"duckdb:///{cache_path(size)}", read_only=True)
-    with src.connect() as sconn:
+    with db.one_off_connection(f"duckdb:///{cache_path(size)}", read_only=True) as sconn:
         raw = sconn.connection.driver_connection
         frames = {name: raw.execute(f"SELECT * FROM {name}").fetch_df() for name in ("visits", "orders", "costs")}
-    src.dispose()
     engine = db.make_engine(url)
     db.create_schema(engine)
     t0 = time.perf_counter()

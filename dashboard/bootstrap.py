@@ -30,12 +30,8 @@ def _default_database_is_empty() -> bool:
     """True when the embedded DuckDB file is missing or holds no events (opened read-only)."""
     if not default_duckdb_path().exists():
         return True
-    engine = db.make_engine(None, read_only=True)
-    try:
-        with engine.connect() as conn:
-            return db.is_empty(conn)
-    finally:
-        engine.dispose()
+    with db.one_off_connection(None, read_only=True) as conn:
+        return db.is_empty(conn)
 
 
 def ensure_demo_data(config: Config) -> bool:

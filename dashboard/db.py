@@ -10,6 +10,7 @@ import io
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,18 @@ def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return sa.create_engine(resolved, connect_args={"timeout": lock_timeout})
     return sa.create_engine(resolved, pool_pre_ping=True)
+
+
+@contextmanager
+def one_off_connection(url: str | None, read_only: bool = False):
+    """Yield a connection on an engine of its own, disposed on exit: one-off work outside a long-lived engine
+    (a DuckDB file is then free again for other processes)."""
+    engine = make_engine(url, read_only=read_only)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def create_schema(engine_or_conn: Engine | Connection) -> None:

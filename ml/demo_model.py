@@ -170,20 +170,17 @@ def run(config: Config, n_iter: int | None = None, cv: int = 5, n_jobs: int = 1)
         step = "train"
         try:
             write_status("running", step=step, started=since)
-            reader = db.make_engine(config.database_url, read_only=True)
-            try:
-                # The random search tries settings that do not converge (e.g. unscaled logistic regression);
-                # the train command prints those warnings, here they are counted in one log line. The search's
-                # worker processes (n_jobs > 1) cannot hand theirs back, and would print each one with the
-                # solver's full message: they ignore them (scikit-learn passes the filters on to its workers).
-                with reader.connect() as conn, warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    if n_jobs > 1:
-                        warnings.simplefilter("ignore", ConvergenceWarning)
-                    artifact = train_churn_model(conn, seed=config.demo_seed, n_iter=n_iter or DEFAULT_N_ITER,
-                                                 cv=cv, n_jobs=n_jobs, log=lambda message: log.info("%s", message))
-            finally:
-                reader.dispose()
+            # The random search tries settings that do not converge (e.g. unscaled logistic regression);
+            # the train command prints those warnings, here they are counted in one log line. The search's
+            # worker processes (n_jobs > 1) cannot hand theirs back, and would print each one with the
+            # solver's full message: they ignore them (scikit-learn passes the filters on to its workers).
+            with (db.one_off_connection(config.database_url, read_only=True) as conn,
+                  warnings.catch_warnings(record=True) as caught):
+                warnings.simplefilter("always")
+                if n_jobs > 1:
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                artifact = train_churn_model(conn, seed=config.demo_seed, n_iter=n_iter or DEFAULT_N_ITER,
+                                             cv=cv, n_jobs=n_jobs, log=lambda message: log.info("%s", message))
             if caught:
                 counts = Counter(w.category.__name__ for w in caught)
                 log.info("warnings during the model search: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
@@ -199,12 +196,8 @@ def run(config: Config, n_iter: int | None = None, cv: int = 5, n_jobs: int = 1)
                 writer.dispose()
             step = "segments"
             write_status("running", step=step, started=since)
-            reader = db.make_engine(config.database_url, read_only=True)
-            try:
-                with reader.connect() as conn:
-                    table, result = segments_table(conn, as_of, seed=config.demo_seed)
-            finally:
-                reader.dispose()
+            with db.one_off_connection(config.database_url, read_only=True) as conn:
+                table, result = segments_table(conn, as_of, seed=config.demo_seed)
             if result is not None and result.classifier is not None:
                 save_segment_model(result, model_dir, as_of)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is retried silently

@@ -66,12 +66,8 @@ def write_random_scores() -> None:
 
 
 def stored_scores() -> pd.DataFrame:
-    engine = db.make_engine(None, read_only=True)
-    try:
-        with engine.connect() as conn:
-            return scoring.read_scores(conn)
-    finally:
-        engine.dispose()
+    with db.one_off_connection(None, read_only=True) as conn:
+        return scoring.read_scores(conn)
 
 
 def test_dmo001_first_start_marks_the_model_pending_only_when_asked(embedded):
@@ -138,10 +134,8 @@ def test_dmo005_a_failed_build_is_recorded_with_its_reason_and_not_retried(embed
     assert status["state"] == "failed" and status["step"] == "train" and status["error"]
     assert demo_model.read_status() == status
     assert "python -m dashboard train && python -m dashboard score" in caplog.text
-    engine = db.make_engine(None, read_only=True)
-    with engine.connect() as conn:
+    with db.one_off_connection(None, read_only=True) as conn:
         assert scoring.churn_scores.name not in sa.inspect(conn).get_table_names()
-    engine.dispose()
     assert not demo_model.is_wanted(config)
 
 
