@@ -341,3 +341,99 @@ def test_onc024_round7_feature_sets_and_category_encoders_of_the_cv_study(tmp_pa
     assert study.build_pipeline("et_f2", list(numeric), list(categorical), 5).named_steps["model"].max_features == 2
     onehot = study.build_pipeline("et_leaf2", list(numeric), list(categorical), 5).named_steps["prep"]
     assert onehot.fit_transform(X, y).shape[1] == len(numeric) + X["favourite_category"].nunique()
+
+
+def load_ceiling_script():
+    """Import bench/one_click_ceiling.py as a module."""
+    spec = importlib.util.spec_from_file_location("one_click_ceiling", REPO / "bench" / "one_click_ceiling.py")
+    ceiling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ceiling)
+    return ceiling
+
+
+def planted_mixture_table(seed: int = 0) -> pd.DataFrame:
+    """A One Click-shaped table made like the real file: a block of declined customers with a declining profile
+    (few pages and minutes), then a mixed block, then a block of kept customers. In the mixed block 12 declined
+    customers have a declining profile and 10 are drawn exactly like the kept ones (the hidden part)."""
+    rng = np.random.default_rng(seed)
+    numeric, _ = one_click.FEATURE_SETS["core_rev"]
+    blocks = [("declining", 1, 60), ("declining", 1, 12), ("kept", 1, 10), ("kept", 0, 28), ("kept", 0, 90)]
+    rows = []
+    for profile, label, count in blocks:
+        for _ in range(count):
+            row = {c: rng.normal(0.0, 1.0) for c in numeric}
+            if profile == "declining":
+                row.update(pages_per_visit=rng.integers(1, 6), minutes_m1=rng.integers(4, 10),
+                           minutes_m2=rng.integers(4, 10))
+            else:
+                row.update(pages_per_visit=rng.integers(10, 20), minutes_m1=rng.integers(14, 23),
+                           minutes_m2=rng.integers(14, 23))
+            row.update(favourite_category=rng.choice(CATEGORIES), declined=label)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    mixed = slice(60, 110)
+    table.iloc[mixed] = table.iloc[mixed].sample(frac=1.0, random_state=seed).to_numpy()  # interleave the mixed block
+    table["customer_id"] = np.arange(215348, 215348 + len(table))
+    table["declined"] = table["declined"].astype(int)
+    for c in numeric:
+        table[c] = table[c].astype(float)
+    return table.sample(frac=1.0, random_state=seed + 1).reset_index(drop=True)  # file order is not row order
+
+
+def test_onc025_ceiling_blocks_parts_and_bound():
+    """The ceiling script's pieces: the pure blocks are the runs of one label at both ends of the id order (rows in
+    any order); the two parts of ROC-AUC recombine to the overall value exactly; the mixture bound."""
+    from sklearn.metrics import roc_auc_score
+
+    ceiling = load_ceiling_script()
+    ids = np.array([7, 1, 5, 2, 8, 3, 6, 4])
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 0])  # by id: 1 1 1 0 0 0 0 0
+    positive, negative = ceiling.pure_blocks(ids, labels)
+    assert sorted(ids[positive]) == [1, 2, 3] and sorted(ids[negative]) == [4, 5, 6, 7, 8]
+    labels = np.array([1, 1, 1, 1, 0, 1, 0, 0])  # by id: 1 1 1 0 1 0 1 0 -> mixed 4..7
+    positive, negative = ceiling.pure_blocks(ids, labels)
+    assert sorted(ids[positive]) == [1, 2, 3] and sorted(ids[negative]) == [8]
+    positive, negative = ceiling.pure_blocks(ids, np.zeros(8, int))
+    assert not positive.any() and negative.all()
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    scores = y * 0.8 + rng.random(400)
+    hidden = (y == 1) & (rng.random(400) < 0.3)
+    visible_auc, hidden_auc, q = ceiling.auc_parts(y, scores, hidden)
+    assert q == pytest.approx(hidden.sum() / y.sum())
+    assert (1 - q) * visible_auc + q * hidden_auc == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+    assert visible_auc > hidden_auc > 0.0
+
+    # The id orders the labels in the real file (a leak): no feature set may use it.
+    assert all(ceiling.ID not in numeric + categorical for numeric, categorical in one_click.FEATURE_SETS.values())
+    assert ceiling.mixture_auc_bound(0.2, 0.5) == pytest.approx(0.9)
+    assert ceiling.mixture_auc_bound(0.0, 0.5) == 1.0
+    with pytest.raises(ValueError):
+        ceiling.mixture_auc_bound(1.2, 0.5)
+
+
+def test_onc026_ceiling_report_finds_the_planted_hidden_decliners():
+    """On a table built like the real file, the report finds the blocks, counts exactly the 10 declined customers
+    drawn like kept ones (12 others are on the declining side), and bounds ROC-AUC by (1 - q) + q * A; the split
+    diagnostic's test ROC-AUC recombines from its two parts."""
+    ceiling = load_ceiling_script()
+    table = planted_mixture_table()
+    report = ceiling.ceiling_report(table, "core_rev", seed=0, repeats=1, shares=(0.5, 1.0))
+    assert report["id_auc"] < 0.15  # ids order the labels: the leak the script warns about
+    assert report["positive_block"] >= 60 and report["negative_block"] >= 90
+    assert report["hidden_positives"] == 10 and report["hidden_share"] == pytest.approx(10 / 82)
+    assert report["mixed_negatives_on_declining_side"] == 0
+    assert report["profile_oof_auc"] > 0.99
+    best = max(report["residual_auc"].values())
+    assert 0.2 < best < 0.85  # drawn like the kept customers: no reliable signal
+    assert report["bound"] == pytest.approx(1 - 10 / 82 + 10 / 82 * best)
+    assert report["bound_no_signal"] == pytest.approx(1 - 10 / 82 / 2)
+    assert set(report["learning_curve"]) == {0.5, 1.0}
+    assert report["learning_curve"][1.0] < report["bound_perfect_visible"] + 1e-12
+
+    splits = ceiling.split_diagnostic(table, report["hidden"], [0, 1], "core_rev")
+    assert list(splits["seed"]) == [0, 1]
+    recombined = (1 - splits["hidden_share"]) * splits["visible_auc"] + splits["hidden_share"] * splits["hidden_auc"]
+    np.testing.assert_allclose(recombined, splits["test_auc"], atol=1e-12)
+    assert (splits["hidden"] > 0).all()
