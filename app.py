@@ -13,7 +13,7 @@ from dash import Dash
 
 from callbacks import register_callbacks
 from callbacks.warmup import start_cache_warmer
-from dashboard.bootstrap import ensure_demo_data
+from dashboard.bootstrap import prepare_default_database
 from dashboard.config import Config
 from dashboard.context import AppContext
 from dashboard.server_routes import register_server_routes
@@ -29,7 +29,7 @@ def create_app(config: Config | None = None) -> Dash:
     config.cache_warm is set."""
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ensure_demo_data(config)
+    prepare_default_database(config)
     ctx = AppContext.from_config(config)
     app = Dash(
         __name__,

@@ -8,6 +8,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from dashboard import db
 from dashboard.config import Config, default_duckdb_path
 
@@ -68,6 +70,55 @@ def ensure_demo_data(config: Config) -> bool:
         return True
 
 
-if __name__ == "__main__":  # `python -m dashboard.bootstrap`: the first-start fill on its own (gunicorn's master)
+def _first_visits_missing() -> bool:
+    """True when the embedded database holds events but no current stored first visits (opened read-only)."""
+    if not default_duckdb_path().exists():
+        return False
+    with db.one_off_connection(None, read_only=True) as conn:
+        return not db.is_empty(conn) and not db.first_visits_current(conn)
+
+
+def ensure_first_visits(config: Config) -> bool:
+    """Store the first visits of the embedded default database when they are missing (a file made by an earlier
+    version); return True if it did. The data version is kept: the data did not change.
+
+    Never touches a database given by DATABASE_URL (`python -m dashboard refresh` does it there). When the file
+    is busy (an import holds it) the app starts anyway: the metrics then compute first visits from the visits.
+    """
+    if not config.uses_default_database:
+        return False
+    try:
+        if not _first_visits_missing():
+            return False
+        from metrics.profiles import store_first_visits
+
+        path = default_duckdb_path()
+        with _file_lock(path.with_name(path.name + ".lock")):
+            if not _first_visits_missing():  # another worker stored them while we waited
+                return False
+            started = time.monotonic()
+            log.warning("Storing every user's first visit in %s (once, for faster pages) ...", path)
+            engine = db.make_engine(None)
+            try:
+                with engine.begin() as conn:
+                    users = store_first_visits(conn)
+            finally:
+                engine.dispose()
+            log.warning("First visits stored for %s users in %.1fs", f"{users:,}", time.monotonic() - started)
+            return True
+    except (db.DatabaseBusyError, sa.exc.SQLAlchemyError) as exc:
+        log.warning("Could not store the first visits (%s); the pages compute them from the visits until "
+                    "`python -m dashboard refresh` runs", str(exc).splitlines()[0])
+        return False
+
+
+def prepare_default_database(config: Config) -> None:
+    """First-start work on the embedded default database: the demo fill when it is empty, else the stored first
+    visits when an earlier version did not make them."""
+    if not ensure_demo_data(config):
+        ensure_first_visits(config)
+
+
+if __name__ == "__main__":  # `python -m dashboard.bootstrap`: the first-start work on its own (gunicorn's master)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ensure_demo_data(Config.from_env())
+    prepare_default_database(Config.from_env())

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "dashboard.importer",
     "dashboard.demo",
     "dashboard.info",
+    "dashboard.refresh",
     "metrics.export",
     "ml.segment_commands",
     "ml.commands",

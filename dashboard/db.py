@@ -66,6 +66,22 @@ app_meta = sa.Table(
 
 EVENT_TABLES = (visits, orders, costs)
 
+# Every user's first visit (the contract's tie-break), derived from `visits` by `metrics.profiles.store_first_visits`
+# inside each transaction that changes the visits (import, demo load, `refresh`). The metrics read it instead of
+# searching 10M visits for each user's first one, but only while app_meta's FIRST_VISITS_KEY equals the data
+# version: a writer that changes the visits and bumps the version without rebuilding it leaves it unused, never
+# wrong (`metrics.profiles.stored_first_visits`).
+user_first_visits = sa.Table(
+    "user_first_visits",
+    metadata,
+    sa.Column("user_id", Text, nullable=False),
+    sa.Column("first_ts", sa.DateTime(), nullable=False),
+    sa.Column("region", Text, nullable=False),
+    sa.Column("device", Text, nullable=False),
+    sa.Column("channel", Text, nullable=False),
+)
+DERIVED_TABLES = (user_first_visits,)
+
 
 def row_store_indexes(*indexes: sa.Index) -> tuple[sa.Index, ...]:
     """Return `indexes`, taken out of their tables' own DDL: `create_all` no longer emits them (it would on
@@ -88,26 +104,29 @@ def create_indexes(conn: Connection, indexes, superseded=()) -> None:
             conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
         return
     for index in indexes:
-        _owner_ddl(conn, lambda: index.create(conn, checkfirst=True), str(sa.schema.CreateIndex(index).compile(conn)))
+        owner_ddl(conn, lambda: index.create(conn, checkfirst=True), str(sa.schema.CreateIndex(index).compile(conn)))
     for name in superseded:
-        _owner_ddl(conn, lambda: conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}")), f"DROP INDEX {name}")
+        owner_ddl(conn, lambda: conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}")), f"DROP INDEX {name}")
 
 
-def _owner_ddl(conn: Connection, run, statement: str) -> None:
-    """Run index DDL; on PostgreSQL inside a savepoint, so that a missing privilege (SQLSTATE 42501) is logged as a
-    warning instead of failing the transaction around it."""
+def owner_ddl(conn: Connection, run, statement: str) -> bool:
+    """Run work that may need the tables' owner (index DDL, creating or rebuilding a derived table) and return True;
+    on PostgreSQL inside a savepoint, so that a missing privilege (SQLSTATE 42501) is logged as a warning naming
+    `statement` (what the owner should run) and False returned, instead of failing the transaction around it."""
     if backend_name(conn) != "postgresql":
         run()
-        return
+        return True
     try:
         with conn.begin_nested():
             run()
+        return True
     except sa.exc.DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) != "42501":
             raise
-        log.warning("Could not change an index (%s). The work goes on and the numbers are the same, but some "
-                    "queries or imports stay slower until the tables' owner runs: %s", str(exc.orig).splitlines()[0],
-                    statement.strip())
+        log.warning("Could not change an index or derived table (%s). The work goes on and the numbers are the "
+                    "same, but some queries or imports stay slower until the tables' owner runs: %s",
+                    str(exc.orig).splitlines()[0], statement.strip())
+        return False
 
 
 # Indexes the metric queries use on row stores (PostgreSQL, SQLite). DuckDB is columnar and prunes
@@ -126,6 +145,7 @@ INDEXES = row_store_indexes(
     sa.Index("ix_orders_user_dt", orders.c.user_id, orders.c.event_dt),
     sa.Index("ix_orders_dt", orders.c.event_dt),
     sa.Index("ix_costs_dt_channel", costs.c.dt, costs.c.channel),
+    sa.Index("ix_user_first_visits_user", user_first_visits.c.user_id, unique=True),
 )
 
 # Indexes of earlier versions that an index above now covers (same leading columns): dropped by
@@ -134,6 +154,7 @@ SUPERSEDED_INDEXES = ("ix_visits_user_start",)
 
 
 DATA_VERSION_KEY = "data_version"
+FIRST_VISITS_KEY = "first_visits_version"  # the data version `user_first_visits` was built for
 
 
 class DatabaseBusyError(RuntimeError):
@@ -249,7 +270,10 @@ def create_schema(engine_or_conn: Engine | Connection) -> None:
         return
     conn = engine_or_conn
     metadata.create_all(conn, tables=[visits, orders, costs, app_meta], checkfirst=True)
-    create_indexes(conn, INDEXES, SUPERSEDED_INDEXES)
+    for table in DERIVED_TABLES:  # new in a database made by an earlier version: maybe by a role that may not create
+        if not sa.inspect(conn).has_table(table.name):
+            owner_ddl(conn, lambda: table.create(conn), str(sa.schema.CreateTable(table).compile(conn)))
+    create_indexes(conn, [i for i in INDEXES if sa.inspect(conn).has_table(i.table.name)], SUPERSEDED_INDEXES)
 
 
 def schema_exists(conn: Connection) -> bool:
@@ -269,14 +293,51 @@ def get_data_version(conn: Connection) -> str:
     return value or "empty"
 
 
-def bump_data_version(conn: Connection) -> str:
-    """Set and return a new data version; call inside the transaction that changed the data."""
-    version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
-    updated = conn.execute(
-        sa.update(app_meta).where(app_meta.c.key == DATA_VERSION_KEY).values(value=version)
-    ).rowcount
+def get_meta(conn: Connection, *keys: str) -> dict[str, str]:
+    """Return the app_meta values of `keys` that are set."""
+    rows = conn.execute(sa.select(app_meta.c.key, app_meta.c.value).where(app_meta.c.key.in_(keys))).all()
+    return {key: value for key, value in rows}
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    """Set the app_meta value of `key` (insert or update)."""
+    updated = conn.execute(sa.update(app_meta).where(app_meta.c.key == key).values(value=value)).rowcount
     if not updated:
-        conn.execute(sa.insert(app_meta).values(key=DATA_VERSION_KEY, value=version))
+        conn.execute(sa.insert(app_meta).values(key=key, value=value))
+
+
+_HAS_META = "dashboard.has_app_meta"
+
+
+def first_visits_current(conn: Connection) -> bool:
+    """True when `user_first_visits` was built for the data's current version (so it equals the live first visits).
+
+    One small read of app_meta: the table is trusted only while app_meta's first-visits version equals the data
+    version, which every writer of the event tables bumps (a writer that does not rebuild the table only makes the
+    metrics compute the first visits from the visits again). Event tables made by other tools, without app_meta,
+    have no stored first visits.
+    """
+    if not conn.info.get(_HAS_META):
+        if not sa.inspect(conn).has_table(app_meta.name):
+            return False
+        conn.info[_HAS_META] = True  # app_meta is never dropped by this code: looked up once per connection
+    meta = get_meta(conn, DATA_VERSION_KEY, FIRST_VISITS_KEY)
+    return meta.get(FIRST_VISITS_KEY) is not None and meta.get(FIRST_VISITS_KEY) == meta.get(DATA_VERSION_KEY)
+
+
+def bump_data_version(conn: Connection, *, visits_changed: bool = True) -> str:
+    """Set and return a new data version; call inside the transaction that changed the data.
+
+    The stored first visits (`user_first_visits`) stay in use only if they were current and the caller says the
+    visits did not change (`visits_changed=False`: an orders- or costs-only import, new churn scores); otherwise
+    they wait for `metrics.profiles.store_first_visits` and the metrics compute first visits from the visits.
+    """
+    before = get_meta(conn, DATA_VERSION_KEY, FIRST_VISITS_KEY)
+    version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
+    set_meta(conn, DATA_VERSION_KEY, version)
+    current = before.get(DATA_VERSION_KEY)
+    if not visits_changed and current is not None and before.get(FIRST_VISITS_KEY) == current:
+        set_meta(conn, FIRST_VISITS_KEY, version)
     return version
 
 
@@ -356,17 +417,21 @@ def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
 
 
 def replace_all(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction."""
+    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction, then store the
+    first visits; return the rows loaded per event table."""
+    from metrics.profiles import store_first_visits  # the first-visit query lives with the metric contract
+
     counts = {}
     for table in EVENT_TABLES:
         conn.execute(sa.delete(table))
     for table in EVENT_TABLES:
         counts[table.name] = bulk_insert(conn, table, frames.get(table.name, pd.DataFrame()))
     bump_data_version(conn)
+    store_first_visits(conn)
     return counts
 
 
-def refresh_statistics(engine: Engine, tables: tuple[sa.Table, ...] = EVENT_TABLES) -> float | None:
+def refresh_statistics(engine: Engine, tables: tuple[sa.Table, ...] = EVENT_TABLES + DERIVED_TABLES) -> float | None:
     """After a bulk write has committed: on PostgreSQL, `VACUUM (ANALYZE)` each of `tables`; return the seconds.
 
     A freshly loaded PostgreSQL table has neither planner statistics nor a visibility map until autovacuum
@@ -427,6 +492,9 @@ def db_info(conn: Connection) -> dict[str, Any]:
         if user is not None:
             entry["users"] = row[3]
         info["tables"][table.name] = entry
+    stored = first_visits_current(conn)
+    info["first_visits"] = {"current": stored, "users": conn.execute(
+        sa.select(sa.func.count()).select_from(user_first_visits)).scalar_one() if stored else None}
     return info
 
 

@@ -14,6 +14,7 @@ import argparse
 import logging
 import re
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from dashboard import db
 from dashboard.errors import BadInput
+from metrics.profiles import store_first_visits
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ class ImportReport:
     data_version: str | None = None
     changed: bool = False
     statistics_seconds: float | None = None  # VACUUM (ANALYZE) after the commit (PostgreSQL only)
+    first_visits_users: int | None = None  # users in the rebuilt stored first visits (None: the visits did not change)
+    first_visits_seconds: float | None = None
 
     def for_table(self, table: str) -> FileReport:
         """Return the report of the (first) file imported into `table`."""
@@ -510,10 +514,18 @@ def import_files(
             item.report.duplicate = item.report.valid - item.report.imported
             item.staging.drop(conn)
         report.changed = any(r.imported for r in report.files) or any(report.replaced.values())
+        visits_changed = (any(r.imported for r in report.files if r.table == db.visits.name)
+                          or bool(report.replaced.get(db.visits.name)))
+        written = tuple(dict.fromkeys(s.table for s in staged))
         if report.changed:
-            report.data_version = db.bump_data_version(conn)
+            report.data_version = db.bump_data_version(conn, visits_changed=visits_changed)
+        if visits_changed:  # same transaction: the new visits and their first visits commit together
+            started = time.perf_counter()
+            report.first_visits_users = store_first_visits(conn)
+            report.first_visits_seconds = time.perf_counter() - started
+            written += db.DERIVED_TABLES
     if report.changed:  # committed: fresh planner statistics for the written tables (PostgreSQL)
-        report.statistics_seconds = db.refresh_statistics(engine, tuple(dict.fromkeys(s.table for s in staged)))
+        report.statistics_seconds = db.refresh_statistics(engine, written)
     return report
 
 
@@ -537,6 +549,12 @@ def format_report(report: ImportReport) -> str:
     for table, count in report.replaced.items():
         lines.append(f"replaced: deleted {count:,} earlier {table} row(s)")
     lines.append(f"data version: {report.data_version}" if report.changed else "nothing changed")
+    if report.first_visits_users is not None:
+        lines.append(f"first visits stored for {report.first_visits_users:,} users in "
+                     f"{report.first_visits_seconds:.1f}s")
+    elif report.first_visits_seconds is not None:
+        lines.append("first visits not stored (see the warning): the pages compute them from the visits until the "
+                     "tables' owner runs `python -m dashboard refresh`")
     if report.statistics_seconds is not None:
         lines.append(f"planner statistics refreshed (VACUUM ANALYZE) in {report.statistics_seconds:.1f}s")
     return "\n".join(lines)

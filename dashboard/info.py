@@ -27,6 +27,11 @@ def format_info(info: dict) -> str:
         users = f", {entry['users']:,} users" if "users" in entry else ""
         span = f"{entry['first']} .. {entry['last']}" if entry["first"] else "no rows"
         lines.append(f"{name:<8}      {entry['rows']:>12,} rows{users}; {span}")
+    first = info.get("first_visits")
+    if first is not None:
+        lines.append(f"first visits: stored for {first['users']:,} users (current)" if first["current"] else
+                     "first visits: computed from the visits on each query (not stored for this data version; "
+                     "`python -m dashboard refresh` stores them)")
     return "\n".join(lines)
 
 

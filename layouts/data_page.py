@@ -58,11 +58,26 @@ def database_summary(info: dict) -> html.Div:
                         className="mb-2",
                     ),
                     table,
+                    *first_visits_note(info.get("first_visits")),
                 ]
             ),
         ],
         id="database-summary",
     )
+
+
+def first_visits_note(first_visits: dict | None) -> list:
+    """Return the line saying whether the pages read stored first visits (and for how many users), or nothing."""
+    if first_visits is None:
+        return []
+    if first_visits["current"]:
+        users = first_visits["users"]
+        text = [html.Strong("First visits: "), f"stored for {users:,} user{'' if users == 1 else 's'} "
+                "(the profiles read them)"]
+    else:
+        text = [html.Strong("First visits: "), "computed from the visits on each query; ",
+                html.Code("python -m dashboard refresh"), " stores them and makes the pages faster"]
+    return [html.P(text, className="mt-2 mb-0 small text-muted", id="first-visits-note")]
 
 
 def data_page(info: dict) -> html.Div:

@@ -20,7 +20,7 @@ from metrics.dialect import (add_days, date_of, day_start, epoch_us, median_sele
                              week_start)
 from metrics.filters import Filters, Period, resolve_period
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import filtered_users_select, next_day_start, shared_source
+from metrics.profiles import filtered_users_select, first_visit_options, next_day_start
 
 SUMMARY_METRICS = ("dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds", "median_session_seconds")
 
@@ -29,9 +29,9 @@ def _visits_where(period: Period, filters: Filters, first_day: _dt.date, conn=No
     """Return WHERE conditions for visits of the filtered users starting on first_day .. period.last."""
     v = db.visits
     conditions = [v.c.session_start >= day_start(first_day), v.c.session_start < next_day_start(period.last)]
-    source = shared_source(conn, period.observation_date) if conn is not None and filters.has_attribute_filters else None
-    users = filtered_users_select(period.observation_date, filters, source,
-                                  conn.dialect.name if conn is not None else None)
+    options = (first_visit_options(conn, period.observation_date)
+               if conn is not None and filters.has_attribute_filters else {})
+    users = filtered_users_select(period.observation_date, filters, **options)
     if users is not None:
         conditions.append(v.c.user_id.in_(users))
     return conditions

@@ -19,7 +19,7 @@ from dashboard import db
 from metrics.dialect import float_sum, whole_days
 from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions, validate_horizon
 from metrics.frames import conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import next_day_start, profiles_select, shared_source
+from metrics.profiles import first_visit_options, next_day_start, profiles_select
 
 COHORT_KINDS = ("retention", "conversion", "ltv", "roi")
 
@@ -49,7 +49,7 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
         return pd.DataFrame(columns=["kind", *dims, "lifetime", "users", "amount"])
     cohort = (
         profiles_select(o_date, filters, dt_from=first_dt, dt_to=last_dt, with_paid=True,
-                        source=shared_source(conn, o_date), dialect_name=conn.dialect.name)
+                        **first_visit_options(conn, o_date))
         .cte("cohort")
         .prefix_with("MATERIALIZED")
     )

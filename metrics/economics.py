@@ -14,9 +14,10 @@ from metrics.profiles import (
     attribute_conditions,
     costs_by_day_select,
     filtered_users_select,
+    first_visit_options,
     next_day_start,
+    profiled_users_select,
     profiles_select,
-    shared_source,
 )
 
 GRAINS = (None, "dt", "week", "month")
@@ -44,7 +45,7 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
     # all profiles acquired in the period (unfiltered: they decide which spend is unattributed)
     everyone = (
         profiles_select(o_date, None, dt_from=period.start, dt_to=period.last, with_payer=False,
-                        source=shared_source(conn, o_date), dialect_name=conn.dialect.name)
+                        **first_visit_options(conn, o_date))
         .cte("period_profiles")
         .prefix_with("MATERIALIZED")
     )
@@ -110,8 +111,7 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
         return empty_frame(columns)
     p = profiles_select(
         period.observation_date, filters, dt_from=period.start, dt_to=period.last,
-        with_payer="payer" in dims, with_cost=False, source=shared_source(conn, period.observation_date),
-        dialect_name=conn.dialect.name,
+        with_payer="payer" in dims, with_cost=False, **first_visit_options(conn, period.observation_date),
     ).subquery("profiles")
     key = [p.c[d] for d in dims]
     stmt = sa.select(*key, sa.func.count().label("new_users")).select_from(p).group_by(*key)
@@ -127,14 +127,11 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
 
 def _profile_users(conn, observation_date, filters: Filters) -> sa.Select:
     """Return a SELECT of user_id of the filtered users that have a profile as of O."""
-    source = shared_source(conn, observation_date)
-    users = filtered_users_select(observation_date, filters, source, conn.dialect.name)
+    options = first_visit_options(conn, observation_date)
+    users = filtered_users_select(observation_date, filters, **options)
     if users is not None:
         return users
-    if source is not None:
-        return sa.select(source.c.user_id)
-    v = db.visits
-    return sa.select(v.c.user_id).where(v.c.session_start < next_day_start(observation_date)).distinct()
+    return profiled_users_select(observation_date, options["source"], options["stored"])
 
 
 def daily_revenue(conn: Connection, filters: Filters) -> pd.DataFrame:

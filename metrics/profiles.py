@@ -26,12 +26,18 @@ def next_day_start(d: _dt.date) -> _dt.datetime:
     return day_start(d + _dt.timedelta(days=1))
 
 
-def first_visits_select(observation_date: _dt.date, dialect_name: str | None = None) -> sa.Select:
+def first_visits_select(observation_date: _dt.date | None, dialect_name: str | None = None, *,
+                        stored: bool = False) -> sa.Select:
     """Return a SELECT of one row per user with a visit dated <= O: user_id, first_ts, dt, region, device, channel.
 
     The first visit is the smallest session_start; ties go to the smallest channel, device, region
     (code-point order: the text columns are COLLATE "C" on PostgreSQL, bytes on DuckDB and SQLite).
-    Three equivalent shapes, chosen for the planner of `dialect_name`:
+    `observation_date` None: every visit (what `store_first_visits` stores).
+    `stored=True` reads the table `user_first_visits` (every user's first visit over all the data) and keeps the
+    users whose first visit is dated <= O: the same rows, because a user's first visit over all the visits is
+    their first visit over the visits dated <= O whenever it is dated <= O itself (and ties share one instant).
+    Only pass it when `db.first_visits_current(conn)` says the table is current. Otherwise
+    three equivalent shapes, chosen for the planner of `dialect_name`:
     - "duckdb": min(session_start) per user (a grouped aggregate), the visits at that instant (a join,
       ties included), then row_number over those few candidate rows only (DuckDB's windows are costly);
     - "postgresql": DISTINCT ON (user_id) in the tie-break order. PostgreSQL estimates its rows from the
@@ -41,13 +47,18 @@ def first_visits_select(observation_date: _dt.date, dialect_name: str | None = N
       with DISTINCT ON). A join on the per-user minimum is misestimated the same way;
     - otherwise (SQLite): row_number over each user's visits.
     """
+    if stored:
+        t = db.user_first_visits
+        stmt = sa.select(t.c.user_id, t.c.first_ts, date_of(t.c.first_ts).label("dt"), t.c.region, t.c.device,
+                         t.c.channel)
+        return stmt if observation_date is None else stmt.where(t.c.first_ts < next_day_start(observation_date))
     v = db.visits
-    seen = v.c.session_start < next_day_start(observation_date)
+    seen = [] if observation_date is None else [v.c.session_start < next_day_start(observation_date)]
     order = (v.c.session_start, v.c.channel, v.c.device, v.c.region)
     if dialect_name == "postgresql":
         firsts = (
             sa.select(v.c.user_id, v.c.session_start, v.c.region, v.c.device, v.c.channel)
-            .where(seen)
+            .where(*seen)
             .ext(distinct_on(v.c.user_id))
             .order_by(v.c.user_id, *order)
             .subquery("first_candidates")
@@ -56,7 +67,7 @@ def first_visits_select(observation_date: _dt.date, dialect_name: str | None = N
     if dialect_name == "duckdb":
         firsts = (
             sa.select(v.c.user_id, sa.func.min(v.c.session_start).label("first_ts"))
-            .where(seen)
+            .where(*seen)
             .group_by(v.c.user_id)
             .subquery("first_instants")
         )
@@ -74,7 +85,7 @@ def first_visits_select(observation_date: _dt.date, dialect_name: str | None = N
             sa.func.row_number().over(partition_by=v.c.user_id, order_by=order).label("visit_rank"),
         )
         .select_from(source)
-        .where(seen)
+        .where(*seen)
         .subquery("first_candidates")
     )
     return _first_visit_row(candidates).where(candidates.c.visit_rank == 1)
@@ -136,6 +147,7 @@ def profiles_select(
     with_paid: bool = False,
     source: sa.Table | None = None,
     dialect_name: str | None = None,
+    stored: bool = False,
 ) -> sa.Select:
     """Return a SELECT of the profiles as of O (columns PROFILE_COLUMNS, plus `paid` if asked), filtered.
 
@@ -144,7 +156,8 @@ def profiles_select(
     spend by the number of ALL profiles with that dt and channel, whatever the filters.
     Use it as a subquery: `profiles_select(O, f).subquery("profiles")`. `source`: a table already
     holding every profile as of O (see `shared_profiles`), read instead of recomputing them.
-    `dialect_name` (`conn.dialect.name`) picks the first-visit query shape its planner runs best.
+    `dialect_name` (`conn.dialect.name`) picks the first-visit query shape its planner runs best; `stored` reads
+    the stored first visits (see `first_visits_select`). `first_visit_options(conn, O)` gives all three.
     """
     if source is not None:
         wanted = ["user_id", "first_ts", "dt", "week", "month", "region", "device", "channel"]
@@ -164,9 +177,9 @@ def profiles_select(
     # at 1.2M visits), which sent the retention join into 91k index lookups; one side is estimated at 33 %.
     first_as_of = observation_date if dt_to is None else min(observation_date, dt_to)
     if with_cost:  # read twice (profiles and the new-user count per (dt, channel)): computed once
-        p = first_visits_select(first_as_of, dialect_name).cte("first_visits").prefix_with("MATERIALIZED")
+        p = first_visits_select(first_as_of, dialect_name, stored=stored).cte("first_visits").prefix_with("MATERIALIZED")
     else:
-        p = first_visits_select(first_as_of, dialect_name).subquery("first_visits")
+        p = first_visits_select(first_as_of, dialect_name, stored=stored).subquery("first_visits")
     columns = [
         p.c.user_id,
         p.c.first_ts,
@@ -219,14 +232,62 @@ def profiles_select(
 
 
 def filtered_users_select(observation_date: _dt.date, filters: Filters, source: sa.Table | None = None,
-                          dialect_name: str | None = None) -> sa.Select | None:
+                          dialect_name: str | None = None, stored: bool = False) -> sa.Select | None:
     """Return a SELECT of user_id of the users selected by the attribute filters, or None when there is none."""
     if not filters.has_attribute_filters:
         return None
     if source is not None:
         return sa.select(source.c.user_id).where(*attribute_conditions(source.c, filters))
-    first = first_visits_select(observation_date, dialect_name).subquery("first_visits")
+    first = first_visits_select(observation_date, dialect_name, stored=stored).subquery("first_visits")
     return sa.select(first.c.user_id).where(*attribute_conditions(first.c, filters))
+
+
+def profiled_users_select(observation_date: _dt.date, source: sa.Table | None = None, stored: bool = False) -> sa.Select:
+    """Return a SELECT of user_id of every user with a profile as of O (a visit dated <= O)."""
+    if source is not None:
+        return sa.select(source.c.user_id)
+    if stored:
+        t = db.user_first_visits
+        return sa.select(t.c.user_id).where(t.c.first_ts < next_day_start(observation_date))
+    v = db.visits
+    return sa.select(v.c.user_id).where(v.c.session_start < next_day_start(observation_date)).distinct()
+
+
+# ------------------------------------------------------------------------------------- stored first visits
+
+def first_visit_options(conn, observation_date: _dt.date) -> dict:
+    """Return the keyword arguments `source`, `stored`, `dialect_name` of `profiles_select` and
+    `filtered_users_select` for `conn`: the shared table of a `shared_profiles` block, else the stored first visits
+    when current, else the backend's live query shape."""
+    source = shared_source(conn, observation_date)
+    return {"source": source, "stored": source is None and db.first_visits_current(conn),
+            "dialect_name": conn.dialect.name}
+
+
+def store_first_visits(conn) -> int | None:
+    """Rebuild `user_first_visits` from the visits, mark it current for the data version; return the users stored.
+
+    Call inside the transaction that changed the visits, after `db.bump_data_version`: readers see the new visits
+    and their first visits together, or neither. On PostgreSQL a role that may not create or write the table (an
+    import role on a database made by an earlier version) gets a warning naming the command for the owner, and
+    None: the metrics then compute first visits from the visits, as before.
+    """
+    t = db.user_first_visits
+    db.create_schema(conn)  # a database made before the table existed
+    if not sa.inspect(conn).has_table(t.name):  # its creation was refused (create_schema warned)
+        return None
+    first = first_visits_select(None, conn.dialect.name).subquery("first_visits")
+    columns = ["user_id", "first_ts", "region", "device", "channel"]
+
+    def rebuild():
+        conn.execute(sa.delete(t))
+        conn.execute(sa.insert(t).from_select(columns, sa.select(*[first.c[c] for c in columns])
+                                              .order_by(first.c.first_ts)))
+        db.set_meta(conn, db.FIRST_VISITS_KEY, db.get_data_version(conn))
+
+    if not db.owner_ddl(conn, rebuild, "python -m dashboard refresh"):
+        return None
+    return conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
 
 
 def profiles(conn, filters: Filters):
@@ -238,8 +299,7 @@ def profiles(conn, filters: Filters):
     if period.is_empty:
         return empty_frame(PROFILE_COLUMNS)
     p = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last,
-                        source=shared_source(conn, period.observation_date),
-                        dialect_name=conn.dialect.name).subquery("profiles")
+                        **first_visit_options(conn, period.observation_date)).subquery("profiles")
     frame = read_frame(conn, sa.select(*[p.c[c] for c in PROFILE_COLUMNS]).order_by(p.c.user_id))
     if frame.empty:
         return empty_frame(PROFILE_COLUMNS)
@@ -279,6 +339,7 @@ def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
         name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
         conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, name)))  # a leftover of an interrupted block
         conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
+                                                            stored=db.first_visits_current(conn),
                                                             dialect_name=conn.dialect.name)))
         state[observation_date] = _shared_table(name)
     return state[observation_date]

@@ -85,7 +85,8 @@ def write_scores(engine: Engine, frame: pd.DataFrame, as_of: date) -> int:
         create_scores_table(conn)
         conn.execute(sa.delete(churn_scores).where(churn_scores.c.as_of == as_of))
         written = db.bulk_insert(conn, churn_scores, frame)
-        db.bump_data_version(conn)  # the dashboard reads these scores: cached results must not outlive them
+        # the dashboard reads these scores: cached results must not outlive them (the visits did not change)
+        db.bump_data_version(conn, visits_changed=False)
     db.refresh_statistics(engine, (churn_scores,))
     return written
 

@@ -84,6 +84,36 @@ def test_app004_first_start_fills_embedded_database_once(tmp_path, monkeypatch):
     engine.dispose()
 
 
+def test_app010_first_start_stores_the_first_visits_of_an_older_embedded_database(tmp_path, monkeypatch, caplog):
+    """The embedded file of an earlier version (events, no user_first_visits): the first start stores every user's
+    first visit once, keeps the data version (the data did not change), and the metrics read them; a database given
+    by DATABASE_URL is never written."""
+    import sqlalchemy as sa
+
+    import metrics
+    from dashboard.bootstrap import ensure_first_visits, prepare_default_database
+
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "older.duckdb"))
+    config = Config(demo_users=300, demo_seed=3)
+    assert ensure_demo_data(config) is True
+    with db.one_off_connection(None) as conn:
+        assert db.first_visits_current(conn)  # the demo load stores them
+        conn.exec_driver_sql("DROP TABLE user_first_visits")
+        conn.execute(sa.delete(db.app_meta).where(db.app_meta.c.key == db.FIRST_VISITS_KEY))
+        conn.commit()
+        version, live = db.get_data_version(conn), metrics.profiles(conn, metrics.Filters.make())
+    external = Config(database_url=f"duckdb:///{tmp_path / 'older.duckdb'}")
+    assert ensure_first_visits(external) is False
+    with caplog.at_level("WARNING", logger="dashboard.bootstrap"):
+        prepare_default_database(config)
+    assert "First visits stored for" in caplog.text
+    with db.one_off_connection(None, read_only=True) as conn:
+        assert db.first_visits_current(conn) and db.get_data_version(conn) == version
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.user_first_visits)).scalar_one() == len(live)
+        pd.testing.assert_frame_equal(metrics.profiles(conn, metrics.Filters.make()), live)
+    assert ensure_first_visits(config) is False  # done once
+
+
 def test_app005_concurrent_first_starts_fill_once(tmp_path):
     env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "race.duckdb"), "DEMO_USERS": "400"}
     env.pop("DATABASE_URL", None)
@@ -106,6 +136,13 @@ def test_app006_data_page_shows_the_summary(database_url):
     page = str(render_page("/data", ctx))
     assert "No data yet" not in page
     assert "2026-05-01" in page and "database-summary" in page
+    assert "computed from the visits on each query" in page  # written without `import`: not stored
+    from dashboard.refresh import refresh
+
+    writer = db.make_engine(database_url)
+    refresh(writer)
+    writer.dispose()
+    assert "stored for 1 user (the profiles read them)" in str(render_page("/data", ctx))
 
 
 def _free_port() -> int:

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import metrics
 from dashboard import db
+from metrics.profiles import store_first_visits
 from tests.conftest import PG_TEST_URL, make_database_url, pg_table_state, table_indexes
 
 
@@ -199,6 +201,7 @@ def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_chang
         db.create_schema(conn)
         conn.exec_driver_sql("DROP INDEX ix_visits_first_visit")
         conn.exec_driver_sql("CREATE INDEX ix_visits_user_start ON visits (user_id, session_start)")
+        conn.exec_driver_sql("DROP TABLE user_first_visits")  # a derived table of later versions
         schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
         conn.exec_driver_sql(f'CREATE ROLE {role} LOGIN')  # a generated name
         conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
@@ -209,12 +212,17 @@ def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_chang
         with caplog.at_level("WARNING", logger="dashboard.db"), writer.begin() as conn:
             db.create_schema(conn)
             db.bulk_insert(conn, db.visits, _visits(["1", "2"]))
+            db.bump_data_version(conn)
+            assert store_first_visits(conn) is None  # it may not create the table: the import goes on
         with writer.connect() as conn:
             assert db.row_counts(conn)["visits"] == 2
+            assert not db.first_visits_current(conn)
+            assert metrics.profiles(conn, metrics.Filters.make())["user_id"].tolist() == ["1", "2"]
         assert set(table_indexes(owner, "visits")) == {"ix_visits_user_start", "ix_visits_start"}
         assert ("must be owner of table visits" in caplog.text
                 and "CREATE INDEX ix_visits_first_visit ON visits (user_id, session_start, channel, device, region)"
                 in caplog.text and "DROP INDEX ix_visits_user_start" in caplog.text)
+        assert "permission denied for schema" in caplog.text and "CREATE TABLE user_first_visits" in caplog.text
     finally:
         if writer is not None:
             writer.dispose()
@@ -224,3 +232,36 @@ def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_chang
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
         admin.dispose()
+
+
+def test_db012_stored_first_visits_table_and_its_index(engine):
+    """create_schema makes user_first_visits; row stores index it by user (unique), DuckDB gets no index."""
+    assert sa.inspect(engine).has_table("user_first_visits")
+    expected = {} if engine.dialect.name == "duckdb" else {"ix_user_first_visits_user": ["user_id"]}
+    assert table_indexes(engine, "user_first_visits") == expected
+
+
+def test_db013_refresh_command_and_db_info(database_url, monkeypatch, capsys):
+    """Rows written by another tool (a plain insert, no new version): db-info says the first visits are not stored;
+    `python -m dashboard refresh` sets a new data version and stores them; db-info then counts them."""
+    from dashboard import cli
+
+    engine = db.make_engine(database_url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        db.bulk_insert(conn, db.visits, _visits(["1", "2", "2", "30000000000000000000"]))
+        version = db.bump_data_version(conn)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert cli.main(["db-info"]) == 0
+    assert "first visits: computed from the visits on each query" in capsys.readouterr().out
+    assert cli.main(["refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "first visits stored for 3 users" in out
+    with engine.connect() as conn:
+        assert db.get_data_version(conn) != version and db.get_data_version(conn) in out
+        assert db.first_visits_current(conn)
+        assert sorted(conn.execute(sa.select(db.user_first_visits.c.user_id)).scalars()) == [
+            "1", "2", "30000000000000000000"]
+    assert cli.main(["db-info"]) == 0
+    assert "first visits: stored for 3 users (current)" in capsys.readouterr().out
+    engine.dispose()

@@ -346,16 +346,29 @@ def sql_result(conn, fn: str, filter_kwargs: dict, params: dict):
     return getattr(metrics, fn)(conn, metrics.Filters.make(**filter_kwargs), **params)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+FIRST_VISIT_MODES = ("stored", "live")
+
+
+@pytest.fixture(scope="module", params=[(b, m) for b in BACKENDS for m in FIRST_VISIT_MODES],
+                ids=[f"{b}-{m}" for b in BACKENDS for m in FIRST_VISIT_MODES])
 def loaded(request, tmp_path_factory):
-    """A connection to a database holding DATA, one per backend for the whole module (read only)."""
-    url, cleanup = make_database_url(request.param, tmp_path_factory.mktemp(f"ref_{request.param}"))
+    """A connection to a database holding DATA, one per backend and first-visit mode for the whole module (read
+    only): `stored` = the table user_first_visits built for the data version, as after an import (what the app
+    reads); `live` = first visits computed from the visits on each query (no stored table for this version)."""
+    from metrics.profiles import store_first_visits
+
+    backend, mode = request.param
+    url, cleanup = make_database_url(backend, tmp_path_factory.mktemp(f"ref_{backend}_{mode}"))
     engine = db.make_engine(url)
     db.create_schema(engine)
     with engine.begin() as conn:
         for table in db.EVENT_TABLES:
             db.bulk_insert(conn, table, getattr(DATA, table.name))
+        db.bump_data_version(conn)
+        if mode == "stored":
+            store_first_visits(conn)
     with engine.connect() as conn:
+        assert db.first_visits_current(conn) is (mode == "stored")
         yield conn
     engine.dispose()
     cleanup()

@@ -543,6 +543,74 @@ def test_msql017_both_first_visit_shapes_agree_on_every_backend(tiny):
     assert got[None][2][3:] == ("DE", "PC", "Zeta")  # the tie at 23:50 goes to "Zeta" < "ads"
 
 
+def test_msql024_stored_first_visits_are_read_while_current_and_only_then(tiny):
+    """The metrics read `user_first_visits` when it was built for the data version: the stored shape equals the
+    live one at every observation date; a row altered in the table shows in the profiles and the filters (so it is
+    really what they read); after a version bump that changed the visits, the live first visits are back."""
+    from metrics.profiles import first_visits_select, store_first_visits
+
+    db.bump_data_version(tiny)
+    tiny.commit()
+    assert not db.first_visits_current(tiny)
+    live = metrics.profiles(tiny, F())
+    assert store_first_visits(tiny) == 5  # users 1, 2, 4 (after O, still stored), 5 and the 20-digit one
+    tiny.commit()
+    assert db.first_visits_current(tiny)
+    for o in ("2026-03-02", "2026-03-03", "2026-03-05", "2026-03-07"):
+        o_date = dt.date.fromisoformat(o)
+        shapes = [rows(metrics.conform(metrics.frames.read_frame(
+            tiny, first_visits_select(o_date, tiny.dialect.name, stored=stored).order_by("user_id"))))
+            for stored in (False, True)]
+        assert shapes[0] == shapes[1], o
+    pd.testing.assert_frame_equal(metrics.profiles(tiny, F()), live)
+
+    t = db.user_first_visits
+    tiny.execute(sa.update(t).where(t.c.user_id == "5").values(region="XX"))
+    tiny.commit()
+    assert metrics.profiles(tiny, F()).set_index("user_id").loc["5", "region"] == "XX"
+    assert list(metrics.profiles(tiny, F(regions=["XX"]))["user_id"]) == ["5"]
+    assert metrics.new_users(tiny, F(regions=["XX"]), dimensions=())["new_users"].tolist() == [1]
+
+    db.bump_data_version(tiny)  # a writer changed the visits and did not rebuild the table
+    tiny.commit()
+    assert not db.first_visits_current(tiny)
+    pd.testing.assert_frame_equal(metrics.profiles(tiny, F()), live)
+    assert metrics.profiles(tiny, F(regions=["XX"])).empty
+
+
+def test_msql025_a_version_bump_keeps_the_stored_first_visits_only_when_the_visits_did_not_change(tiny):
+    """Scores or an orders-only import bump the version with visits_changed=False: current stored first visits stay
+    current. A bump that changed the visits makes them stale, and a later bump without visits does not revive them."""
+    from metrics.profiles import store_first_visits
+
+    db.bump_data_version(tiny)
+    store_first_visits(tiny)
+    tiny.commit()
+    db.bump_data_version(tiny, visits_changed=False)
+    tiny.commit()
+    assert db.first_visits_current(tiny)
+    db.bump_data_version(tiny)
+    tiny.commit()
+    assert not db.first_visits_current(tiny)
+    db.bump_data_version(tiny, visits_changed=False)
+    tiny.commit()
+    assert not db.first_visits_current(tiny)
+
+
+def test_msql026_event_tables_without_app_meta_have_no_stored_first_visits(database_url):
+    """Event tables made by other tools (no app_meta, no user_first_visits): the metrics compute the first visits
+    from the visits and say nothing of a stored table."""
+    engine = db.make_engine(database_url)
+    db.metadata.create_all(engine, tables=list(db.EVENT_TABLES))
+    load_tiny(engine)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("app_meta")
+        assert not db.first_visits_current(conn)
+        assert list(metrics.profiles(conn, F())["user_id"]) == ["1", BIG, "2", "5"]
+        assert metrics.new_users(conn, F(regions=["UK"]), dimensions=())["new_users"].tolist() == [2]
+    engine.dispose()
+
+
 def test_msql022_both_pair_count_shapes_agree(tiny):
     """activity_summary's distinct (user, day/week/month) counts: DuckDB's shape (a CTE of the distinct user-days)
     and the others' (distinct days, weeks, months per user, summed) both run on every backend, give the same

@@ -1,0 +1,52 @@
+"""`refresh`: after the event tables were written by other tools, a new data version and the stored first visits."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from sqlalchemy.engine import Engine
+
+from dashboard import db
+from metrics.profiles import store_first_visits
+
+
+def refresh(engine: Engine) -> tuple[str, int, float]:
+    """Set a new data version and rebuild the stored first visits in one transaction; return (version, users,
+    seconds). The dashboard's cached results and stored first visits then follow tables written by other tools."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        db.create_schema(conn)
+        version = db.bump_data_version(conn)
+        users = store_first_visits(conn)
+    db.refresh_statistics(engine, db.DERIVED_TABLES)
+    return version, users, time.perf_counter() - started
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `refresh` command."""
+    parser = subparsers.add_parser(
+        "refresh", help="after writing the tables with other tools: new data version, first visits stored again",
+        description="Run this after the visits, orders or costs tables were changed by anything but `import` or "
+        "`demo` (SQL, an ETL job): it sets a new data version, so the dashboard drops its cached results, and "
+        "stores every user's first visit again (the profiles read them). Until then the dashboard shows the "
+        "cached numbers of the previous version and computes first visits from the visits.",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Refresh the database of DATABASE_URL (default data/dashboard.duckdb); print what was done."""
+    from dashboard.config import Config
+
+    engine = db.make_engine(Config.from_env().database_url)
+    try:
+        version, users, seconds = refresh(engine)
+    finally:
+        engine.dispose()
+    if users is None:
+        print(f"data version: {version}\nfirst visits NOT stored: this role may not write user_first_visits "
+              "(see the warning); the tables' owner should run this command")
+        return 1
+    print(f"data version: {version}\nfirst visits stored for {users:,} users in {seconds:.1f}s")
+    return 0
