@@ -36,6 +36,24 @@ def _default_database_is_empty() -> bool:
         return db.is_empty(conn)
 
 
+def _once_with_the_file_locked(needed, work) -> bool:
+    """Run `work(engine)` on a writable engine of the embedded file when `needed()` holds, checked again under the
+    file lock (several gunicorn workers may start at once: the first does the work while the others wait, then
+    find nothing left to do); return True if it ran."""
+    if not needed():
+        return False
+    path = default_duckdb_path()
+    with _file_lock(path.with_name(path.name + ".lock")):
+        if not needed():  # another process did it while we waited
+            return False
+        engine = db.make_engine(None)
+        try:
+            work(engine)
+        finally:
+            engine.dispose()
+        return True
+
+
 def ensure_demo_data(config: Config) -> bool:
     """Fill the embedded default database with demo data when it is empty; return True if it did.
 
@@ -44,30 +62,25 @@ def ensure_demo_data(config: Config) -> bool:
     """
     if not config.uses_default_database or not config.autofill_demo:
         return False
-    if not _default_database_is_empty():
-        return False
-    from dashboard import demo  # imported lazily: only a first start needs the generator
 
-    path = default_duckdb_path()
-    with _file_lock(path.with_name(path.name + ".lock")):
-        if not _default_database_is_empty():  # another worker filled it while we waited
-            return False
+    def fill(engine) -> None:
+        from dashboard import demo  # imported lazily: only a first start needs the generator
+
         started = time.monotonic()
         log.warning(
             "The embedded database %s is empty: generating demo data (%s users, seed %s); "
-            "this happens once.", path, f"{config.demo_users:,}", config.demo_seed,
+            "this happens once.", default_duckdb_path(), f"{config.demo_users:,}", config.demo_seed,
         )
-        engine = db.make_engine(None)
-        try:
-            counts = demo.write_demo(engine, users=config.demo_users, seed=config.demo_seed)
-        finally:
-            engine.dispose()
+        counts = demo.write_demo(engine, users=config.demo_users, seed=config.demo_seed)
         log.warning("Demo data ready in %.1fs: %s", time.monotonic() - started, counts)
-        if config.demo_model:  # the churn model and clusters of the demo follow in the background
-            from ml import demo_model
 
-            demo_model.mark_pending()
-        return True
+    if not _once_with_the_file_locked(_default_database_is_empty, fill):
+        return False
+    if config.demo_model:  # the churn model and clusters of the demo follow in the background
+        from ml import demo_model
+
+        demo_model.mark_pending()
+    return True
 
 
 def _first_visits_missing() -> bool:
@@ -87,25 +100,18 @@ def ensure_first_visits(config: Config) -> bool:
     """
     if not config.uses_default_database:
         return False
-    try:
-        if not _first_visits_missing():
-            return False
+
+    def store(engine) -> None:
         from metrics.profiles import store_first_visits
 
-        path = default_duckdb_path()
-        with _file_lock(path.with_name(path.name + ".lock")):
-            if not _first_visits_missing():  # another worker stored them while we waited
-                return False
-            started = time.monotonic()
-            log.warning("Storing every user's first visit in %s (once, for faster pages) ...", path)
-            engine = db.make_engine(None)
-            try:
-                with engine.begin() as conn:
-                    users = store_first_visits(conn)
-            finally:
-                engine.dispose()
-            log.warning("First visits stored for %s users in %.1fs", f"{users:,}", time.monotonic() - started)
-            return True
+        started = time.monotonic()
+        log.warning("Storing every user's first visit in %s (once, for faster pages) ...", default_duckdb_path())
+        with engine.begin() as conn:
+            users = store_first_visits(conn)
+        log.warning("First visits stored for %s users in %.1fs", f"{users:,}", time.monotonic() - started)
+
+    try:
+        return _once_with_the_file_locked(_first_visits_missing, store)
     except (db.DatabaseBusyError, sa.exc.SQLAlchemyError) as exc:
         log.warning("Could not store the first visits (%s); the pages compute them from the visits until "
                     "`python -m dashboard refresh` runs", str(exc).splitlines()[0])

@@ -70,7 +70,7 @@ EVENT_TABLES = (visits, orders, costs)
 # inside each transaction that changes the visits (import, demo load, `refresh`). The metrics read it instead of
 # searching 10M visits for each user's first one, but only while app_meta's FIRST_VISITS_KEY equals the data
 # version: a writer that changes the visits and bumps the version without rebuilding it leaves it unused, never
-# wrong (`metrics.profiles.stored_first_visits`).
+# wrong (`first_visits_current`).
 user_first_visits = sa.Table(
     "user_first_visits",
     metadata,

@@ -11,9 +11,10 @@ from dashboard import db
 from metrics.profiles import store_first_visits
 
 
-def refresh(engine: Engine) -> tuple[str, int, float]:
+def refresh(engine: Engine) -> tuple[str, int | None, float]:
     """Set a new data version and rebuild the stored first visits in one transaction; return (version, users,
-    seconds). The dashboard's cached results and stored first visits then follow tables written by other tools."""
+    seconds); users is None when this PostgreSQL role may not write the table (a warning says so). The dashboard's
+    cached results and stored first visits then follow tables written by other tools."""
     started = time.perf_counter()
     with engine.begin() as conn:
         db.create_schema(conn)
