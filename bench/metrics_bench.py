@@ -11,8 +11,8 @@ step runs in a fresh subprocess so that its peak memory is its own:
 - sql:        the bundle through metrics/ on DuckDB, one call after the other as a dashboard would:
               profiles, activity_summary, activity_daily, retention / conversion / ltv / roi by channel
               (horizon 14), channel_economics
-- sql_live:   the same calls with the first visits found in the visits by every call (as before the table
-              `user_first_visits` was stored at load time, 2026-12-05; what a database gets until it is stored)
+- sql_live:   the same calls computing first visits and user-days from the visits in every call (as before the
+              derived tables were stored at load time, 2026-12-05; what a database gets until they are stored)
 - sql_shared: the same calls inside `metrics.shared_profiles(conn)` (profiles computed once)
 - sql_report: `metrics.cohort_report` alone (retention, conversion, ltv, roi, payback in one query)
 - pandas:     the same bundle through tests/reference.py on frames read from the cached file
@@ -65,7 +65,7 @@ def ensure_data(size: str) -> Path:
 
     path = cache_path(size)
     if path.exists():
-        store_missing_first_visits(path)
+        store_missing_derived_tables(path)
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
     users = SIZES[size] // VISITS_PER_USER
@@ -87,19 +87,19 @@ def ensure_data(size: str) -> Path:
     return path
 
 
-def store_missing_first_visits(path: Path) -> None:
-    """Store the first visits in a cached file made before they were stored (as the app's first start does)."""
+def store_missing_derived_tables(path: Path) -> None:
+    """Store the derived tables in a cached file made before they were stored (as the app's first start does)."""
     from dashboard import db
-    from metrics.profiles import store_first_visits
+    from metrics.derived import store_derived_tables
 
     with db.one_off_connection(f"duckdb:///{path}", read_only=True) as conn:
-        if db.first_visits_current(conn):
+        if db.derived_current(conn):
             return
     t0 = time.perf_counter()
     with db.one_off_connection(f"duckdb:///{path}") as conn:
-        users = store_first_visits(conn)
+        users = store_derived_tables(conn)
         conn.commit()
-    print(f"[data] {path.name}: first visits stored for {users:,} users in {time.perf_counter() - t0:.1f}s",
+    print(f"[data] {path.name}: first visits and user-days stored for {users:,} users in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
 
 
@@ -184,8 +184,8 @@ def run_step(step: str, url: str, repeat: int = 1, duckdb_memory_limit: str | No
             result["seconds"], result["calls"] = best_of(repeat, lambda: {"rows": len(conn.execute(stmt).fetchall())})
         elif step == "sql":
             result["seconds"], result["calls"] = best_of(repeat, lambda: sql_bundle(conn))
-        elif step == "sql_live":  # as before 2026-12-05: every call finds the first visits in the visits
-            db.first_visits_current = lambda _conn: False  # this child process only
+        elif step == "sql_live":  # as before 2026-12-05: every call computes from the visits
+            db.derived_current = lambda _conn: False  # this child process only
             result["seconds"], result["calls"] = best_of(repeat, lambda: sql_bundle(conn))
         elif step == "sql_shared":
             import metrics
@@ -389,7 +389,7 @@ def main(argv=None) -> int:
         report = measure("sql_report", url)
         print(f"| {label} | duckdb | floor | {floor['seconds']:.2f} | {floor['peak_mib']:.0f} |")
         print(f"| {label} | duckdb | SQL bundle | {sql['seconds']:.2f} | {sql['peak_mib']:.0f} |")
-        print(f"| {label} | duckdb | SQL bundle, first visits not stored | {live['seconds']:.2f} | "
+        print(f"| {label} | duckdb | SQL bundle, not stored | {live['seconds']:.2f} | "
               f"{live['peak_mib']:.0f} |")
         print(f"| {label} | duckdb | SQL bundle in shared_profiles | {shared['seconds']:.2f} | {shared['peak_mib']:.0f} |")
         print(f"| {label} | duckdb | (cohort_report, 1 query) | {report['seconds']:.2f} | {report['peak_mib']:.0f} |")
@@ -398,10 +398,10 @@ def main(argv=None) -> int:
             pandas = measure("pandas", url)
             print(f"| {label} | pandas | reference bundle | {pandas['seconds']:.2f} | {pandas['peak_mib']:.0f} |")
         details[size] = {"sql": sql["calls"], "pandas": pandas["calls"] if pandas else None}
-        details[f"{size} first visits not stored"] = {"sql": live["calls"], "pandas": None}
+        details[f"{size} not stored"] = {"sql": live["calls"], "pandas": None}
         details[f"{size} shared"] = {"sql": shared["calls"], "pandas": None}
         summary.append((size, floor, sql, pandas))
-        summary.append((f"{size} first visits not stored", floor, live, pandas))
+        summary.append((f"{size} not stored", floor, live, pandas))
         summary.append((f"{size} shared_profiles", floor, shared, pandas))
         sys.stdout.flush()
     row_stores = []
@@ -419,14 +419,14 @@ def main(argv=None) -> int:
             shared = measure("sql_shared", url)
             print(f"| 1m | {backend} | floor | {floor['seconds']:.2f} | {floor['peak_mib']:.0f} |")
             print(f"| 1m | {backend} | SQL bundle | {sql['seconds']:.2f} | {sql['peak_mib']:.0f} |")
-            print(f"| 1m | {backend} | SQL bundle, first visits not stored | {live['seconds']:.2f} | "
+            print(f"| 1m | {backend} | SQL bundle, not stored | {live['seconds']:.2f} | "
                   f"{live['peak_mib']:.0f} |")
             print(f"| 1m | {backend} | SQL bundle in shared_profiles | {shared['seconds']:.2f} | {shared['peak_mib']:.0f} |")
             details[f"1m-{backend}"] = {"sql": sql["calls"], "pandas": None}
-            details[f"1m-{backend} first visits not stored"] = {"sql": live["calls"], "pandas": None}
+            details[f"1m-{backend} not stored"] = {"sql": live["calls"], "pandas": None}
             details[f"1m-{backend} shared"] = {"sql": shared["calls"], "pandas": None}
             summary.append((f"1m-{backend}", floor, sql, None))
-            summary.append((f"1m-{backend} first visits not stored", floor, live, None))
+            summary.append((f"1m-{backend} not stored", floor, live, None))
             summary.append((f"1m-{backend} shared_profiles", floor, shared, None))
             sys.stdout.flush()
         finally:

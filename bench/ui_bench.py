@@ -40,7 +40,7 @@ DEFAULT_DB = REPO / "bench" / ".cache" / "ui_bench_1m.duckdb"
 
 
 def ensure_database(url: str, path: Path | None, users: int) -> None:
-    """Generate the demo data into the database at `url` unless it already holds data; store its first visits if
+    """Generate the demo data into the database at `url` unless it already holds data; store its derived tables if
     an earlier version did not (as `python -m dashboard refresh` does, keeping the data version)."""
     if path is not None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,13 +49,13 @@ def ensure_database(url: str, path: Path | None, users: int) -> None:
         db.create_schema(engine)
         with engine.connect() as conn:
             if not db.is_empty(conn):
-                if not db.first_visits_current(conn):
-                    from metrics.profiles import store_first_visits
+                if not db.derived_current(conn):
+                    from metrics.derived import store_derived_tables
 
                     started = time.perf_counter()
-                    users = store_first_visits(conn)
+                    users = store_derived_tables(conn)
                     conn.commit()
-                    print(f"first visits stored for {users:,} users in {time.perf_counter() - started:.1f}s",
+                    print(f"first visits and user-days stored for {users:,} users in {time.perf_counter() - started:.1f}s",
                           flush=True)
                 return
         from dashboard.demo import write_demo
@@ -109,11 +109,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cached-repeats", type=int, default=3, help="cached renders per filter change")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pages", nargs="*", default=None, help="paths to run (default: every data page)")
-    parser.add_argument("--first-visits-not-stored", action="store_true",
-                        help="find first visits in the visits on every query, as before 2026-12-05 (for comparison)")
+    parser.add_argument("--not-stored", action="store_true",
+                        help="compute first visits and user-days from the visits in every query, as before the derived tables (2026-12-05), for comparison")
     args = parser.parse_args(argv)
-    if args.first_visits_not_stored:
-        db.first_visits_current = lambda _conn: False  # this process only
+    if args.not_stored:
+        db.derived_current = lambda _conn: False  # this process only
 
     path = None
     url = args.database_url

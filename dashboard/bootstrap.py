@@ -84,36 +84,38 @@ def ensure_demo_data(config: Config) -> bool:
 
 
 def _first_visits_missing() -> bool:
-    """True when the embedded database holds events but no current stored first visits (opened read-only)."""
+    """True when the embedded database holds events but no current derived tables (opened read-only)."""
     if not default_duckdb_path().exists():
         return False
     with db.one_off_connection(None, read_only=True) as conn:
-        return not db.is_empty(conn) and not db.first_visits_current(conn)
+        return not db.is_empty(conn) and not db.derived_current(conn)
 
 
 def ensure_first_visits(config: Config) -> bool:
-    """Store the first visits of the embedded default database when they are missing (a file made by an earlier
+    """Store the derived tables (first visits, user-days) of the embedded default database when they are missing (a
+    file made by an earlier
     version); return True if it did. The data version is kept: the data did not change.
 
     Never touches a database given by DATABASE_URL (`python -m dashboard refresh` does it there). When the file
-    is busy (an import holds it) the app starts anyway: the metrics then compute first visits from the visits.
+    is busy (an import holds it) the app starts anyway: the metrics then compute from the visits.
     """
     if not config.uses_default_database:
         return False
 
     def store(engine) -> None:
-        from metrics.profiles import store_first_visits
+        from metrics.derived import store_derived_tables
 
         started = time.monotonic()
-        log.warning("Storing every user's first visit in %s (once, for faster pages) ...", default_duckdb_path())
+        log.warning("Storing every user's first visit and active days in %s (once, for faster pages) ...",
+                    default_duckdb_path())
         with engine.begin() as conn:
-            users = store_first_visits(conn)
-        log.warning("First visits stored for %s users in %.1fs", f"{users:,}", time.monotonic() - started)
+            users = store_derived_tables(conn)
+        log.warning("First visits and user-days stored for %s users in %.1fs", f"{users:,}", time.monotonic() - started)
 
     try:
         return _once_with_the_file_locked(_first_visits_missing, store)
     except (db.DatabaseBusyError, sa.exc.SQLAlchemyError) as exc:
-        log.warning("Could not store the first visits (%s); the pages compute them from the visits until "
+        log.warning("Could not store the first visits and user-days (%s); the pages compute from the visits until "
                     "`python -m dashboard refresh` runs", str(exc).splitlines()[0])
         return False
 

@@ -66,21 +66,29 @@ app_meta = sa.Table(
 
 EVENT_TABLES = (visits, orders, costs)
 
-# Every user's first visit (the contract's tie-break), derived from `visits` by `metrics.profiles.store_first_visits`
-# inside each transaction that changes the visits (import, demo load, `refresh`). The metrics read it instead of
-# searching 10M visits for each user's first one, but only while app_meta's FIRST_VISITS_KEY equals the data
-# version: a writer that changes the visits and bumps the version without rebuilding it leaves it unused, never
-# wrong (`first_visits_current`).
+# Derived tables, rebuilt from the visits by `metrics.derived.store_derived_tables` inside each transaction that
+# changes the visits (import, demo load, `refresh`), so that the metrics do not search 10M visits in every query:
+# - user_first_visits: every user's first visit (the contract's tie-break) and a dense integer `user_key`;
+# - user_days: the distinct (user_key, day) of the visits, day = date(session_start).
+# They are read only while app_meta's DERIVED_KEY equals the data version: a writer that changes the visits and
+# bumps the version without rebuilding them leaves them unused, never wrong (`derived_current`).
 user_first_visits = sa.Table(
     "user_first_visits",
     metadata,
     sa.Column("user_id", Text, nullable=False),
+    sa.Column("user_key", sa.Integer(), nullable=False),
     sa.Column("first_ts", sa.DateTime(), nullable=False),
     sa.Column("region", Text, nullable=False),
     sa.Column("device", Text, nullable=False),
     sa.Column("channel", Text, nullable=False),
 )
-DERIVED_TABLES = (user_first_visits,)
+user_days = sa.Table(
+    "user_days",
+    metadata,
+    sa.Column("user_key", sa.Integer(), nullable=False),
+    sa.Column("day", sa.Date(), nullable=False),
+)
+DERIVED_TABLES = (user_first_visits, user_days)
 
 
 def row_store_indexes(*indexes: sa.Index) -> tuple[sa.Index, ...]:
@@ -146,6 +154,7 @@ INDEXES = row_store_indexes(
     sa.Index("ix_orders_dt", orders.c.event_dt),
     sa.Index("ix_costs_dt_channel", costs.c.dt, costs.c.channel),
     sa.Index("ix_user_first_visits_user", user_first_visits.c.user_id, unique=True),
+    sa.Index("ix_user_days_user_day", user_days.c.user_key, user_days.c.day, unique=True),
 )
 
 # Indexes of earlier versions that an index above now covers (same leading columns): dropped by
@@ -154,7 +163,7 @@ SUPERSEDED_INDEXES = ("ix_visits_user_start",)
 
 
 DATA_VERSION_KEY = "data_version"
-FIRST_VISITS_KEY = "first_visits_version"  # the data version `user_first_visits` was built for
+DERIVED_KEY = "derived_version"  # the data version the derived tables (user_first_visits, user_days) were built for
 
 
 class DatabaseBusyError(RuntimeError):
@@ -271,9 +280,28 @@ def create_schema(engine_or_conn: Engine | Connection) -> None:
     conn = engine_or_conn
     metadata.create_all(conn, tables=[visits, orders, costs, app_meta], checkfirst=True)
     for table in DERIVED_TABLES:  # new in a database made by an earlier version: maybe by a role that may not create
-        if not sa.inspect(conn).has_table(table.name):
-            owner_ddl(conn, lambda: table.create(conn), str(sa.schema.CreateTable(table).compile(conn)))
+        if _has_shape(conn, table):
+            continue
+        # missing, or an earlier shape of a derived table (nothing in it is lost by building it again)
+        if sa.inspect(conn).has_table(table.name) and not owner_ddl(conn, lambda: table.drop(conn),
+                                                                     f"DROP TABLE {table.name}"):
+            continue
+        owner_ddl(conn, lambda: table.create(conn), str(sa.schema.CreateTable(table).compile(conn)))
     create_indexes(conn, [i for i in INDEXES if sa.inspect(conn).has_table(i.table.name)], SUPERSEDED_INDEXES)
+
+
+def _has_shape(conn: Connection, table: sa.Table) -> bool:
+    """True when `table` exists with exactly its columns of this version."""
+    if not sa.inspect(conn).has_table(table.name):
+        return False
+    # the columns of a zero-row read (duckdb-engine's inspector cannot list columns: it queries PostgreSQL catalogs)
+    columns = conn.execute(sa.select(sa.text("*")).select_from(sa.table(table.name)).limit(0)).keys()
+    return set(columns) == {c.name for c in table.columns}
+
+
+def derived_tables_writable(conn: Connection) -> bool:
+    """True when every derived table exists in this version's shape (create_schema could make them)."""
+    return all(_has_shape(conn, table) for table in DERIVED_TABLES)
 
 
 def schema_exists(conn: Connection) -> bool:
@@ -309,35 +337,35 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
 _HAS_META = "dashboard.has_app_meta"
 
 
-def first_visits_current(conn: Connection) -> bool:
-    """True when `user_first_visits` was built for the data's current version (so it equals the live first visits).
+def derived_current(conn: Connection) -> bool:
+    """True when the derived tables (user_first_visits, user_days) were built for the data's current version, so
+    they equal what the metrics would compute from the visits.
 
-    One small read of app_meta: the table is trusted only while app_meta's first-visits version equals the data
-    version, which every writer of the event tables bumps (a writer that does not rebuild the table only makes the
-    metrics compute the first visits from the visits again). Event tables made by other tools, without app_meta,
-    have no stored first visits.
+    One small read of app_meta: they are trusted only while app_meta's derived version equals the data version,
+    which every writer of the event tables bumps (a writer that does not rebuild them only makes the metrics
+    compute from the visits again). Event tables made by other tools, without app_meta, have none.
     """
     if not conn.info.get(_HAS_META):
         if not sa.inspect(conn).has_table(app_meta.name):
             return False
         conn.info[_HAS_META] = True  # app_meta is never dropped by this code: looked up once per connection
-    meta = get_meta(conn, DATA_VERSION_KEY, FIRST_VISITS_KEY)
-    return meta.get(FIRST_VISITS_KEY) is not None and meta.get(FIRST_VISITS_KEY) == meta.get(DATA_VERSION_KEY)
+    meta = get_meta(conn, DATA_VERSION_KEY, DERIVED_KEY)
+    return meta.get(DERIVED_KEY) is not None and meta.get(DERIVED_KEY) == meta.get(DATA_VERSION_KEY)
 
 
 def bump_data_version(conn: Connection, *, visits_changed: bool = True) -> str:
     """Set and return a new data version; call inside the transaction that changed the data.
 
-    The stored first visits (`user_first_visits`) stay in use only if they were current and the caller says the
+    The derived tables (user_first_visits, user_days) stay in use only if they were current and the caller says the
     visits did not change (`visits_changed=False`: an orders- or costs-only import, new churn scores); otherwise
-    they wait for `metrics.profiles.store_first_visits` and the metrics compute first visits from the visits.
+    they wait for `metrics.derived.store_derived_tables` and the metrics compute from the visits.
     """
-    before = get_meta(conn, DATA_VERSION_KEY, FIRST_VISITS_KEY)
+    before = get_meta(conn, DATA_VERSION_KEY, DERIVED_KEY)
     version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + uuid.uuid4().hex[:8]
     set_meta(conn, DATA_VERSION_KEY, version)
     current = before.get(DATA_VERSION_KEY)
-    if not visits_changed and current is not None and before.get(FIRST_VISITS_KEY) == current:
-        set_meta(conn, FIRST_VISITS_KEY, version)
+    if not visits_changed and current is not None and before.get(DERIVED_KEY) == current:
+        set_meta(conn, DERIVED_KEY, version)
     return version
 
 
@@ -417,9 +445,9 @@ def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
 
 
 def replace_all(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction, then store the
-    first visits; return the rows loaded per event table."""
-    from metrics.profiles import store_first_visits  # the first-visit query lives with the metric contract
+    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction, then build the
+    derived tables; return the rows loaded per event table."""
+    from metrics.derived import store_derived_tables  # the first-visit query lives with the metric contract
 
     counts = {}
     for table in EVENT_TABLES:
@@ -427,7 +455,7 @@ def replace_all(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, 
     for table in EVENT_TABLES:
         counts[table.name] = bulk_insert(conn, table, frames.get(table.name, pd.DataFrame()))
     bump_data_version(conn)
-    store_first_visits(conn)
+    store_derived_tables(conn)
     return counts
 
 
@@ -492,9 +520,10 @@ def db_info(conn: Connection) -> dict[str, Any]:
         if user is not None:
             entry["users"] = row[3]
         info["tables"][table.name] = entry
-    stored = first_visits_current(conn)
-    info["first_visits"] = {"current": stored, "users": conn.execute(
-        sa.select(sa.func.count()).select_from(user_first_visits)).scalar_one() if stored else None}
+    stored = derived_current(conn)
+    count = lambda table: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()  # noqa: E731
+    info["derived"] = {"current": stored, "users": count(user_first_visits) if stored else None,
+                       "user_days": count(user_days) if stored else None}
     return info
 
 

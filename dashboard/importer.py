@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from dashboard import db
 from dashboard.errors import BadInput
-from metrics.profiles import store_first_visits
+from metrics.derived import store_derived_tables
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,8 @@ class ImportReport:
     data_version: str | None = None
     changed: bool = False
     statistics_seconds: float | None = None  # VACUUM (ANALYZE) after the commit (PostgreSQL only)
-    first_visits_users: int | None = None  # users in the rebuilt stored first visits (None: the visits did not change)
-    first_visits_seconds: float | None = None
+    derived_users: int | None = None  # users in the rebuilt derived tables (None: the visits did not change)
+    derived_seconds: float | None = None
 
     def for_table(self, table: str) -> FileReport:
         """Return the report of the (first) file imported into `table`."""
@@ -519,10 +519,10 @@ def import_files(
         written = tuple(dict.fromkeys(s.table for s in staged))
         if report.changed:
             report.data_version = db.bump_data_version(conn, visits_changed=visits_changed)
-        if visits_changed:  # same transaction: the new visits and their first visits commit together
+        if visits_changed:  # same transaction: the new visits and their derived tables commit together
             started = time.perf_counter()
-            report.first_visits_users = store_first_visits(conn)
-            report.first_visits_seconds = time.perf_counter() - started
+            report.derived_users = store_derived_tables(conn)
+            report.derived_seconds = time.perf_counter() - started
             written += db.DERIVED_TABLES
     if report.changed:  # committed: fresh planner statistics for the written tables (PostgreSQL)
         report.statistics_seconds = db.refresh_statistics(engine, written)
@@ -549,11 +549,11 @@ def format_report(report: ImportReport) -> str:
     for table, count in report.replaced.items():
         lines.append(f"replaced: deleted {count:,} earlier {table} row(s)")
     lines.append(f"data version: {report.data_version}" if report.changed else "nothing changed")
-    if report.first_visits_users is not None:
-        lines.append(f"first visits stored for {report.first_visits_users:,} users in "
-                     f"{report.first_visits_seconds:.1f}s")
-    elif report.first_visits_seconds is not None:
-        lines.append("first visits not stored (see the warning): the pages compute them from the visits until the "
+    if report.derived_users is not None:
+        lines.append(f"first visits and user-days stored for {report.derived_users:,} users in "
+                     f"{report.derived_seconds:.1f}s")
+    elif report.derived_seconds is not None:
+        lines.append("first visits and user-days not stored (see the warning): the pages compute from the visits until the "
                      "tables' owner runs `python -m dashboard refresh`")
     if report.statistics_seconds is not None:
         lines.append(f"planner statistics refreshed (VACUUM ANALYZE) in {report.statistics_seconds:.1f}s")

@@ -27,11 +27,12 @@ def format_info(info: dict) -> str:
         users = f", {entry['users']:,} users" if "users" in entry else ""
         span = f"{entry['first']} .. {entry['last']}" if entry["first"] else "no rows"
         lines.append(f"{name:<8}      {entry['rows']:>12,} rows{users}; {span}")
-    first = info.get("first_visits")
-    if first is not None:
-        lines.append(f"first visits: stored for {first['users']:,} users (current)" if first["current"] else
-                     "first visits: computed from the visits on each query (not stored for this data version; "
-                     "`python -m dashboard refresh` stores them)")
+    derived = info.get("derived")
+    if derived is not None:
+        lines.append(f"derived:      first visits of {derived['users']:,} users and {derived['user_days']:,} user-days "
+                     "stored (current)" if derived["current"] else
+                     "derived:      not stored for this data version: the pages compute from the visits on each "
+                     "query (`python -m dashboard refresh` stores them)")
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`refresh`: after the event tables were written by other tools, a new data version and the stored first visits."""
+"""`refresh`: after the event tables were written by other tools, a new data version and the derived tables again."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import time
 from sqlalchemy.engine import Engine
 
 from dashboard import db
-from metrics.profiles import store_first_visits
+from metrics.derived import store_derived_tables
 
 
 def refresh(engine: Engine) -> tuple[str, int | None, float]:
-    """Set a new data version and rebuild the stored first visits in one transaction; return (version, users,
+    """Set a new data version and rebuild the derived tables in one transaction; return (version, users,
     seconds); users is None when this PostgreSQL role may not write the table (a warning says so). The dashboard's
-    cached results and stored first visits then follow tables written by other tools."""
+    cached results and derived tables (first visits, user-days) then follow tables written by other tools."""
     started = time.perf_counter()
     with engine.begin() as conn:
         db.create_schema(conn)
         version = db.bump_data_version(conn)
-        users = store_first_visits(conn)
+        users = store_derived_tables(conn)
     db.refresh_statistics(engine, db.DERIVED_TABLES)
     return version, users, time.perf_counter() - started
 
@@ -27,11 +27,12 @@ def refresh(engine: Engine) -> tuple[str, int | None, float]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `refresh` command."""
     parser = subparsers.add_parser(
-        "refresh", help="after writing the tables with other tools: new data version, first visits stored again",
+        "refresh", help="after writing the tables with other tools: new data version, first visits and user-days stored again",
         description="Run this after the visits, orders or costs tables were changed by anything but `import` or "
         "`demo` (SQL, an ETL job): it sets a new data version, so the dashboard drops its cached results, and "
-        "stores every user's first visit again (the profiles read them). Until then the dashboard shows the "
-        "cached numbers of the previous version and computes first visits from the visits.",
+        "stores every user's first visit and the (user, day) pairs of the visits again (the profiles and the "
+        "activity read them). Until then the dashboard shows the cached numbers of the previous version and "
+        "computes from the visits.",
     )
     parser.set_defaults(func=run)
 
@@ -46,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if users is None:
-        print(f"data version: {version}\nfirst visits NOT stored: this role may not write user_first_visits "
+        print(f"data version: {version}\nfirst visits and user-days NOT stored: this role may not write them "
               "(see the warning); the tables' owner should run this command")
         return 1
-    print(f"data version: {version}\nfirst visits stored for {users:,} users in {seconds:.1f}s")
+    print(f"data version: {version}\nfirst visits and user-days stored for {users:,} users in {seconds:.1f}s")
     return 0

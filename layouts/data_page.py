@@ -58,7 +58,7 @@ def database_summary(info: dict) -> html.Div:
                         className="mb-2",
                     ),
                     table,
-                    *first_visits_note(info.get("first_visits")),
+                    *derived_note(info.get("derived")),
                 ]
             ),
         ],
@@ -66,18 +66,18 @@ def database_summary(info: dict) -> html.Div:
     )
 
 
-def first_visits_note(first_visits: dict | None) -> list:
-    """Return the line saying whether the pages read stored first visits (and for how many users), or nothing."""
-    if first_visits is None:
+def derived_note(derived: dict | None) -> list:
+    """Return the line saying whether the pages read the derived tables (first visits, user-days), or nothing."""
+    if derived is None:
         return []
-    if first_visits["current"]:
-        users = first_visits["users"]
-        text = [html.Strong("First visits: "), f"stored for {users:,} user{'' if users == 1 else 's'} "
-                "(the profiles read them)"]
+    if derived["current"]:
+        users, days = derived["users"], derived["user_days"]
+        text = [html.Strong("Derived tables: "), f"first visits of {users:,} user{'' if users == 1 else 's'} and "
+                f"{days:,} user-day{'' if days == 1 else 's'} stored (the profiles and the activity read them)"]
     else:
-        text = [html.Strong("First visits: "), "computed from the visits on each query; ",
-                html.Code("python -m dashboard refresh"), " stores them and makes the pages faster"]
-    return [html.P(text, className="mt-2 mb-0 small text-muted", id="first-visits-note")]
+        text = [html.Strong("Derived tables: "), "not stored for this data version, the pages compute from the "
+                "visits; ", html.Code("python -m dashboard refresh"), " stores them and makes the pages faster"]
+    return [html.P(text, className="mt-2 mb-0 small text-muted", id="derived-note")]
 
 
 def data_page(info: dict) -> html.Div:

@@ -20,7 +20,7 @@ from metrics.dialect import (add_days, date_of, day_start, epoch_us, median_sele
                              week_start)
 from metrics.filters import Filters, Period, resolve_period
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import filtered_users_select, first_visit_options, next_day_start
+from metrics.profiles import attribute_conditions, filtered_users_select, first_visit_options, next_day_start
 
 SUMMARY_METRICS = ("dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds", "median_session_seconds")
 
@@ -37,13 +37,32 @@ def _visits_where(period: Period, filters: Filters, first_day: _dt.date, conn=No
     return conditions
 
 
-def _user_days_select(period: Period, filters: Filters, first_day: _dt.date, conn=None) -> sa.Select:
+def _stored_user_days(conn) -> bool:
+    """True when the activity reads the stored table user_days (current for the data version) on `conn`."""
+    return conn is not None and db.derived_current(conn)
+
+
+def _user_days_select(period: Period, filters: Filters, first_day: _dt.date, conn=None,
+                      stored: bool | None = None) -> sa.Select:
     """Return a SELECT of distinct (user_id, day) of visits from first_day to period.last (filtered users).
 
-    A GROUP BY, not a DISTINCT: PostgreSQL then reads the visits in user order from the visits index and sorts only
-    each user's few days (an incremental sort), where for DISTINCT it sorted all the visits on disk (activity_daily
-    at 1.2M visits: 0.85-0.95 s against 1.24-1.33 s). DuckDB and SQLite run both alike.
+    `stored` (default: whether the derived tables are current on `conn`): read the table user_days, whose
+    integer `user_key` comes back labelled `user_id` (every use only groups or counts by it), the filters applied
+    through the users' stored first visits as of O. Otherwise a GROUP BY of the visits, not a DISTINCT:
+    PostgreSQL then reads the visits in user order from the visits index and sorts only each user's few days (an
+    incremental sort), where for DISTINCT it sorted all the visits on disk (activity_daily at 1.2M visits:
+    0.85-0.95 s against 1.24-1.33 s). DuckDB and SQLite run both alike.
     """
+    if stored is None:
+        stored = _stored_user_days(conn)
+    if stored:
+        ud, k = db.user_days, db.user_first_visits
+        conditions = [ud.c.day >= first_day, ud.c.day <= period.last]
+        if filters.has_attribute_filters:
+            keys = sa.select(k.c.user_key).where(k.c.first_ts < next_day_start(period.observation_date),
+                                                 *attribute_conditions(k.c, filters))
+            conditions.append(ud.c.user_key.in_(keys))
+        return sa.select(ud.c.user_key.label("user_id"), ud.c.day).where(*conditions)
     v = db.visits
     day = date_of(v.c.session_start)
     return (
@@ -55,7 +74,7 @@ def _user_days_select(period: Period, filters: Filters, first_day: _dt.date, con
 
 def _user_days(period: Period, filters: Filters, first_day: _dt.date, conn=None):
     """Return a subquery of distinct (user_id, day) of visits from first_day to period.last (filtered users)."""
-    return _user_days_select(period, filters, first_day, conn).subquery("user_days")
+    return _user_days_select(period, filters, first_day, conn).subquery("visit_days")
 
 
 def _calendar(start: _dt.date, last: _dt.date) -> pd.DatetimeIndex:
@@ -192,18 +211,27 @@ def _period_pairs_select(period: Period, filters: Filters, conn, dialect_name: s
       few visits: PostgreSQL 0.51 s at 1.2M visits (1.27-1.31 s with GROUPING SETS, 2.0 s with the CTE), SQLite
       1.1 s (5.7 s with the CTE).
     """
+    stored = _stored_user_days(conn)
     if dialect_name != "duckdb":
-        v = db.visits
-        day = date_of(v.c.session_start)
-        per_user = (sa.select(sa.func.count(sa.distinct(day)).label("d"),
+        if stored:  # the stored (user, day) pairs, read in user order from their index
+            ud = _user_days_select(period, filters, period.start, conn, stored=True).subquery("period_user_days")
+            day, user, days = ud.c.day, ud.c.user_id, sa.func.count()
+            where = []
+        else:
+            v = db.visits
+            day, user = date_of(v.c.session_start), v.c.user_id
+            days = sa.func.count(sa.distinct(day))
+            where = _visits_where(period, filters, period.start, conn)
+        per_user = (sa.select(days.label("d"),
                               sa.func.count(sa.distinct(week_start(day))).label("w"),
                               sa.func.count(sa.distinct(month_start(day))).label("m"))
-                    .where(*_visits_where(period, filters, period.start, conn))
-                    .group_by(v.c.user_id)
+                    .where(*where)
+                    .group_by(user)
                     .subquery("user_pairs"))
         return sa.select(*(sa.func.sum(per_user.c[column]).label(name)
                            for column, name in (("d", "user_days"), ("w", "user_weeks"), ("m", "user_months"))))
-    ud_cte = _user_days_select(period, filters, period.start, conn).cte("period_user_days").prefix_with("MATERIALIZED")
+    ud_cte = (_user_days_select(period, filters, period.start, conn, stored=stored)
+              .cte("period_user_days").prefix_with("MATERIALIZED"))
     weeks = sa.select(ud_cte.c.user_id, week_start(ud_cte.c.day).label("b")).distinct().subquery("user_weeks")
     months = sa.select(ud_cte.c.user_id, month_start(ud_cte.c.day).label("b")).distinct().subquery("user_months")
     return sa.select(

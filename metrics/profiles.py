@@ -32,11 +32,11 @@ def first_visits_select(observation_date: _dt.date | None, dialect_name: str | N
 
     The first visit is the smallest session_start; ties go to the smallest channel, device, region
     (code-point order: the text columns are COLLATE "C" on PostgreSQL, bytes on DuckDB and SQLite).
-    `observation_date` None: every visit (what `store_first_visits` stores).
+    `observation_date` None: every visit (what `metrics.derived.store_derived_tables` stores).
     `stored=True` reads the table `user_first_visits` (every user's first visit over all the data) and keeps the
     users whose first visit is dated <= O: the same rows, because a user's first visit over all the visits is
     their first visit over the visits dated <= O whenever it is dated <= O itself (and ties share one instant).
-    Only pass it when `db.first_visits_current(conn)` says the table is current. Otherwise
+    Only pass it when `db.derived_current(conn)` says the table is current. Otherwise
     three equivalent shapes, chosen for the planner of `dialect_name`:
     - "duckdb": min(session_start) per user (a grouped aggregate), the visits at that instant (a join,
       ties included), then row_number over those few candidate rows only (DuckDB's windows are costly);
@@ -260,34 +260,8 @@ def first_visit_options(conn, observation_date: _dt.date) -> dict:
     `filtered_users_select` for `conn`: the shared table of a `shared_profiles` block, else the stored first visits
     when current, else the backend's live query shape."""
     source = shared_source(conn, observation_date)
-    return {"source": source, "stored": source is None and db.first_visits_current(conn),
+    return {"source": source, "stored": source is None and db.derived_current(conn),
             "dialect_name": conn.dialect.name}
-
-
-def store_first_visits(conn) -> int | None:
-    """Rebuild `user_first_visits` from the visits, mark it current for the data version; return the users stored.
-
-    Call inside the transaction that changed the visits, after `db.bump_data_version`: readers see the new visits
-    and their first visits together, or neither. On PostgreSQL a role that may not create or write the table (an
-    import role on a database made by an earlier version) gets a warning naming the command for the owner, and
-    None: the metrics then compute first visits from the visits, as before.
-    """
-    t = db.user_first_visits
-    db.create_schema(conn)  # a database made before the table existed
-    if not sa.inspect(conn).has_table(t.name):  # its creation was refused (create_schema warned)
-        return None
-    first = first_visits_select(None, conn.dialect.name).subquery("first_visits")
-    columns = ["user_id", "first_ts", "region", "device", "channel"]
-
-    def rebuild():
-        conn.execute(sa.delete(t))
-        conn.execute(sa.insert(t).from_select(columns, sa.select(*[first.c[c] for c in columns])
-                                              .order_by(first.c.first_ts)))
-        db.set_meta(conn, db.FIRST_VISITS_KEY, db.get_data_version(conn))
-
-    if not db.owner_ddl(conn, rebuild, "python -m dashboard refresh"):
-        return None
-    return conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
 
 
 def profiles(conn, filters: Filters):
@@ -339,7 +313,7 @@ def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
         name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
         conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, name)))  # a leftover of an interrupted block
         conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
-                                                            stored=db.first_visits_current(conn),
+                                                            stored=db.derived_current(conn),
                                                             dialect_name=conn.dialect.name)))
         state[observation_date] = _shared_table(name)
     return state[observation_date]

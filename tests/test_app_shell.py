@@ -97,18 +97,19 @@ def test_app010_first_start_stores_the_first_visits_of_an_older_embedded_databas
     config = Config(demo_users=300, demo_seed=3)
     assert ensure_demo_data(config) is True
     with db.one_off_connection(None) as conn:
-        assert db.first_visits_current(conn)  # the demo load stores them
+        assert db.derived_current(conn)  # the demo load stores them
         conn.exec_driver_sql("DROP TABLE user_first_visits")
-        conn.execute(sa.delete(db.app_meta).where(db.app_meta.c.key == db.FIRST_VISITS_KEY))
+        conn.exec_driver_sql("DROP TABLE user_days")
+        conn.execute(sa.delete(db.app_meta).where(db.app_meta.c.key == db.DERIVED_KEY))
         conn.commit()
         version, live = db.get_data_version(conn), metrics.profiles(conn, metrics.Filters.make())
     external = Config(database_url=f"duckdb:///{tmp_path / 'older.duckdb'}")
     assert ensure_first_visits(external) is False
     with caplog.at_level("WARNING", logger="dashboard.bootstrap"):
         prepare_default_database(config)
-    assert "First visits stored for" in caplog.text
+    assert "First visits and user-days stored for" in caplog.text
     with db.one_off_connection(None, read_only=True) as conn:
-        assert db.first_visits_current(conn) and db.get_data_version(conn) == version
+        assert db.derived_current(conn) and db.get_data_version(conn) == version
         assert conn.execute(sa.select(sa.func.count()).select_from(db.user_first_visits)).scalar_one() == len(live)
         pd.testing.assert_frame_equal(metrics.profiles(conn, metrics.Filters.make()), live)
     assert ensure_first_visits(config) is False  # done once
@@ -136,13 +137,13 @@ def test_app006_data_page_shows_the_summary(database_url):
     page = str(render_page("/data", ctx))
     assert "No data yet" not in page
     assert "2026-05-01" in page and "database-summary" in page
-    assert "computed from the visits on each query" in page  # written without `import`: not stored
+    assert "not stored for this data version" in page  # written without `import`: not stored
     from dashboard.refresh import refresh
 
     writer = db.make_engine(database_url)
     refresh(writer)
     writer.dispose()
-    assert "stored for 1 user (the profiles read them)" in str(render_page("/data", ctx))
+    assert "first visits of 1 user and 1 user-day stored" in str(render_page("/data", ctx))
 
 
 def _free_port() -> int:

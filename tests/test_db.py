@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 import metrics
 from dashboard import db
-from metrics.profiles import store_first_visits
+from metrics.derived import store_derived_tables
 from tests.conftest import PG_TEST_URL, make_database_url, pg_table_state, table_indexes
 
 
@@ -201,7 +201,8 @@ def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_chang
         db.create_schema(conn)
         conn.exec_driver_sql("DROP INDEX ix_visits_first_visit")
         conn.exec_driver_sql("CREATE INDEX ix_visits_user_start ON visits (user_id, session_start)")
-        conn.exec_driver_sql("DROP TABLE user_first_visits")  # a derived table of later versions
+        conn.exec_driver_sql("DROP TABLE user_first_visits")  # derived tables of later versions
+        conn.exec_driver_sql("DROP TABLE user_days")
         schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
         conn.exec_driver_sql(f'CREATE ROLE {role} LOGIN')  # a generated name
         conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
@@ -213,10 +214,10 @@ def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_chang
             db.create_schema(conn)
             db.bulk_insert(conn, db.visits, _visits(["1", "2"]))
             db.bump_data_version(conn)
-            assert store_first_visits(conn) is None  # it may not create the table: the import goes on
+            assert store_derived_tables(conn) is None  # it may not create the tables: the import goes on
         with writer.connect() as conn:
             assert db.row_counts(conn)["visits"] == 2
-            assert not db.first_visits_current(conn)
+            assert not db.derived_current(conn)
             assert metrics.profiles(conn, metrics.Filters.make())["user_id"].tolist() == ["1", "2"]
         assert set(table_indexes(owner, "visits")) == {"ix_visits_user_start", "ix_visits_start"}
         assert ("must be owner of table visits" in caplog.text
@@ -234,15 +235,29 @@ def test_db011_a_user_who_may_only_write_rows_still_imports_after_an_index_chang
         admin.dispose()
 
 
-def test_db012_stored_first_visits_table_and_its_index(engine):
-    """create_schema makes user_first_visits; row stores index it by user (unique), DuckDB gets no index."""
-    assert sa.inspect(engine).has_table("user_first_visits")
-    expected = {} if engine.dialect.name == "duckdb" else {"ix_user_first_visits_user": ["user_id"]}
-    assert table_indexes(engine, "user_first_visits") == expected
+def test_db012_derived_tables_their_indexes_and_an_earlier_shape(engine):
+    """create_schema makes user_first_visits and user_days; row stores index them (by user; by user and day),
+    DuckDB gets no index. A derived table of an earlier shape is built again (its rows are derived, nothing is
+    lost) and is not used until the next rebuild."""
+    for table, index in (("user_first_visits", {"ix_user_first_visits_user": ["user_id"]}),
+                         ("user_days", {"ix_user_days_user_day": ["user_key", "day"]})):
+        assert sa.inspect(engine).has_table(table)
+        assert table_indexes(engine, table) == ({} if engine.dialect.name == "duckdb" else index)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE user_first_visits")
+        conn.exec_driver_sql("CREATE TABLE user_first_visits (user_id TEXT, first_ts TIMESTAMP, region TEXT, "
+                             "device TEXT, channel TEXT)")  # the shape of the first version, without user_key
+        assert not db.derived_tables_writable(conn)
+        db.create_schema(conn)
+        assert db.derived_tables_writable(conn)
+        db.bulk_insert(conn, db.visits, _visits(["1", "2"]))
+        db.bump_data_version(conn)
+        assert not db.derived_current(conn)
+        assert store_derived_tables(conn) == 2 and db.derived_current(conn)
 
 
 def test_db013_refresh_command_and_db_info(database_url, monkeypatch, capsys):
-    """Rows written by another tool (a plain insert, no new version): db-info says the first visits are not stored;
+    """Rows written by another tool (a plain insert, no new version): db-info says the derived tables are not stored;
     `python -m dashboard refresh` sets a new data version and stores them; db-info then counts them."""
     from dashboard import cli
 
@@ -253,15 +268,15 @@ def test_db013_refresh_command_and_db_info(database_url, monkeypatch, capsys):
         version = db.bump_data_version(conn)
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert cli.main(["db-info"]) == 0
-    assert "first visits: computed from the visits on each query" in capsys.readouterr().out
+    assert "derived:      not stored for this data version" in capsys.readouterr().out
     assert cli.main(["refresh"]) == 0
     out = capsys.readouterr().out
-    assert "first visits stored for 3 users" in out
+    assert "first visits and user-days stored for 3 users" in out
     with engine.connect() as conn:
         assert db.get_data_version(conn) != version and db.get_data_version(conn) in out
-        assert db.first_visits_current(conn)
+        assert db.derived_current(conn)
         assert sorted(conn.execute(sa.select(db.user_first_visits.c.user_id)).scalars()) == [
             "1", "2", "30000000000000000000"]
     assert cli.main(["db-info"]) == 0
-    assert "first visits: stored for 3 users (current)" in capsys.readouterr().out
+    assert "first visits of 3 users and 3 user-days stored (current)" in capsys.readouterr().out
     engine.dispose()

@@ -418,42 +418,55 @@ def first_visit_rows(engine) -> list[tuple]:
     """The stored first visits as (user_id, first_ts as text, region, device, channel), by user."""
     t = db.user_first_visits
     with engine.connect() as conn:
-        return [(u, str(ts)[:19], r, d, c) for u, ts, r, d, c in conn.execute(sa.select(t).order_by(t.c.user_id))]
+        rows = conn.execute(sa.select(t.c.user_id, t.c.first_ts, t.c.region, t.c.device, t.c.channel)
+                            .order_by(t.c.user_id))
+        return [(u, str(ts)[:19], r, d, c) for u, ts, r, d, c in rows]
 
 
-def test_imp021_imports_keep_the_stored_first_visits_current(database_url, tmp_path, monkeypatch, capsys):
-    """An import that writes visits rebuilds the stored first visits in its transaction (the summary says for how
-    many users); an orders-only import keeps them current without a rebuild; an earlier visit of a known user moves
-    that user's first visit; a refused import leaves table and version as they were."""
+def user_day_rows(engine) -> list[tuple]:
+    """The stored user-days as (user_id, day as text), by user and day."""
+    k, ud = db.user_first_visits, db.user_days
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(k.c.user_id, ud.c.day).select_from(ud.join(k, k.c.user_key == ud.c.user_key))
+                            .order_by(k.c.user_id, ud.c.day))
+        return [(u, str(day)[:10]) for u, day in rows]
+
+
+def test_imp021_imports_keep_the_derived_tables_current(database_url, tmp_path, monkeypatch, capsys):
+    """An import that writes visits rebuilds the derived tables in its transaction (the summary says for how many
+    users); an orders-only import keeps them current without a rebuild; an earlier visit of a known user moves that
+    user's first visit and adds a user-day; a refused import leaves tables and version as they were."""
     files = _three_files(tmp_path)
     assert run_cli(monkeypatch, database_url, "--visits", str(files["visits"])) == 0
-    assert re.search(r"first visits stored for 2 users in \d+\.\ds", capsys.readouterr().out)
+    assert re.search(r"first visits and user-days stored for 2 users in \d+\.\ds", capsys.readouterr().out)
     engine = db.make_engine(database_url)
     try:
         assert first_visit_rows(engine) == [("1", "2026-03-01 10:00:00", "France", "Mac", "organic"),
                                             ("2", "2026-03-02 10:00:00", "Germany", "PC", "FaceBoom")]
         with engine.connect() as conn:
-            assert db.first_visits_current(conn)
+            assert db.derived_current(conn)
 
         assert run_cli(monkeypatch, database_url, "--orders", str(files["orders"])) == 0
-        assert "first visits stored" not in capsys.readouterr().out
+        assert "user-days stored" not in capsys.readouterr().out
         with engine.connect() as conn:
-            assert db.first_visits_current(conn)
+            assert db.derived_current(conn)
 
         earlier = write_csv(tmp_path, "v2.csv", VISITS_HEADER,
                             "2,Italy,iPhone,TipTop,2026-02-27 23:59:59,2026-02-28 00:10:00",
                             "3,Italy,iPhone,TipTop,2026-03-05 08:00:00,2026-03-05 08:01:00")
         report = importer.import_files(engine, visits=earlier)
-        assert report.first_visits_users == 3
+        assert report.derived_users == 3
         assert first_visit_rows(engine)[1:] == [("2", "2026-02-27 23:59:59", "Italy", "iPhone", "TipTop"),
                                                 ("3", "2026-03-05 08:00:00", "Italy", "iPhone", "TipTop")]
-        before = (first_visit_rows(engine), state(engine))
+        assert user_day_rows(engine) == [("1", "2026-03-01"), ("2", "2026-02-27"), ("2", "2026-03-02"),
+                                         ("3", "2026-03-05")]
+        before = (first_visit_rows(engine), user_day_rows(engine), state(engine))
         bad = write_csv(tmp_path, "v3.csv", VISITS_HEADER, "4,Spain,PC,TipTop,2026-02-01 10:00:00,2026-02-01 10:05:00",
                         "5,Spain,PC,TipTop,2026-02-01 10:00:00,2026-02-01 09:00:00")  # ends before it starts
         with pytest.raises(BadInput):
             importer.import_files(engine, visits=bad, strict=True)
-        assert (first_visit_rows(engine), state(engine)) == before
+        assert (first_visit_rows(engine), user_day_rows(engine), state(engine)) == before
         with engine.connect() as conn:
-            assert db.first_visits_current(conn)
+            assert db.derived_current(conn)
     finally:
         engine.dispose()

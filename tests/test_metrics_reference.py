@@ -355,7 +355,7 @@ def loaded(request, tmp_path_factory):
     """A connection to a database holding DATA, one per backend and first-visit mode for the whole module (read
     only): `stored` = the table user_first_visits built for the data version, as after an import (what the app
     reads); `live` = first visits computed from the visits on each query (no stored table for this version)."""
-    from metrics.profiles import store_first_visits
+    from metrics.derived import store_derived_tables
 
     backend, mode = request.param
     url, cleanup = make_database_url(backend, tmp_path_factory.mktemp(f"ref_{backend}_{mode}"))
@@ -366,9 +366,9 @@ def loaded(request, tmp_path_factory):
             db.bulk_insert(conn, table, getattr(DATA, table.name))
         db.bump_data_version(conn)
         if mode == "stored":
-            store_first_visits(conn)
+            store_derived_tables(conn)
     with engine.connect() as conn:
-        assert db.first_visits_current(conn) is (mode == "stored")
+        assert db.derived_current(conn) is (mode == "stored")
         yield conn
     engine.dispose()
     cleanup()

@@ -547,15 +547,16 @@ def test_msql024_stored_first_visits_are_read_while_current_and_only_then(tiny):
     """The metrics read `user_first_visits` when it was built for the data version: the stored shape equals the
     live one at every observation date; a row altered in the table shows in the profiles and the filters (so it is
     really what they read); after a version bump that changed the visits, the live first visits are back."""
-    from metrics.profiles import first_visits_select, store_first_visits
+    from metrics.derived import store_derived_tables
+    from metrics.profiles import first_visits_select
 
     db.bump_data_version(tiny)
     tiny.commit()
-    assert not db.first_visits_current(tiny)
+    assert not db.derived_current(tiny)
     live = metrics.profiles(tiny, F())
-    assert store_first_visits(tiny) == 5  # users 1, 2, 4 (after O, still stored), 5 and the 20-digit one
+    assert store_derived_tables(tiny) == 5  # users 1, 2, 4 (after O, still stored), 5 and the 20-digit one
     tiny.commit()
-    assert db.first_visits_current(tiny)
+    assert db.derived_current(tiny)
     for o in ("2026-03-02", "2026-03-03", "2026-03-05", "2026-03-07"):
         o_date = dt.date.fromisoformat(o)
         shapes = [rows(metrics.conform(metrics.frames.read_frame(
@@ -573,7 +574,7 @@ def test_msql024_stored_first_visits_are_read_while_current_and_only_then(tiny):
 
     db.bump_data_version(tiny)  # a writer changed the visits and did not rebuild the table
     tiny.commit()
-    assert not db.first_visits_current(tiny)
+    assert not db.derived_current(tiny)
     pd.testing.assert_frame_equal(metrics.profiles(tiny, F()), live)
     assert metrics.profiles(tiny, F(regions=["XX"])).empty
 
@@ -581,20 +582,54 @@ def test_msql024_stored_first_visits_are_read_while_current_and_only_then(tiny):
 def test_msql025_a_version_bump_keeps_the_stored_first_visits_only_when_the_visits_did_not_change(tiny):
     """Scores or an orders-only import bump the version with visits_changed=False: current stored first visits stay
     current. A bump that changed the visits makes them stale, and a later bump without visits does not revive them."""
-    from metrics.profiles import store_first_visits
+    from metrics.derived import store_derived_tables
 
     db.bump_data_version(tiny)
-    store_first_visits(tiny)
+    store_derived_tables(tiny)
     tiny.commit()
     db.bump_data_version(tiny, visits_changed=False)
     tiny.commit()
-    assert db.first_visits_current(tiny)
+    assert db.derived_current(tiny)
     db.bump_data_version(tiny)
     tiny.commit()
-    assert not db.first_visits_current(tiny)
+    assert not db.derived_current(tiny)
     db.bump_data_version(tiny, visits_changed=False)
     tiny.commit()
-    assert not db.first_visits_current(tiny)
+    assert not db.derived_current(tiny)
+
+
+def test_msql027_activity_reads_the_stored_user_days_while_current(tiny):
+    """With the derived tables current, the activity counts the stored (user_key, day) pairs: the same frames as
+    from the visits (filters too); a pair removed from user_days shows in DAU and the summary (so it is what they
+    read); after a bump that changed the visits the visits count again."""
+    from metrics.derived import store_derived_tables
+
+    calls = [lambda f: metrics.activity_daily(tiny, f), lambda f: metrics.activity_summary(tiny, f),
+             lambda f: metrics.activity_weekly(tiny, f), lambda f: metrics.activity_monthly(tiny, f)]
+    filters = [F(), F(regions=["UK"]), F(channels=["Zeta", "organic"], observation_date="2026-03-04")]
+    db.bump_data_version(tiny)
+    tiny.commit()
+    live = [[call(f) for call in calls] for f in filters]
+    assert store_derived_tables(tiny) == 5
+    tiny.commit()
+    for expected_frames, f in zip(live, filters):
+        for expected, call in zip(expected_frames, calls):
+            pd.testing.assert_frame_equal(call(f), expected)
+    days = dict(tiny.execute(sa.select(db.user_first_visits.c.user_id, db.user_first_visits.c.user_key)).all())
+    assert sorted(tiny.execute(sa.select(db.user_days.c.day).where(db.user_days.c.user_key == days[BIG]))
+                  .scalars()) == [dt.date(2026, 3, 3), dt.date(2026, 3, 5)]
+
+    ud = db.user_days
+    tiny.execute(sa.delete(ud).where(ud.c.user_key == days["1"], ud.c.day == dt.date(2026, 3, 2)))
+    tiny.commit()
+    daily = metrics.activity_daily(tiny, F()).set_index("date")["dau"]
+    assert daily[pd.Timestamp("2026-03-02")] == live[0][0].set_index("date")["dau"][pd.Timestamp("2026-03-02")] - 1
+    assert metrics.activity_summary(tiny, F()).set_index("metric")["value"]["dau"] < \
+        live[0][1].set_index("metric")["value"]["dau"]
+
+    db.bump_data_version(tiny)
+    tiny.commit()
+    pd.testing.assert_frame_equal(metrics.activity_daily(tiny, F()), live[0][0])
 
 
 def test_msql026_event_tables_without_app_meta_have_no_stored_first_visits(database_url):
@@ -605,7 +640,7 @@ def test_msql026_event_tables_without_app_meta_have_no_stored_first_visits(datab
     load_tiny(engine)
     with engine.connect() as conn:
         assert not sa.inspect(conn).has_table("app_meta")
-        assert not db.first_visits_current(conn)
+        assert not db.derived_current(conn)
         assert list(metrics.profiles(conn, F())["user_id"]) == ["1", BIG, "2", "5"]
         assert metrics.new_users(conn, F(regions=["UK"]), dimensions=())["new_users"].tolist() == [2]
     engine.dispose()
