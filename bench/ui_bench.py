@@ -112,8 +112,6 @@ def main(argv=None) -> int:
     parser.add_argument("--not-stored", action="store_true",
                         help="compute first visits and user-days from the visits in every query, as before the derived tables (2026-12-05), for comparison")
     args = parser.parse_args(argv)
-    if args.not_stored:
-        db.derived_current = lambda _conn: False  # this process only
 
     path = None
     url = args.database_url
@@ -122,6 +120,8 @@ def main(argv=None) -> int:
         path = DEFAULT_DB
         url = f"duckdb:///{path}"
     ensure_database(url, path, args.users)
+    if args.not_stored:
+        db.derived_current = lambda _conn: False  # this process only
     app = create_app(Config(database_url=url, autofill_demo=False))
     ctx = app.server.extensions["dashboard_context"]
     cache = get_metric_cache(ctx)
