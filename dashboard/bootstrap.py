@@ -83,7 +83,7 @@ def ensure_demo_data(config: Config) -> bool:
     return True
 
 
-def _first_visits_missing() -> bool:
+def _derived_tables_missing() -> bool:
     """True when the embedded database holds events but no current derived tables (opened read-only)."""
     if not default_duckdb_path().exists():
         return False
@@ -91,10 +91,9 @@ def _first_visits_missing() -> bool:
         return not db.is_empty(conn) and not db.derived_current(conn)
 
 
-def ensure_first_visits(config: Config) -> bool:
-    """Store the derived tables (first visits, user-days) of the embedded default database when they are missing (a
-    file made by an earlier
-    version); return True if it did. The data version is kept: the data did not change.
+def ensure_derived_tables(config: Config) -> bool:
+    """Store the derived tables (first visits, user-days) of the embedded default database when they are missing
+    (a file made by an earlier version); return True if it did. The data version is kept: the data did not change.
 
     Never touches a database given by DATABASE_URL (`python -m dashboard refresh` does it there). When the file
     is busy (an import holds it) the app starts anyway: the metrics then compute from the visits.
@@ -113,7 +112,7 @@ def ensure_first_visits(config: Config) -> bool:
         log.warning("First visits and user-days stored for %s users in %.1fs", f"{users:,}", time.monotonic() - started)
 
     try:
-        return _once_with_the_file_locked(_first_visits_missing, store)
+        return _once_with_the_file_locked(_derived_tables_missing, store)
     except (db.DatabaseBusyError, sa.exc.SQLAlchemyError) as exc:
         log.warning("Could not store the first visits and user-days (%s); the pages compute from the visits until "
                     "`python -m dashboard refresh` runs", str(exc).splitlines()[0])
@@ -122,9 +121,9 @@ def ensure_first_visits(config: Config) -> bool:
 
 def prepare_default_database(config: Config) -> None:
     """First-start work on the embedded default database: the demo fill when it is empty, else the stored first
-    visits when an earlier version did not make them."""
+    visits and user-days when an earlier version did not make them."""
     if not ensure_demo_data(config):
-        ensure_first_visits(config)
+        ensure_derived_tables(config)
 
 
 if __name__ == "__main__":  # `python -m dashboard.bootstrap`: the first-start work on its own (gunicorn's master)

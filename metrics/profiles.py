@@ -247,8 +247,8 @@ def profiled_users_select(observation_date: _dt.date, source: sa.Table | None = 
     if source is not None:
         return sa.select(source.c.user_id)
     if stored:
-        t = db.user_first_visits
-        return sa.select(t.c.user_id).where(t.c.first_ts < next_day_start(observation_date))
+        first = first_visits_select(observation_date, stored=True).subquery("first_visits")
+        return sa.select(first.c.user_id)
     v = db.visits
     return sa.select(v.c.user_id).where(v.c.session_start < next_day_start(observation_date)).distinct()
 

@@ -91,7 +91,7 @@ def test_app010_first_start_stores_the_first_visits_of_an_older_embedded_databas
     import sqlalchemy as sa
 
     import metrics
-    from dashboard.bootstrap import ensure_first_visits, prepare_default_database
+    from dashboard.bootstrap import ensure_derived_tables, prepare_default_database
 
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "older.duckdb"))
     config = Config(demo_users=300, demo_seed=3)
@@ -104,7 +104,7 @@ def test_app010_first_start_stores_the_first_visits_of_an_older_embedded_databas
         conn.commit()
         version, live = db.get_data_version(conn), metrics.profiles(conn, metrics.Filters.make())
     external = Config(database_url=f"duckdb:///{tmp_path / 'older.duckdb'}")
-    assert ensure_first_visits(external) is False
+    assert ensure_derived_tables(external) is False
     with caplog.at_level("WARNING", logger="dashboard.bootstrap"):
         prepare_default_database(config)
     assert "First visits and user-days stored for" in caplog.text
@@ -112,7 +112,7 @@ def test_app010_first_start_stores_the_first_visits_of_an_older_embedded_databas
         assert db.derived_current(conn) and db.get_data_version(conn) == version
         assert conn.execute(sa.select(sa.func.count()).select_from(db.user_first_visits)).scalar_one() == len(live)
         pd.testing.assert_frame_equal(metrics.profiles(conn, metrics.Filters.make()), live)
-    assert ensure_first_visits(config) is False  # done once
+    assert ensure_derived_tables(config) is False  # done once
 
 
 def test_app005_concurrent_first_starts_fill_once(tmp_path):
