@@ -2,7 +2,10 @@
 
 Each command lives in the module of its concern; a module listed in COMMAND_MODULES provides
 `register(subparsers)`, which adds its parser with `set_defaults(func=handler)`. A handler gets the
-parsed arguments and returns the exit code. `BadInput` becomes exit code 2 with a one-line reason.
+parsed arguments and returns the exit code. `BadInput` becomes exit code 2 with a one-line reason, a database
+whose write lock stays taken (`DatabaseBusyError`) exit code 2 with `the database is busy ...`, and Ctrl-C
+(KeyboardInterrupt, or the database driver's interrupted query) exit code 130 with
+`interrupted: nothing was changed`: every command writes in one transaction, rolled back on the way out.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
+from dashboard.db import DatabaseBusyError
 from dashboard.errors import BadInput
 
 COMMAND_MODULES = (
@@ -23,6 +28,10 @@ COMMAND_MODULES = (
     "ml.segment_commands",
     "ml.commands",
 )
+
+INTERRUPTED = "interrupted: nothing was changed"
+# What drivers raise for a query stopped by Ctrl-C (DuckDB; PostgreSQL's cancel "due to user request").
+INTERRUPTED_QUERY_TEXTS = ("Query interrupted", "INTERRUPT Error", "canceling statement due to user request")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,16 +51,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_interrupted_query(exc: BaseException) -> bool:
+    """True when `exc` (or an exception it was raised from) is a query stopped by Ctrl-C."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "InterruptException" or any(t in str(exc) for t in INTERRUPTED_QUERY_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted() -> int:
+    """Print the one interrupt line (a second Ctrl-C meanwhile is ignored) and return 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print(INTERRUPTED, file=sys.stderr)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
         return int(args.func(args) or 0)
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except DatabaseBusyError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was changed", file=sys.stderr)
-        return 130
+        return _interrupted()
+    except Exception as exc:
+        if is_interrupted_query(exc):
+            return _interrupted()
+        raise

@@ -167,7 +167,55 @@ DERIVED_KEY = "derived_version"  # the data version the derived tables (user_fir
 
 
 class DatabaseBusyError(RuntimeError):
-    """The embedded DuckDB file is locked by another process for longer than we waited."""
+    """Another process holds the database's write lock (DuckDB file lock, SQLite lock, PostgreSQL import lock) for
+    longer than we waited. The message is one line for the user and names no file path."""
+
+
+DEFAULT_LOCK_WAIT = 60.0  # seconds a writer waits for another writer's lock before DatabaseBusyError
+
+
+def busy_message(waited: float) -> str:
+    """Return the one-line message of DatabaseBusyError after waiting `waited` seconds."""
+    return (f"the database is busy: another process (an import, a demo load or a refresh) holds its write lock; "
+            f"waited {waited:g}s, try again when it has finished")
+
+
+# Key of the PostgreSQL advisory lock every writer of the event tables takes (import, demo load), combined with the
+# schema name so that writers of different schemas do not wait for each other.
+WRITE_LOCK_NAME = "dashboard.write"
+
+
+def lock_for_write(conn: Connection, timeout: float = DEFAULT_LOCK_WAIT) -> None:
+    """Take the database's write lock at the start of a write transaction, so that concurrent writers serialise
+    (each sees the rows the previous one committed, and the duplicate check holds); DatabaseBusyError after
+    `timeout` seconds.
+
+    PostgreSQL: a transaction-level advisory lock (`pg_advisory_xact_lock`, released at commit or rollback) on
+    the current schema, waited for at most `timeout` seconds (`lock_timeout`, restored after). SQLite: `BEGIN
+    IMMEDIATE` on the driver connection (waits the engine's busy timeout), so that two writers never both hold a
+    read lock and deadlock when they write. DuckDB: nothing; the read-write process already holds the file lock.
+    """
+    backend = backend_name(conn)
+    if backend == "postgresql":
+        previous = conn.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar_one()
+        conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{max(int(timeout * 1000), 1)}ms", True)))
+        try:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                sa.func.hashtext(sa.literal(WRITE_LOCK_NAME + ":") + sa.func.current_schema()))))
+        except sa.exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                raise DatabaseBusyError(busy_message(timeout)) from exc
+            raise
+        conn.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
+    elif backend == "sqlite":
+        driver = conn.connection.driver_connection
+        if not driver.in_transaction:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except Exception as exc:  # sqlite3.OperationalError: database is locked
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise DatabaseBusyError(busy_message(timeout)) from exc
+                raise
 
 
 def resolve_url(url: str | None) -> str:
@@ -212,13 +260,17 @@ def duckdb_settings() -> dict[str, Any]:
     return settings
 
 
-def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout: float = 60.0) -> Engine:
+def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout: float = 60.0,
+                connect_timeout: int | None = None) -> Engine:
     """Return an engine for `url` (default: the embedded DuckDB file).
 
     DuckDB allows one read-write process per file. With `read_only=True` (web workers) every
     connection opens the file read-only and is closed after use (NullPool), so several workers can
     read at once and the CLI can take the write lock between requests. Opening a locked file is
-    retried for `lock_timeout` seconds, then DatabaseBusyError is raised.
+    retried for `lock_timeout` seconds, then DatabaseBusyError is raised; after such a wait ran out, later opens
+    try once without waiting until one succeeds (a burst of web requests during an import fails fast instead of
+    each holding a server thread for the whole wait). `connect_timeout` (seconds) bounds a PostgreSQL connection
+    attempt (libpq's connect_timeout; a value in the URL wins).
     """
     resolved = resolve_url(url)
     sa_url = sa.make_url(resolved)
@@ -232,21 +284,23 @@ def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout
             connect_args["config"] = settings
         engine = sa.create_engine(resolved, connect_args=connect_args, poolclass=NullPool)
 
+        gave_up = [False]  # the last open waited lock_timeout in vain: the lock is still held, do not wait again
+
         @sa.event.listens_for(engine, "do_connect")
         def _retry_locked(dialect, conn_rec, cargs, cparams):  # noqa: ANN001
-            deadline = time.monotonic() + lock_timeout
+            deadline = time.monotonic() + (0.0 if gave_up[0] else lock_timeout)
             delay = 0.05
             while True:
                 try:
-                    return dialect.connect(*cargs, **cparams)
+                    connection = dialect.connect(*cargs, **cparams)
+                    gave_up[0] = False
+                    return connection
                 except Exception as exc:  # duckdb raises IOException for a held lock
                     if not _is_duckdb_lock_error(exc):
                         raise
                     if time.monotonic() >= deadline:
-                        raise DatabaseBusyError(
-                            f"the database file {database} is locked by another process "
-                            f"(an import or the demo generator?); waited {lock_timeout:.0f}s"
-                        ) from exc
+                        gave_up[0] = True
+                        raise DatabaseBusyError(busy_message(lock_timeout)) from exc
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
 
@@ -256,7 +310,11 @@ def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return sa.create_engine(resolved, connect_args={"timeout": lock_timeout})
-    return sa.create_engine(resolved, pool_pre_ping=True)
+    connect_args = {}
+    if connect_timeout is not None and sa_url.get_backend_name() == "postgresql" \
+            and "connect_timeout" not in sa_url.query:
+        connect_args["connect_timeout"] = int(connect_timeout)
+    return sa.create_engine(resolved, pool_pre_ping=True, connect_args=connect_args)
 
 
 @contextmanager

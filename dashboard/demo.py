@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
-from dashboard import db
+from dashboard import db, interrupts
 from dashboard.errors import BadInput
 
 DEFAULT_USERS = 150_000
@@ -549,11 +549,13 @@ def load_frames(
     total = sum(len(f) for f in frames.values())
     with tqdm(total=total, desc="loading", unit="rows", unit_scale=True, file=sys.stderr, disable=not progress) as bar:
         with engine.begin() as conn:
+            db.lock_for_write(conn)  # after a concurrent import or demo load, never interleaved with it
             if not replace and not db.is_empty(conn):
                 raise BadInput(FILLED_MESSAGE)
             tracked = _LoadProgress(frames, bar)
             counts = db.replace_all(conn, tracked)
             tracked.finish()
+            interrupts.raise_if_requested()  # a Ctrl-C a library swallowed still rolls the load back
             bar.set_postfix_str("commit")
         if db.backend_name(engine) == "postgresql":
             bar.set_postfix_str("VACUUM ANALYZE")

@@ -11,6 +11,8 @@ nothing does.
 from __future__ import annotations
 
 import argparse
+import codecs
+import csv
 import logging
 import re
 import sys
@@ -25,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dashboard import db
+from dashboard import db, interrupts
 from dashboard.errors import BadInput
 from metrics.derived import store_derived_tables
 
@@ -36,9 +38,29 @@ SQLITE_SLICE_ROWS = 100_000
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 REJECTS_SUFFIX = ".rejects.csv"
 
+READ_BLOCK_BYTES = 4 * 1024 * 1024  # pyarrow's CSV reader parses the file in blocks of this size
+
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 NON_FINITE_PATTERN = r"[+-]?(?:nan|inf|infinity)"
+
+# Timestamps and dates are held as datetime64[ns] (pandas, the metric code), whose range is 1677-09-21 00:12:43 ..
+# 2262-04-11 23:47:16. The supported range is the whole days inside it whose next day is inside it too:
+# 1677-09-22 00:00:00 .. 2262-04-10 23:59:59.999999. Well-formed values outside it are rejected as out of range.
+FIRST_SUPPORTED_DAY = "1677-09-22"
+LAST_SUPPORTED_DAY = "2262-04-10"
+OUT_OF_RANGE = f"out of the supported range ({FIRST_SUPPORTED_DAY} .. {LAST_SUPPORTED_DAY})"
+
+# Control characters (C0, DEL, C1) are refused in text fields; NUL cannot be stored in PostgreSQL text at all.
+CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"
+# Longest text field, in characters (the same on every backend). PostgreSQL's btree index entries must stay under
+# about 2,700 bytes: ix_visits_first_visit holds (user_id, session_start, channel, device, region), at most
+# 256 * 4 + 8 + 3 * 100 * 4 = 2,232 bytes of UTF-8 with these limits.
+USER_ID_MAX_CHARS = 256
+DIMENSION_MAX_CHARS = 100
+TEXT_MAX_CHARS = {"user_id": USER_ID_MAX_CHARS, "region": DIMENSION_MAX_CHARS, "device": DIMENSION_MAX_CHARS,
+                  "channel": DIMENSION_MAX_CHARS}
+REASON_TEXT_CHARS = 100  # a value quoted in a reason is cut to this many characters
 
 # Field kinds per table, in the table's column order. Every field is required (no empty values).
 FIELD_KINDS: dict[str, dict[str, str]] = {
@@ -61,6 +83,13 @@ TRANSACTION_DROP_REASONS = (
     "non-positive quantity",
     "non-positive unit price",
     "exact duplicate line",
+)
+# Reasons for hostile lines, listed (after the ones above) only when a line was dropped for them.
+TRANSACTION_HOSTILE_REASONS = (
+    "customer id with a control character",
+    f"customer id longer than {USER_ID_MAX_CHARS} characters",
+    "quantity * unit price is not a finite number",
+    "invoice total is not a finite number",
 )
 
 
@@ -97,6 +126,7 @@ class ImportReport:
     statistics_seconds: float | None = None  # VACUUM (ANALYZE) after the commit (PostgreSQL only)
     derived_users: int | None = None  # users in the rebuilt derived tables (None: the visits did not change)
     derived_seconds: float | None = None
+    interrupted_after_commit: bool = False  # Ctrl-C during VACUUM (ANALYZE), after the import committed
 
     def for_table(self, table: str) -> FileReport:
         """Return the report of the (first) file imported into `table`."""
@@ -116,7 +146,9 @@ class ImportReport:
 
 
 def map_columns(table: str, headers: list[str], path: Path) -> tuple[dict[str, str], list[str]]:
-    """Return ({canonical name: header in the file}, [ignored extra headers]); BadInput if one is missing."""
+    """Return ({canonical name: header in the file}, [ignored extra headers]); BadInput if one is missing or two
+    headers are the same column."""
+    check_unique_headers(headers, path, {header_key(name): name for name in FIELD_KINDS[table]})
     wanted = {header_key(name): name for name in FIELD_KINDS[table]}
     mapping: dict[str, str] = {}
     extra: list[str] = []
@@ -124,8 +156,6 @@ def map_columns(table: str, headers: list[str], path: Path) -> tuple[dict[str, s
         canonical = wanted.get(header_key(header))
         if canonical is None:
             extra.append(header)
-        elif canonical in mapping:
-            raise BadInput(f"{path}: columns {mapping[canonical]!r} and {header!r} both mean {canonical}")
         else:
             mapping[canonical] = header
     missing = [name for name in FIELD_KINDS[table] if name not in mapping]
@@ -137,6 +167,23 @@ def map_columns(table: str, headers: list[str], path: Path) -> tuple[dict[str, s
     return mapping, extra
 
 
+def check_unique_headers(headers: list[str], path: Path, canonical: dict[str, str]) -> None:
+    """Raise BadInput naming both 1-based column positions when two headers have the same key (`header_key`);
+    `canonical` maps keys to the column they mean. Empty headers (unnamed extra columns) may repeat."""
+    first: dict[str, int] = {}
+    for position, header in enumerate(headers, start=1):
+        key = header_key(header)
+        if not key:
+            continue
+        if key in first:
+            earlier = first[key]
+            meaning = (f"both mean {canonical[key]}" if key in canonical
+                       else "have the same header")
+            raise BadInput(f"{path}: columns {earlier} ({headers[earlier - 1]!r}) and {position} ({header!r}) "
+                           f"{meaning}")
+        first[key] = position
+
+
 def _open_checked(path: Path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -146,44 +193,171 @@ def _open_checked(path: Path) -> Path:
     return path
 
 
-def _csv_chunks(path: Path, chunk_rows: int, progress: bool) -> Iterator[pd.DataFrame]:
-    """Yield the rows of a CSV file as text frames of at most `chunk_rows` rows, index = row number."""
+def _not_utf8(path: Path) -> BadInput:
+    """Return the BadInput for a file that is not UTF-8, naming the byte offset of the first invalid byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {offset + exc.start})")
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {offset + exc.start})")
+    return BadInput(f"{path}: not UTF-8 text")
+
+
+def _csv_headers(path: Path) -> list[str]:
+    """Return the header row (the first CSV record) of a UTF-8 file; BadInput for an empty file or bad bytes."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), [])
+            if not any(cell.strip() for cell in header):
+                if handle.read(1 << 16).strip():
+                    raise BadInput(f"{path}: line 1 is blank; the first line must be the header row")
+                raise BadInput(f"{path}: empty file (no header row)")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path) from exc
+    except csv.Error as exc:
+        raise BadInput(f"{path}: not a readable CSV header: {exc}") from exc
+    return header
+
+
+@dataclass
+class _CsvChunk:
+    """Up to `chunk_rows` data rows of a CSV file as text, and the short rows among or just before them."""
+
+    rows: pd.DataFrame  # columns: the file's headers; index: the CSV line number (the header is line 1)
+    short: pd.DataFrame  # rows with fewer fields than the header, padded with empty fields; index: line number
+    short_reasons: pd.Series  # why each short row is rejected ("5 fields instead of 6")
+
+
+class _RowShape:
+    """pyarrow's invalid-row handler: notes rows with more or fewer fields than the header (line, fields, text)
+    and skips them; the reader never reinterprets them."""
+
+    def __init__(self) -> None:
+        self.skipped_lines: list[int] = []  # every skipped row, in file order
+        self.short: list[tuple[int, int, str]] = []  # (line, fields, text) of rows with fewer fields
+        self.long: tuple[int, int, int] | None = None  # (line, expected, found) of the first longer row
+
+    def __call__(self, row) -> str:  # noqa: ANN001 - pyarrow.csv.InvalidRow
+        """Return 'skip' for every malformed row, after noting it."""
+        self.skipped_lines.append(row.number)
+        if row.actual_columns > row.expected_columns:
+            if self.long is None:
+                self.long = (row.number, row.expected_columns, row.actual_columns)
+        elif row.text.strip():  # a line of spaces only is a blank line
+            self.short.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    def lines_of(self, first: int, count: int) -> np.ndarray:
+        """Return the CSV line numbers of the well-formed rows `first .. first + count - 1` (0-based, in the
+        order the reader returns them): the line numbers from 2 on that are not skipped rows."""
+        skipped = np.asarray(self.skipped_lines, dtype=np.int64) - 2
+        order = np.arange(first, first + count, dtype=np.int64)
+        # the k-th line not skipped is k plus the number of skipped lines j with skipped[j] - j <= k
+        return order + 2 + np.searchsorted(skipped - np.arange(len(skipped)), order, side="right")
+
+    def take_short(self, before: int | None, headers: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+        """Return (the short rows with a line number below `before`, or all of them, their reasons) and forget
+        them."""
+        taken = [item for item in self.short if before is None or item[0] < before]
+        self.short = self.short[len(taken):]
+        records, lines, reasons = [], [], []
+        for line, fields, text in taken:
+            values = next(csv.reader([text]), [])
+            records.append(values + [""] * (len(headers) - len(values)))
+            lines.append(line)
+            reasons.append(f"{fields} field{'s' if fields != 1 else ''} instead of {len(headers)}")
+        index = pd.Index(lines, dtype="int64")
+        frame = pd.DataFrame(records, columns=headers, index=index, dtype=str) if records else \
+            pd.DataFrame({h: pd.Series([], dtype=str) for h in dict.fromkeys(headers)}, index=index)
+        return frame, pd.Series(reasons, index=index, dtype=object)
+
+    def refuse_long(self, path: Path) -> None:
+        """Raise BadInput naming the first row with more fields than the header, if there is one."""
+        if self.long is not None:
+            line, expected, found = self.long
+            raise BadInput(f"{path}: not a readable CSV file: Expected {expected} fields in line {line}, saw {found} "
+                           "(a row has more fields than the header; nothing was imported)")
+
+
+def _csv_chunks(path: Path, headers: list[str], chunk_rows: int, progress: bool) -> Iterator[_CsvChunk]:
+    """Yield the data rows of a CSV file (`headers`: its header row) as text frames of at most `chunk_rows` rows,
+    indexed by CSV line number, read by pyarrow's streaming CSV reader.
+
+    A row with more fields than the header is a BadInput naming the file and line (nothing is reinterpreted);
+    rows with fewer fields come in `short`, for the caller to reject with their line.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    names = [f"f{i}" for i in range(len(headers))]
+    shape = _RowShape()
+    read_options = pa_csv.ReadOptions(use_threads=False, block_size=READ_BLOCK_BYTES, column_names=names,
+                                      skip_rows=1, encoding="utf8")
+    parse_options = pa_csv.ParseOptions(delimiter=",", quote_char='"', double_quote=True, escape_char=False,
+                                        newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=shape)
+    convert_options = pa_csv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                            quoted_strings_can_be_null=False, include_columns=names)
     size = path.stat().st_size
     bar = None
     if progress and size > PROGRESS_MIN_BYTES:
         from tqdm import tqdm
 
         bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, file=sys.stderr, mininterval=1.0)
+    emitted = 0
+
+    def chunk_of(table) -> _CsvChunk:  # noqa: ANN001 - pyarrow.Table
+        nonlocal emitted
+        lines = shape.lines_of(emitted, table.num_rows)
+        emitted += table.num_rows
+        rows = table.to_pandas()
+        rows.columns = headers
+        rows.index = pd.Index(lines, dtype="int64")
+        short, reasons = shape.take_short(int(lines[-1]) if len(lines) else None, headers)
+        return _CsvChunk(rows, short, reasons)
+
     try:
         with open(path, "rb") as handle:
             try:
-                reader = pd.read_csv(
-                    handle, dtype=str, na_filter=False, keep_default_na=False, skip_blank_lines=False,
-                    chunksize=chunk_rows, encoding="utf-8-sig",
-                )
-                with reader:
-                    for chunk in reader:
-                        if bar is not None:
-                            bar.update(handle.tell() - bar.n)
-                        yield chunk
-            except pd.errors.EmptyDataError as exc:
-                raise BadInput(f"{path}: empty file (no header row)") from exc
-            except pd.errors.ParserError as exc:
+                reader = pa_csv.open_csv(handle, read_options=read_options, parse_options=parse_options,
+                                         convert_options=convert_options)
+                pending: list = []
+                pending_rows = 0
+                for batch in reader:
+                    shape.refuse_long(path)
+                    if bar is not None:
+                        bar.update(handle.tell() - bar.n)
+                    pending.append(batch)
+                    pending_rows += batch.num_rows
+                    while pending_rows >= chunk_rows:
+                        table = pa.Table.from_batches(pending)
+                        pending = table.slice(chunk_rows).to_batches()
+                        pending_rows -= chunk_rows
+                        yield chunk_of(table.slice(0, chunk_rows))
+            except pa.ArrowInvalid as exc:
+                if "utf8" in str(exc).lower() or "utf-8" in str(exc).lower():
+                    raise _not_utf8(path) from exc
+                if "Empty CSV file" in str(exc):
+                    return
                 raise BadInput(f"{path}: not a readable CSV file: {str(exc).strip().splitlines()[-1]}") from exc
-            except UnicodeDecodeError as exc:
-                raise BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+            shape.refuse_long(path)
+            if pending_rows:
+                yield chunk_of(pa.Table.from_batches(pending))
+            if shape.short:
+                short, reasons = shape.take_short(None, headers)
+                empty = pd.DataFrame({h: pd.Series([], dtype=str) for h in dict.fromkeys(headers)},
+                                     index=pd.Index([], dtype="int64"))
+                yield _CsvChunk(empty, short, reasons)
     finally:
         if bar is not None:
             bar.close()
-
-
-def _csv_headers(path: Path) -> list[str]:
-    try:
-        return list(pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8-sig").columns)
-    except pd.errors.EmptyDataError as exc:
-        raise BadInput(f"{path}: empty file (no header row)") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,10 +370,12 @@ class _Reasons:
     def __init__(self, index: pd.Index):
         self.values = pd.Series(pd.NA, index=index, dtype=object)
 
-    def add(self, mask: pd.Series, text: str | pd.Series) -> None:
+    def add(self, mask: pd.Series, text) -> None:  # noqa: ANN001 - str, or a function of the hit mask
+        """Set `text` as the reason of the rows in `mask` that have none yet; `text` is a string or a function
+        that returns the reasons of the rows of a mask (computed only for the rows that fail)."""
         hit = mask & self.values.isna()
         if hit.any():
-            self.values[hit] = text[hit] if isinstance(text, pd.Series) else text
+            self.values[hit] = text(hit) if callable(text) else text
 
     @property
     def rejected(self) -> pd.Series:
@@ -207,19 +383,52 @@ class _Reasons:
 
 
 def _quoted(original: pd.Series) -> pd.Series:
-    return "'" + original.astype(str) + "'"
+    """Return the values quoted for a reason, each cut to REASON_TEXT_CHARS characters."""
+    text = original.astype(str)
+    long = text.str.len() > REASON_TEXT_CHARS
+    if long.any():
+        text = text.where(~long, text.str.slice(0, REASON_TEXT_CHARS) + "...")
+    return "'" + text + "'"
+
+
+def _out_of_range(values: pd.Series, well_formed: pd.Series, fmt: str) -> pd.Series:
+    """Return the mask of well-formed values that are a real date (and time) outside the supported days
+    FIRST_SUPPORTED_DAY .. LAST_SUPPORTED_DAY; `fmt` is the format they are parsed with."""
+    day = values.str.slice(0, 10)
+    outside = well_formed & ((day < FIRST_SUPPORTED_DAY) | (day > LAST_SUPPORTED_DAY))
+    if outside.any():  # valid as a calendar date and time? the same month, day and time in the leap year 2000
+        probe = "2000" + values[outside].str.slice(4)
+        outside[outside] = pd.to_datetime(probe, format=fmt, errors="coerce").notna()
+    return outside
+
+
+def parse_timestamps_checked(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Return (naive timestamps for `YYYY-MM-DD HH:MM:SS[.fff]` (or `T`) text, NaT where it does not parse or is
+    out of range; mask of well-formed timestamps outside the supported range)."""
+    well_formed = values.str.fullmatch(TIMESTAMP_PATTERN).fillna(False).astype(bool)
+    outside = _out_of_range(values, well_formed, "ISO8601")
+    stamps = pd.to_datetime(values.where(well_formed & ~outside), format="ISO8601", errors="coerce")
+    return stamps.astype("datetime64[ns]"), outside
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:
-    """Return naive timestamps for `YYYY-MM-DD HH:MM:SS[.fff]` (or `T`) text; NaT where it does not parse."""
-    well_formed = values.str.fullmatch(TIMESTAMP_PATTERN).fillna(False).astype(bool)
-    return pd.to_datetime(values.where(well_formed), format="ISO8601", errors="coerce")
+    """Return naive timestamps for `YYYY-MM-DD HH:MM:SS[.fff]` (or `T`) text; NaT where it does not parse or is
+    outside the supported range."""
+    return parse_timestamps_checked(values)[0]
+
+
+def parse_dates_checked(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Return (midnight timestamps for `YYYY-MM-DD` text, NaT where it does not parse or is out of range; mask of
+    well-formed dates outside the supported range)."""
+    well_formed = values.str.fullmatch(DATE_PATTERN).fillna(False).astype(bool)
+    outside = _out_of_range(values, well_formed, "%Y-%m-%d")
+    dates = pd.to_datetime(values.where(well_formed & ~outside), format="%Y-%m-%d", errors="coerce")
+    return dates.astype("datetime64[ns]"), outside
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
-    """Return midnight timestamps for `YYYY-MM-DD` text; NaT where it does not parse."""
-    well_formed = values.str.fullmatch(DATE_PATTERN).fillna(False).astype(bool)
-    return pd.to_datetime(values.where(well_formed), format="%Y-%m-%d", errors="coerce")
+    """Return midnight timestamps for `YYYY-MM-DD` text; NaT where it does not parse or is out of range."""
+    return parse_dates_checked(values)[0]
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -228,6 +437,22 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     non_finite = non_finite | (numbers.notna() & ~np.isfinite(numbers))
     return numbers.where(~non_finite), non_finite
+
+
+def text_problems(name: str, values: pd.Series, limit: int) -> list[tuple[pd.Series, object]]:
+    """Return [(mask, function of a mask returning the reasons)] for text values with a control character and for
+    those longer than `limit` characters, in that order."""
+    control = values.str.contains(CONTROL_PATTERN, regex=True).fillna(False).astype(bool)
+    lengths = values.str.len()
+
+    def control_reason(hit: pd.Series) -> pd.Series:
+        found = values[hit].str.extract(f"({CONTROL_PATTERN})", expand=False)
+        return f"{name} contains a control character (U+" + found.map(lambda c: f"{ord(c):04X}").astype(str) + ")"
+
+    def long_reason(hit: pd.Series) -> pd.Series:
+        return f"{name} longer than {limit} characters (" + lengths[hit].astype(str) + ")"
+
+    return [(control, control_reason), (lengths > limit, long_reason)]
 
 
 def validate_chunk(table: str, raw: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.DataFrame, pd.Series]:
@@ -240,22 +465,28 @@ def validate_chunk(table: str, raw: pd.DataFrame, mapping: dict[str, str]) -> tu
         empty = values == ""
         reasons.add(empty, f"empty {name}")
         if kind == "text":
+            for mask, reason in text_problems(name, values, TEXT_MAX_CHARS[name]):
+                reasons.add(mask, reason)
             parsed[name] = values
         elif kind in ("timestamp", "date"):
-            stamps = parse_timestamps(values) if kind == "timestamp" else parse_dates(values)
-            reasons.add(~empty & stamps.isna(), f"unparseable {name} " + _quoted(original))
+            stamps, outside = parse_timestamps_checked(values) if kind == "timestamp" else parse_dates_checked(values)
+            reasons.add(outside, lambda hit: f"{name} " + _quoted(original[hit]) + f" {OUT_OF_RANGE}")
+            reasons.add(~empty & stamps.isna(), lambda hit: f"unparseable {name} " + _quoted(original[hit]))
             parsed[name] = stamps
         else:
             numbers, non_finite = parse_numbers(values)
-            reasons.add(non_finite, f"{name} must be a finite number (got " + original.astype(str) + ")")
-            reasons.add(~empty & numbers.isna(), f"unparseable {name} " + _quoted(original))
+            reasons.add(non_finite,
+                        lambda hit: f"{name} must be a finite number (got " + original[hit].astype(str) + ")")
+            reasons.add(~empty & numbers.isna(), lambda hit: f"unparseable {name} " + _quoted(original[hit]))
             parsed[name] = numbers
     if table == "visits":
         reasons.add(parsed["session_end"] < parsed["session_start"], "session_end before session_start")
     elif table == "orders":
-        reasons.add(parsed["revenue"] <= 0, "revenue must be > 0 (got " + raw[mapping["revenue"]].astype(str) + ")")
+        reasons.add(parsed["revenue"] <= 0,
+                    lambda hit: "revenue must be > 0 (got " + raw.loc[hit, mapping["revenue"]].astype(str) + ")")
     elif table == "costs":
-        reasons.add(parsed["costs"] < 0, "costs must be >= 0 (got " + raw[mapping["costs"]].astype(str) + ")")
+        reasons.add(parsed["costs"] < 0,
+                    lambda hit: "costs must be >= 0 (got " + raw.loc[hit, mapping["costs"]].astype(str) + ")")
     return pd.DataFrame(parsed, index=raw.index), reasons.values
 
 
@@ -322,21 +553,20 @@ def _stage_csv(conn: Connection, table: sa.Table, path: Path, chunk_rows: int, p
     reason_column = "reason" if "reason" not in headers else "rejects_reason"
     staging = _staging_table(table)
     staging.create(conn)
-    for chunk in _csv_chunks(path, chunk_rows, progress):
-        blank = (chunk == "").all(axis=1)
+    for chunk in _csv_chunks(path, headers, chunk_rows, progress):
+        rows = chunk.rows
+        blank = (rows == "").all(axis=1)
         if blank.any():
-            chunk = chunk[~blank]
-        if chunk.empty:
-            continue
-        report.read += len(chunk)
-        parsed, reasons = validate_chunk(table.name, chunk, mapping)
+            rows = rows[~blank]
+        report.read += len(rows) + len(chunk.short)
+        parsed, reasons = validate_chunk(table.name, rows, mapping)
         rejected = reasons.notna()
-        if rejected.any():
-            rejects = chunk[rejected].copy()
-            rejects[line_column] = rejects.index + 2  # the header is line 1
-            rejects[reason_column] = reasons[rejected]
+        if rejected.any() or len(chunk.short):
+            rejects = pd.concat([rows[rejected].assign(**{reason_column: reasons[rejected]}),
+                                 chunk.short.assign(**{reason_column: chunk.short_reasons})]).sort_index()
+            rejects.insert(len(headers), line_column, rejects.index)
             rejects.to_csv(rejects_path, mode="a", header=report.rejected == 0, index=False)
-            report.rejected += int(rejected.sum())
+            report.rejected += len(rejects)
             report.rejects_path = rejects_path
         valid = parsed[~rejected]
         report.valid += len(valid)
@@ -362,15 +592,21 @@ def _read_transactions(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     else:
         headers = _csv_headers(path)
-        frame = pd.concat(list(_csv_chunks(path, CHUNK_ROWS, progress=False)), ignore_index=True)
-        if frame.empty:
-            frame = pd.DataFrame({h: pd.Series([], dtype=str) for h in headers})
+        check_unique_headers(headers, path, wanted)
+        parts = []
+        for chunk in _csv_chunks(path, headers, CHUNK_ROWS, progress=False):
+            if len(chunk.short):
+                line = int(chunk.short.index[0])
+                raise BadInput(f"{path}: line {line} has {chunk.short_reasons.iloc[0]} (the header has "
+                               f"{len(headers)} columns); nothing was imported")
+            parts.append(chunk.rows)
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            {h: pd.Series([], dtype=str) for h in headers})
+    check_unique_headers(headers, path, wanted)
     rename = {}
     for header in headers:
         canonical = wanted.get(header_key(header))
         if canonical is not None:
-            if canonical in rename.values():
-                raise BadInput(f"{path}: two columns mean {canonical}")
             rename[header] = canonical
     missing = [name for name in TRANSACTION_COLUMNS if name not in rename.values()]
     if missing:
@@ -423,16 +659,22 @@ def orders_from_transactions(lines: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     quantity = _numbers_any(lines["Quantity"])
     price = _numbers_any(lines["UnitPrice"])
     when = _transaction_times(lines["InvoiceDate"])
+    control_id, long_id = (mask for mask, _ in text_problems("CustomerID", customer, USER_ID_MAX_CHARS))
+    with np.errstate(over="ignore", invalid="ignore"):
+        amount = quantity * price
     checks = {
         "cancellation": invoice.str.upper().str.startswith("C"),
         "no invoice number": invoice == "",
         "no customer": customer == "",
+        TRANSACTION_HOSTILE_REASONS[0]: control_id,
+        TRANSACTION_HOSTILE_REASONS[1]: long_id,
         "unparseable quantity, unit price or invoice date": (
             quantity.isna() | price.isna() | when.isna() | ~np.isfinite(quantity.fillna(0))
             | ~np.isfinite(price.fillna(0))
         ),
         "non-positive quantity": quantity <= 0,
         "non-positive unit price": price <= 0,
+        TRANSACTION_HOSTILE_REASONS[2]: ~np.isfinite(amount.fillna(0)),
     }
     dropped: dict[str, int] = {}
     keep = pd.Series(True, index=lines.index)
@@ -444,16 +686,20 @@ def orders_from_transactions(lines: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     dropped["exact duplicate line"] = int(duplicate.sum())
     keep[duplicate[duplicate].index] = False
     kept = pd.DataFrame({
-        "invoice": invoice[keep], "user_id": customer[keep],
-        "amount": quantity[keep] * price[keep], "event_dt": when[keep],
+        "invoice": invoice[keep], "user_id": customer[keep], "amount": amount[keep], "event_dt": when[keep],
     })
-    orders = (
-        kept.groupby(["invoice", "user_id"], sort=True, observed=True)
-        .agg(event_dt=("event_dt", "min"), revenue=("amount", "sum"))
-        .reset_index()[["user_id", "event_dt", "revenue"]]
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        orders = (
+            kept.groupby(["invoice", "user_id"], sort=True, observed=True)
+            .agg(event_dt=("event_dt", "min"), revenue=("amount", "sum"), lines=("amount", "size"))
+            .reset_index()
+        )
+    overflow = ~np.isfinite(orders["revenue"])
+    dropped[TRANSACTION_HOSTILE_REASONS[3]] = int(orders.loc[overflow, "lines"].sum())
+    orders = orders[~overflow][["user_id", "event_dt", "revenue"]].reset_index(drop=True)
     orders["user_id"] = orders["user_id"].astype("str")
-    return orders, dropped
+    return orders, {reason: count for reason, count in dropped.items()
+                    if count or reason not in TRANSACTION_HOSTILE_REASONS}
 
 
 def _stage_transactions(conn: Connection, path: Path) -> _StagedFile:
@@ -483,11 +729,15 @@ def import_files(
     *,
     transactions: str | Path | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    lock_wait: float = db.DEFAULT_LOCK_WAIT,
 ) -> ImportReport:
     """Import the given files in one transaction and return an ImportReport; BadInput on bad input.
 
     `replace` deletes the stored rows of the tables being imported first; `strict` refuses the whole
-    import when any row is rejected (the rejects files are still written).
+    import when any row is rejected (the rejects files are still written). The transaction first takes the
+    database's write lock (`db.lock_for_write`), so concurrent imports and demo loads run one after the other;
+    DatabaseBusyError when it is not free within `lock_wait` seconds (PostgreSQL; DuckDB and SQLite wait for
+    the engine's lock timeout).
     """
     inputs = [(db.visits, visits), (db.orders, orders), (db.costs, costs)]
     inputs = [(table, Path(path)) for table, path in inputs if path is not None]
@@ -497,6 +747,7 @@ def import_files(
         _open_checked(path)
     report = ImportReport()
     with engine.begin() as conn:
+        db.lock_for_write(conn, lock_wait)
         db.create_schema(conn)
         staged = [_stage_csv(conn, table, path, chunk_rows, progress) for table, path in inputs]
         if transactions is not None:
@@ -524,8 +775,12 @@ def import_files(
             report.derived_users = store_derived_tables(conn)
             report.derived_seconds = time.perf_counter() - started
             written += db.DERIVED_TABLES
+        interrupts.raise_if_requested()  # a Ctrl-C a library swallowed still rolls everything back
     if report.changed:  # committed: fresh planner statistics for the written tables (PostgreSQL)
-        report.statistics_seconds = db.refresh_statistics(engine, written)
+        try:
+            report.statistics_seconds = db.refresh_statistics(engine, written)
+        except KeyboardInterrupt:  # the import is committed; autovacuum will catch up
+            report.interrupted_after_commit = True
     return report
 
 
@@ -579,6 +834,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="import nothing if any row is rejected (exit 2; the rejects file is still written)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar for large files")
+    parser.add_argument("--lock-wait", metavar="SECONDS", type=float, default=db.DEFAULT_LOCK_WAIT,
+                        help="how long to wait for another import or demo load to finish before giving up with "
+                        f"'the database is busy' (exit 2; default {db.DEFAULT_LOCK_WAIT:g})")
     parser.set_defaults(func=run)
 
 
@@ -588,13 +846,24 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.visits or args.orders or args.costs or args.transactions):
         raise BadInput("nothing to import: give at least one of --visits, --orders, --costs, --transactions")
-    engine = db.make_engine(Config.from_env().database_url)
+    if not args.lock_wait >= 0:
+        raise BadInput(f"--lock-wait must be a number of seconds >= 0, got {args.lock_wait}")
+    engine = db.make_engine(Config.from_env().database_url, lock_timeout=args.lock_wait)
     try:
         report = import_files(
             engine, visits=args.visits, orders=args.orders, costs=args.costs, replace=args.replace,
             strict=args.strict, progress=not args.no_progress, transactions=args.transactions,
+            lock_wait=args.lock_wait,
         )
+    except sa.exc.OperationalError as exc:  # SQLite: a reader kept the lock past the busy timeout at commit
+        if "database is locked" in str(exc.orig):
+            raise db.DatabaseBusyError(db.busy_message(args.lock_wait)) from exc
+        raise
     finally:
         engine.dispose()
     print(format_report(report))
+    if report.interrupted_after_commit:
+        print("interrupted after the import was committed: planner statistics not refreshed "
+              "(autovacuum will do it)", file=sys.stderr)
+        return 130
     return 0
