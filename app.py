@@ -16,6 +16,7 @@ from callbacks.warmup import start_cache_warmer
 from dashboard.bootstrap import prepare_default_database
 from dashboard.config import Config
 from dashboard.context import AppContext
+from callbacks.request_guards import register_request_guards
 from dashboard.server_routes import register_server_routes
 from layouts.shell import app_layout
 from ml import demo_model
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Config | None = None) -> Dash:
-    """Return a configured Dash app: layout, callbacks, /health, /ready, and the cache warm-up thread when
-    config.cache_warm is set."""
+    """Return a configured Dash app: layout, callbacks, /health, /ready, the API, the guards on the Dash endpoints,
+    and the cache warm-up thread when config.cache_warm is set."""
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prepare_default_database(config)
@@ -43,6 +44,7 @@ def create_app(config: Config | None = None) -> Dash:
     register_callbacks(app, ctx)
     register_server_routes(app.server, ctx)
     register_api(app.server, ctx)
+    register_request_guards(app)  # crafted callback requests: 413 / 400 / 404, never 500
     app.server.extensions["dashboard_context"] = ctx
     if config.cache_warm:
         start_cache_warmer(ctx)

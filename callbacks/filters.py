@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
@@ -22,10 +22,13 @@ from dash import ALL, Dash, Input, Output, State, callback_context, dcc, no_upda
 from dash.exceptions import PreventUpdate
 
 from dashboard.cache import MetricReader
-from dashboard.context import AppContext
-from layouts.common import Palette, empty_state, error_state, error_summary, graph
+from dashboard.context import AppContext, marker_kind, unavailable_kind, unavailable_marker
+from layouts.common import (Palette, empty_state, error_state, error_summary, graph, retry_interval_id,
+                            unavailable_state)
+from callbacks.request_guards import BadCallbackInput
+from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
 from layouts.filters import (DataBounds, FilterState, PageParam, filter_notes, global_query, normalise_state,
-                             parse_query, to_query)
+                             page_param_value, parse_query, state_from_store, to_query)
 from layouts.ids import (FilterIds, ShellIds, chart_body_id, csv_button_id, csv_download_id, nav_link_id,
                          page_param_id)
 from layouts.shell import page_for
@@ -47,6 +50,46 @@ ORDERS_ONLY_NOTE = ("This database holds orders but no visits: screens built on 
                     "cohorts, marketing) stay empty. RFM segments and clusters work: see the Risk page and "
                     "`python -m dashboard export-segments`.")
 NO_DATA_NOTE = "The database holds no data yet: the Data page (/data) says how to import it."
+
+
+def checked_state(stored: Any, bounds: DataBounds) -> FilterState:
+    """Return the filter state a browser sent, checked and clamped by the URL's rules (`state_from_store`);
+    BadCallbackInput (a 400 answer) when it is not a filter state at all."""
+    try:
+        return state_from_store(stored, bounds)
+    except ValueError as exc:
+        raise BadCallbackInput(f"{FilterIds.STATE}.data: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def all_page_params() -> dict[str, PageParam]:
+    """Return {name: PageParam} of every page's specific parameters, choices merged when pages share a name."""
+    from layouts.shell import available_pages
+
+    merged: dict[str, PageParam] = {}
+    for page in available_pages():
+        for param in page.page_params:
+            known = merged.get(param.name)
+            if known is None:
+                merged[param.name] = param
+            else:
+                extra = tuple(choice for choice in param.choices if choice[0] not in known.values)
+                merged[param.name] = PageParam(known.name, known.label, known.choices + extra, known.default)
+    return merged
+
+
+def checked_page_values(values: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """Return page parameter values a browser sent, each one of a page's choices or None (the page's default).
+
+    A chart's frame function falls back to its page's default for None, exactly as for an unknown value in the
+    URL; mapping every unknown value to None keeps one cache entry per real choice.
+    """
+    known = all_page_params()
+    checked: dict[str, str | None] = {}
+    for name, raw in (values or {}).items():
+        param = known.get(name)
+        checked[name] = raw if param is not None and page_param_value(param, raw) == raw else None
+    return checked
 
 
 def empty_data_note(raw_bounds: Mapping) -> str:
@@ -134,7 +177,12 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
         # even if a control has not shown them yet
         state = shown_state
     else:
-        previous = FilterState.from_store(stored) if stored else shown_state
+        previous = shown_state
+        if stored:
+            try:
+                previous = state_from_store(stored, bounds)
+            except ValueError:  # not a filter state (a crafted request): the URL's state stands in
+                previous = shown_state
         obs = controls.get("observation_date")
         if triggered == FilterIds.DATE_RANGE and previous.observation_date == previous.end:
             obs = controls.get("end")  # an observation date left at its default keeps following the end
@@ -142,7 +190,7 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
                                 previous.horizon if horizon in (None, "") else horizon,
                                 controls.get("country") or (), controls.get("device") or (),
                                 controls.get("channel") or (), bounds, notes)
-    by_name = dict(zip(names, page_param_values))
+    by_name = {name: value for name, value in zip(names, page_param_values) if isinstance(value, str)}
     page_values = {p.name: by_name.get(p.name) if by_name.get(p.name) in p.values else p.default for p in params}
     query = to_query(state, bounds, page_values, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
@@ -170,12 +218,54 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     return result
 
 
+RETRY_TRIGGER = "db-retry"  # `triggered` of a sync re-run by the retry timer of the database notice
+
+
+def retry_attempt(triggered: Any, retries: list | None) -> int | None:
+    """Return which retry of a database notice fired a callback (1, 2, ...; from the timer's id), 0 when something
+    else fired it (a filter, the page), None when a notice's timer only appeared (nothing to do until it fires)."""
+    if isinstance(triggered, dict) and triggered.get("type") == "db-retry":
+        if not any(retries or ()):
+            return None
+        attempt = triggered.get("attempt")
+        return min(attempt, 100) + 1 if isinstance(attempt, int) and attempt >= 0 else 1
+    if triggered is None and retries and not any(retries):
+        return None
+    return 0
+
+
+def sync_or_notice(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
+                   controls: Mapping[str, Any], page_param_ids: list[dict], page_param_values: list,
+                   stored: dict | None, attempt: int = 0) -> SyncResult:
+    """Return sync_filters_and_url's updates; when the database cannot be read (PostgreSQL down, the DuckDB file
+    locked by an import), the filter bar's notice instead (it retries this sync by itself, with backoff) and the
+    unavailable marker as filter state, so every chart card shows the notice rather than staying blank."""
+    previous_kind = marker_kind(stored)
+    try:
+        return sync_filters_and_url(ctx, triggered, search, pathname, controls, page_param_ids, page_param_values,
+                                    None if previous_kind else stored)
+    except Exception as exc:
+        kind = unavailable_kind(exc)
+        if kind is None:
+            raise
+        log.warning("filter sync: database %s (%s); the page retries by itself", kind, error_summary(exc))
+        return SyncResult(store=no_update if previous_kind == kind else unavailable_marker(kind),
+                          page_values=[no_update for _ in page_param_ids],
+                          notes=unavailable_state(kind, "filters", attempt))
+
+
 def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], ctx: AppContext) -> tuple:
     """Return (link hrefs carrying the global filters, link active flags, reset href, group styles)."""
     query = ""
-    if stored:
-        with MetricReader(ctx) as read:
-            query = global_query(FilterState.from_store(stored), load_bounds(read))
+    if stored and not marker_kind(stored):
+        try:
+            with MetricReader(ctx) as read:
+                bounds = load_bounds(read)
+                query = global_query(checked_state(stored, bounds), bounds)
+        except Exception as exc:
+            if unavailable_kind(exc) is None:
+                raise
+            query = ""  # the database does not answer: the links keep the page, without the filters
     page = page_for(pathname)
     current = page.path if page else None
     hrefs = [link["path"] + query for link in link_ids]
@@ -210,17 +300,23 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(ShellIds.URL, "search"),
         *control_inputs,
         Input(page_param_id(ALL), "value"),
+        Input(retry_interval_id("filters", ALL), "n_intervals"),
         State(ShellIds.URL, "pathname"), State(page_param_id(ALL), "id"), State(FilterIds.STATE, "data"),
     )
-    def _sync(search, start, end, obs, horizon, country, device, channel, param_values, pathname, param_ids,
-              stored):
+    def _sync(search, start, end, obs, horizon, country, device, channel, param_values, retries, pathname,
+              param_ids, stored):
         triggered = callback_context.triggered_id
-        if isinstance(triggered, dict):  # a page-specific control
+        attempt = retry_attempt(triggered, retries)
+        if attempt is None:
+            raise PreventUpdate  # the notice's retry timer appeared; it fires later
+        if attempt:
+            triggered = RETRY_TRIGGER
+        elif isinstance(triggered, dict):  # a page-specific control
             triggered = "page-param"
         controls = {"start": start, "end": end, "observation_date": obs, "horizon": horizon,
                     "country": country, "device": device, "channel": channel}
-        return sync_filters_and_url(ctx, triggered, search, pathname, controls, param_ids, param_values,
-                                    stored).outputs()
+        return sync_or_notice(ctx, triggered, search, pathname, controls, param_ids, param_values, stored,
+                              attempt).outputs()
 
     @app.callback(
         Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),
@@ -268,9 +364,9 @@ def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | Non
 
     raw_bounds = read(metrics.data_bounds)
     has_data = bool(raw_bounds["has_visits"] or raw_bounds["has_orders"] or raw_bounds["channels"])
-    return ChartRequest(state=FilterState.from_store(stored), params=dict(params or {}),
-                        bounds=DataBounds.from_metric(raw_bounds), read=read, palette=Palette.from_bounds(raw_bounds),
-                        has_data=has_data)
+    bounds = DataBounds.from_metric(raw_bounds)
+    return ChartRequest(state=checked_state(stored, bounds), params=checked_page_values(params),
+                        bounds=bounds, read=read, palette=Palette.from_bounds(raw_bounds), has_data=has_data)
 
 
 NO_DATA = "No data yet."
@@ -289,10 +385,18 @@ def empty_texts(empty_message: EmptyMessage, request: "ChartRequest") -> tuple[s
 
 
 def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction, stored: dict | None,
-               params: Mapping[str, str] | None = None, empty_message: EmptyMessage = "No data for these filters."):
-    """Return chart `name`'s content: its figure or table, an empty state, or an error notice."""
+               params: Mapping[str, str] | None = None, empty_message: EmptyMessage = "No data for these filters.",
+               retry_attempt: int = 0):
+    """Return chart `name`'s content: its figure or table, an empty state, or an error notice; while the database
+    cannot be read, the notice saying so (retrying by itself after retry_delay_seconds(retry_attempt))."""
     if not stored:
         raise PreventUpdate
+    if marker_kind(stored):  # the filter sync could not read the database: its notice retries, the cards say so
+        return unavailable_state(marker_kind(stored))
+
+    def unavailable(kind: str, exc: BaseException):
+        log.warning("chart %s: database %s (%s); the card retries by itself", name, kind, error_summary(exc))
+        return unavailable_state(kind, name, retry_attempt)
 
     def render(read: MetricReader):
         try:
@@ -304,16 +408,28 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
                 return empty_state(*empty_texts(empty_message, request))
             view = view_fn(frame, request)
         except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
+            kind = unavailable_kind(exc)
+            if kind is not None:
+                failures.append(unavailable(kind, exc))
+                return None  # not cached: the retry reads again
             log.exception("chart %s failed", name)
             failures.append(error_state(f"{error_summary(exc)} (details in the server log)"))
             return None  # not cached: the next request tries again
         return graph(name, view) if isinstance(view, go.Figure) else view
 
     failures: list = []
-    with MetricReader(ctx) as read:
-        # the finished content is memoized too (same key parts as the metrics: filters, params, data version)
-        body = read.cached(f"chart:{name}", {"filters": stored, "params": dict(params or {})},
-                           lambda: render(read))
+    try:
+        with MetricReader(ctx) as read:
+            # the finished content is memoized too (same key parts as the metrics: filters, params, data version),
+            # keyed on the checked state, so crafted variants of one view share its entry
+            state = checked_state(stored, load_bounds(read))
+            body = read.cached(f"chart:{name}", {"filters": state.to_store(), "params": checked_page_values(params)},
+                               lambda: render(read))
+    except Exception as exc:
+        kind = unavailable_kind(exc)
+        if kind is None:
+            raise
+        return unavailable(kind, exc)  # the data version or the bounds could not be read
     return body if body is not None else failures[0]
 
 
@@ -327,12 +443,18 @@ def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: 
 def chart_csv(ctx: AppContext, name: str, frame_fn: FrameFunction, stored: dict | None,
               params: Mapping[str, str] | None = None) -> dict:
     """Return the dcc.Download data of chart `name`: exactly the frame it shows, as CSV."""
-    if not stored:
+    if not stored or marker_kind(stored):
         raise PreventUpdate
-    frame = chart_frame(ctx, frame_fn, stored, params)
-    state = FilterState.from_store(stored)
+    try:
+        frame = chart_frame(ctx, frame_fn, stored, params)
+        with MetricReader(ctx) as read:
+            state = checked_state(stored, load_bounds(read))
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        raise PreventUpdate from None  # the database does not answer: no download (the cards say why)
     filename = f"{name}_{state.start.isoformat()}_{state.end.isoformat()}.csv"
-    return dcc.send_data_frame(frame.to_csv, filename, index=False)
+    return dcc.send_data_frame(neutralise_frame(frame).to_csv, filename, index=False)
 
 
 @dataclass(frozen=True)
@@ -372,9 +494,14 @@ def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunctio
     registered_charts(ctx)[name] = ChartSpec(name, frame_fn, view_fn, params, empty_message)
 
     @app.callback(Output(chart_body_id(name), "children"), Input(FilterIds.STATE, "data"),
+                  Input(retry_interval_id(name, ALL), "n_intervals"),
                   *[Input(page_param_id(p), "value") for p in params])
-    def _body(stored, *values):
-        return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message)
+    def _body(stored, retries, *values):
+        attempt = retry_attempt(callback_context.triggered_id, retries)
+        if attempt is None:
+            raise PreventUpdate  # the notice's retry timer appeared; it fires later
+        return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message,
+                          retry_attempt=attempt)
 
     if not csv:
         return

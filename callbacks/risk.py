@@ -7,7 +7,8 @@ from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
 from callbacks.filters import ChartRequest, register_chart
-from dashboard.context import AppContext
+from dashboard.context import AppContext, marker_kind, unavailable_kind
+from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
 from layouts import risk as view
 from layouts.ids import FilterIds, csv_button_id
 from ml import demo_model, risk_report
@@ -120,11 +121,18 @@ def scores_status(ctx: AppContext, stored: dict | None):
     """Return the notice above the page when no scoring run is dated on or before the observation date."""
     if not stored:
         raise PreventUpdate
+    if marker_kind(stored):
+        return None  # the database does not answer: the filter bar and the cards say so and retry
     from layouts.filters import FilterState
 
     state = FilterState.from_store(stored)
-    with ctx.engine.connect() as conn:
-        scored = risk_report.scores_available(conn, state.to_filters())
+    try:
+        with ctx.engine.connect() as conn:
+            scored = risk_report.scores_available(conn, state.to_filters())
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        return None  # no scoring notice while the database cannot be read: the cards show why and retry
     if scored:
         return None
     building = _demo_model_status(ctx)
@@ -193,7 +201,7 @@ def register(app: Dash, ctx: AppContext) -> None:
     def _clusters_csv(n_clicks):
         if not n_clicks:
             raise PreventUpdate
-        return dcc.send_data_frame(clusters_frame(ctx).to_csv, "cluster_profiles.csv", index=False)
+        return dcc.send_data_frame(neutralise_frame(clusters_frame(ctx)).to_csv, "cluster_profiles.csv", index=False)
 
     name = view.RiskIds.CUSTOMERS
 
@@ -201,9 +209,11 @@ def register(app: Dash, ctx: AppContext) -> None:
                    params=("band", "segment"), empty_message=unless_unscored(NO_SCORES), csv=False)
 
     # The customer table's CSV is the grid's own export: exactly the rows it shows after sorting and filtering.
+    # The state read is the grid's column list, not its rows: rowData would post every customer (about 2 MB on
+    # the demo) to the server, over the callback body limit (callbacks/request_guards.py), for a None check.
     @app.callback(Output(f"{name}-graph", "exportDataAsCsv"), Input(csv_button_id(name), "n_clicks"),
-                  State(f"{name}-graph", "rowData"), prevent_initial_call=True)
-    def _customers_csv(n_clicks, rows):
-        if not n_clicks or rows is None:
+                  State(f"{name}-graph", "columnDefs"), prevent_initial_call=True)
+    def _customers_csv(n_clicks, columns):
+        if not n_clicks or columns is None:
             raise PreventUpdate
         return True

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from dash import Dash, Input, Output, State, html
+from dash import ALL, Dash, Input, Output, State, callback_context, html
+from dash.exceptions import PreventUpdate
 
+from callbacks.filters import retry_attempt
 from dashboard import db
-from dashboard.context import AppContext
-from layouts.common import error_state, error_summary
+from dashboard.context import AppContext, unavailable_kind
+from layouts.common import error_state, error_summary, retry_interval_id, unavailable_state
 from layouts.data_page import data_page
 from layouts.filters import parse_page_params
 from layouts.ids import ShellIds
 from layouts.shell import page_for
 
 log = logging.getLogger(__name__)
+
+DATA_PAGE_SOURCE = "data-page"  # the retry timer of the data page's database notice
 
 
 def not_found(pathname: str | None) -> html.Div:
@@ -23,14 +27,22 @@ def not_found(pathname: str | None) -> html.Div:
                     id="not-found")
 
 
-def render_page(pathname: str | None, ctx: AppContext, search: str | None = None):
-    """Return the layout of the page at `pathname`; page-specific controls start from the URL `search`."""
+def render_page(pathname: str | None, ctx: AppContext, search: str | None = None, retry_attempt: int = 0):
+    """Return the layout of the page at `pathname`; page-specific controls start from the URL `search`. The data
+    page, the only one read while routing, shows the database notice (retrying by itself) when it cannot be read."""
     page = page_for(pathname)
     if page is None:
         return not_found(pathname)
     if page.module is None:  # the built-in data page
-        with ctx.engine.connect() as conn:
-            return data_page(db.db_info(conn))
+        try:
+            with ctx.engine.connect() as conn:
+                return data_page(db.db_info(conn))
+        except Exception as exc:
+            kind = unavailable_kind(exc)
+            if kind is None:
+                raise
+            log.warning("data page: database %s (%s)", kind, error_summary(exc))
+            return unavailable_state(kind, DATA_PAGE_SOURCE, retry_attempt)
     try:
         module = page.load()
         params, _ = parse_page_params(search, getattr(module, "PAGE_PARAMS", ()))
@@ -44,6 +56,10 @@ def render_page(pathname: str | None, ctx: AppContext, search: str | None = None
 def register(app: Dash, ctx: AppContext) -> None:
     """Register the routing callback on `app`."""
 
-    @app.callback(Output(ShellIds.PAGE, "children"), Input(ShellIds.URL, "pathname"), State(ShellIds.URL, "search"))
-    def _route(pathname, search):
-        return render_page(pathname, ctx, search)
+    @app.callback(Output(ShellIds.PAGE, "children"), Input(ShellIds.URL, "pathname"),
+                  Input(retry_interval_id(DATA_PAGE_SOURCE, ALL), "n_intervals"), State(ShellIds.URL, "search"))
+    def _route(pathname, retries, search):
+        attempt = retry_attempt(callback_context.triggered_id, retries)
+        if attempt is None:
+            raise PreventUpdate  # the notice's retry timer appeared; it fires later
+        return render_page(pathname, ctx, search, attempt)

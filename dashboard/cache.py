@@ -1,7 +1,8 @@
 """The metric cache: memoized metric results keyed on (function, Filters, parameters, data version).
 
-Backends are flask-caching's: an in-process `SimpleCache` by default, `RedisCache` when
-`CACHE_REDIS_URL` is set (shared by every gunicorn worker and host). Keys are a SHA-256 of a
+Backends: an in-process `ByteBudgetCache` by default (a least-recently-used cache bounded by the bytes
+it holds, `CACHE_MAX_MB`, not by a count of entries: one crafted request once left ~400 MB in a count-bounded
+cache), flask-caching's `RedisCache` when `CACHE_REDIS_URL` is set (shared by every gunicorn worker and host). Keys are a SHA-256 of a
 canonical JSON text (never Python's salted `hash`), so every process computes the same key.
 The data version is part of the key, so an import (which bumps it) is visible at once.
 If Redis fails, the metric is computed without the cache and the failure is logged (once per
@@ -22,12 +23,16 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import math
+import pickle
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
-from flask_caching.backends import RedisCache, SimpleCache
+from flask_caching.backends import RedisCache
+from flask_caching.backends.base import BaseCache
 
 from dashboard import db
 from dashboard.config import Config
@@ -102,6 +107,106 @@ def file_fingerprint(path: Path) -> tuple:
     return stat(path), stat(path.with_name(path.name + ".wal"))
 
 
+ENTRY_OVERHEAD_BYTES = 200  # bookkeeping counted per entry on top of its key and pickled value
+MAX_ITEM_SHARE = 8  # a single result larger than budget / MAX_ITEM_SHARE is not cached
+
+
+class ByteBudgetCache(BaseCache):
+    """An in-process least-recently-used cache holding at most `max_bytes` of pickled values.
+
+    Values are stored pickled (as flask-caching's SimpleCache does, so a caller never shares a mutable result);
+    an entry's size is its key, its pickle and ENTRY_OVERHEAD_BYTES. A value whose entry exceeds `max_item_bytes`
+    is not stored (`set` returns False); storing one that overflows the budget evicts the least recently used
+    entries first. Thread-safe.
+    """
+
+    def __init__(self, max_bytes: int, max_item_bytes: int | None = None, default_timeout: int = 300):
+        super().__init__(default_timeout=default_timeout)
+        self.max_bytes = max(int(max_bytes), 0)
+        self.max_item_bytes = min(self.max_bytes, max_item_bytes if max_item_bytes is not None else self.max_bytes)
+        self._entries: OrderedDict[str, tuple[float, bytes, int]] = OrderedDict()  # key -> (expires, pickle, size)
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.evictions = 0
+        self.refused = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """Return the bytes the entries take (keys, pickles and overhead)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _expiry(self, timeout: int | None) -> float:
+        """Return the monotonic time an entry set now with `timeout` expires (inf: never)."""
+        timeout = self.default_timeout if timeout is None else timeout
+        return math.inf if timeout <= 0 else time.monotonic() + timeout
+
+    def _drop(self, key: str) -> None:
+        """Remove `key` (lock held)."""
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+
+    def get(self, key: str) -> Any:
+        """Return the value of `key` (None when absent or expired) and mark it recently used."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            data = entry[1]
+        return pickle.loads(data)
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        """Store `value` under `key`; False (and nothing stored) when it alone is larger than max_item_bytes."""
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        size = len(data) + len(key) + ENTRY_OVERHEAD_BYTES
+        with self._lock:
+            self._drop(key)
+            if size > self.max_item_bytes:
+                self.refused += 1
+                log.info("metric cache: not storing a %d-byte result (limit %d bytes)", size, self.max_item_bytes)
+                return False
+            self._entries[key] = (self._expiry(timeout), data, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._entries:
+                _, (_, _, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+                self.evictions += 1
+        return True
+
+    def add(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        """Store `value` only when `key` is absent; True when stored."""
+        if self.has(key):
+            return False
+        return self.set(key, value, timeout)
+
+    def delete(self, key: str) -> bool:
+        """Remove `key`; True when it was there."""
+        with self._lock:
+            present = key in self._entries
+            self._drop(key)
+        return present
+
+    def has(self, key: str) -> bool:
+        """True when `key` holds an unexpired value."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and entry[0] > time.monotonic()
+
+    def clear(self) -> bool:
+        """Remove every entry."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+        return True
+
+
 class MetricCache:
     """Memoizes metric results in a flask-caching backend; answers without the cache when it fails."""
 
@@ -117,15 +222,17 @@ class MetricCache:
 
     @classmethod
     def from_config(cls, config: Config, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> "MetricCache":
-        """Return a Redis cache when config.cache_redis_url is set, else an in-process SimpleCache."""
+        """Return a Redis cache when config.cache_redis_url is set, else an in-process ByteBudgetCache of
+        config.cache_max_mb megabytes (a single result over 1/MAX_ITEM_SHARE of it is not cached)."""
         if config.cache_redis_url:
             import redis
 
             client = redis.from_url(config.cache_redis_url, socket_connect_timeout=0.5, socket_timeout=2.0)
             backend = RedisCache(host=client, key_prefix=key_prefix, default_timeout=config.cache_timeout)
             return cls(backend, kind="redis", timeout=config.cache_timeout)
-        return cls(SimpleCache(threshold=2000, default_timeout=config.cache_timeout), kind="simple",
-                   timeout=config.cache_timeout)
+        budget = max(config.cache_max_mb, 0) * 2**20
+        backend = ByteBudgetCache(budget, budget // MAX_ITEM_SHARE, default_timeout=config.cache_timeout)
+        return cls(backend, kind="simple", timeout=config.cache_timeout)
 
     @property
     def available(self) -> bool:

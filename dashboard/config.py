@@ -51,6 +51,7 @@ class Config:
     database_url: str | None = None
     cache_redis_url: str | None = None
     cache_timeout: int = 3600
+    cache_max_mb: int = 256  # byte budget of the in-process metric cache (dashboard/cache.py)
     demo_users: int = 150_000
     demo_seed: int = 42
     autofill_demo: bool = True
@@ -69,6 +70,7 @@ class Config:
             database_url=os.environ.get("DATABASE_URL") or None,
             cache_redis_url=os.environ.get("CACHE_REDIS_URL") or None,
             cache_timeout=_env_int("CACHE_TIMEOUT", 3600),
+            cache_max_mb=_env_int("CACHE_MAX_MB", 256),
             demo_users=_env_int("DEMO_USERS", 150_000),
             demo_seed=_env_int("DEMO_SEED", 42),
             autofill_demo=_env_bool("DEMO_AUTOFILL", True),

@@ -226,6 +226,41 @@ def error_state(message: str) -> dbc.Alert:
                      className="mb-0 chart-error")
 
 
+UNAVAILABLE_TEXTS = {
+    "down": "The database is not answering (stopped or restarting).",
+    "busy": "The database is busy (an import is running).",
+}
+RETRY_FIRST_SECONDS = 2
+RETRY_MAX_SECONDS = 30
+
+
+def retry_delay_seconds(attempt: int) -> int:
+    """Return the wait before retry number `attempt` (0, 1, ...): 2, 4, 8, 16, then 30 s (backoff)."""
+    return min(RETRY_FIRST_SECONDS * 2 ** max(0, min(int(attempt), 8)), RETRY_MAX_SECONDS)
+
+
+def retry_interval_id(source: str, attempt) -> dict:
+    """Return the pattern-matching id of the retry timer inside a notice of `source` (a chart name or "filters");
+    `attempt` counts the retries so far (dash.ALL in a callback's Input)."""
+    return {"type": "db-retry", "source": source, "attempt": attempt}
+
+
+def unavailable_state(kind: str, source: str | None = None, attempt: int = 0) -> dbc.Alert:
+    """Return the notice shown while the database cannot be read (`kind` "down" or "busy"): it says so, never a
+    server path or driver text, and with a `source` holds a one-shot timer that makes that callback try again
+    after retry_delay_seconds(attempt), so the page recovers by itself."""
+    text = UNAVAILABLE_TEXTS.get(kind, UNAVAILABLE_TEXTS["down"])
+    if source is None:
+        retrying = " The page retries by itself and fills in once it answers again."
+        timer = None
+    else:
+        delay = retry_delay_seconds(attempt)
+        retrying = f" Retrying by itself in {delay} s…"
+        timer = dcc.Interval(id=retry_interval_id(source, attempt), interval=delay * 1000, max_intervals=1)
+    children = [html.Strong("Data temporarily unavailable. "), text, retrying] + ([timer] if timer is not None else [])
+    return dbc.Alert(children, color="info", className=f"mb-0 db-unavailable db-unavailable-{kind}")
+
+
 def chart_card(name: str, title: str, description: str | None = None, controls=None,
                min_height: int = FIGURE_HEIGHT) -> dbc.Card:
     """Return a card for chart `name`: title, optional controls, CSV download, loading spinner, body to fill."""

@@ -22,6 +22,8 @@ from layouts.ids import FilterIds
 
 DEFAULT_HORIZON = 14
 MAX_HORIZON = 365
+MAX_LIST_VALUES = 1000  # values of one dimension a filter state may name (more is a malformed request)
+MAX_VALUE_LENGTH = 200  # characters of one dimension value
 GLOBAL_PARAMS = ("start", "end", "observation_date", "horizon", "country", "device", "channel")
 # URL name -> (FilterState attribute, data_bounds key, label)
 LIST_PARAMS = {"country": ("countries", "regions", "country"), "device": ("devices", "devices", "device"),
@@ -144,12 +146,21 @@ def _first(query: dict[str, list[str]], name: str) -> str | None:
 
 def _date_param(query, name: str, bounds: DataBounds, notes: list[str]) -> _dt.date | None:
     """Return the date of URL parameter `name`, clamped to the data's range, with notes for bad values."""
-    raw = _first(query, name)
-    if raw is None:
+    return checked_date(name, _first(query, name), bounds, notes)
+
+
+def checked_date(name: str, raw: str | None, bounds: DataBounds, notes: list[str]) -> _dt.date | None:
+    """Return the date in text `raw` clamped to the data's range (None when empty or not YYYY-MM-DD), with notes.
+
+    The one rule for dates from outside (a URL, a filter state sent by a browser): a date before the data's
+    first date becomes the first date, one after its last date the last date; text that is not a date is ignored.
+    """
+    if raw is None or not str(raw).strip():
         return None
+    raw = str(raw).strip()
     value = as_date(raw)
     if value is None or len(raw) != 10:
-        notes.append(f"Ignored {name}={raw!r}: not a date (YYYY-MM-DD).")
+        notes.append(f"Ignored {name}={raw[:40]!r}: not a date (YYYY-MM-DD).")
         return None
     if value < bounds.first_date:
         notes.append(f"{name} {value} is before the first date of the data; using {bounds.first_date}.")
@@ -158,6 +169,22 @@ def _date_param(query, name: str, bounds: DataBounds, notes: list[str]) -> _dt.d
         notes.append(f"{name} {value} is after the last date of the data; using {bounds.last_date}.")
         return bounds.last_date
     return value
+
+
+def whole_days(value: Any) -> int | None:
+    """Return `value` (a number or its text, as a URL or a number input gives it) as a whole number, None when it
+    is not one (7.5, "abc", true, infinity)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)  # exact for long digit strings (refused beyond Python's 4300 digits)
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def normalise_state(start, end, observation_date, horizon, countries: Iterable[str], devices: Iterable[str],
@@ -172,13 +199,15 @@ def normalise_state(start, end, observation_date, horizon, countries: Iterable[s
         notes.append(f"end {end} was before start {start}; the two were swapped.")
         start, end = end, start
     obs = as_date(observation_date) or end
+    if obs > bounds.last_date:
+        notes.append(f"observation_date {obs} is after the last date of the data; using {bounds.last_date}.")
+        obs = bounds.last_date
     if obs < start:
         notes.append(f"observation_date {obs} was before start {start}; using the end date {end}.")
         obs = end
-    try:
-        horizon_days = int(horizon) if horizon not in (None, "") else DEFAULT_HORIZON
-    except (TypeError, ValueError):
-        notes.append(f"Ignored horizon={horizon!r}: not a whole number of days.")
+    horizon_days = whole_days(horizon) if horizon not in (None, "") else DEFAULT_HORIZON
+    if horizon_days is None:
+        notes.append(f"Ignored horizon={str(horizon)[:40]!r}: not a whole number of days.")
         horizon_days = DEFAULT_HORIZON
     if not 1 <= horizon_days <= MAX_HORIZON:
         notes.append(f"Ignored horizon={horizon_days}: it must be between 1 and {MAX_HORIZON} days.")
@@ -186,10 +215,14 @@ def normalise_state(start, end, observation_date, horizon, countries: Iterable[s
     lists = []
     for url_name, raw_values in (("country", countries), ("device", devices), ("channel", channels)):
         known = set(getattr(bounds, LIST_PARAMS[url_name][1]))
+        if isinstance(raw_values, str):  # a single-value dropdown sends its value, not a list
+            raw_values = [raw_values]
         values = {str(v) for v in (raw_values or ()) if v is not None and str(v) != ""}
         unknown = sorted(values - known)
         if unknown:
-            notes.append(f"Unknown {url_name} {', '.join(repr(u) for u in unknown)} ignored.")
+            shown = ", ".join(repr(u[:40]) for u in unknown[:5]) + (f" and {len(unknown) - 5} more"
+                                                                    if len(unknown) > 5 else "")
+            notes.append(f"Unknown {url_name} {shown} ignored.")
         lists.append(tuple(sorted(values & known)))
     return FilterState(start, end, obs, horizon_days, *lists)
 
@@ -206,6 +239,58 @@ def parse_query(search: str | None, bounds: DataBounds,
                             query.get("device", []), query.get("channel", []), bounds, notes)
     page_values, page_notes = parse_page_params(search, page_params)
     return state, page_values, notes + page_notes
+
+
+STORE_DATES = ("start", "end", "observation_date")
+STORE_LISTS = ("country", "device", "channel")
+
+
+def store_shape_error(data: Any) -> str | None:
+    """Return why `data` is not a filter state as `FilterState.to_store` writes it (JSON types and sizes checked,
+    not values: those are clamped like the URL's), or None when it is one."""
+    if not isinstance(data, Mapping):
+        return f"the filter state must be an object, not {type(data).__name__}"
+    expected = set(STORE_DATES) | set(STORE_LISTS) | {"horizon"}
+    if set(data) != expected:
+        missing, extra = sorted(expected - set(data)), sorted(set(data) - expected)
+        return "the filter state " + "; ".join(
+            part for part in (f"lacks {', '.join(missing)}" if missing else "",
+                              f"has unknown keys {', '.join(k[:40] for k in extra[:5])}" if extra else "") if part)
+    for name in STORE_DATES:
+        if not isinstance(data[name], str) or len(data[name]) > 40:
+            return f"{name} must be a date text YYYY-MM-DD"
+    horizon = data["horizon"]
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, float, str)) or (
+            isinstance(horizon, str) and len(horizon) > 40):
+        return "horizon must be a number of days"
+    for name in STORE_LISTS:
+        values = data[name]
+        if not isinstance(values, list) or len(values) > MAX_LIST_VALUES:
+            return f"{name} must be a list of at most {MAX_LIST_VALUES} values"
+        if not all(isinstance(v, str) and len(v) <= MAX_VALUE_LENGTH for v in values):
+            return f"{name} must hold texts of at most {MAX_VALUE_LENGTH} characters"
+    return None
+
+
+def state_from_store(data: Any, bounds: DataBounds, notes: list[str] | None = None) -> FilterState:
+    """Return the valid FilterState of a filter state sent by a browser, checked by the URL's rules.
+
+    Dates outside the data are clamped to its first or last date, a horizon outside 1..MAX_HORIZON or not a
+    number becomes the default, unknown dimension values are dropped (exactly what `parse_query` does with the
+    same values in a URL). ValueError when `data` is not a filter state at all (`store_shape_error`).
+    """
+    problem = store_shape_error(data)
+    if problem is not None:
+        raise ValueError(problem)
+    notes = notes if notes is not None else []
+    start, end, obs = (checked_date(name, data[name], bounds, notes) for name in STORE_DATES)
+    return normalise_state(start, end, obs, data["horizon"], data["country"], data["device"], data["channel"],
+                           bounds, notes)
+
+
+def page_param_value(param: PageParam, raw: Any) -> str:
+    """Return `raw` when it is one of the parameter's choices, else its default (the URL's rule)."""
+    return raw if isinstance(raw, str) and raw in param.values else param.default
 
 
 def parse_page_params(search: str | None, page_params: Iterable[PageParam]) -> tuple[dict[str, str], list[str]]:

@@ -315,7 +315,9 @@ def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
     grid.columnSize = None  # keep the minimum widths: long ids and reasons scroll instead of being cut
     grid.dashGridOptions = {**grid.dashGridOptions, "pagination": True, "paginationPageSize": 25,
                             "paginationPageSizeSelector": [25, 50, 100]}
-    grid.csvExportParams = {"fileName": "customers_at_risk.csv"}
+    # formula-like text (an id or reason starting with = + - @ ...) is exported as text: dashboard/spreadsheet_safety.py
+    grid.csvExportParams = {"fileName": "customers_at_risk.csv",
+                            "processCellCallback": {"function": "neutraliseCsvCell(params)"}}
     return grid
 
 

@@ -3,6 +3,11 @@
 Files, columns and formats are those of shared/spec/metrics.md, "Export format": dates ISO, timestamps
 `YYYY-MM-DD HH:MM:SS`, floats as Python `repr` (full precision), booleans True/False, undefined values
 (NaN, <NA>) as empty fields, `\\n` line ends, UTF-8.
+
+Spreadsheet safety (dashboard/spreadsheet_safety.py): in the CSV files a text cell that a spreadsheet would run as
+a formula (it starts with `=`, `+`, `-`, `@`, tab, CR or NUL) gets a leading single quote; numbers never change.
+The xlsx workbook keeps every text exactly and writes it as a string cell, with Excel's "quote prefix" style on
+the formula-like ones.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dashboard.errors import BadInput
+from dashboard.spreadsheet_safety import neutralise_cell, protect_xlsx_sheet, xlsx_text
 
 EXPORT_FILES = (
     "profiles", "activity_daily", "activity_weekly", "activity_monthly", "activity_summary",
@@ -57,7 +63,8 @@ def _format_float(value) -> str:
 
 
 def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return `frame` with every cell rendered as the export text (see the module docstring)."""
+    """Return `frame` with every cell rendered as the export text, formula-like text neutralised (see the module
+    docstring)."""
     from metrics.frames import DATE_COLUMNS, TIMESTAMP_COLUMNS
 
     out = {}
@@ -74,9 +81,10 @@ def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_integer_dtype(col.dtype):
             text = col.map(lambda v: "" if pd.isna(v) else str(int(v)))
         else:
-            text = col.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+            text = col.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v))
+                           else neutralise_cell(v) if isinstance(v, str) else str(v))
         out[name] = text.astype(object).where(col.notna(), "") if len(col) else text.astype(object)
-    return pd.DataFrame(out, columns=list(frame.columns))
+    return pd.DataFrame(out, columns=[neutralise_cell(c) for c in frame.columns])
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -104,11 +112,13 @@ def write_export(tables: dict[str, pd.DataFrame], out_dir: Path, fmt: str = "csv
         for name, frame in tables.items():
             sheet = frame.copy()
             for column in sheet.columns:
-                if isinstance(sheet[column].dtype, pd.StringDtype) or sheet[column].dtype == object:
-                    sheet[column] = sheet[column].astype(object)
+                if isinstance(sheet[column].dtype, (pd.StringDtype, pd.CategoricalDtype)) or sheet[column].dtype == object:
+                    sheet[column] = sheet[column].astype(object).map(xlsx_text)
                 elif str(sheet[column].dtype) == "Int64":
                     sheet[column] = sheet[column].astype(object).where(sheet[column].notna(), None)
+            sheet.columns = [xlsx_text(c) for c in sheet.columns]
             sheet.to_excel(writer, sheet_name=name, index=False)
+            protect_xlsx_sheet(writer.sheets[name])  # text stays text: no formula, no error value
     return [path]
 
 

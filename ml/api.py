@@ -21,19 +21,19 @@ import json
 import logging
 import math
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from dashboard import db
-from dashboard.context import AppContext
+from dashboard.context import BUSY, AppContext, unavailable_kind
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ class CustomerRisk(BaseModel):
     value_at_risk: float | None = Field(description="Revenue at risk (probability x customer value)")
     model_version: str | None
     as_of: date | None = Field(description="Date the features were computed at")
-    scored_at: datetime | None
+    scored_at: AwareDatetime | None = Field(description="When the scoring run wrote the row: RFC 3339 date-time "
+                                                        "in UTC with its offset, e.g. 2026-11-02T03:04:05Z")
 
 
 class RiskPage(BaseModel):
@@ -257,14 +258,20 @@ def _bad_input(exc: ValidationError, prefix: tuple = ()) -> ApiProblem:
     return ApiProblem(400, "bad_request", message, errors)
 
 
+RETRY_AFTER_SECONDS = {"database_unavailable": 5}  # no_scores / no_model wait for a command to be run
+RETRY_AFTER_DEFAULT_SECONDS = 60
+
+
 def _problem_response(problem: ApiProblem) -> Response:
-    """Return the JSON response of an ApiProblem."""
+    """Return the JSON response of an ApiProblem; every 503 carries Retry-After (seconds)."""
     body = ApiError(error=problem.code, message=problem.message,
                     errors=[ErrorItem(**e) for e in problem.errors]).model_dump(mode="json")
     response = jsonify(body)
     response.status_code = problem.status
     for key, value in problem.headers.items():
         response.headers[key] = value
+    if problem.status == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS.get(problem.code, RETRY_AFTER_DEFAULT_SECONDS))
     return response
 
 
@@ -299,10 +306,13 @@ def _as_date(value: Any) -> date | None:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    """Return `value` as a datetime (SQLite may return text)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+    """Return `value` as a time-zone aware datetime: churn_scores stores UTC without an offset (SQLite may return
+    text), the API answers RFC 3339 with the offset (`...Z`)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value))
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def _require_scores_table(conn: sa.Connection) -> None:
@@ -507,14 +517,30 @@ def build_blueprint(ctx: AppContext) -> Blueprint:
 
     @bp.errorhandler(db.DatabaseBusyError)
     def _on_database_busy(exc: db.DatabaseBusyError):
-        return _problem_response(ApiProblem(503, "database_unavailable", f"database: {exc}",
-                                            headers={"Retry-After": "5"}))
+        log.warning("API database busy: %s", exc)  # the file path stays in the server log
+        return _problem_response(ApiProblem(503, "database_unavailable",
+                                            "database: busy (an import is running); retry after a few seconds"))
 
     @bp.errorhandler(sa.exc.SQLAlchemyError)
     def _on_database_error(exc: sa.exc.SQLAlchemyError):
         log.warning("API database error: %s", exc)
+        if unavailable_kind(exc) == BUSY:
+            return _on_database_busy(exc)
         reason = str(getattr(exc, "orig", exc) or exc).splitlines()[0][:200]
         return _problem_response(ApiProblem(503, "database_unavailable", f"database: {reason}"))
+
+    @bp.before_request
+    def _answer_options():
+        """Answer OPTIONS with the methods the path really accepts (Flask's own answer would add the catch-all's)."""
+        if request.method != "OPTIONS":
+            return None
+        allowed = _allowed_methods(request.path)
+        if not allowed:
+            raise ApiProblem(404, "not_found", f"path: no API endpoint {request.path}; see {API_PREFIX}/docs")
+        methods = set(allowed) | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set())
+        response = Response(status=204)
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
 
     @bp.get("/customers/<path:user_id>/risk")
     def customer_risk_route(user_id: str):
@@ -703,7 +729,7 @@ def _ok(schema_name: str, description: str, example: Any = None) -> dict:
 EXAMPLE_RISK = {
     "user_id": "10000000000000007919", "probability": 0.81, "risk_band": "high",
     "reasons": ["visits_trend", "days_since_last_visit", "orders_30"], "value_at_risk": 40.5,
-    "model_version": "20261122T160000-abcd1234", "as_of": "2026-11-01", "scored_at": "2026-11-22T16:05:00",
+    "model_version": "20261122T160000-abcd1234", "as_of": "2026-11-01", "scored_at": "2026-11-22T16:05:00Z",
 }
 
 

@@ -69,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
         as_of = observation or table_observation_date(url)
         saved = save_segment_model(result, Config.from_env().model_dir, as_of)
         print(f"cluster classifier saved to {saved} (used by POST /api/v1/segments/predict)", file=sys.stderr)
+    from dashboard.spreadsheet_safety import neutralise_frame
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False)
+    neutralise_frame(table).to_csv(args.out, index=False)  # a formula-like user id is written as text
     print(f"{len(table):,} customers written to {args.out}", file=sys.stderr)
     print(table["segment"].value_counts().to_string(), file=sys.stderr)
     if result is not None:

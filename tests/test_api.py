@@ -102,7 +102,7 @@ def test_api001_customer_risk_returns_latest_row(client):
     assert body == {
         "user_id": BIG_ID_A, "probability": 0.9, "risk_band": "high",
         "reasons": ["days_since_last_visit", "visits_trend", "minutes_30"], "value_at_risk": 50.0,
-        "model_version": "v2", "as_of": "2026-11-01", "scored_at": "2026-11-02T03:04:05",
+        "model_version": "v2", "as_of": "2026-11-01", "scored_at": "2026-11-02T03:04:05Z",
     }
 
 
@@ -200,7 +200,7 @@ def test_api010_read_routes_on_every_backend(database_url, tmp_path):
     api = make_client(database_url, tmp_path / "models")
     a = api.get(f"/api/v1/customers/{BIG_ID_A}/risk").get_json()
     assert (a["user_id"], a["probability"], a["as_of"], a["scored_at"]) == (BIG_ID_A, 0.9, "2026-11-01",
-                                                                           "2026-11-02T03:04:05")
+                                                                           "2026-11-02T03:04:05Z")
     assert api.get(f"/api/v1/customers/{BIG_ID_B}/risk").get_json()["as_of"] == "2026-10-01"
     assert api.get("/api/v1/customers/клиент-é/risk").get_json()["user_id"] == "клиент-é"
     assert api.get("/api/v1/customers/nobody/risk").status_code == 404

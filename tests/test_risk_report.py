@@ -18,6 +18,7 @@ from dashboard import db, demo
 from dashboard.config import Config
 from ml import risk_report
 from ml.segments import rfm_table
+from tests.browser_wait import wait_until_idle
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -198,25 +199,6 @@ def test_rsk007_page_callbacks_as_functions(scored_demo):
     assert 0 < len(uk_customers) < len(customers)
 
 
-def _wait_until_idle(dash_duo, quiet: float = 1.0, timeout: float = 20.0) -> None:
-    """Wait until no Dash component has been loading for `quiet` seconds."""
-    import time
-
-    deadline = time.time() + timeout
-    quiet_since = None
-    while time.time() < deadline:
-        busy = dash_duo.driver.execute_script(
-            "return document.querySelectorAll('[data-dash-is-loading=\"true\"]').length")
-        if busy:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.time()
-        elif time.time() - quiet_since >= quiet:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the page kept loading")
-
-
 @pytest.mark.browser
 def test_rsk008_risk_page_in_the_browser(dash_duo, scored_demo):
     import csv
@@ -259,7 +241,7 @@ def test_rsk008_risk_page_in_the_browser(dash_duo, scored_demo):
         "const api = dash_ag_grid.getApi('risk-customers-graph'); const out = [];"
         "api.forEachNodeAfterFilterAndSort(n => out.push([n.data.user_id, n.data.risk_band])); return out;")
     assert {band for _, band in cells} == {"high"}
-    _wait_until_idle(dash_duo)  # the URL sync may re-render the grid once more; click on the settled grid
+    wait_until_idle(dash_duo)  # the URL sync may re-render the grid once more; click on the settled grid
     assert grid_count() == high_rows
     dash_duo.find_element("#risk-customers-csv").click()
     target = Path(dash_duo.download_path) / "customers_at_risk.csv"

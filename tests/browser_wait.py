@@ -1,0 +1,20 @@
+"""Waiting helpers for the browser tests (dash_duo)."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_until_idle(dash_duo, quiet: float = 1.0, timeout: float = 20.0) -> None:
+    """Return once no Dash component has been loading for `quiet` seconds; AssertionError after `timeout`."""
+    deadline = time.time() + timeout
+    quiet_since = None
+    while time.time() < deadline:
+        if dash_duo.driver.execute_script("return document.querySelectorAll('[data-dash-is-loading=\"true\"]').length"):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since >= quiet:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the page kept loading")
