@@ -2,7 +2,8 @@
 
 Writes a visits CSV of --rows rows (random users, regions, devices, channels, sessions) to a temporary folder,
 then times, in this one run, reading it alone and reading plus validating it (no database) with today's
-`dashboard/importer.py` and with the same file of the baseline revision (`git show REV:dashboard/importer.py`,
+`dashboard/importer/` (reading.py, validation.py) and with the importer of the baseline revision
+(`git show REV:dashboard/importer.py`,
 default d9a31a2: pandas chunks, before the pyarrow streaming reader), and prints the ratios. Fastest of
 --repeat runs each.
 
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -25,7 +27,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dashboard import importer  # noqa: E402
+from dashboard.importer import reading, validation  # noqa: E402
+
+# Today's reader and validation under the names the baseline's single-file importer has.
+CURRENT = SimpleNamespace(CHUNK_ROWS=reading.CHUNK_ROWS, map_columns=reading.map_columns,
+                          _csv_headers=reading.csv_headers, _csv_chunks=reading.csv_chunks,
+                          validate_chunk=validation.validate_chunk)
 
 BASELINE_REVISION = "d9a31a2"
 
@@ -96,7 +103,7 @@ def main() -> None:
         for validate in (False, True):
             label = "read + validate" if validate else "read"
             old, rows_old = timed(baseline, path, validate, args.repeat)
-            new, rows_new = timed(importer, path, validate, args.repeat)
+            new, rows_new = timed(CURRENT, path, validate, args.repeat)
             assert rows_old == rows_new == args.rows, (rows_old, rows_new)
             print(f"{label:16} baseline {args.baseline} {old:6.2f} s   now {new:6.2f} s   "
                   f"ratio {old / new:4.2f}x   ({args.rows / new:,.0f} rows/s)")

@@ -62,6 +62,7 @@ def ensure_data(size: str) -> Path:
     import sqlalchemy as sa
 
     from dashboard import db, demo
+    from metrics.derived import store_derived_tables
 
     path = cache_path(size)
     if path.exists():
@@ -78,6 +79,7 @@ def ensure_data(size: str) -> Path:
     db.create_schema(engine)
     with engine.begin() as conn:
         db.replace_all(conn, frames)
+        store_derived_tables(conn)
     with engine.connect() as conn:
         conn.execute(sa.text("CHECKPOINT"))
     engine.dispose()
@@ -253,6 +255,7 @@ def copy_cached_data(size: str, url: str):
     """Write the cached DuckDB data of `size` into the empty database at `url` (the app's schema and indexes, one
     transaction); return (its engine, the perf_counter() before the write)."""
     from dashboard import db
+    from metrics.derived import store_derived_tables
 
     with db.one_off_connection(f"duckdb:///{cache_path(size)}", read_only=True) as sconn:
         raw = sconn.connection.driver_connection
@@ -262,6 +265,7 @@ def copy_cached_data(size: str, url: str):
     t0 = time.perf_counter()
     with engine.begin() as conn:
         db.replace_all(conn, frames)
+        store_derived_tables(conn)
     return engine, t0
 
 

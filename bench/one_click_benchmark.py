@@ -30,27 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sklearn.metrics import roc_auc_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
 from ml.one_click import DEFAULT_FEATURE_SET, FEATURE_SETS, LABEL, load_one_click  # noqa: E402
-from ml.selection import ALL_FAMILIES, positive_scores, select_model  # noqa: E402
-
-
-def run_split(table, seed: int, n_iter: int, n_jobs: int, families: tuple[str, ...],
-              feature_set: str = DEFAULT_FEATURE_SET, cv_repeats: int = 1) -> dict:
-    """Return seed, chosen family, CV and test ROC-AUC, seconds of one split (selection on the train part only)."""
-    NUMERIC, CATEGORICAL = FEATURE_SETS[feature_set]
-    X = table[NUMERIC + CATEGORICAL]
-    y = table[LABEL].to_numpy()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
-    started = time.perf_counter()
-    result = select_model(X_train, y_train, NUMERIC, CATEGORICAL, seed=seed, n_iter=n_iter, cv=5,
-                          families=families, n_jobs=n_jobs, cv_repeats=cv_repeats)
-    test_auc = roc_auc_score(y_test, positive_scores(result.best_pipeline, X_test))
-    return {"seed": seed, "family": result.best_family, "cv_auc": result.best_cv_roc_auc, "test_auc": float(test_auc),
-            "seconds": time.perf_counter() - started, "params": result.best_params,
-            "train_rows": len(X_train), "test_rows": len(X_test)}
+from ml.one_click_study import run_split  # noqa: E402
+from ml.selection import ALL_FAMILIES  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

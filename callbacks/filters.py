@@ -23,7 +23,8 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind, unavailable_marker
-from layouts.common import (Palette, empty_state, error_state, error_summary, graph, retry_interval_id,
+from dashboard.errors import error_summary
+from layouts.common import (Palette, empty_state, error_state, graph, retry_interval_id,
                             unavailable_state)
 from callbacks.request_guards import BadCallbackInput
 from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text

@@ -11,7 +11,7 @@ from dashboard.context import AppContext, marker_kind, unavailable_kind
 from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
 from layouts import risk as view
 from layouts.ids import FilterIds, csv_button_id
-from ml import demo_model, risk_report
+from ml import demo_model_status, risk_report
 
 
 def _param(request: ChartRequest, name: str) -> str:
@@ -96,7 +96,7 @@ def clusters_body(ctx: AppContext):
     model = load_segment_model(ctx.config.model_dir)
     if model is None:
         building = _demo_model_status(ctx)
-        if building is not None and building.get("state") in demo_model.ACTIVE:
+        if building is not None and building.get("state") in demo_model_status.ACTIVE:
             return empty_state("The demo's clustering is being computed in the background.",
                                "Reload the page in a minute or two (see the notice above).")
         return empty_state(NO_CLUSTERS, "The command computes RFM, picks k by silhouette and saves the clustering.")
@@ -142,7 +142,7 @@ def scores_status(ctx: AppContext, stored: dict | None):
 def demo_model_finished(ctx: AppContext) -> bool:
     """True when the background demo model build the page announced is no longer under way."""
     status = _demo_model_status(ctx)
-    return status is None or status.get("state") not in demo_model.ACTIVE
+    return status is None or status.get("state") not in demo_model_status.ACTIVE
 
 
 def _demo_model_status(ctx: AppContext) -> dict | None:
@@ -150,10 +150,10 @@ def _demo_model_status(ctx: AppContext) -> dict | None:
     running, but no process holds the build lock); None otherwise or for a database given by DATABASE_URL."""
     if not ctx.config.uses_default_database:
         return None
-    status = demo_model.read_status()
-    if status is None or status.get("state") not in (*demo_model.ACTIVE, "failed"):
+    status = demo_model_status.read_status()
+    if status is None or status.get("state") not in (*demo_model_status.ACTIVE, "failed"):
         return None
-    if status["state"] == "running" and not demo_model.build_in_progress():
+    if status["state"] == "running" and not demo_model_status.build_in_progress():
         return {**status, "state": "interrupted"}  # its process is gone (stopped or killed)
     return status
 

@@ -10,7 +10,8 @@ from dash.exceptions import PreventUpdate
 from callbacks.filters import retry_attempt
 from dashboard import db
 from dashboard.context import AppContext, unavailable_kind
-from layouts.common import error_state, error_summary, retry_interval_id, unavailable_state
+from dashboard.errors import error_summary
+from layouts.common import error_state, retry_interval_id, unavailable_state
 from layouts.data_page import data_page
 from layouts.filters import parse_page_params
 from layouts.ids import ShellIds

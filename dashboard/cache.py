@@ -1,10 +1,12 @@
-"""The metric cache: memoized metric results keyed on (function, Filters, parameters, data version).
+"""The metric cache: memoized metric results keyed on (function, Filters, parameters, data version, code version).
 
 Backends: an in-process `ByteBudgetCache` by default (a least-recently-used cache bounded by the bytes
 it holds, `CACHE_MAX_MB`, not by a count of entries: one crafted request once left ~400 MB in a count-bounded
 cache), flask-caching's `RedisCache` when `CACHE_REDIS_URL` is set (shared by every gunicorn worker and host). Keys are a SHA-256 of a
 canonical JSON text (never Python's salted `hash`), so every process computes the same key.
-The data version is part of the key, so an import (which bumps it) is visible at once.
+The data version is part of the key, so an import (which bumps it) is visible at once; so is the code version of
+the metrics package (a SHA-256 of the source of every `metrics/*.py`, computed once per process), so a fixed
+metric is computed anew after a deploy instead of staying hidden in Redis until the timeout.
 If Redis fails, the metric is computed without the cache and the failure is logged (once per
 `RETRY_SECONDS`; the cache is retried after that).
 
@@ -28,12 +30,14 @@ import pickle
 import threading
 import time
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from flask_caching.backends import RedisCache
 from flask_caching.backends.base import BaseCache
 
+import metrics
 from dashboard import db
 from dashboard.config import Config
 
@@ -75,10 +79,39 @@ def stable_key(namespace: str, payload: Any) -> str:
     return f"{namespace}:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
-def cache_key(fn: Callable, filters: Any, params: dict[str, Any], data_version: str) -> str:
-    """Return the cache key of one metric call: stable across processes, hosts and restarts."""
+def source_version(package_dir: Path) -> str:
+    """Return the SHA-256 (hex) of the relative paths and bytes of every .py file under `package_dir`."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py"), key=lambda p: p.relative_to(package_dir).as_posix()):
+        source = path.read_bytes()
+        digest.update(f"{path.relative_to(package_dir).as_posix()}\0{len(source)}\0".encode())
+        digest.update(source)
+    return digest.hexdigest()
+
+
+METRICS_DIR = Path(metrics.__file__).resolve().parent
+
+
+@lru_cache(maxsize=1)
+def metrics_code_version() -> str:
+    """Return the code version of the metrics package (source_version of METRICS_DIR), computed once per process."""
+    return source_version(METRICS_DIR)
+
+
+def cache_key(fn: Callable, filters: Any, params: dict[str, Any], data_version: str,
+              code_version: str | None = None) -> str:
+    """Return the cache key of one metric call: stable across processes, hosts and restarts, new when the data
+    version or the metrics code version (default: metrics_code_version()) changes."""
     return stable_key(function_name(fn), {"fn": function_name(fn), "filters": filters, "params": params,
-                                          "data_version": str(data_version)})
+                                          "data_version": str(data_version),
+                                          "code_version": code_version or metrics_code_version()})
+
+
+def memo_key(namespace: str, payload: Any, data_version: str, code_version: str | None = None) -> str:
+    """Return the key of a memoized computed value (a chart's content): new when the data version or the metrics
+    code version (default: metrics_code_version()) changes."""
+    return stable_key(namespace, {"payload": payload, "data_version": str(data_version),
+                                  "code_version": code_version or metrics_code_version()})
 
 
 # DuckDB file -> (fingerprint of the file and its WAL, data version read then). Web workers open the file
@@ -313,8 +346,6 @@ class MetricReader:
         if self._conn is None:
             self._conn = self.ctx.engine.connect()
         if self._share_profiles and self._sharing is None:
-            import metrics
-
             self._sharing = contextlib.ExitStack()
             self._sharing.enter_context(metrics.shared_profiles(self._conn))
         return self._conn
@@ -355,8 +386,9 @@ class MetricReader:
         return self._data_version
 
     def cached(self, namespace: str, payload: Any, compute: Callable[[], Any]) -> Any:
-        """Return compute() memoized under (namespace, payload, data version); None results are not stored."""
-        key = stable_key(namespace, {"payload": payload, "data_version": self.data_version})
+        """Return compute() memoized under (namespace, payload, data version, metrics code version); None results
+        are not stored."""
+        key = memo_key(namespace, payload, self.data_version)
         value = self.cache.get(key)
         if value is not None:
             self.cache.hits += 1

@@ -1,7 +1,7 @@
 """Command-line interface: `python -m dashboard <command> --help`.
 
-Each command lives in the module of its concern; a module listed in COMMAND_MODULES provides
-`register(subparsers)`, which adds its parser with `set_defaults(func=handler)`. A handler gets the
+Each command lives in the module of its concern; every module in COMMAND_MODULES (imported here, in help order)
+provides `register(subparsers)`, which adds its parser with `set_defaults(func=handler)`. A handler gets the
 parsed arguments and returns the exit code. `BadInput` becomes exit code 2 with a one-line reason, a database
 whose write lock stays taken (`DatabaseBusyError`) exit code 2 with `the database is busy ...`, and Ctrl-C
 (KeyboardInterrupt, or the database driver's interrupted query) exit code 130 with
@@ -11,23 +11,18 @@ whose write lock stays taken (`DatabaseBusyError`) exit code 2 with `the databas
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import signal
 import sys
 
+from dashboard import demo, importer, info, refresh
 from dashboard.db import DatabaseBusyError
 from dashboard.errors import BadInput
+from metrics import export
+from ml import commands, segment_commands
 
-COMMAND_MODULES = (
-    "dashboard.importer",
-    "dashboard.demo",
-    "dashboard.info",
-    "dashboard.refresh",
-    "metrics.export",
-    "ml.segment_commands",
-    "ml.commands",
-)
+# The modules whose `register(subparsers)` adds the commands, in the order `--help` lists them.
+COMMAND_MODULES = (importer, demo, info, refresh, export, segment_commands, commands)
 
 INTERRUPTED = "interrupted: nothing was changed"
 # What drivers raise for a query stopped by Ctrl-C (DuckDB; PostgreSQL's cancel "due to user request").
@@ -46,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 

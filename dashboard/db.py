@@ -504,17 +504,15 @@ def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
 
 
 def replace_all(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction, then build the
-    derived tables; return the rows loaded per event table."""
-    from metrics.derived import store_derived_tables  # the first-visit query lives with the metric contract
-
+    """Delete every event row and load `frames` (keyed by table name) in the caller's transaction and set a new
+    data version; return the rows loaded per event table. The caller then rebuilds the derived tables
+    (`metrics.derived.store_derived_tables`) in the same transaction; until then the metrics compute from the visits."""
     counts = {}
     for table in EVENT_TABLES:
         conn.execute(sa.delete(table))
     for table in EVENT_TABLES:
         counts[table.name] = bulk_insert(conn, table, frames.get(table.name, pd.DataFrame()))
     bump_data_version(conn)
-    store_derived_tables(conn)
     return counts
 
 

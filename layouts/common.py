@@ -208,18 +208,6 @@ def empty_state(message: str, hint: str | None = None) -> html.Div:
     )
 
 
-def error_summary(exc: BaseException, limit: int = 300) -> str:
-    """Return a one-line description of `exc` for a notice: a database error's own first line (SQLAlchemy's
-    text would add the whole SQL statement and its parameters), cut at `limit` characters; the full error goes to
-    the server log."""
-    import sqlalchemy as sa
-
-    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    text = f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def error_state(message: str) -> dbc.Alert:
     """Return the notice shown instead of a chart when its data could not be read."""
     return dbc.Alert([html.Strong("This chart could not be loaded. "), message], color="warning",

@@ -17,8 +17,8 @@ from dash import dcc, html
 from layouts.common import chart_card, data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
 from layouts.ids import page_param_id
+from ml.risk_bands import BANDS
 
-BANDS = ("low", "medium", "high")
 BAND_COLORS = {"low": "#59A14F", "medium": "#EDC948", "high": "#E15759"}
 SEGMENT_ORDER = (
     "Champions", "Loyal", "Can't lose them", "Potential loyalists", "New customers", "Promising",
@@ -54,8 +54,7 @@ class RiskIds:
 
 
 PAGE_PARAMS = (
-    PageParam("band", "Risk band", (("all", "All bands"), ("high", "High"), ("medium", "Medium"), ("low", "Low")),
-              "all"),
+    PageParam("band", "Risk band", (("all", "All bands"), *((b, b.capitalize()) for b in reversed(BANDS))), "all"),
     PageParam("segment", "Segment", (("all", "All segments"), *((s, s) for s in SEGMENT_ORDER)), "all"),
     PageParam("compare", "Compare by", (("channel", "Channel"), ("country", "Country"), ("device", "Device")),
               "channel"),

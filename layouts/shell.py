@@ -1,52 +1,40 @@
 """The frame every page shares: navigation bar, URL location, global filter bar, page container.
 
-Pages are declared once in `PAGES`. A page module (e.g. `layouts/acquisition.py`) provides
-`page_layout(params: dict[str, str]) -> component` and may define `PAGE_PARAMS` (page-specific URL
-parameters) and `FILTERS` (which of "observation_date", "horizon" the page uses). Modules that do not
-exist yet are left out of the navigation, so pages can land one by one.
+Pages are declared once in `ALL_PAGES`, with their layout modules imported here. A page module (e.g.
+`layouts/acquisition.py`) provides `page_layout(params: dict[str, str]) -> component` and may define
+`PAGE_PARAMS` (page-specific URL parameters) and `FILTERS` (which of "observation_date", "horizon" the page uses).
+A new page is one module plus one line in `ALL_PAGES`.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from layouts import acquisition, cohorts, marketing, overview, risk
 from layouts.filters import filter_bar
 from layouts.ids import FilterIds, ShellIds, nav_link_id
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Page:
-    """A page: URL path, navbar label, and the module holding its `page_layout` (None = built in)."""
+    """A page: URL path, navbar label, and the layout module holding its `page_layout` (None = built in)."""
 
     path: str
     label: str
-    module: str | None
+    module: ModuleType | None
 
     def load(self) -> ModuleType | None:
         """Return the page's layout module (None for built-in pages)."""
-        return importlib.import_module(self.module) if self.module else None
+        return self.module
 
     @property
     def available(self) -> bool:
-        """True when the page's module exists and provides `page_layout` (pages land one by one)."""
-        if self.module is None:
-            return True
-        if importlib.util.find_spec(self.module) is None:
-            return False
-        try:
-            return callable(getattr(self.load(), "page_layout", None))
-        except Exception:  # noqa: BLE001 - a page that does not import yet is simply not offered
-            log.exception("page module %s does not import", self.module)
-            return False
+        """True when the page is built in or its module provides `page_layout`."""
+        return self.module is None or callable(getattr(self.module, "page_layout", None))
 
     @property
     def page_params(self) -> tuple:
@@ -65,17 +53,17 @@ class Page:
 
 # Every page, in navigation order.
 ALL_PAGES: tuple[Page, ...] = (
-    Page("/", "Overview", "layouts.overview"),
-    Page("/acquisition", "Acquisition", "layouts.acquisition"),
-    Page("/marketing", "Marketing", "layouts.marketing"),
-    Page("/cohorts", "Cohorts", "layouts.cohorts"),
-    Page("/risk", "Risk", "layouts.risk"),
+    Page("/", "Overview", overview),
+    Page("/acquisition", "Acquisition", acquisition),
+    Page("/marketing", "Marketing", marketing),
+    Page("/cohorts", "Cohorts", cohorts),
+    Page("/risk", "Risk", risk),
     Page("/data", "Data", None),
 )
 
 
 def available_pages() -> tuple[Page, ...]:
-    """Return the pages whose modules exist."""
+    """Return the pages whose modules provide a layout (every page in `ALL_PAGES`)."""
     return tuple(page for page in ALL_PAGES if page.available)
 
 

@@ -19,11 +19,10 @@ from scipy import stats
 from sqlalchemy.engine import Connection
 
 import metrics
-from dashboard import db
+from ml.risk_bands import BANDS
+from ml.scoring import churn_scores
 from ml.segments import rfm_table
 
-SCORES_TABLE = "churn_scores"
-BANDS = ("low", "medium", "high")
 HIGH_VALUE_SEGMENTS = ("Champions", "Loyal", "Can't lose them")
 CUSTOMER_COLUMNS = [
     "user_id", "probability", "risk_band", "reason_1", "reason_2", "reason_3", "value_at_risk",
@@ -59,25 +58,17 @@ def recommended_action(band: str, segment: str, reasons: list[str]) -> str:
     return ACTION_RULES[5][1]
 
 
-def _scores_table() -> sa.TableClause:
-    return sa.table(
-        SCORES_TABLE, sa.column("user_id"), sa.column("probability"), sa.column("risk_band"),
-        sa.column("reason_1"), sa.column("reason_2"), sa.column("reason_3"), sa.column("value_at_risk"),
-        sa.column("model_version"), sa.column("as_of"),
-    )
-
-
 def has_scores(conn: Connection) -> bool:
     """True when the churn_scores table exists and holds at least one row."""
-    if SCORES_TABLE not in sa.inspect(conn).get_table_names():
+    if churn_scores.name not in sa.inspect(conn).get_table_names():
         return False
-    return conn.execute(sa.select(sa.func.count()).select_from(_scores_table())).scalar_one() > 0
+    return conn.execute(sa.select(sa.func.count()).select_from(churn_scores)).scalar_one() > 0
 
 
 def scores_as_of(conn: Connection, observation_date: _dt.date) -> _dt.date | None:
     """Return the date of the latest scoring run on or before `observation_date` (None when there is none)."""
-    scores = _scores_table()
-    value = conn.execute(sa.select(sa.func.max(scores.c.as_of)).where(scores.c.as_of <= observation_date)).scalar()
+    value = conn.execute(sa.select(sa.func.max(churn_scores.c.as_of))
+                         .where(churn_scores.c.as_of <= observation_date)).scalar()
     if value is None:
         return None
     return _dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
@@ -101,7 +92,7 @@ def customer_risk_table(conn: Connection, filters: metrics.Filters) -> pd.DataFr
     as_of = scores_as_of(conn, period.observation_date)
     if as_of is None:
         return empty
-    scores = _scores_table()
+    scores = churn_scores
     query = sa.select(scores.c.user_id, scores.c.probability, scores.c.risk_band, scores.c.reason_1,
                       scores.c.reason_2, scores.c.reason_3, scores.c.value_at_risk).where(scores.c.as_of == as_of)
     if filters.has_attribute_filters:

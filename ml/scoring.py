@@ -1,8 +1,8 @@
 """Scoring: the `churn_scores` table (one row per eligible customer and as-of date), written in one transaction.
 
-Risk bands by calibrated probability p: high when p >= HIGH_THRESHOLD, medium when p >= MEDIUM_THRESHOLD,
-low otherwise. `value_at_risk` = p x the customer's revenue in the 90 days up to as-of (dates in
-(as_of - 90, as_of]). Scoring an as-of date again replaces that date's rows (delete + insert, one
+Risk bands by calibrated probability p (declared in `ml.risk_bands`): high when p >= HIGH_THRESHOLD, medium
+when p >= MEDIUM_THRESHOLD, low otherwise. `value_at_risk` = p x the customer's revenue in the 90 days up to
+as-of (dates in (as_of - 90, as_of]). Scoring an as-of date again replaces that date's rows (delete + insert, one
 transaction); other dates stay. The dashboard only reads this table.
 """
 
@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dashboard import db
 from ml import features
-
-HIGH_THRESHOLD = 0.7
-MEDIUM_THRESHOLD = 0.4
-BANDS = ("low", "medium", "high")
+from ml.risk_bands import BANDS, HIGH_THRESHOLD, MEDIUM_THRESHOLD, risk_band  # noqa: F401  (the CLI reads them here)
 
 metadata = sa.MetaData()
 
@@ -47,12 +43,6 @@ def create_scores_table(conn: Connection) -> None:
     """Create the churn_scores table (and, on row stores, its as_of index) if missing."""
     metadata.create_all(conn, tables=[churn_scores], checkfirst=True)
     db.create_indexes(conn, SCORES_INDEXES)
-
-
-def risk_band(probability: np.ndarray) -> np.ndarray:
-    """Return 'high' / 'medium' / 'low' per probability (HIGH_THRESHOLD, MEDIUM_THRESHOLD)."""
-    p = np.asarray(probability, dtype=float)
-    return np.where(p >= HIGH_THRESHOLD, "high", np.where(p >= MEDIUM_THRESHOLD, "medium", "low"))
 
 
 def score_frame(snapshot: pd.DataFrame, artifact, as_of: date, scored_at: datetime | None = None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 import sqlalchemy as sa
 
 from dashboard import db
+from metrics.derived import store_derived_tables
 from tests.conftest import pg_table_state, table_indexes
 from ml import features
 
@@ -65,6 +66,7 @@ def load_frames(engine, frames: dict) -> None:
     """Load `frames` into the (already created) schema of `engine`."""
     with engine.begin() as conn:
         db.replace_all(conn, frames)
+        store_derived_tables(conn)
 
 
 # --- fixtures ---------------------------------------------------------------------------------------

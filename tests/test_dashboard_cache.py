@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from dash import html
 import metrics
 from app import create_app
 from dashboard import db
-from dashboard.cache import MetricCache, MetricReader, cache_key
+from dashboard import cache as metric_cache
+from dashboard.cache import (ByteBudgetCache, MetricCache, MetricReader, cache_key, memo_key, metrics_code_version,
+                             source_version)
 from dashboard.config import Config
 from dashboard.context import AppContext
 from layouts.filters import FilterState
@@ -190,3 +193,56 @@ def test_dcache005_chart_content_is_cached_and_a_quiet_duckdb_file_needs_no_conn
     writer.dispose()
     assert chart_body(ctx, "quiet", counted_frame, view, stored).children == "2"
     assert len(frames) == 2
+
+
+def test_dcache006_a_changed_metrics_source_changes_every_key(tmp_path):
+    package = Path(metrics.__file__).resolve().parent
+    copy = tmp_path / "metrics"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    version = metrics_code_version()
+    assert source_version(copy) == version  # the version is of the source bytes, not of where they are
+    changed = tmp_path / "changed"
+    shutil.copytree(copy, changed)
+    source = (changed / "cohorts.py").read_bytes()
+    (changed / "cohorts.py").write_bytes(source.replace(b"horizon", b"Horizon", 1))  # one byte changed
+    new_version = source_version(changed)
+    assert len(new_version) == 64 and new_version != version
+    f = metrics.Filters.make(start="2026-05-01", end="2026-05-31")
+    params = {"horizon": 14, "dimensions": ("channel",)}
+    assert cache_key(metrics.roi, f, params, "v1") == cache_key(metrics.roi, f, params, "v1", version)
+    assert cache_key(metrics.roi, f, params, "v1", new_version) != cache_key(metrics.roi, f, params, "v1", version)
+    chart = {"filters": {"start": "2026-05-01"}, "params": {}}
+    assert memo_key("chart:overview-activity", chart, "v1") == memo_key("chart:overview-activity", chart, "v1", version)
+    assert (memo_key("chart:overview-activity", chart, "v1", new_version)
+            != memo_key("chart:overview-activity", chart, "v1", version))
+
+
+def test_dcache007_the_same_metrics_source_gives_the_same_key_in_every_process():
+    f = metrics.Filters.make(start="2026-05-01", end="2026-05-31", channels=["TipTop"])
+    expected = [metrics_code_version(), cache_key(metrics.roi, f, {"horizon": 14}, "v1"),
+                memo_key("chart:x", {"a": 1}, "v1")]
+    code = ("import metrics; from dashboard.cache import cache_key, memo_key, metrics_code_version;"
+            "f = metrics.Filters.make(start='2026-05-01', end='2026-05-31', channels=['TipTop']);"
+            "print(metrics_code_version()); print(cache_key(metrics.roi, f, {'horizon': 14}, 'v1'));"
+            "print(memo_key('chart:x', {'a': 1}, 'v1'))")
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed})
+        assert out.stdout.split() == expected
+
+
+def test_dcache008_a_result_cached_by_older_metric_code_is_not_served(monkeypatch):
+    cache = MetricCache(ByteBudgetCache(2**20), kind="simple")
+    computed = []
+
+    def metric(conn, filters, **params):
+        """Return how many times this metric was computed so far."""
+        computed.append(filters)
+        return len(computed)
+
+    f = metrics.Filters.make()
+    assert cache.call(metric, lambda: None, f, "v1") == 1
+    assert cache.call(metric, lambda: None, f, "v1") == 1  # same data, same code: from the cache
+    monkeypatch.setattr(metric_cache, "metrics_code_version", lambda: "a-fixed-metric")
+    assert cache.call(metric, lambda: None, f, "v1") == 2  # same data, new metric code: computed anew
+    assert (cache.hits, cache.misses) == (1, 2)

@@ -40,13 +40,9 @@ def _context(url: str):
 
 
 @pytest.fixture(scope="module")
-def demo_ctx(tmp_path_factory):
-    """An app context on a DuckDB file holding 3,000 demo users."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('callbacks') / 'demo.duckdb'}"
-    engine = db.make_engine(url)
-    write_demo(engine, users=3000, seed=11)
-    engine.dispose()
-    ctx = _context(url)
+def demo_ctx(demo_duckdb_url):
+    """An app context on the shared DuckDB demo database (3,000 demo users, read only)."""
+    ctx = _context(demo_duckdb_url)
     yield ctx
     ctx.engine.dispose()
 
@@ -397,7 +393,7 @@ def test_dcb022_a_database_error_notice_shows_its_first_line_not_the_sql(tiny_ct
     at the server log (DuckDB here); long messages are cut."""
     import sqlalchemy as sa
 
-    from layouts.common import error_summary
+    from dashboard.errors import error_summary
 
     def missing_table(request):
         with tiny_ctx.engine.connect() as conn:

@@ -48,7 +48,7 @@ def state(engine) -> tuple[dict[str, int], str]:
 def run_cli(monkeypatch, database_url: str, *argv: str) -> int:
     """Run `python -m dashboard import ...` in-process with DATABASE_URL set."""
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("dashboard.importer",))  # independent of other commands
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (importer,))  # independent of other commands
     return cli.main(["import", *argv])
 
 
@@ -223,7 +223,7 @@ def test_imp008_failure_midway_leaves_database_unchanged(engine, tmp_path, monke
             raise RuntimeError("failure injected after the first table")
         return real_move(conn, staging, table)
 
-    monkeypatch.setattr(importer, "move_new_rows", move_then_fail)
+    monkeypatch.setattr(importer.staging, "move_new_rows", move_then_fail)  # where the import run finds it
     with pytest.raises(RuntimeError, match="failure injected"):
         importer.import_files(engine, replace=True, **_three_files(tmp_path))
     assert calls == ["visits", "orders"]
@@ -366,7 +366,7 @@ def test_imp016_transactions_map_to_orders(engine, tmp_path):
 
 
 def test_imp017_online_retail_parquet_has_4338_customers():
-    lines = importer._read_transactions(RETAIL_PARQUET)
+    lines = importer.read_transactions(RETAIL_PARQUET)
     orders, dropped = importer.orders_from_transactions(lines)
     assert len(lines) == 541_909
     assert orders["user_id"].nunique() == 4_338

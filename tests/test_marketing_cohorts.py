@@ -232,19 +232,14 @@ from app import create_app  # noqa: E402
 from callbacks import cohorts as CC  # noqa: E402
 from callbacks import marketing as CM  # noqa: E402
 from callbacks.filters import chart_body, chart_csv, chart_frame  # noqa: E402
-from dashboard import db, demo  # noqa: E402
 from dashboard.config import Config  # noqa: E402
 from layouts.filters import FilterState  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def demo_ctx(tmp_path_factory):
-    """App context of an app on a DuckDB file with the demo data set (3000 users), built once per module."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('mkc-cb') / 'demo.duckdb'}"
-    engine = db.make_engine(url)
-    demo.write_demo(engine, users=3000)
-    engine.dispose()
-    app = create_app(Config(database_url=url, autofill_demo=False))
+def demo_ctx(demo_duckdb_url):
+    """App context of an app on the shared DuckDB demo database (3000 users, read only)."""
+    app = create_app(Config(database_url=demo_duckdb_url, autofill_demo=False))
     ctx = app.server.extensions["dashboard_context"]
     yield ctx
     ctx.engine.dispose()

@@ -14,7 +14,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from app import create_app
-from dashboard import db, demo
 from dashboard.config import Config
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -27,13 +26,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory):
-    """URL of a DuckDB file holding the demo data set with 3000 users (built once per module)."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('mkc') / 'demo.duckdb'}"
-    engine = db.make_engine(url)
-    demo.write_demo(engine, users=3000)
-    engine.dispose()
-    return url
+def demo_url(demo_duckdb_url):
+    """URL of the shared DuckDB demo database (3000 users, read only)."""
+    return demo_duckdb_url
 
 
 def _open(dash_duo, url: str, path: str) -> None:

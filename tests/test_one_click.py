@@ -1,11 +1,13 @@
 """Tests of the One Click data preparation (`ml/one_click.py`), the opt-in families (extra trees, soft voting) of
-`ml/selection.py` and the benchmark's split runner, on small synthetic tables shaped like the four One Click
-files (the real data in ../shared is never needed here)."""
+`ml/selection.py`, the studies' code (`ml/one_click_study.py`: the benchmark's split runner and the CV study's
+candidates; `ml/one_click_ceiling.py`) and the CV study script, on small synthetic tables shaped like the four
+One Click files (the real data in ../shared is never needed here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,8 @@ import pandas as pd
 import pytest
 
 from ml import one_click
+from ml import one_click_ceiling as ceiling
+from ml import one_click_study as study
 
 REPO = Path(__file__).resolve().parent.parent
 CATEGORIES = ["Товары для детей", "Домашний текстиль", "Косметика и аксесуары", "Кухонная посуда",
@@ -180,17 +184,14 @@ def test_onc012_repeated_cv_search():
 
 def test_onc020_benchmark_split_on_a_synthetic_one_click_table():
     """The benchmark's split runner: selection on the 75 % training part, one test ROC-AUC in [0, 1]."""
-    spec = importlib.util.spec_from_file_location("one_click_benchmark", REPO / "bench" / "one_click_benchmark.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     table = one_click.add_features(one_click.clean_table(raw_frames(customers=160, seed=1)))
-    row = bench.run_split(table, seed=0, n_iter=1, n_jobs=1, families=("logistic_regression", "extra_trees"))
+    row = study.run_split(table, seed=0, n_iter=1, n_jobs=1, families=("logistic_regression", "extra_trees"))
     assert row["family"] in ("logistic_regression", "extra_trees")
     assert (row["train_rows"], row["test_rows"]) == (118, 40)
     assert 0.0 <= row["test_auc"] <= 1.0 and 0.5 < row["cv_auc"] <= 1.0
 
 
-def test_onc021_cv_study_uses_training_parts_and_the_scaler_override(tmp_path, capsys):
+def test_onc021_cv_study_uses_training_parts_and_the_scaler_override(tmp_path):
     """The CV study script: its printed mean is the repeated 5-fold CV of the training part alone (recomputed
     here), and a `qtn_` model runs behind a normal-output quantile transform instead of the standard scaler."""
     from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score, train_test_split
@@ -199,13 +200,12 @@ def test_onc021_cv_study_uses_training_parts_and_the_scaler_override(tmp_path, c
 
     from ml.selection import make_preprocessor
 
-    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
     folder = write_raw(raw_frames(customers=160, seed=2), tmp_path)
-    assert study.main(["--data", str(folder), "--seeds", "3", "--repeats", "1", "--sets", "core_rev",
-                       "--models", "lr_C1,qtn_lr_C1"]) == 0
-    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()}
+    script = subprocess.run([sys.executable, str(REPO / "bench" / "one_click_cv_study.py"), "--data", str(folder),
+                             "--seeds", "3", "--repeats", "1", "--sets", "core_rev", "--models", "lr_C1,qtn_lr_C1"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert script.returncode == 0, script.stderr
+    lines = {line.split()[1]: line for line in script.stdout.splitlines()}
     assert set(lines) == {"lr_C1", "qtn_lr_C1"}
 
     override = study.scaler_override("qtn_lr_C1")
@@ -236,9 +236,6 @@ def test_onc022_monotone_constraint_of_the_cv_study_holds():
 
     from ml.selection import make_preprocessor
 
-    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
     numeric, categorical = one_click.FEATURE_SETS["core_rev"]
     directions = study.monotone_directions()
     assert len(directions) == len(numeric) and directions[numeric.index("pages_per_visit")] == -1
@@ -267,9 +264,6 @@ def test_onc023_oblique_columns_of_the_cv_study_are_fitted_on_training_rows_only
     from sklearn.ensemble import ExtraTreesClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
     rng = np.random.default_rng(3)
     X = rng.standard_normal((120, 6))
     X[:, 5] = rng.integers(0, 2, 120)  # a one-hot-like column after the 5 numeric ones
@@ -310,9 +304,6 @@ def test_onc024_round7_feature_sets_and_category_encoders_of_the_cv_study(tmp_pa
     `et_f2` draws two columns per split."""
     from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
 
-    spec = importlib.util.spec_from_file_location("one_click_cv_study", REPO / "bench" / "one_click_cv_study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
     numeric, categorical = one_click.FEATURE_SETS["core_rev"]
     lean, lean_cat = study.feature_set("core_rev_minus_marketing_6m")
     assert lean == [c for c in numeric if c != "marketing_6m"] and len(lean) == len(numeric) - 1
@@ -341,14 +332,6 @@ def test_onc024_round7_feature_sets_and_category_encoders_of_the_cv_study(tmp_pa
     assert study.build_pipeline("et_f2", list(numeric), list(categorical), 5).named_steps["model"].max_features == 2
     onehot = study.build_pipeline("et_leaf2", list(numeric), list(categorical), 5).named_steps["prep"]
     assert onehot.fit_transform(X, y).shape[1] == len(numeric) + X["favourite_category"].nunique()
-
-
-def load_ceiling_script():
-    """Import bench/one_click_ceiling.py as a module."""
-    spec = importlib.util.spec_from_file_location("one_click_ceiling", REPO / "bench" / "one_click_ceiling.py")
-    ceiling = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ceiling)
-    return ceiling
 
 
 def planted_mixture_table(seed: int = 0) -> pd.DataFrame:
@@ -385,7 +368,6 @@ def test_onc025_ceiling_blocks_parts_and_bound():
     any order); the two parts of ROC-AUC recombine to the overall value exactly; the mixture bound."""
     from sklearn.metrics import roc_auc_score
 
-    ceiling = load_ceiling_script()
     ids = np.array([7, 1, 5, 2, 8, 3, 6, 4])
     labels = np.array([0, 1, 0, 1, 0, 1, 0, 0])  # by id: 1 1 1 0 0 0 0 0
     positive, negative = ceiling.pure_blocks(ids, labels)
@@ -417,7 +399,6 @@ def test_onc026_ceiling_report_finds_the_planted_hidden_decliners():
     """On a table built like the real file, the report finds the blocks, counts exactly the 10 declined customers
     drawn like kept ones (12 others are on the declining side), and bounds ROC-AUC by (1 - q) + q * A; the split
     diagnostic's test ROC-AUC recombines from its two parts."""
-    ceiling = load_ceiling_script()
     table = planted_mixture_table()
     report = ceiling.ceiling_report(table, "core_rev", seed=0, repeats=1, shares=(0.5, 1.0))
     assert report["id_auc"] < 0.15  # ids order the labels: the leak the script warns about

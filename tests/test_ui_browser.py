@@ -20,7 +20,6 @@ import metrics
 from app import create_app
 from dashboard import db
 from dashboard.config import Config
-from dashboard.demo import write_demo
 from layouts.shell import available_pages
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -51,13 +50,9 @@ return g._fullData.map(t => ({name: t.name, x: Array.from(t.x || []).map(String)
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory):
-    """URL of a DuckDB file with 3,000 demo users (module-scoped: generated once)."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('browser') / 'demo.duckdb'}"
-    engine = db.make_engine(url)
-    write_demo(engine, users=3000, seed=5)
-    engine.dispose()
-    return url
+def demo_url(demo_duckdb_url):
+    """URL of the shared DuckDB demo database (3,000 demo users, read only)."""
+    return demo_duckdb_url
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from callbacks.filters import sync_filters_and_url
 from dashboard import db
 from dashboard.cache import ENTRY_OVERHEAD_BYTES, ByteBudgetCache, get_metric_cache
 from dashboard.config import Config
-from dashboard.demo import write_demo
 from callbacks.request_guards import MAX_CALLBACK_BODY_BYTES, declared_outputs
 from layouts.cohorts import CohortIds
 from layouts.filters import DataBounds, MAX_HORIZON, parse_query, state_from_store
@@ -36,13 +35,10 @@ PATTERN_ITEMS = {"page-param": [{"type": "page-param", "name": "breakdown"}],
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory):
-    """(Dash app, its context, default filter store) on a DuckDB file of 3,000 demo users, a 4 MB metric cache."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('hostile') / 'demo.duckdb'}"
-    engine = db.make_engine(url)
-    write_demo(engine, users=3000, seed=5)
-    engine.dispose()
-    app = create_app(Config(database_url=url, cache_max_mb=CACHE_MB))
+def web(demo_duckdb_url):
+    """(Dash app, its context, default filter store) on the shared DuckDB demo database (3,000 users, read only),
+    a 4 MB metric cache."""
+    app = create_app(Config(database_url=demo_duckdb_url, cache_max_mb=CACHE_MB))
     ctx = app.server.extensions["dashboard_context"]
     store = sync_filters_and_url(ctx, None, "", "/", {}, [], [], None).store
     yield app, ctx, store

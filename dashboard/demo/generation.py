@@ -1,9 +1,8 @@
-"""Demo data: a realistic, seeded app/shop data set with planted stories (`python -m dashboard demo`).
+"""Demo data generation: a realistic, seeded app/shop data set with planted stories, as pandas frames.
 
 `generate()` builds the three event tables (visits, orders, costs) as pandas frames with vectorised
-numpy (no Python loop over users or visits); `write_demo()` loads them into a database in one
-transaction. The shape and the planted stories are documented, with measured numbers, in
-`docs/demo_data.md`.
+numpy (no Python loop over users or visits). The shape and the planted stories are documented, with measured
+numbers, in `docs/demo_data.md`.
 
 Model in one paragraph: users arrive every day (weekly seasonality, mild growth); their first visit
 fixes region, device and acquisition channel. Each user has an engagement level (log-normal); return
@@ -15,18 +14,14 @@ spend per paid channel is the channel's new users that day times its cost per us
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
-from dashboard import db, interrupts
 from dashboard.errors import BadInput
 
 DEFAULT_USERS = 150_000
@@ -502,136 +497,3 @@ def demo_summary(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
         "revenue": float(orders["revenue"].sum()),
         "spend": float(costs["costs"].sum()),
     }
-
-
-class _LoadProgress(dict):
-    """The frames for `db.replace_all`, advancing a progress bar as each table is asked for."""
-
-    def __init__(self, frames: dict[str, pd.DataFrame], bar: tqdm) -> None:
-        super().__init__(frames)
-        self._bar = bar
-        self._pending = 0
-
-    def get(self, key, default=None):  # noqa: ANN001, ANN201 - dict API
-        """Return the frame for `key` after counting the previous table as loaded."""
-        self._bar.update(self._pending)
-        frame = super().get(key, default)
-        self._pending = 0 if frame is None else len(frame)
-        self._bar.set_postfix_str(f"{key}")
-        return frame
-
-    def finish(self) -> None:
-        """Count the last table as loaded."""
-        self._bar.update(self._pending)
-        self._pending = 0
-
-
-FILLED_MESSAGE = (
-    "the database already holds data; pass --replace (replace=True) to delete it and load the demo data"
-)
-
-
-def _refuse_if_filled(engine: Engine, replace: bool) -> None:
-    """Raise BadInput when the database holds events and `replace` is False."""
-    if replace:
-        return
-    with engine.connect() as conn:
-        filled = not db.is_empty(conn)
-    if filled:
-        raise BadInput(FILLED_MESSAGE)
-
-
-def load_frames(
-    engine: Engine, frames: dict[str, pd.DataFrame], replace: bool = False, progress: bool = False
-) -> dict[str, int]:
-    """Load `frames` in one transaction (deleting existing events); return row counts per table."""
-    db.create_schema(engine)
-    total = sum(len(f) for f in frames.values())
-    with tqdm(total=total, desc="loading", unit="rows", unit_scale=True, file=sys.stderr, disable=not progress) as bar:
-        with engine.begin() as conn:
-            db.lock_for_write(conn)  # after a concurrent import or demo load, never interleaved with it
-            if not replace and not db.is_empty(conn):
-                raise BadInput(FILLED_MESSAGE)
-            tracked = _LoadProgress(frames, bar)
-            counts = db.replace_all(conn, tracked)
-            tracked.finish()
-            interrupts.raise_if_requested()  # a Ctrl-C a library swallowed still rolls the load back
-            bar.set_postfix_str("commit")
-        if db.backend_name(engine) == "postgresql":
-            bar.set_postfix_str("VACUUM ANALYZE")
-            db.refresh_statistics(engine)
-    return counts
-
-
-def write_demo(
-    engine: Engine,
-    users: int = DEFAULT_USERS,
-    days: int = DEFAULT_DAYS,
-    seed: int = DEFAULT_SEED,
-    replace: bool = False,
-    progress: bool = False,
-    end_date: date = DEFAULT_END_DATE,
-) -> dict[str, int]:
-    """Generate the demo data and load it in one transaction; return row counts per table."""
-    db.create_schema(engine)
-    _refuse_if_filled(engine, replace)
-    frames = generate(users=users, days=days, seed=seed, end_date=end_date, progress=progress)
-    return load_frames(engine, frames, replace=replace, progress=progress)
-
-
-def _parse_date(text: str) -> date:
-    """Return the date of a YYYY-MM-DD argument."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `demo` command."""
-    parser = subparsers.add_parser(
-        "demo", help="fill the database with generated demo data",
-        description="Generate a realistic demo data set (visits, orders, ad costs with planted stories, "
-        "see docs/demo_data.md) and load it into DATABASE_URL (default data/dashboard.duckdb) in one "
-        "transaction.",
-    )
-    parser.add_argument("--users", type=int, default=None,
-                        help=f"number of users (default DEMO_USERS or {DEFAULT_USERS:,})")
-    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"length of the period (default {DEFAULT_DAYS})")
-    parser.add_argument("--seed", type=int, default=None, help=f"random seed (default DEMO_SEED or {DEFAULT_SEED})")
-    parser.add_argument("--end-date", type=_parse_date, default=DEFAULT_END_DATE,
-                        help=f"last day of the period (default {DEFAULT_END_DATE.isoformat()})")
-    parser.add_argument("--replace", action="store_true", help="delete the data already in the database")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Generate and load the demo data, print a summary; return the exit code."""
-    from dashboard.config import Config
-
-    began = time.perf_counter()
-    try:
-        config = Config.from_env()
-    except ValueError as exc:  # e.g. DEMO_USERS that is not an integer
-        raise BadInput(str(exc)) from exc
-    users = config.demo_users if args.users is None else args.users
-    seed = config.demo_seed if args.seed is None else args.seed
-    engine = db.make_engine(config.database_url)
-    try:
-        db.create_schema(engine)
-        _refuse_if_filled(engine, args.replace)
-        frames = generate(users=users, days=args.days, seed=seed, end_date=args.end_date, progress=True)
-        counts = load_frames(engine, frames, replace=args.replace, progress=True)
-        summary = demo_summary(frames)
-    finally:
-        engine.dispose()
-    elapsed = time.perf_counter() - began
-    start = args.end_date - timedelta(days=args.days - 1)
-    print(
-        f"demo data loaded ({start} .. {args.end_date}, seed {seed}): "
-        f"{summary['users']:,} users, {counts['visits']:,} visits, {counts['orders']:,} orders, "
-        f"{summary['payers']:,} payers ({summary['payers'] / max(summary['users'], 1):.1%}), "
-        f"revenue {summary['revenue']:,.2f}, ad spend {summary['spend']:,.2f}, "
-        f"{counts['costs']:,} cost rows; took {elapsed:.1f}s"
-    )
-    return 0

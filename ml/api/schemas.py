@@ -1,0 +1,243 @@
+"""Request and response models of the REST API (pydantic v2), its limits, and its error answers (`ApiProblem`).
+
+Input is validated with these models before it reaches the database or the model; bad input is a 400 whose
+message names the field (`bad_input`), never a 500. Every error body is `ApiError`: `{"error": code,
+"message": "field: what is wrong", "errors": [...]}`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from flask import Response, jsonify
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ml.risk_bands import RiskBand
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0.0"
+MAX_PAGE = 1000
+MAX_OFFSET = 1_000_000_000
+MAX_BATCH = 1000
+MAX_BODY_BYTES = 1_000_000
+MAX_ID_LENGTH = 256
+FEATURE_LIMIT = 1e12  # |numeric feature| bound: larger values are input errors, not customers
+
+
+# --- request and response models --------------------------------------------------------------------
+
+UserId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$",
+                              description="Customer id, text (20-digit ids are kept exactly)")]
+
+
+class RiskListQuery(BaseModel):
+    """Query parameters of GET /api/v1/risk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    band: RiskBand | None = Field(None, description="Only customers of this risk band")
+    as_of: date | None = Field(None, description="Scoring date (YYYY-MM-DD); default: the latest run")
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="Page size, 1..1000")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Rows to skip (offset paging)")
+
+
+class CustomerPath(BaseModel):
+    """Path parameter of GET /api/v1/customers/{user_id}/risk."""
+
+    user_id: UserId
+
+
+class CustomerRisk(BaseModel):
+    """One customer's churn score, as stored in churn_scores."""
+
+    user_id: str
+    probability: float = Field(description="Probability that the customer's activity declines, 0..1")
+    risk_band: RiskBand | str
+    reasons: list[str] = Field(description="Up to three features that push the probability most")
+    value_at_risk: float | None = Field(description="Revenue at risk (probability x customer value)")
+    model_version: str | None
+    as_of: date | None = Field(description="Date the features were computed at")
+    scored_at: AwareDatetime | None = Field(description="When the scoring run wrote the row: RFC 3339 date-time "
+                                                        "in UTC with its offset, e.g. 2026-11-02T03:04:05Z")
+
+
+EXAMPLE_RISK = {
+    "user_id": "10000000000000007919", "probability": 0.81, "risk_band": "high",
+    "reasons": ["visits_trend", "days_since_last_visit", "orders_30"], "value_at_risk": 40.5,
+    "model_version": "20261122T160000-abcd1234", "as_of": "2026-11-01", "scored_at": "2026-11-22T16:05:00Z",
+}
+
+
+class RiskPage(BaseModel):
+    """One page of GET /api/v1/risk."""
+
+    items: list[CustomerRisk]
+    total: int = Field(description="Rows matching the filters (all pages)")
+    limit: int
+    offset: int
+    as_of: date | None = Field(description="The scoring run listed (pinned in `next`)")
+    band: str | None
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page")
+    next: str | None = Field(description="Link to the next page; null on the last page")
+
+
+class ScoreResult(BaseModel):
+    """The model's answer for one customer of POST /api/v1/churn/score."""
+
+    user_id: str | None = Field(None, description="Echoed when the request gave one")
+    probability: float
+    risk_band: RiskBand
+    reasons: list[str]
+    model_version: str
+
+
+class ScoreBatchResult(BaseModel):
+    """The answer of POST /api/v1/churn/score for a list of customers (same order)."""
+
+    items: list[ScoreResult]
+    count: int
+    model_version: str
+
+
+class SegmentRequest(BaseModel):
+    """RFM values of one customer for POST /api/v1/segments/predict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId | None = Field(None, description="Optional, echoed back")
+    recency_days: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e6,
+                                         description="Days from the last order to the observation date")]
+    frequency: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e9,
+                                      description="Number of orders")]
+    monetary: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e12,
+                                     description="Total revenue")]
+
+
+class SegmentResult(BaseModel):
+    """The cluster of one customer for POST /api/v1/segments/predict."""
+
+    user_id: str | None = Field(None, description="Echoed when the request gave one")
+    cluster: int
+    cluster_name: str
+    observation_date: str | None = Field(description="Observation date of the clustering the model learnt")
+
+
+class SegmentBatchResult(BaseModel):
+    """The answer of POST /api/v1/segments/predict for a list of customers (same order)."""
+
+    items: list[SegmentResult]
+    count: int
+
+
+class ErrorItem(BaseModel):
+    """One problem with the request."""
+
+    field: str
+    message: str
+
+
+class ApiError(BaseModel):
+    """Body of every error answer."""
+
+    error: str = Field(description="Short code: bad_request, not_found, method_not_allowed, ...")
+    message: str = Field(description="Human-readable; for bad input it starts with the field name")
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+NumericFeature = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FEATURE_LIMIT, le=FEATURE_LIMIT)]
+CategoricalFeature = Annotated[str, Field(strict=True, max_length=200)]
+
+
+def feature_request_model(numeric: list[str], categorical: list[str]) -> type[BaseModel]:
+    """Return the pydantic model of one customer's feature values (unknown fields are rejected)."""
+    fields: dict[str, Any] = {"user_id": (UserId | None, Field(None, description="Optional, echoed back"))}
+    for name in numeric:
+        fields[name] = (NumericFeature, Field(..., description="numeric feature"))
+    for name in categorical:
+        fields[name] = (CategoricalFeature, Field(..., description="categorical feature (unseen values allowed)"))
+    return create_model("CustomerFeatures", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+class ApiProblem(Exception):
+    """An error answer: HTTP status, short code, message, per-field errors."""
+
+    def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def _field_name(loc: tuple) -> str:
+    """Return a dotted field path for a pydantic error location: ('items', 0, 'x') -> '[0].x'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def _short_message(error: dict) -> str:
+    """Return a short message for one pydantic error: 'must be <= 1000', 'field required', ..."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        return "field required"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "literal_error":
+        allowed = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"must be one of {allowed}"
+    bounds = {"less_than_equal": "<=", "less_than": "<", "greater_than_equal": ">=", "greater_than": ">"}
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "")
+        return f"must be {bounds[kind]} {limit:g}" if isinstance(limit, float) else f"must be {bounds[kind]} {limit}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be an integer"
+    if kind in ("float_parsing", "float_type"):
+        return "must be a number"
+    if kind == "finite_number":
+        return "must be a finite number (not NaN or Infinity)"
+    if kind in ("string_type", "string_sub_type"):
+        return "must be a string"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return "must not contain control characters"
+    if kind.startswith("date"):
+        return "must be a date YYYY-MM-DD"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a JSON object"
+    return error.get("msg", "invalid value")
+
+
+def bad_input(exc: ValidationError, prefix: tuple = ()) -> ApiProblem:
+    """Return a 400 problem listing every field of a pydantic ValidationError."""
+    errors = [{"field": _field_name(prefix + tuple(e["loc"])), "message": _short_message(e)}
+              for e in exc.errors(include_url=False)]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return ApiProblem(400, "bad_request", message, errors)
+
+
+RETRY_AFTER_SECONDS = {"database_unavailable": 5}  # no_scores / no_model wait for a command to be run
+RETRY_AFTER_DEFAULT_SECONDS = 60
+
+
+def problem_response(problem: ApiProblem) -> Response:
+    """Return the JSON response of an ApiProblem; every 503 carries Retry-After (seconds)."""
+    body = ApiError(error=problem.code, message=problem.message,
+                    errors=[ErrorItem(**e) for e in problem.errors]).model_dump(mode="json")
+    response = jsonify(body)
+    response.status_code = problem.status
+    for key, value in problem.headers.items():
+        response.headers[key] = value
+    if problem.status == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS.get(problem.code, RETRY_AFTER_DEFAULT_SECONDS))
+    return response
