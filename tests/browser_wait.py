@@ -18,3 +18,14 @@ def wait_until_idle(dash_duo, quiet: float = 1.0, timeout: float = 20.0) -> None
             return
         time.sleep(0.1)
     raise AssertionError("the page kept loading")
+
+
+def open_risk_page(dash_duo, database_url: str) -> None:
+    """Serve the app on `database_url` and open its Risk page at 1440x900 (returns once the page has loaded)."""
+    from app import create_app
+    from dashboard.config import Config
+
+    app = create_app(Config(database_url=database_url, autofill_demo=False))
+    dash_duo.start_server(app)
+    dash_duo.driver.set_window_size(1440, 900)
+    dash_duo.wait_for_page(url=dash_duo.server_url + "/risk", timeout=20)

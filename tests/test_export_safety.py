@@ -29,7 +29,7 @@ import metrics
 from dashboard import cli, db
 from dashboard.spreadsheet_safety import FORMULA_START_PATTERN, is_formula_like, neutralise_cell, neutralise_frame
 from tests.conftest import make_database_url
-from tests.browser_wait import wait_until_idle
+from tests.browser_wait import open_risk_page, wait_until_idle
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -430,13 +430,7 @@ GRID = "dash_ag_grid.getApi('risk-customers-graph')"
 
 @pytest.mark.browser
 def test_xsf040_customer_grid_csv_download_quotes_payload_ids(dash_duo, scored_payload_url):
-    from app import create_app
-    from dashboard.config import Config
-
-    app = create_app(Config(database_url=scored_payload_url, autofill_demo=False))
-    dash_duo.start_server(app)
-    dash_duo.driver.set_window_size(1440, 900)
-    dash_duo.wait_for_page(url=dash_duo.server_url + "/risk", timeout=20)
+    open_risk_page(dash_duo, scored_payload_url)
     dash_duo.wait_for_element("#risk-customers-graph .ag-row", timeout=40)
     deadline = time.time() + 20  # the whole table (every customer) is in the grid
     while time.time() < deadline and dash_duo.driver.execute_script(

@@ -18,7 +18,7 @@ from dashboard import db, demo
 from dashboard.config import Config
 from ml import risk_report
 from ml.segments import rfm_table
-from tests.browser_wait import wait_until_idle
+from tests.browser_wait import open_risk_page, wait_until_idle
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -207,10 +207,7 @@ def test_rsk008_risk_page_in_the_browser(dash_duo, scored_demo):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    app = create_app(Config(database_url=scored_demo, autofill_demo=False))
-    dash_duo.start_server(app)
-    dash_duo.driver.set_window_size(1440, 900)
-    dash_duo.wait_for_page(url=dash_duo.server_url + "/risk", timeout=20)
+    open_risk_page(dash_duo, scored_demo)
     for name in ("risk-distribution", "risk-matrix", "risk-target-reasons", "risk-segments"):
         dash_duo.wait_for_element(f"#{name}-graph .main-svg", timeout=40)
     for name in ("risk-target-profile", "risk-segment-tests", "risk-customers"):
