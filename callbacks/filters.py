@@ -447,14 +447,14 @@ def chart_csv(ctx: AppContext, name: str, frame_fn: FrameFunction, stored: dict 
     if not stored or marker_kind(stored):
         raise PreventUpdate
     try:
-        frame = chart_frame(ctx, frame_fn, stored, params)
         with MetricReader(ctx) as read:
-            state = checked_state(stored, load_bounds(read))
+            request = chart_request(ctx, stored, params, read)
+            frame = frame_fn(request)
     except Exception as exc:
         if unavailable_kind(exc) is None:
             raise
         raise PreventUpdate from None  # the database does not answer: no download (the cards say why)
-    filename = f"{name}_{state.start.isoformat()}_{state.end.isoformat()}.csv"
+    filename = f"{name}_{request.state.start.isoformat()}_{request.state.end.isoformat()}.csv"
     return dcc.send_data_frame(neutralise_frame(frame).to_csv, filename, index=False)
 
 

@@ -8,7 +8,7 @@ A browser running the app only ever sends well-formed callback envelopes; anythi
 - a check of the callback envelope against the callback it names (`callback_envelope_error`): JSON object,
   known server-side output, the inputs, state and outputs the callback declares (ids, properties, the same
   components for every pattern-matching ALL dependency), `changedPropIds` naming those inputs, and the JSON
-  type and size of each value (`VALUE_RULES`). A wrong envelope is answered 400 with the reason, never 500;
+  type and size of each value (`value_rules`). A wrong envelope is answered 400 with the reason, never 500;
 - 400 for `BadCallbackInput`, raised by callbacks for values that are not what the component sends (e.g. a
   filter state that is not an object); values of the right type but out of range (horizon 200000, a date in
   2600, an unknown channel) are not refused: callbacks clamp them by the URL's rules (layouts.filters);
@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from functools import lru_cache
 from typing import Any, Callable
 
 from dash import Dash
@@ -103,7 +104,8 @@ def _boolean_or_none(value: Any) -> str | None:
     return None if value is None or isinstance(value, bool) else "must be true, false or null"
 
 
-def _value_rules() -> dict[tuple[str, str], Callable[[Any], str | None]]:
+@lru_cache(maxsize=1)
+def value_rules() -> dict[tuple[str, str], Callable[[Any], str | None]]:
     """Return {(component id or pattern type, property): rule} of every value a callback of this app reads."""
     date_text = _text_or_none(40)
     return {
@@ -127,14 +129,10 @@ def _value_rules() -> dict[tuple[str, str], Callable[[Any], str | None]]:
     }
 
 
-VALUE_RULES: dict[tuple[str, str], Callable[[Any], str | None]] = {}
-
-
 def value_error(component: str, prop: str, value: Any) -> str | None:
     """Return why `value` is not what component `component` (id or pattern type) sends for `prop`, or None."""
-    if not VALUE_RULES:
-        VALUE_RULES.update(_value_rules())
-    rule = VALUE_RULES.get((component, prop)) or VALUE_RULES.get(("*", prop))
+    rules = value_rules()
+    rule = rules.get((component, prop)) or rules.get(("*", prop))
     return rule(value) if rule is not None else None
 
 

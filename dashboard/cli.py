@@ -17,7 +17,7 @@ import sys
 
 from dashboard import demo, importer, info, refresh
 from dashboard.db import DatabaseBusyError
-from dashboard.errors import BadInput
+from dashboard.errors import BadInput, exception_chain
 from metrics import export
 from ml import commands, segment_commands
 
@@ -48,13 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def is_interrupted_query(exc: BaseException) -> bool:
     """True when `exc` (or an exception it was raised from) is a query stopped by Ctrl-C."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if type(exc).__name__ == "InterruptException" or any(t in str(exc) for t in INTERRUPTED_QUERY_TEXTS):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(type(item).__name__ == "InterruptException" or any(t in str(item) for t in INTERRUPTED_QUERY_TEXTS)
+               for item in exception_chain(exc, implicit=True))
 
 
 def _interrupted() -> int:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from dashboard import db
 from dashboard.config import Config
+from dashboard.errors import exception_chain
 
 # How long a web read waits for a DuckDB file locked by a writer (an import) before it answers "busy". Short: a
 # waiting read holds one of the server's few threads, and with 15 s waits 16 users' chart requests starved /health
@@ -32,27 +33,21 @@ UNAVAILABLE_KEY = "unavailable"
 def unavailable_kind(exc: BaseException) -> str | None:
     """Return BUSY or DOWN when `exc` means the database cannot be read right now (locked or not answering), None
     for any other error (a missing table, a bug: those are shown as errors, not retried)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, db.DatabaseBusyError):
+    for item in exception_chain(exc, implicit=False):
+        if isinstance(item, db.DatabaseBusyError):
             return BUSY
-        text = str(exc)
+        text = str(item)
         if "Could not set lock" in text or "Conflicting lock" in text or "database is locked" in text:
             return BUSY  # DuckDB's lock errors, SQLite's busy timeout
-        if isinstance(exc, sa.exc.TimeoutError):  # no pooled connection came free in time
+        if isinstance(item, sa.exc.TimeoutError):  # no pooled connection came free in time
             return DOWN
-        if isinstance(exc, sa.exc.DBAPIError):
-            if exc.connection_invalidated:
-                return DOWN
-            exc = exc.orig
-            continue
-        if type(exc).__module__.startswith("psycopg"):
+        if isinstance(item, sa.exc.DBAPIError) and item.connection_invalidated:
+            return DOWN
+        if type(item).__module__.startswith("psycopg"):
             import psycopg
 
-            if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            if isinstance(item, (psycopg.OperationalError, psycopg.InterfaceError)):
                 return DOWN  # refused, closed, shut down by the administrator, cancelled
-        exc = exc.__cause__
     return None
 
 
