@@ -191,8 +191,8 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
                                 previous.horizon if horizon in (None, "") else horizon,
                                 controls.get("country") or (), controls.get("device") or (),
                                 controls.get("channel") or (), bounds, notes)
-    by_name = {name: value for name, value in zip(names, page_param_values) if isinstance(value, str)}
-    page_values = {p.name: by_name.get(p.name) if by_name.get(p.name) in p.values else p.default for p in params}
+    by_name = dict(zip(names, page_param_values))
+    page_values = {p.name: page_param_value(p, by_name.get(p.name)) for p in params}
     query = to_query(state, bounds, page_values, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
     # A new page's controls appearing (they show what the URL says) must send the state even when it is the

@@ -6,7 +6,8 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
-from callbacks.filters import ChartRequest, register_chart
+from callbacks.filters import ChartRequest, checked_state, load_bounds, register_chart
+from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind
 from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
 from layouts import risk as view
@@ -123,12 +124,10 @@ def scores_status(ctx: AppContext, stored: dict | None):
         raise PreventUpdate
     if marker_kind(stored):
         return None  # the database does not answer: the filter bar and the cards say so and retry
-    from layouts.filters import FilterState
-
-    state = FilterState.from_store(stored)
     try:
-        with ctx.engine.connect() as conn:
-            scored = risk_report.scores_available(conn, state.to_filters())
+        with MetricReader(ctx) as read:  # the state checked by the URL's rules, as every chart reads it
+            state = checked_state(stored, load_bounds(read))
+            scored = risk_report.scores_available(read.connection(), state.to_filters())
     except Exception as exc:
         if unavailable_kind(exc) is None:
             raise
