@@ -30,8 +30,8 @@ def header_key(name: str) -> str:
 def map_columns(table: str, headers: list[str], path: Path) -> tuple[dict[str, str], list[str]]:
     """Return ({canonical name: header in the file}, [ignored extra headers]); BadInput if one is missing or two
     headers are the same column."""
-    check_unique_headers(headers, path, {header_key(name): name for name in FIELD_KINDS[table]})
     wanted = {header_key(name): name for name in FIELD_KINDS[table]}
+    check_unique_headers(headers, path, wanted)
     mapping: dict[str, str] = {}
     extra: list[str] = []
     for header in headers:

@@ -44,10 +44,11 @@ def read_transactions(path: Path) -> pd.DataFrame:
             headers = list(pq.read_schema(path).names)
         except Exception as exc:  # pyarrow raises ArrowInvalid for a non-parquet file
             raise BadInput(f"{path}: not a readable parquet file ({exc})") from exc
+        check_unique_headers(headers, path, wanted)  # before the rows are read
         frame = pd.read_parquet(path)
     else:
         headers = csv_headers(path)
-        check_unique_headers(headers, path, wanted)
+        check_unique_headers(headers, path, wanted)  # before the rows are read
         parts = []
         for chunk in csv_chunks(path, headers, CHUNK_ROWS, progress=False):
             if len(chunk.short):
@@ -57,7 +58,6 @@ def read_transactions(path: Path) -> pd.DataFrame:
             parts.append(chunk.rows)
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             {h: pd.Series([], dtype=str) for h in headers})
-    check_unique_headers(headers, path, wanted)
     rename = {}
     for header in headers:
         canonical = wanted.get(header_key(header))
