@@ -1,5 +1,6 @@
 """`python -m dashboard`: the command-line interface."""
 
+import os
 import sys
 
 from dashboard import interrupts
@@ -11,4 +12,11 @@ except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing has starte
     print("interrupted: nothing was changed", file=sys.stderr)
     sys.exit(130)
 
-sys.exit(main())
+code = main()
+if code == 130:
+    # Interrupted: the transaction is already rolled back. Skip the interpreter's teardown, where a library's
+    # worker thread still reading (pyarrow's CSV reader) can abort the process (SIGABRT) after the message.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+sys.exit(code)
