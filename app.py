@@ -18,7 +18,7 @@ from dashboard.config import Config
 from dashboard.context import AppContext
 from callbacks.request_guards import register_request_guards
 from dashboard.server_routes import register_server_routes
-from layouts.shell import app_layout
+from callbacks.pages import app_layout
 from ml import demo_model
 from ml.api import register_api
 

@@ -15,7 +15,7 @@ step runs in a fresh subprocess so that its peak memory is its own:
               derived tables were stored at load time, 2026-12-05; what a database gets until they are stored)
 - sql_shared: the same calls inside `metrics.shared_profiles(conn)` (profiles computed once)
 - sql_report: `metrics.cohort_report` alone (retention, conversion, ltv, roi, payback in one query)
-- pandas:     the same bundle through tests/reference.py on frames read from the cached file
+- pandas:     the same bundle through tests/metrics/reference.py on frames read from the cached file
               (reading the frames is not timed; their memory is part of the peak)
 
 Each step runs `--repeat` times (default 3) inside its child and the fastest run is reported (the
@@ -135,7 +135,7 @@ def sql_bundle(conn) -> dict[str, float]:
 
 def pandas_bundle(data) -> dict[str, float]:
     """Run the bundle through the pandas reference; return the seconds of each call."""
-    from tests import reference as ref
+    from tests.metrics import reference as ref
 
     return run_bundle(ref, data)
 
@@ -206,7 +206,7 @@ def run_step(step: str, url: str, repeat: int = 1, duckdb_memory_limit: str | No
 
             result["seconds"], result["calls"] = best_of(repeat, report_run)
         elif step == "pandas":
-            from tests import reference as ref
+            from tests.metrics import reference as ref
 
             t_load = time.perf_counter()
             frames = {}

@@ -29,12 +29,12 @@ import plotly  # noqa: E402
 
 from app import create_app  # noqa: E402
 from callbacks import warmup  # noqa: E402
-from callbacks.filters import registered_charts  # noqa: E402
+from callbacks.charts import registered_charts  # noqa: E402
 from dashboard import db  # noqa: E402
 from dashboard.cache import get_metric_cache  # noqa: E402
 from dashboard.config import Config  # noqa: E402
 from layouts.filters import FilterState, to_query  # noqa: E402
-from layouts.shell import available_pages  # noqa: E402
+from callbacks.pages import available_pages  # noqa: E402
 
 DEFAULT_DB = REPO / "bench" / ".cache" / "ui_bench_1m.duckdb"
 
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     app_charts = registered_charts(ctx)
     with ctx.engine.connect() as conn:
         counts = db.row_counts(conn)
-    from callbacks.filters import load_bounds
+    from callbacks.state import load_bounds
     from dashboard.cache import MetricReader
 
     with MetricReader(ctx) as read:
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
             cold.append(render_page(ctx, page, query, values))
             for _ in range(args.cached_repeats):
                 warm.append(render_page(ctx, page, query, values))
-        charts = len([n for n in warmup.chart_names(page.load().page_layout({})) if n in app_charts])
+        charts = len([n for n in warmup.chart_names(page.layout({})) if n in app_charts])
         row = (page.path, charts, percentile(cold, .5), percentile(cold, .95), percentile(warm, .5),
                percentile(warm, .95))
         rows.append(row)

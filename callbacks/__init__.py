@@ -1,8 +1,8 @@
 """Callbacks: read inputs, call metrics (through the cache), hand frames to layouts. Registered in create_app().
 
-Each page has a module here with `register(app, ctx)`, listed in `PAGE_CALLBACK_MODULES` in navigation order
-(`layouts.shell.ALL_PAGES`). Callback bodies are named module-level functions taking `ctx`, so tests call
-them as plain functions.
+Every page is one entry of `callbacks.pages.ALL_PAGES`; its callbacks module declares its charts (`CHARTS`),
+whose callbacks `callbacks.charts.register_chart` generates here, and may add others with `register(app, ctx)`.
+Callback bodies are named module-level functions taking `ctx`, so tests call them as plain functions.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import logging
 
 from dash import Dash
 
-from callbacks import acquisition, cohorts, filters, marketing, overview, risk, routing
+from callbacks import filters, routing
+from callbacks.charts import register_chart
+from callbacks.pages import available_pages
 from dashboard.cache import get_metric_cache
 from dashboard.context import AppContext
 
 log = logging.getLogger(__name__)
-
-# The callback module of every page with charts, in navigation order.
-PAGE_CALLBACK_MODULES = (overview, acquisition, marketing, cohorts, risk)
 
 
 def register_callbacks(app: Dash, ctx: AppContext) -> None:
@@ -27,5 +26,8 @@ def register_callbacks(app: Dash, ctx: AppContext) -> None:
     log.info("metric cache: %s", cache.kind)
     routing.register(app, ctx)
     filters.register(app, ctx)
-    for module in PAGE_CALLBACK_MODULES:
-        module.register(app, ctx)
+    for page in available_pages():
+        for chart in page.charts:
+            register_chart(app, ctx, chart)
+        if page.register_extra is not None:
+            page.register_extra(app, ctx)

@@ -1,14 +1,14 @@
-"""Acquisition page callbacks: filters and page parameters -> metrics (through the cache) -> layouts.acquisition."""
+"""Acquisition page: its charts, declared once (`CHARTS`): filters and page parameters -> metrics (through the
+cache) -> layouts.acquisition."""
 
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash
 
 import metrics
-from callbacks.filters import ChartRequest, register_chart
-from dashboard.context import AppContext
 from layouts import acquisition as view
+from layouts.charts import Chart, ChartRequest, view_only
+from layouts.common import DIMENSION_LABELS
 from layouts.ids import AcquisitionIds
 
 
@@ -25,7 +25,7 @@ def _page_params(request: ChartRequest) -> tuple[str, str]:
 def new_users_frame(request: ChartRequest) -> pd.DataFrame:
     """Return new users per period and breakdown value (what the new-users chart shows)."""
     grain, dimension = _page_params(request)
-    raw = request.read(metrics.new_users, request.filters, dimensions=(grain, dimension))
+    raw = request.read(metrics.new_users, request.query, dimensions=(grain, dimension))
     return view.new_users_table(raw, grain, dimension)
 
 
@@ -38,7 +38,7 @@ def new_users_view(frame: pd.DataFrame, request: ChartRequest):
 def users_by_frame(dimension: str):
     """Return the frame function of the users-and-payer-share chart by `dimension`."""
     def frame(request: ChartRequest) -> pd.DataFrame:
-        raw = request.read(metrics.new_users, request.filters, dimensions=(dimension, "payer"))
+        raw = request.read(metrics.new_users, request.query, dimensions=(dimension, "payer"))
         return view.users_by_table(raw, dimension)
     frame.__name__ = frame.__qualname__ = f"users_by_{dimension}_frame"
     return frame
@@ -46,19 +46,32 @@ def users_by_frame(dimension: str):
 
 def paying_channels_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the per-channel payers table (what the paying-channels grid shows)."""
-    users = request.read(metrics.new_users, request.filters, dimensions=("channel", "payer"))
-    economics = request.read(metrics.channel_economics, request.filters)
+    users = request.read(metrics.new_users, request.query, dimensions=("channel", "payer"))
+    economics = request.read(metrics.channel_economics, request.query)
     return view.paying_channels_table(users, economics)
 
 
-def register(app: Dash, ctx: AppContext) -> None:
-    """Register the Acquisition page's chart callbacks."""
-    register_chart(app, ctx, AcquisitionIds.NEW_USERS, new_users_frame, new_users_view,
-                   params=("breakdown", "grain"), empty_message="No new users in the period for these filters.")
-    for name, dimension in view.BY_DIMENSION_CHARTS:
-        register_chart(app, ctx, name, users_by_frame(dimension),
-                       lambda frame, request, d=dimension: view.users_by_figure(frame, d, request.palette),
-                       empty_message="No new users in the period for these filters.")
-    register_chart(app, ctx, AcquisitionIds.PAYING_CHANNELS, paying_channels_frame,
-                   lambda frame, _: view.paying_channels_grid(frame),
-                   empty_message="No new users and no spend in the period for these filters.")
+def users_by_view(dimension: str):
+    """Return the view function of the users-and-payer-share chart by `dimension`."""
+    def view_fn(frame: pd.DataFrame, request: ChartRequest):
+        """Return the users-and-payer-share bars by the dimension."""
+        return view.users_by_figure(frame, dimension, request.palette)
+    view_fn.__name__ = view_fn.__qualname__ = f"users_by_{dimension}_view"
+    return view_fn
+
+
+NO_NEW_USERS = "No new users in the period for these filters."
+
+CHARTS = (
+    Chart(AcquisitionIds.NEW_USERS, "New users over time", "Users by the date of their first visit",
+          new_users_frame, new_users_view, params=("breakdown", "grain"), empty_message=NO_NEW_USERS,
+          controls=view.page_controls),
+    *(Chart(name, f"Users and payer share by {DIMENSION_LABELS[dimension].lower()}",
+            "New users of the period; payers as of the observation date", users_by_frame(dimension),
+            users_by_view(dimension), empty_message=NO_NEW_USERS, min_height=240)
+      for name, dimension in view.BY_DIMENSION_CHARTS),
+    Chart(AcquisitionIds.PAYING_CHANNELS, "Which channels bring paying users",
+          "New users of the period by channel, payers as of the observation date, attributed spend",
+          paying_channels_frame, view_only(view.paying_channels_grid),
+          empty_message="No new users and no spend in the period for these filters.", min_height=200),
+)

@@ -1,15 +1,14 @@
-"""Cohorts page callbacks: filters, breakdown and payer toggle -> metrics (through the cache) -> layouts.cohorts."""
+"""Cohorts page: its charts, declared once (`CHARTS`): filters, breakdown and payer toggle -> metrics (through
+the cache) -> layouts.cohorts."""
 
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash
 
 import metrics
-from callbacks.filters import ChartRequest, register_chart
-from dashboard.context import AppContext
 from layouts import cohorts as view
-from layouts.cohorts import CohortIds
+from layouts.charts import Chart, ChartRequest
+from layouts.ids import CohortIds
 
 
 def _breakdown(request: ChartRequest) -> tuple[str, str]:
@@ -25,7 +24,7 @@ def _payer(request: ChartRequest) -> str:
 
 def _cohort_metric(request: ChartRequest, metric, dimensions: tuple[str, ...]) -> pd.DataFrame:
     """Return `metric` (retention or conversion) by `dimensions` at the global horizon, through the cache."""
-    return request.read(metric, request.filters, horizon=request.state.horizon, dimensions=dimensions)
+    return request.read(metric, request.query, horizon=request.state.horizon, dimensions=dimensions)
 
 
 def _curve_colors(request: ChartRequest, table: pd.DataFrame) -> dict[str, str]:
@@ -87,16 +86,17 @@ def conversion_curves_view(table: pd.DataFrame, request: ChartRequest):
 NO_COHORT = ("No users acquired early enough to be followed for the whole horizon. "
              "Widen the period, move the observation date later or shorten the horizon.")
 
-# (chart name, frame function, view function, page params it reads, empty-state message)
 CHARTS = (
-    (CohortIds.RETENTION_HEATMAP, retention_heatmap_frame, retention_heatmap_view, ("payer",), NO_COHORT),
-    (CohortIds.RETENTION_CURVES, retention_curves_frame, retention_curves_view, ("breakdown", "payer"), NO_COHORT),
-    (CohortIds.CONVERSION_HEATMAP, conversion_heatmap_frame, conversion_heatmap_view, (), NO_COHORT),
-    (CohortIds.CONVERSION_CURVES, conversion_curves_frame, conversion_curves_view, ("breakdown",), NO_COHORT),
+    Chart(CohortIds.RETENTION_HEATMAP, "Retention by acquisition week",
+          "Share of the week's cohort with a visit on lifetime day k", retention_heatmap_frame,
+          retention_heatmap_view, params=("payer",), empty_message=NO_COHORT),
+    Chart(CohortIds.RETENTION_CURVES, "Retention curves",
+          "Share of the cohort active on lifetime day k, by the chosen breakdown", retention_curves_frame,
+          retention_curves_view, params=("breakdown", "payer"), empty_message=NO_COHORT),
+    Chart(CohortIds.CONVERSION_HEATMAP, "Conversion by acquisition week",
+          "Share of the week's cohort with a first order by lifetime day k (cumulative)", conversion_heatmap_frame,
+          conversion_heatmap_view, empty_message=NO_COHORT),
+    Chart(CohortIds.CONVERSION_CURVES, "Conversion curves",
+          "Cumulative share of the cohort that has paid, by the chosen breakdown", conversion_curves_frame,
+          conversion_curves_view, params=("breakdown",), empty_message=NO_COHORT),
 )
-
-
-def register(app: Dash, ctx: AppContext) -> None:
-    """Register the cohorts page's chart callbacks (body and CSV download per chart)."""
-    for name, frame_fn, view_fn, params, empty in CHARTS:
-        register_chart(app, ctx, name, frame_fn, view_fn, params=params, empty_message=empty)

@@ -1,50 +1,36 @@
-"""Global filters <-> URL, navigation links, and the chart plumbing every page uses.
+"""Global filters <-> URL and navigation links (the chart plumbing is in callbacks/charts.py).
 
 - `sync_filters_and_url`: one circular callback keeps the URL query string, the filter controls, the
   page-specific controls and the validated filter state (dcc.Store `FilterIds.STATE`) in agreement.
   A URL change (first load, a pasted link, back/forward) sets the controls; a control change writes
   the URL (`dcc.Location(refresh=False)` pushes a history entry, so back/forward work).
-- `register_chart`: a page's chart = a frame function (ChartRequest -> DataFrame, the numbers shown)
-  and a view function (DataFrame, ChartRequest -> figure or component); this registers the callback
-  that fills the chart card and the one that downloads the same frame as CSV.
+- `navigation`: the navbar links carry the global filters; the filter bar shows the filters the page uses.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Mapping
 
-import pandas as pd
-import plotly.graph_objects as go
-from dash import ALL, Dash, Input, Output, State, callback_context, dcc, no_update
+from dash import ALL, Dash, Input, Output, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 
+from callbacks.pages import available_pages, page_for
+from callbacks.state import checked_state, load_bounds
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind, unavailable_marker
 from dashboard.errors import error_summary
-from layouts.common import (Palette, empty_state, error_state, graph, retry_interval_id,
-                            unavailable_state)
-from callbacks.request_guards import BadCallbackInput
-from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
-from layouts.filters import (DataBounds, FilterState, PageParam, filter_notes, global_query, normalise_state,
-                             page_param_value, parse_query, state_from_store, to_query)
-from layouts.ids import (FilterIds, ShellIds, chart_body_id, csv_button_id, csv_download_id, nav_link_id,
-                         page_param_id)
-from layouts.shell import page_for
+from layouts.common import retry_interval_id, unavailable_state
+from layouts.filters import (DataBounds, PageParam, filter_notes, global_query, normalise_state, page_param_value,
+                             parse_query, state_from_store, to_query)
+from layouts.ids import FilterIds, ShellIds, nav_link_id, page_param_id
 
 log = logging.getLogger(__name__)
 
 HIDDEN = {"display": "none"}
 SHOWN: dict = {}
-
-
-def load_bounds(read: MetricReader) -> DataBounds:
-    """Return the data's bounds (dates, known regions, devices, channels) through the metric cache."""
-    import metrics
-
-    return DataBounds.from_metric(read(metrics.data_bounds))
 
 
 ORDERS_ONLY_NOTE = ("This database holds orders but no visits: screens built on visits (activity, acquisition, "
@@ -53,20 +39,9 @@ ORDERS_ONLY_NOTE = ("This database holds orders but no visits: screens built on 
 NO_DATA_NOTE = "The database holds no data yet: the Data page (/data) says how to import it."
 
 
-def checked_state(stored: Any, bounds: DataBounds) -> FilterState:
-    """Return the filter state a browser sent, checked and clamped by the URL's rules (`state_from_store`);
-    BadCallbackInput (a 400 answer) when it is not a filter state at all."""
-    try:
-        return state_from_store(stored, bounds)
-    except ValueError as exc:
-        raise BadCallbackInput(f"{FilterIds.STATE}.data: {exc}") from None
-
-
 @lru_cache(maxsize=1)
 def all_page_params() -> dict[str, PageParam]:
     """Return {name: PageParam} of every page's specific parameters, choices merged when pages share a name."""
-    from layouts.shell import available_pages
-
     merged: dict[str, PageParam] = {}
     for page in available_pages():
         for param in page.page_params:
@@ -327,190 +302,3 @@ def register(app: Dash, ctx: AppContext) -> None:
     )
     def _navigation(pathname, stored, link_ids):
         return navigation(pathname, stored, link_ids, ctx)
-
-
-# ---------------------------------------------------------------- charts
-
-
-@dataclass
-class ChartRequest:
-    """Everything a chart's frame function needs: filter state, page parameters, data bounds, metric reader."""
-
-    state: FilterState
-    params: dict[str, str]
-    bounds: DataBounds
-    read: MetricReader
-    palette: Palette = field(default_factory=Palette)
-    has_data: bool = True  # False: no visit, order or cost row at all (or no tables yet)
-
-    @cached_property
-    def filters(self):
-        """Return the `metrics.Filters` of the current state."""
-        return self.state.to_filters()
-
-    @cached_property
-    def previous_filters(self):
-        """Return the `metrics.Filters` of the previous period of equal length."""
-        return self.state.previous().to_filters()
-
-
-FrameFunction = Callable[[ChartRequest], pd.DataFrame]
-ViewFunction = Callable[[pd.DataFrame, ChartRequest], Any]
-
-
-def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | None, read: MetricReader
-                  ) -> ChartRequest:
-    """Return the ChartRequest of a filter state from the store and page parameter values."""
-    import metrics
-
-    raw_bounds = read(metrics.data_bounds)
-    has_data = bool(raw_bounds["has_visits"] or raw_bounds["has_orders"] or raw_bounds["channels"])
-    bounds = DataBounds.from_metric(raw_bounds)
-    return ChartRequest(state=checked_state(stored, bounds), params=checked_page_values(params),
-                        bounds=bounds, read=read, palette=Palette.from_bounds(raw_bounds), has_data=has_data)
-
-
-NO_DATA = "No data yet."
-NO_DATA_HINT = "The database holds no visits, orders or costs: the Data page (/data) says how to import them."
-
-# a chart's empty-state text: fixed, or computed from the request (message, hint); see empty_texts
-EmptyMessage = str | Callable[[Any], tuple[str, str | None]]
-
-
-def empty_texts(empty_message: EmptyMessage, request: "ChartRequest") -> tuple[str, str | None]:
-    """Return (message, hint) of an empty chart: a fixed message with the default hint (check the filters), or
-    what a callable gives for this request (when the cause may be something other than the filters)."""
-    if callable(empty_message):
-        return empty_message(request)
-    return empty_message, None
-
-
-def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction, stored: dict | None,
-               params: Mapping[str, str] | None = None, empty_message: EmptyMessage = "No data for these filters.",
-               retry_attempt: int = 0):
-    """Return chart `name`'s content: its figure or table, an empty state, or an error notice; while the database
-    cannot be read, the notice saying so (retrying by itself after retry_delay_seconds(retry_attempt))."""
-    if not stored:
-        raise PreventUpdate
-    if marker_kind(stored):  # the filter sync could not read the database: its notice retries, the cards say so
-        return unavailable_state(marker_kind(stored))
-
-    def unavailable(kind: str, exc: BaseException):
-        log.warning("chart %s: database %s (%s); the card retries by itself", name, kind, error_summary(exc))
-        return unavailable_state(kind, name, retry_attempt)
-
-    def render(read: MetricReader):
-        try:
-            request = chart_request(ctx, stored, params, read)
-            if not request.has_data:  # a new database: say so once per card, run no query on missing tables
-                return empty_state(NO_DATA, NO_DATA_HINT)
-            frame = frame_fn(request)
-            if frame is None or len(frame) == 0:
-                return empty_state(*empty_texts(empty_message, request))
-            view = view_fn(frame, request)
-        except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
-            kind = unavailable_kind(exc)
-            if kind is not None:
-                failures.append(unavailable(kind, exc))
-                return None  # not cached: the retry reads again
-            log.exception("chart %s failed", name)
-            failures.append(error_state(f"{error_summary(exc)} (details in the server log)"))
-            return None  # not cached: the next request tries again
-        return graph(name, view) if isinstance(view, go.Figure) else view
-
-    failures: list = []
-    try:
-        with MetricReader(ctx) as read:
-            # the finished content is memoized too (same key parts as the metrics: filters, params, data version),
-            # keyed on the checked state, so crafted variants of one view share its entry
-            state = checked_state(stored, load_bounds(read))
-            body = read.cached(f"chart:{name}", {"filters": state.to_store(), "params": checked_page_values(params)},
-                               lambda: render(read))
-    except Exception as exc:
-        kind = unavailable_kind(exc)
-        if kind is None:
-            raise
-        return unavailable(kind, exc)  # the data version or the bounds could not be read
-    return body if body is not None else failures[0]
-
-
-def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: Mapping[str, str] | None = None
-                ) -> pd.DataFrame:
-    """Return the frame chart `frame_fn` shows for the stored filter state (what its CSV holds)."""
-    with MetricReader(ctx) as read:
-        return frame_fn(chart_request(ctx, stored, params, read))
-
-
-def chart_csv(ctx: AppContext, name: str, frame_fn: FrameFunction, stored: dict | None,
-              params: Mapping[str, str] | None = None) -> dict:
-    """Return the dcc.Download data of chart `name`: exactly the frame it shows, as CSV."""
-    if not stored or marker_kind(stored):
-        raise PreventUpdate
-    try:
-        with MetricReader(ctx) as read:
-            request = chart_request(ctx, stored, params, read)
-            frame = frame_fn(request)
-    except Exception as exc:
-        if unavailable_kind(exc) is None:
-            raise
-        raise PreventUpdate from None  # the database does not answer: no download (the cards say why)
-    filename = f"{name}_{request.state.start.isoformat()}_{request.state.end.isoformat()}.csv"
-    return dcc.send_data_frame(neutralise_frame(frame).to_csv, filename, index=False)
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """A registered chart: its name, frame and view functions, page parameters and empty-state message."""
-
-    name: str
-    frame_fn: FrameFunction
-    view_fn: ViewFunction
-    params: tuple[str, ...]
-    empty_message: EmptyMessage
-
-    def body(self, ctx: AppContext, stored: dict, params: Mapping[str, str] | None = None):
-        """Return the chart's content for a filter state, exactly as its callback does."""
-        values = dict(params or {})
-        return chart_body(ctx, self.name, self.frame_fn, self.view_fn, stored,
-                          {p: values.get(p) for p in self.params}, self.empty_message)
-
-
-CHARTS_KEY = "charts"
-
-
-def registered_charts(ctx: AppContext) -> dict[str, ChartSpec]:
-    """Return {chart name: ChartSpec} of every chart registered on the app of `ctx`."""
-    return ctx.extras.setdefault(CHARTS_KEY, {})
-
-
-def register_chart(app: Dash, ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction,
-                   params: Iterable[str] = (), empty_message: EmptyMessage = "No data for these filters.",
-                   csv: bool = True) -> None:
-    """Register the callbacks that fill chart card `name` and download its numbers as CSV.
-
-    `params` names the page-specific controls (layouts.ids.page_param_id) the chart reads. `csv=False` leaves
-    the CSV button to the page (e.g. an AG Grid exporting exactly the rows it shows).
-    """
-    params = tuple(params)
-    registered_charts(ctx)[name] = ChartSpec(name, frame_fn, view_fn, params, empty_message)
-
-    @app.callback(Output(chart_body_id(name), "children"), Input(FilterIds.STATE, "data"),
-                  Input(retry_interval_id(name, ALL), "n_intervals"),
-                  *[Input(page_param_id(p), "value") for p in params])
-    def _body(stored, retries, *values):
-        attempt = retry_attempt(callback_context.triggered_id, retries)
-        if attempt is None:
-            raise PreventUpdate  # the notice's retry timer appeared; it fires later
-        return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message,
-                          retry_attempt=attempt)
-
-    if not csv:
-        return
-
-    @app.callback(Output(csv_download_id(name), "data"), Input(csv_button_id(name), "n_clicks"),
-                  State(FilterIds.STATE, "data"), *[State(page_param_id(p), "value") for p in params],
-                  prevent_initial_call=True)
-    def _csv(n_clicks, stored, *values):
-        if not n_clicks:
-            raise PreventUpdate
-        return chart_csv(ctx, name, frame_fn, stored, dict(zip(params, values)))

@@ -1,19 +1,19 @@
-"""Marketing page callbacks: filters and the breakdown -> metrics (through the cache) -> layouts.marketing.
+"""Marketing page: its charts, declared once (`CHARTS`): filters and the breakdown -> metrics (through the cache)
+-> layouts.marketing.
 
 Each chart is a frame function (ChartRequest -> the exact table shown, also its CSV) and a view function
-(table, request -> figure or grid), registered with `callbacks.filters.register_chart`.
+(table, request -> figure or grid), declared with its card in a `layouts.charts.Chart`.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash
 
 import metrics
-from callbacks.filters import ChartRequest, register_chart
-from dashboard.context import AppContext
 from layouts import marketing as view
-from layouts.marketing import MarketingIds
+from layouts.charts import Chart, ChartRequest
+from layouts.ids import MarketingIds
+from metrics.kpis import ROLLING_DAYS, rolling_roi_by_date
 
 
 def _breakdown(request: ChartRequest) -> tuple[str, str]:
@@ -25,7 +25,7 @@ def _breakdown(request: ChartRequest) -> tuple[str, str]:
 def _cohort_report(request: ChartRequest) -> dict[str, pd.DataFrame]:
     """Return the LTV, ROI and payback frames by the breakdown (one cached query shared by three charts)."""
     dimension, _ = _breakdown(request)
-    return request.read(metrics.cohort_report, request.filters, horizon=request.state.horizon,
+    return request.read(metrics.cohort_report, request.query, horizon=request.state.horizon,
                         dimensions=(dimension,))
 
 
@@ -39,7 +39,7 @@ def _colors(request: ChartRequest, dimension: str, table: pd.DataFrame, column: 
 
 def spend_over_time_frame(request: ChartRequest) -> pd.DataFrame:
     """Return spend per date and channel (what the spend-over-time chart shows)."""
-    return view.spend_over_time_table(request.read(metrics.daily_spend, request.filters))
+    return view.spend_over_time_table(request.read(metrics.daily_spend, request.query))
 
 
 def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
@@ -49,7 +49,7 @@ def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
 
 def spend_share_frame(request: ChartRequest) -> pd.DataFrame:
     """Return total spend and share per channel (what the share-of-spend chart shows)."""
-    table = view.spend_share_table(request.read(metrics.daily_spend, request.filters))
+    table = view.spend_share_table(request.read(metrics.daily_spend, request.query))
     return table[table["costs"] > 0].reset_index(drop=True)
 
 
@@ -63,7 +63,7 @@ def spend_share_view(table: pd.DataFrame, request: ChartRequest):
 
 def cac_by_channel_frame(request: ChartRequest) -> pd.DataFrame:
     """Return CAC per paid channel (what the CAC-by-channel chart shows)."""
-    return view.cac_by_channel_table(request.read(metrics.channel_economics, request.filters))
+    return view.cac_by_channel_table(request.read(metrics.channel_economics, request.query))
 
 
 def cac_by_channel_view(table: pd.DataFrame, request: ChartRequest):
@@ -73,7 +73,7 @@ def cac_by_channel_view(table: pd.DataFrame, request: ChartRequest):
 
 def cac_over_time_frame(request: ChartRequest) -> pd.DataFrame:
     """Return weekly CAC per paid channel (what the CAC-over-time chart shows)."""
-    return view.cac_over_time_table(request.read(metrics.channel_economics, request.filters, grain="week"))
+    return view.cac_over_time_table(request.read(metrics.channel_economics, request.query, grain="week"))
 
 
 def cac_over_time_view(table: pd.DataFrame, request: ChartRequest):
@@ -83,7 +83,7 @@ def cac_over_time_view(table: pd.DataFrame, request: ChartRequest):
 
 def channel_table_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the channel economics table with the unattributed spend (what the channel table shows)."""
-    return view.channel_economics_table(request.read(metrics.channel_economics, request.filters))
+    return view.channel_economics_table(request.read(metrics.channel_economics, request.query))
 
 
 def channel_table_view(table: pd.DataFrame, request: ChartRequest):
@@ -122,8 +122,8 @@ def roi_by_date_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the 7-day rolling ROI at the horizon per group and acquisition date (what that chart shows)."""
     dimension, _ = _breakdown(request)
     horizon = request.state.horizon
-    roi = request.read(metrics.roi, request.filters, horizon=horizon, dimensions=(dimension, "dt"))
-    return view.roi_by_date_table(roi, dimension, horizon)
+    roi = request.read(metrics.roi, request.query, horizon=horizon, dimensions=(dimension, "dt"))
+    return rolling_roi_by_date(roi, dimension, horizon)
 
 
 def roi_by_date_view(table: pd.DataFrame, request: ChartRequest):
@@ -149,26 +149,32 @@ NO_SPEND = "No ad spend in the period for these filters."
 NO_PAID_COHORT = ("No paid users acquired early enough to be followed for the whole horizon. "
                   "Widen the period, move the observation date later or shorten the horizon.")
 
-# (chart name, frame function, view function, page params it reads, empty-state message)
+NO_PAID_CHANNEL = "No paid channel brought new users in the period for these filters."
+
 CHARTS = (
-    (MarketingIds.SPEND_OVER_TIME, spend_over_time_frame, spend_over_time_view, (), NO_SPEND),
-    (MarketingIds.SPEND_SHARE, spend_share_frame, spend_share_view, (), NO_SPEND),
-    (MarketingIds.CAC_BY_CHANNEL, cac_by_channel_frame, cac_by_channel_view, (),
-     "No paid channel brought new users in the period for these filters."),
-    (MarketingIds.CAC_OVER_TIME, cac_over_time_frame, cac_over_time_view, (),
-     "No paid channel brought new users in the period for these filters."),
-    (MarketingIds.CHANNEL_TABLE, channel_table_frame, channel_table_view, (),
-     "No new users and no spend in the period for these filters."),
-    (MarketingIds.LTV_CURVES, ltv_curves_frame, ltv_curves_view, ("breakdown",),
-     "No users acquired early enough to be followed for the whole horizon. "
-     "Widen the period, move the observation date later or shorten the horizon."),
-    (MarketingIds.ROI_CURVES, roi_curves_frame, roi_curves_view, ("breakdown",), NO_PAID_COHORT),
-    (MarketingIds.ROI_BY_DATE, roi_by_date_frame, roi_by_date_view, ("breakdown",), NO_PAID_COHORT),
-    (MarketingIds.PAYBACK_TABLE, payback_frame, payback_view, ("breakdown",), NO_PAID_COHORT),
+    Chart(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time",
+          "Ad spend per day, stacked by channel (whole spend, unattributed included)",
+          spend_over_time_frame, spend_over_time_view, empty_message=NO_SPEND),
+    Chart(MarketingIds.SPEND_SHARE, "Share of spend", "Channel's share of all spend in the period",
+          spend_share_frame, spend_share_view, empty_message=NO_SPEND),
+    Chart(MarketingIds.CAC_BY_CHANNEL, "CAC by channel", "Attributed spend / new users of the period (paid channels)",
+          cac_by_channel_frame, cac_by_channel_view, empty_message=NO_PAID_CHANNEL),
+    Chart(MarketingIds.CAC_OVER_TIME, "CAC over time", "Weekly CAC per paid channel, by acquisition week",
+          cac_over_time_frame, cac_over_time_view, empty_message=NO_PAID_CHANNEL),
+    Chart(MarketingIds.CHANNEL_TABLE, "Channel economics",
+          "New users, attributed and unattributed spend per channel in the period",
+          channel_table_frame, channel_table_view,
+          empty_message="No new users and no spend in the period for these filters.", min_height=200),
+    Chart(MarketingIds.LTV_CURVES, "LTV by lifetime", "Cumulative revenue per cohort user",
+          ltv_curves_frame, ltv_curves_view, params=("breakdown",),
+          empty_message="No users acquired early enough to be followed for the whole horizon. "
+                        "Widen the period, move the observation date later or shorten the horizon."),
+    Chart(MarketingIds.ROI_CURVES, "ROI by lifetime", "LTV / CAC of the paid cohort; dashed line = break-even",
+          roi_curves_frame, roi_curves_view, params=("breakdown",), empty_message=NO_PAID_COHORT),
+    Chart(MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
+          f"Which groups pay back, and since when. {ROLLING_DAYS}-day rolling: revenue sum / cost sum of the paid "
+          "cohorts acquired in the window (cost-weighted, not a mean of daily ROIs)",
+          roi_by_date_frame, roi_by_date_view, params=("breakdown",), empty_message=NO_PAID_COHORT),
+    Chart(MarketingIds.PAYBACK_TABLE, "Payback", "First lifetime day on which the paid cohort's ROI reaches 1.0",
+          payback_frame, payback_view, params=("breakdown",), empty_message=NO_PAID_COHORT, min_height=200),
 )
-
-
-def register(app: Dash, ctx: AppContext) -> None:
-    """Register the marketing page's chart callbacks (body and CSV download per chart)."""
-    for name, frame_fn, view_fn, params, empty in CHARTS:
-        register_chart(app, ctx, name, frame_fn, view_fn, params=params, empty_message=empty)

@@ -1,36 +1,34 @@
-"""Overview page callbacks: filters -> metrics (through the cache) -> layouts.overview."""
+"""Overview page: its charts, declared once (`CHARTS`): filters -> metrics (through the cache) -> layouts.overview."""
 
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash
 
 import metrics
-from callbacks.filters import ChartRequest, register_chart
-from dashboard.context import AppContext
 from layouts import overview as view
+from layouts.charts import Chart, ChartRequest, view_only
 from layouts.filters import FilterState
 from layouts.ids import OverviewIds
+from metrics.kpis import kpi_values
 
 
 def _period_kpis(request: ChartRequest, state: FilterState) -> dict[str, float]:
     """Return the KPI values of one period (the current state or the previous one)."""
     read = request.read
-    filters = state.to_filters()
+    query = state.metric_query()
     first = request.bounds.first_date
     users_to_date = 0
     if state.end >= first:
-        to_date = metrics.Filters.make(start=first, end=state.end, observation_date=state.observation_date,
-                                       regions=state.countries, devices=state.devices, channels=state.channels)
+        to_date = query.with_filters(start=first)
         users_to_date = int(read(metrics.new_users, to_date, dimensions=("payer",))["new_users"].sum())
-    return view.kpi_values(
-        summary=read(metrics.activity_summary, filters),
-        new_users_by_payer=read(metrics.new_users, filters, dimensions=("payer",)),
+    return kpi_values(
+        summary=read(metrics.activity_summary, query),
+        new_users_by_payer=read(metrics.new_users, query, dimensions=("payer",)),
         users_to_date=users_to_date,
-        revenue_daily=read(metrics.daily_revenue, filters),
-        spend_daily=read(metrics.daily_spend, filters),
-        economics=read(metrics.channel_economics, filters),
-        roi_curve=read(metrics.roi, filters, horizon=state.horizon),
+        revenue_daily=read(metrics.daily_revenue, query),
+        spend_daily=read(metrics.daily_spend, query),
+        economics=read(metrics.channel_economics, query),
+        roi_curve=read(metrics.roi, query),
         horizon=state.horizon,
     )
 
@@ -71,21 +69,22 @@ def kpi_view(frame: pd.DataFrame, request: ChartRequest):
 
 def activity_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the DAU / WAU7 / MAU30 trend the activity chart shows."""
-    return view.activity_table(request.read(metrics.activity_daily, request.filters))
+    return view.activity_table(request.read(metrics.activity_daily, request.query))
 
 
 def revenue_spend_frame(request: ChartRequest) -> pd.DataFrame:
     """Return daily revenue and spend the revenue-vs-spend chart shows."""
-    return view.revenue_spend_table(request.read(metrics.daily_revenue, request.filters),
-                                    request.read(metrics.daily_spend, request.filters))
+    return view.revenue_spend_table(request.read(metrics.daily_revenue, request.query),
+                                    request.read(metrics.daily_spend, request.query))
 
 
-def register(app: Dash, ctx: AppContext) -> None:
-    """Register the Overview page's chart callbacks."""
-    register_chart(app, ctx, OverviewIds.KPIS, kpi_frame, kpi_view,
-                   empty_message="No user matches these filters.")
-    register_chart(app, ctx, OverviewIds.ACTIVITY, activity_frame, lambda frame, _: view.activity_figure(frame),
-                   empty_message="Nobody matching these filters was active in the period.")
-    register_chart(app, ctx, OverviewIds.REVENUE_SPEND, revenue_spend_frame,
-                   lambda frame, _: view.revenue_spend_figure(frame),
-                   empty_message="No revenue and no ad spend in the period for these filters.")
+CHARTS = (
+    Chart(OverviewIds.KPIS, "Key figures", "Selected period against the previous period of equal length",
+          kpi_frame, kpi_view, empty_message="No user matches these filters.", min_height=180),
+    Chart(OverviewIds.ACTIVITY, "Active users", "DAU with rolling WAU (7 days) and MAU (30 days)",
+          activity_frame, view_only(view.activity_figure),
+          empty_message="Nobody matching these filters was active in the period."),
+    Chart(OverviewIds.REVENUE_SPEND, "Revenue and ad spend",
+          "Daily revenue of the filtered users against daily ad spend", revenue_spend_frame, view_only(view.revenue_spend_figure),
+          empty_message="No revenue and no ad spend in the period for these filters."),
+)

@@ -33,7 +33,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.context import marker_kind
 from layouts.filters import MAX_LIST_VALUES, MAX_VALUE_LENGTH, store_shape_error
-from layouts.ids import FilterIds, ShellIds
+from layouts.ids import FilterIds, RiskIds, ShellIds
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def value_rules() -> dict[tuple[str, str], Callable[[Any], str | None]]:
         ("*", "rowData"): _list_or_none,
         ("*", "columnDefs"): _list_or_none,
         ("*", "id"): lambda value: None,  # pattern ids: checked against the pattern itself
-        ("risk-demo-model-finished", "data"): _boolean_or_none,
+        (RiskIds.DEMO_FINISHED, "data"): _boolean_or_none,
     }
 
 

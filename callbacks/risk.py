@@ -1,4 +1,6 @@
-"""Segment-risk page callbacks: filters and page parameters -> ml.risk_report (through the cache) -> layouts.risk."""
+"""Segment-risk page: its charts, declared once (`CHARTS`), and its other callbacks (`register`: the scoring
+notice, the demo-model poll, the clustering card, the customer grid's own CSV export): filters and page
+parameters -> ml.risk_report (through the cache) -> layouts.risk."""
 
 from __future__ import annotations
 
@@ -6,12 +8,13 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
-from callbacks.filters import ChartRequest, checked_state, load_bounds, register_chart
+from callbacks.state import checked_state, load_bounds
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind
 from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
 from layouts import risk as view
-from layouts.ids import FilterIds, csv_button_id
+from layouts.charts import Chart, ChartRequest, view_only
+from layouts.ids import FilterIds, RiskIds, chart_body_id, chart_graph_id, csv_button_id, csv_download_id
 from ml import demo_model_status, risk_report
 
 
@@ -157,28 +160,47 @@ def _demo_model_status(ctx: AppContext) -> dict | None:
     return status
 
 
-def register(app: Dash, ctx: AppContext) -> None:
-    """Register the segment-risk page's callbacks."""
-    register_chart(app, ctx, view.RiskIds.DISTRIBUTION, distribution_frame,
-                   lambda frame, request: view.distribution_figure(frame), empty_message=unless_unscored(NO_SCORES))
-    register_chart(app, ctx, view.RiskIds.MATRIX, matrix_frame,
-                   lambda frame, request: view.matrix_figure(frame), empty_message=unless_unscored(NO_SCORES))
-    no_target = unless_unscored("No customer is both high value and at high risk for these filters.")
-    register_chart(app, ctx, view.RiskIds.TARGET_PROFILE, target_profile_frame, target_profile_view,
-                   empty_message=no_target)
-    register_chart(app, ctx, view.RiskIds.TARGET_REASONS, target_reasons_frame,
-                   lambda frame, request: view.reasons_figure(frame), empty_message=no_target)
-    register_chart(app, ctx, view.RiskIds.SEGMENTS, segments_frame,
-                   lambda frame, request: view.segments_figure(frame),
-                   empty_message="No customer with an order up to the observation date for these filters.")
-    register_chart(app, ctx, view.RiskIds.SEGMENT_TESTS, segment_tests_frame, segment_tests_view,
-                   params=("compare",), empty_message="No cohort for these filters and horizon.")
+NO_TARGET = unless_unscored("No customer is both high value and at high risk for these filters.")
 
-    @app.callback(Output(view.RiskIds.STATUS, "children"), Input(FilterIds.STATE, "data"))
+CHARTS = (
+    Chart(RiskIds.DISTRIBUTION, "Risk distribution", "Customers by predicted probability of activity decline",
+          distribution_frame, view_only(view.distribution_figure), empty_message=unless_unscored(NO_SCORES)),
+    Chart(RiskIds.MATRIX, "RFM segment × risk band",
+          "Customers (numbers) and revenue at risk (colour); outlined: the target segment",
+          matrix_frame, view_only(view.matrix_figure), empty_message=unless_unscored(NO_SCORES), min_height=420),
+    Chart(RiskIds.TARGET_PROFILE, "Target segment: high value, high risk",
+          "How its behaviour differs from everyone else (largest effect first)",
+          target_profile_frame, target_profile_view, empty_message=NO_TARGET),
+    Chart(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment",
+          "Top-3 reasons per customer; N stands for each customer's own number",
+          target_reasons_frame, view_only(view.reasons_figure), empty_message=NO_TARGET),
+    Chart(RiskIds.SEGMENTS, "RFM segments",
+          "Customers with an order up to the observation date; no churn scores needed",
+          segments_frame, view_only(view.segments_figure),
+          empty_message="No customer with an order up to the observation date for these filters.", min_height=380),
+    # filled by register() below from the saved segment model (a file, not the database): not a ChartRequest read
+    Chart(RiskIds.CLUSTERS, "Customer clusters (R, F, M)",
+          "KMeans on log-scaled, standardised recency, frequency, monetary; k by silhouette",
+          None, None, min_height=380, own_callbacks=True),
+    Chart(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
+          "Each group against all other users of the cohort: two-proportion z-test, Holm-corrected",
+          segment_tests_frame, segment_tests_view, params=("compare",),
+          empty_message="No cohort for these filters and horizon.", controls=view.compare_control),
+    # its CSV is the grid's own export (register() below): exactly the rows it shows after sorting and filtering
+    Chart(RiskIds.CUSTOMERS, "Customers at risk", "Sort and filter in the table; CSV holds the rows the table shows",
+          customers_frame, view_only(view.customers_grid), params=("band", "segment"),
+          empty_message=unless_unscored(NO_SCORES), csv=False, min_height=520, controls=view.customers_controls),
+)
+
+
+def register(app: Dash, ctx: AppContext) -> None:
+    """Register the segment-risk page's callbacks other than its charts' (those come from `CHARTS`)."""
+
+    @app.callback(Output(RiskIds.STATUS, "children"), Input(FilterIds.STATE, "data"))
     def _status(stored):
         return scores_status(ctx, stored)
 
-    @app.callback(Output(view.DEMO_FINISHED, "data"), Input(view.DEMO_POLL, "n_intervals"),
+    @app.callback(Output(RiskIds.DEMO_FINISHED, "data"), Input(RiskIds.DEMO_POLL, "n_intervals"),
                   prevent_initial_call=True)
     def _demo_model_poll(n_intervals):
         return demo_model_finished(ctx)
@@ -186,32 +208,29 @@ def register(app: Dash, ctx: AppContext) -> None:
     # the build is over (done, failed or cut off): reload the page, which then reads the new scores or the reason
     app.clientside_callback(
         "function(finished) { if (finished) { window.location.reload(); } return window.dash_clientside.no_update; }",
-        Output(view.DEMO_POLL, "disabled"), Input(view.DEMO_FINISHED, "data"), prevent_initial_call=True,
+        Output(RiskIds.DEMO_POLL, "disabled"), Input(RiskIds.DEMO_FINISHED, "data"), prevent_initial_call=True,
     )
 
-    clusters = view.RiskIds.CLUSTERS
+    clusters = RiskIds.CLUSTERS
 
-    @app.callback(Output(f"{clusters}-body", "children"), Input(FilterIds.STATE, "data"))
+    @app.callback(Output(chart_body_id(clusters), "children"), Input(FilterIds.STATE, "data"))
     def _clusters(stored):
         return clusters_body(ctx)
 
-    @app.callback(Output(f"{clusters}-download", "data"), Input(csv_button_id(clusters), "n_clicks"),
+    @app.callback(Output(csv_download_id(clusters), "data"), Input(csv_button_id(clusters), "n_clicks"),
                   prevent_initial_call=True)
     def _clusters_csv(n_clicks):
         if not n_clicks:
             raise PreventUpdate
         return dcc.send_data_frame(neutralise_frame(clusters_frame(ctx)).to_csv, "cluster_profiles.csv", index=False)
 
-    name = view.RiskIds.CUSTOMERS
-
-    register_chart(app, ctx, name, customers_frame, lambda frame, request: view.customers_grid(frame),
-                   params=("band", "segment"), empty_message=unless_unscored(NO_SCORES), csv=False)
+    customers = RiskIds.CUSTOMERS
 
     # The customer table's CSV is the grid's own export: exactly the rows it shows after sorting and filtering.
     # The state read is the grid's column list, not its rows: rowData would post every customer (about 2 MB on
     # the demo) to the server, over the callback body limit (callbacks/request_guards.py), for a None check.
-    @app.callback(Output(f"{name}-graph", "exportDataAsCsv"), Input(csv_button_id(name), "n_clicks"),
-                  State(f"{name}-graph", "columnDefs"), prevent_initial_call=True)
+    @app.callback(Output(chart_graph_id(customers), "exportDataAsCsv"), Input(csv_button_id(customers), "n_clicks"),
+                  State(chart_graph_id(customers), "columnDefs"), prevent_initial_call=True)
     def _customers_csv(n_clicks, columns):
         if not n_clicks or columns is None:
             raise PreventUpdate

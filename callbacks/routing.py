@@ -1,4 +1,4 @@
-"""Page routing: the URL path picks the page layout (pages are declared in layouts.shell.ALL_PAGES)."""
+"""Page routing: the URL path picks the page layout (pages are declared in callbacks.pages.ALL_PAGES)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dash import ALL, Dash, Input, Output, State, callback_context, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.filters import retry_attempt
+from callbacks.pages import page_for
 from dashboard import db
 from dashboard.context import AppContext, unavailable_kind
 from dashboard.errors import error_summary
@@ -15,7 +16,6 @@ from layouts.common import error_state, retry_interval_id, unavailable_state
 from layouts.data_page import data_page
 from layouts.filters import parse_page_params
 from layouts.ids import ShellIds
-from layouts.shell import page_for
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ DATA_PAGE_SOURCE = "data-page"  # the retry timer of the data page's database no
 def not_found(pathname: str | None) -> html.Div:
     """Return the page shown for an unknown path."""
     return html.Div([html.H2("Page not found", className="h4"), html.P(f"There is no page at {pathname}.")],
-                    id="not-found")
+                    id=ShellIds.NOT_FOUND)
 
 
 def render_page(pathname: str | None, ctx: AppContext, search: str | None = None, retry_attempt: int = 0):
@@ -45,9 +45,8 @@ def render_page(pathname: str | None, ctx: AppContext, search: str | None = None
             log.warning("data page: database %s (%s)", kind, error_summary(exc))
             return unavailable_state(kind, DATA_PAGE_SOURCE, retry_attempt)
     try:
-        module = page.load()
-        params, _ = parse_page_params(search, getattr(module, "PAGE_PARAMS", ()))
-        return module.page_layout(params)
+        params, _ = parse_page_params(search, page.page_params)
+        return page.layout(params)
     except Exception as exc:  # noqa: BLE001 - a broken page shows a notice; the other pages keep working
         log.exception("page %s failed to render", page.path)
         return error_state(f"The page {page.label} could not be built ({error_summary(exc)}; details in the "

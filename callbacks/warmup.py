@@ -19,10 +19,13 @@ import threading
 import time
 from typing import Any
 
-from callbacks.filters import load_bounds, navigation, registered_charts, sync_filters_and_url
+from callbacks.charts import chart_content, registered_charts
+from callbacks.filters import navigation, sync_filters_and_url
+from callbacks.pages import available_pages
+from callbacks.state import load_bounds
 from dashboard.cache import MetricReader
 from layouts.ids import page_param_id
-from layouts.shell import Page, available_pages
+from layouts.shell import Page
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,8 @@ def render_page(ctx, page: Page, query: str = "", values: dict[str, str] | None 
     stored = result.store
     navigation(page.path, stored, [{"type": "nav-link", "path": p.path} for p in available_pages()], ctx)
     charts = registered_charts(ctx)
-    layout = page.load().page_layout(values)
-    return [charts[name].body(ctx, stored, values) for name in chart_names(layout) if name in charts]
+    layout = page.layout(values)
+    return [chart_content(ctx, charts[name], stored, values) for name in chart_names(layout) if name in charts]
 
 
 def warm_pages(ctx) -> dict[str, float]:

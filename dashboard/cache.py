@@ -39,6 +39,7 @@ from flask_caching.backends.base import BaseCache
 
 import metrics
 from dashboard import db
+from dashboard.backends import backend_spec
 from dashboard.config import Config
 
 log = logging.getLogger(__name__)
@@ -121,11 +122,9 @@ _DUCKDB_VERSIONS: dict[str, tuple[tuple, str]] = {}
 
 
 def duckdb_file(engine) -> Path | None:
-    """Return the DuckDB database file of `engine` (None for other backends and in-memory DuckDB)."""
-    url = engine.url
-    if url.get_backend_name() != "duckdb" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database)
+    """Return the database file whose fingerprint changes with every write, as the engine's spec names it (the
+    DuckDB file; None for other backends and in-memory DuckDB)."""
+    return backend_spec(engine).fingerprint_file(engine.url)
 
 
 def file_fingerprint(path: Path) -> tuple:
@@ -309,7 +308,13 @@ class MetricCache:
             self._failed("clear", exc)
 
     def call(self, fn: Callable, conn_factory: Callable, filters: Any, data_version: str, **params) -> Any:
-        """Return fn(conn, filters, **params) (or fn(conn) when filters is None), from the cache when present."""
+        """Return fn(conn, filters, **params) (or fn(conn) when filters is None), from the cache when present.
+
+        A `metrics.MetricQuery` is the key itself: `params` are folded into it and it is narrowed to the fields
+        `fn` reads (`metrics.narrowed`), so one result serves every query that differs only in fields `fn` ignores.
+        """
+        if isinstance(filters, metrics.MetricQuery):
+            filters, params = metrics.narrowed(filters.with_(**params) if params else filters, fn), {}
         key = cache_key(fn, filters, params, data_version)
         cached = self.get(key)
         if cached is not None:

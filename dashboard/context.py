@@ -4,12 +4,12 @@ that does not answer (PostgreSQL down, a DuckDB file locked by an import) is rec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import sqlalchemy as sa
 
 from dashboard import db
+from dashboard.backends import backend_spec
 from dashboard.config import Config
 from dashboard.errors import exception_chain
 
@@ -77,10 +77,11 @@ class AppContext:
         WEB_LOCK_WAIT_SECONDS for a writer's lock; PostgreSQL connections give up after
         WEB_CONNECT_TIMEOUT_SECONDS)."""
         url = db.resolve_url(config.database_url)
-        read_only = url.startswith("duckdb:")
+        spec = backend_spec(url)
+        read_only = spec.read_only_readers
         if read_only:
-            path = sa.make_url(url).database
-            if path and path != ":memory:" and not Path(path).exists():
+            path = spec.database_file(sa.make_url(url))
+            if path is not None and not path.exists():
                 # a read-only handle needs an existing file: create it, with the empty schema
                 writer = db.make_engine(config.database_url)
                 db.create_schema(writer)

@@ -1,32 +1,28 @@
 """Database layer: engine from DATABASE_URL, the schema of the metric contract, bulk loading, data version.
 
 One schema for DuckDB (embedded default), PostgreSQL and SQLite. `user_id` is stored as text so
-that 20-digit ids beyond the signed 64-bit range and text ids survive exactly.
+that 20-digit ids beyond the signed 64-bit range and text ids survive exactly. What differs per engine (URL,
+engine options, bulk load, index policy, statistics, write lock) is asked of its spec (`dashboard.backends`).
 """
 
 from __future__ import annotations
 
-import io
-import logging
-import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
 
+from dashboard.backends import (DEFAULT_LOCK_WAIT, DatabaseBusyError, UnsupportedBackendError,  # noqa: F401
+                                backend_spec, busy_message, contract_text_type)
 from dashboard.config import default_duckdb_path
 
-log = logging.getLogger(__name__)
-
-# Text columns compare in code-point order on every backend (the contract's string order):
-# PostgreSQL needs COLLATE "C"; DuckDB and SQLite compare bytes by default.
-Text = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+# Text columns compare in code-point order on every backend (the contract's string order): a collation variant
+# for each engine whose spec names one (PostgreSQL: COLLATE "C"; DuckDB and SQLite compare bytes by default).
+Text = contract_text_type()
 
 metadata = sa.MetaData()
 
@@ -100,14 +96,15 @@ def row_store_indexes(*indexes: sa.Index) -> tuple[sa.Index, ...]:
 
 
 def create_indexes(conn: Connection, indexes, superseded=()) -> None:
-    """Create `indexes` (if missing) on a row store and drop the `superseded` ones; on DuckDB drop all of them, as
-    a database made by an earlier version may hold them (index names are constants of the code, not input).
+    """Create `indexes` (if missing) on a row store and drop the `superseded` ones; on an engine whose spec keeps
+    no indexes (DuckDB) drop all of them, as a database made by an earlier version may hold them (index names are
+    constants of the code, not input).
 
     On PostgreSQL only a table's owner may create or drop its indexes. A user who may only write the rows (an
     import role) gets a warning with the statement for the owner to run, and the caller's work goes on: the
     metrics are right without the index, only slower.
     """
-    if backend_name(conn) == "duckdb":
+    if not backend_spec(conn).row_store_indexes:
         for name in [index.name for index in indexes] + list(superseded):
             conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
         return
@@ -120,21 +117,9 @@ def create_indexes(conn: Connection, indexes, superseded=()) -> None:
 def owner_ddl(conn: Connection, run, statement: str) -> bool:
     """Run work that may need the tables' owner (index DDL, creating or rebuilding a derived table) and return True;
     on PostgreSQL inside a savepoint, so that a missing privilege (SQLSTATE 42501) is logged as a warning naming
-    `statement` (what the owner should run) and False returned, instead of failing the transaction around it."""
-    if backend_name(conn) != "postgresql":
-        run()
-        return True
-    try:
-        with conn.begin_nested():
-            run()
-        return True
-    except sa.exc.DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "42501":
-            raise
-        log.warning("Could not change an index or derived table (%s). The work goes on and the numbers are the "
-                    "same, but some queries or imports stay slower until the tables' owner runs: %s",
-                    str(exc.orig).splitlines()[0], statement.strip())
-        return False
+    `statement` (what the owner should run) and False returned, instead of failing the transaction around it
+    (the spec's `run_as_owner`)."""
+    return backend_spec(conn).run_as_owner(conn, run, statement)
 
 
 # Indexes the metric queries use on row stores (PostgreSQL, SQLite). DuckDB is columnar and prunes
@@ -166,23 +151,8 @@ DATA_VERSION_KEY = "data_version"
 DERIVED_KEY = "derived_version"  # the data version the derived tables (user_first_visits, user_days) were built for
 
 
-class DatabaseBusyError(RuntimeError):
-    """Another process holds the database's write lock (DuckDB file lock, SQLite lock, PostgreSQL import lock) for
-    longer than we waited. The message is one line for the user and names no file path."""
-
-
-DEFAULT_LOCK_WAIT = 60.0  # seconds a writer waits for another writer's lock before DatabaseBusyError
-
-
-def busy_message(waited: float) -> str:
-    """Return the one-line message of DatabaseBusyError after waiting `waited` seconds."""
-    return (f"the database is busy: another process (an import, a demo load or a refresh) holds its write lock; "
-            f"waited {waited:g}s, try again when it has finished")
-
-
-# Key of the PostgreSQL advisory lock every writer of the event tables takes (import, demo load), combined with the
-# schema name so that writers of different schemas do not wait for each other.
-WRITE_LOCK_NAME = "dashboard.write"
+# DatabaseBusyError, busy_message and DEFAULT_LOCK_WAIT (seconds a writer waits for another writer's lock) live with
+# the engines' specs (dashboard/backends/base.py) and are re-exported here, where their callers have always read them.
 
 
 def lock_for_write(conn: Connection, timeout: float = DEFAULT_LOCK_WAIT) -> None:
@@ -190,131 +160,45 @@ def lock_for_write(conn: Connection, timeout: float = DEFAULT_LOCK_WAIT) -> None
     (each sees the rows the previous one committed, and the duplicate check holds); DatabaseBusyError after
     `timeout` seconds.
 
-    PostgreSQL: a transaction-level advisory lock (`pg_advisory_xact_lock`, released at commit or rollback) on
-    the current schema, waited for at most `timeout` seconds (`lock_timeout`, restored after). SQLite: `BEGIN
-    IMMEDIATE` on the driver connection (waits the engine's busy timeout), so that two writers never both hold a
-    read lock and deadlock when they write. DuckDB: nothing; the read-write process already holds the file lock.
+    PostgreSQL: a transaction-level advisory lock on the current schema. SQLite: `BEGIN IMMEDIATE` on the driver
+    connection. DuckDB: nothing; the read-write process already holds the file lock (the spec's `lock_for_write`).
     """
-    backend = backend_name(conn)
-    if backend == "postgresql":
-        previous = conn.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar_one()
-        conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{max(int(timeout * 1000), 1)}ms", True)))
-        try:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
-                sa.func.hashtext(sa.literal(WRITE_LOCK_NAME + ":") + sa.func.current_schema()))))
-        except sa.exc.DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                raise DatabaseBusyError(busy_message(timeout)) from exc
-            raise
-        conn.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
-    elif backend == "sqlite":
-        driver = conn.connection.driver_connection
-        if not driver.in_transaction:
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-            except Exception as exc:  # sqlite3.OperationalError: database is locked
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise DatabaseBusyError(busy_message(timeout)) from exc
-                raise
+    backend_spec(conn).lock_for_write(conn, timeout)
 
 
 def resolve_url(url: str | None) -> str:
-    """Return a SQLAlchemy URL: the default DuckDB file when `url` is empty, postgres URLs mapped to psycopg 3."""
+    """Return a SQLAlchemy URL: the default DuckDB file when `url` is empty, else as its engine's spec writes it
+    (postgres URLs mapped to psycopg 3); a URL of no known engine unchanged (make_engine refuses it)."""
     if not url:
         return f"duckdb:///{default_duckdb_path()}"
-    if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
-    return url
+    try:
+        return backend_spec(url).resolve_url(url)
+    except UnsupportedBackendError:
+        return url
 
 
 def backend_name(engine_or_conn: Engine | Connection) -> str:
-    """Return the backend name: 'duckdb', 'postgresql' or 'sqlite'."""
-    return engine_or_conn.dialect.name
-
-
-def _is_duckdb_lock_error(exc: BaseException) -> bool:
-    text = str(exc)
-    return "Could not set lock" in text or "Conflicting lock" in text
-
-
-def duckdb_settings() -> dict[str, Any]:
-    """Return DuckDB settings from the environment: DUCKDB_MEMORY_LIMIT (e.g. "1GB") and DUCKDB_THREADS.
-
-    Unset means DuckDB's own defaults (80% of the machine's memory and every core per process): with several
-    gunicorn workers set a memory limit so that their sum fits the machine.
-    """
-    import os
-
-    settings: dict[str, Any] = {}
-    memory = os.environ.get("DUCKDB_MEMORY_LIMIT", "").strip()
-    if memory:
-        settings["memory_limit"] = memory
-    threads = os.environ.get("DUCKDB_THREADS", "").strip()
-    if threads:
-        try:
-            settings["threads"] = int(threads)
-        except ValueError as exc:
-            raise ValueError(f"DUCKDB_THREADS must be a whole number, got {threads!r}") from exc
-    return settings
+    """Return the backend name: 'duckdb', 'postgresql' or 'sqlite' (UnsupportedBackendError for another)."""
+    return backend_spec(engine_or_conn).name
 
 
 def make_engine(url: str | None = None, *, read_only: bool = False, lock_timeout: float = 60.0,
                 connect_timeout: int | None = None) -> Engine:
-    """Return an engine for `url` (default: the embedded DuckDB file).
+    """Return an engine for `url` (default: the embedded DuckDB file), made by its engine's spec;
+    UnsupportedBackendError for an engine with no spec.
 
     DuckDB allows one read-write process per file. With `read_only=True` (web workers) every
     connection opens the file read-only and is closed after use (NullPool), so several workers can
     read at once and the CLI can take the write lock between requests. Opening a locked file is
     retried for `lock_timeout` seconds, then DatabaseBusyError is raised; after such a wait ran out, later opens
     try once without waiting until one succeeds (a burst of web requests during an import fails fast instead of
-    each holding a server thread for the whole wait). `connect_timeout` (seconds) bounds a PostgreSQL connection
-    attempt (libpq's connect_timeout; a value in the URL wins).
+    each holding a server thread for the whole wait). SQLite waits `lock_timeout` for a lock. `connect_timeout`
+    (seconds) bounds a PostgreSQL connection attempt (libpq's connect_timeout; a value in the URL wins).
     """
     resolved = resolve_url(url)
-    sa_url = sa.make_url(resolved)
-    if sa_url.get_backend_name() == "duckdb":
-        database = sa_url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        connect_args: dict[str, Any] = {"read_only": True} if read_only else {}
-        settings = duckdb_settings()
-        if settings:
-            connect_args["config"] = settings
-        engine = sa.create_engine(resolved, connect_args=connect_args, poolclass=NullPool)
-
-        gave_up = [False]  # the last open waited lock_timeout in vain: the lock is still held, do not wait again
-
-        @sa.event.listens_for(engine, "do_connect")
-        def _retry_locked(dialect, conn_rec, cargs, cparams):  # noqa: ANN001
-            deadline = time.monotonic() + (0.0 if gave_up[0] else lock_timeout)
-            delay = 0.05
-            while True:
-                try:
-                    connection = dialect.connect(*cargs, **cparams)
-                    gave_up[0] = False
-                    return connection
-                except Exception as exc:  # duckdb raises IOException for a held lock
-                    if not _is_duckdb_lock_error(exc):
-                        raise
-                    if time.monotonic() >= deadline:
-                        gave_up[0] = True
-                        raise DatabaseBusyError(busy_message(lock_timeout)) from exc
-                    time.sleep(delay)
-                    delay = min(delay * 2, 1.0)
-
-        return engine
-    if sa_url.get_backend_name() == "sqlite":
-        database = sa_url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(resolved, connect_args={"timeout": lock_timeout})
-    connect_args = {}
-    if connect_timeout is not None and sa_url.get_backend_name() == "postgresql" \
-            and "connect_timeout" not in sa_url.query:
-        connect_args["connect_timeout"] = int(connect_timeout)
-    return sa.create_engine(resolved, pool_pre_ping=True, connect_args=connect_args)
+    spec = backend_spec(sa.make_url(resolved))
+    return spec.create_engine(resolved, read_only=read_only, lock_timeout=lock_timeout,
+                              connect_timeout=connect_timeout)
 
 
 @contextmanager
@@ -457,49 +341,13 @@ def _is_text_dtype(dtype) -> bool:
 def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
     """Append the rows of `df` to `table` inside the caller's transaction; return the row count.
 
-    DuckDB reads the frame directly (Arrow scan), PostgreSQL takes it through COPY, SQLite
-    through executemany. Table and column names come from the schema, never from input.
+    Each engine's spec loads the frame its fastest way: DuckDB reads it directly (Arrow scan), PostgreSQL takes
+    it through COPY, SQLite through executemany. Table and column names come from the schema, never from input.
     """
     if df.empty:
         return 0
     frame = _frame_for(table, df)
-    names = [c.name for c in table.columns]
-    backend = backend_name(conn)
-    if backend == "duckdb":
-        raw = conn.connection.driver_connection
-        view = f"bulk_{uuid.uuid4().hex}"
-        raw.register(view, frame)
-        try:
-            column_list = ", ".join(names)
-            raw.execute(f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {view}")
-        finally:
-            raw.unregister(view)
-    elif backend == "postgresql":
-        raw = conn.connection.driver_connection
-        column_list = ", ".join(names)
-        chunk = 500_000
-        with raw.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy:
-                for begin in range(0, len(frame), chunk):
-                    buf = io.StringIO()
-                    frame.iloc[begin:begin + chunk].to_csv(
-                        buf, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S.%f"
-                    )
-                    copy.write(buf.getvalue())
-    else:
-        # SQLite: executemany on the driver connection (same transaction), with timestamps and dates written
-        # as the text SQLAlchemy's SQLite DateTime / Date types store and parse.
-        columns = []
-        for column in table.columns:
-            values = frame[column.name]
-            if isinstance(column.type, sa.DateTime):
-                values = values.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-            elif isinstance(column.type, sa.Date):
-                values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
-            columns.append(values.astype(object).where(values.notna(), None).tolist())
-        placeholders = ", ".join("?" for _ in names)
-        raw = conn.connection.driver_connection
-        raw.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})", zip(*columns))
+    backend_spec(conn).bulk_insert(conn, table, frame)
     return len(frame)
 
 
@@ -517,27 +365,11 @@ def replace_all(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, 
 
 
 def refresh_statistics(engine: Engine, tables: tuple[sa.Table, ...] = EVENT_TABLES + DERIVED_TABLES) -> float | None:
-    """After a bulk write has committed: on PostgreSQL, `VACUUM (ANALYZE)` each of `tables`; return the seconds.
-
-    A freshly loaded PostgreSQL table has neither planner statistics nor a visibility map until autovacuum
-    gets to it (a minute or more later; never with autovacuum off). Meanwhile the metric queries are planned
-    blind, and index-only scans still read every heap page: the metric bundle at 1.2M visits took 29.5 s on
-    fresh tables, 9.3 s after ANALYZE and 8.4 s after VACUUM (ANALYZE) (docs/metrics.md). DuckDB keeps its own
-    statistics and SQLite's planner is not helped, so they are left alone (None). A failure is logged, never
-    raised: the data is already committed.
+    """After a bulk write has committed: refresh the planner statistics of `tables` where the engine needs it
+    (PostgreSQL: `VACUUM (ANALYZE)`, see its spec) and return the seconds; None when the engine keeps its own
+    (DuckDB) or is not helped (SQLite). A failure is logged, never raised: the data is already committed.
     """
-    if engine.dialect.name != "postgresql":
-        return None
-    started = time.perf_counter()
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # VACUUM: no transaction
-            for table in tables:
-                # the name comes from this module's metadata, quoted by the dialect: no user input
-                conn.execute(sa.text(f"VACUUM (ANALYZE) {conn.dialect.identifier_preparer.format_table(table)}"))
-    except sa.exc.SQLAlchemyError as exc:
-        log.warning("VACUUM (ANALYZE) after the write failed (autovacuum will catch up): %s", exc)
-        return None
-    return time.perf_counter() - started
+    return backend_spec(engine).refresh_statistics(engine, tables)
 
 
 def row_counts(conn: Connection) -> dict[str, int]:

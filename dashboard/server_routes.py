@@ -46,5 +46,5 @@ def register_server_routes(server: Flask, ctx: AppContext) -> None:
             response.status_code = 503
             response.headers["Retry-After"] = str(READY_RETRY_AFTER_SECONDS)
             return response
-        return jsonify(status="ready", backend=ctx.engine.dialect.name, data_version=version, rows=counts,
+        return jsonify(status="ready", backend=db.backend_name(ctx.engine), data_version=version, rows=counts,
                        has_data=any(counts.values()))

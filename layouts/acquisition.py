@@ -1,9 +1,12 @@
 """The Acquisition page (`/acquisition`): where new users come from and which sources bring payers.
 
-Pure functions: metric frames -> the table a chart shows (`*_table`, also its CSV) -> figures/grids.
+Pure functions: metric frames -> the table a chart shows (`*_table`, also its CSV) -> figures/grids. The
+charts are declared in `callbacks/acquisition.py` (`CHARTS`); `page_layout` arranges their cards.
 """
 
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -12,8 +15,8 @@ import plotly.graph_objects as go
 from dash import html
 from plotly.subplots import make_subplots
 
-from layouts.common import (DIMENSION_LABELS, HOVER_FORMATS, TICK_FORMATS, Palette, chart_card, data_grid,
-                            grid_column, param_select, style_figure)
+from layouts.common import (DIMENSION_LABELS, HOVER_FORMATS, TICK_FORMATS, Palette, data_grid, grid_column,
+                            param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import AcquisitionIds, page_param_id
 
@@ -135,28 +138,24 @@ def paying_channels_grid(table: pd.DataFrame) -> dag.AgGrid:
     return data_grid(AcquisitionIds.PAYING_CHANNELS, table, columns, height=min(80 + 42 * len(table), 520))
 
 
-def page_layout(params: dict[str, str] | None = None) -> html.Div:
-    """Return the Acquisition page; `params` holds breakdown and grain from the URL."""
-    params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
-    controls = html.Div(
-        [param_select(page_param_id(p.name), p.label, p.choices, params[p.name]) for p in PAGE_PARAMS],
+def page_controls(params: Mapping[str, str]) -> html.Div:
+    """Return the page's breakdown and grain selects (shown on the new-users card), set to `params`."""
+    values = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
+    return html.Div(
+        [param_select(page_param_id(p.name), p.label, p.choices, values[p.name]) for p in PAGE_PARAMS],
         className="d-flex gap-3",
     )
-    by_cards = [
-        dbc.Col(chart_card(name, f"Users and payer share by {DIMENSION_LABELS[dim].lower()}",
-                           "New users of the period; payers as of the observation date", min_height=240),
-                xl=4, className="mb-3")
-        for name, dim in BY_DIMENSION_CHARTS
-    ]
+
+
+def page_layout(params: dict[str, str] | None, cards: Mapping[str, Any]) -> html.Div:
+    """Return the Acquisition page (`cards`: chart name -> card of the page's declared charts)."""
+    by_cards = [dbc.Col(cards[name], xl=4, className="mb-3") for name, _ in BY_DIMENSION_CHARTS]
     return html.Div(
         [
             html.H2("Acquisition", className="h4 mb-3"),
-            chart_card(AcquisitionIds.NEW_USERS, "New users over time",
-                       "Users by the date of their first visit", controls=controls),
+            cards[AcquisitionIds.NEW_USERS],
             dbc.Row(by_cards, className="mt-3"),
-            chart_card(AcquisitionIds.PAYING_CHANNELS, "Which channels bring paying users",
-                       "New users of the period by channel, payers as of the observation date, attributed spend",
-                       min_height=200),
+            cards[AcquisitionIds.PAYING_CHANNELS],
         ],
-        id="acquisition-page",
+        id=AcquisitionIds.PAGE,
     )

@@ -1,12 +1,13 @@
 """The cohorts page (`/cohorts`): retention and conversion heatmaps and curves, as pure functions of metric frames.
 
 As on the marketing page, a `*_table` function gives the exact numbers a chart shows (also its CSV download)
-and a `*_figure` function draws them.
+and a `*_figure` function draws them. The charts are declared in `callbacks/cohorts.py` (`CHARTS`);
+`page_layout` arranges their cards.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -14,9 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from layouts.common import chart_card, param_select
+from layouts.common import param_select
 from layouts.filters import PageParam
-from layouts.ids import page_param_id
+from layouts.ids import CohortIds, page_param_id
 from layouts.marketing import BREAKDOWNS, CHART_HEIGHT, lifetime_curves_figure
 
 # URL value of the cohorts page's `breakdown` -> (metric dimension, label): the marketing ones plus payer.
@@ -35,16 +36,6 @@ PAGE_PARAMS = (
     PageParam("payer", "Retention of", tuple(PAYER_CHOICES.items()), DEFAULT_PAYER),
 )
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
-
-
-class CohortIds:
-    """Component ids of the cohorts page, declared once."""
-
-    PAGE = "cohorts-page"
-    RETENTION_HEATMAP = "coh-retention-heatmap"
-    RETENTION_CURVES = "coh-retention-curves"
-    CONVERSION_HEATMAP = "coh-conversion-heatmap"
-    CONVERSION_CURVES = "coh-conversion-curves"
 
 
 def normalise_cohort_breakdown(breakdown: str | None) -> str:
@@ -136,8 +127,9 @@ def conversion_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | No
                                   ".0%", breakdown_title)
 
 
-def page_layout(params: dict[str, str] | None = None) -> html.Div:
-    """Return the cohorts page; `params` holds the validated `breakdown` and `payer` from the URL."""
+def page_layout(params: dict[str, str] | None, cards: Mapping[str, Any]) -> html.Div:
+    """Return the cohorts page; `params` holds the validated `breakdown` and `payer` from the URL, `cards` the
+    chart name -> card of the page's declared charts."""
     params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
     controls = html.Div(
         [param_select(page_param_id(p.name), p.label, p.choices, params[p.name]) for p in PAGE_PARAMS],
@@ -153,22 +145,10 @@ def page_layout(params: dict[str, str] | None = None) -> html.Div:
     return html.Div(
         [
             header,
-            dbc.Row([
-                dbc.Col(chart_card(CohortIds.RETENTION_HEATMAP, "Retention by acquisition week",
-                                   "Share of the week's cohort with a visit on lifetime day k"), xl=7,
-                        className="mb-3"),
-                dbc.Col(chart_card(CohortIds.RETENTION_CURVES, "Retention curves",
-                                   "Share of the cohort active on lifetime day k, by the chosen breakdown"), xl=5,
-                        className="mb-3"),
-            ]),
-            dbc.Row([
-                dbc.Col(chart_card(CohortIds.CONVERSION_HEATMAP, "Conversion by acquisition week",
-                                   "Share of the week's cohort with a first order by lifetime day k (cumulative)"),
-                        xl=7, className="mb-3"),
-                dbc.Col(chart_card(CohortIds.CONVERSION_CURVES, "Conversion curves",
-                                   "Cumulative share of the cohort that has paid, by the chosen breakdown"), xl=5,
-                        className="mb-3"),
-            ]),
+            dbc.Row([dbc.Col(cards[CohortIds.RETENTION_HEATMAP], xl=7, className="mb-3"),
+                     dbc.Col(cards[CohortIds.RETENTION_CURVES], xl=5, className="mb-3")]),
+            dbc.Row([dbc.Col(cards[CohortIds.CONVERSION_HEATMAP], xl=7, className="mb-3"),
+                     dbc.Col(cards[CohortIds.CONVERSION_CURVES], xl=5, className="mb-3")]),
         ],
         id=CohortIds.PAGE,
     )

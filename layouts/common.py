@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.ids import chart_body_id, chart_graph_id, csv_button_id, csv_download_id
+from layouts.ids import OverviewIds, chart_body_id, chart_card_id, chart_graph_id, csv_button_id, csv_download_id
 
 # ---------------------------------------------------------------- colours
 
@@ -268,7 +268,7 @@ def chart_card(name: str, title: str, description: str | None = None, controls=N
     body = dcc.Loading(html.Div(id=chart_body_id(name), style={"minHeight": f"{min_height}px"}),
                        type="default", delay_show=150)
     return dbc.Card([dbc.CardHeader(header, className="bg-white"), dbc.CardBody(body)],
-                    id=f"{name}-card", className="h-100 chart-card")
+                    id=chart_card_id(name), className="h-100 chart-card")
 
 
 def param_select(param_id: dict, label: str, options: Iterable[tuple[str, str]], value: str) -> html.Div:
@@ -301,13 +301,13 @@ def kpi_card(kpi_id: str, label: str, value_text: str, change: float | None, goo
         dbc.CardBody(
             [
                 html.Div(label, className="kpi-label", title=help_text),
-                html.Div(value_text, className="kpi-value", id=f"kpi-{kpi_id}-value"),
+                html.Div(value_text, className="kpi-value", id=OverviewIds.kpi_value(kpi_id)),
                 html.Div([change_badge(change, good_direction),
                           html.Span(f" vs {previous_text}", className="text-muted small") if change is not None
                           else None],
-                         id=f"kpi-{kpi_id}-change", title=f"Previous period: {previous_text}"),
+                         id=OverviewIds.kpi_change(kpi_id), title=f"Previous period: {previous_text}"),
             ],
             className="py-2 px-3",
         ),
-        className="kpi-card h-100", id=f"kpi-{kpi_id}",
+        className="kpi-card h-100", id=OverviewIds.kpi_card(kpi_id),
     )

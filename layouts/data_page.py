@@ -5,6 +5,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
+from layouts.ids import DataPageIds
+
 
 def empty_database_notice(backend: str) -> dbc.Alert:
     """Return the notice shown when the database holds no events, with how to import."""
@@ -20,7 +22,7 @@ def empty_database_notice(backend: str) -> dbc.Alert:
             html.P(["or load demo data: ", html.Code("python -m dashboard demo")], className="mb-0"),
         ],
         color="info",
-        id="empty-database-notice",
+        id=DataPageIds.EMPTY_NOTICE,
     )
 
 
@@ -45,7 +47,7 @@ def database_summary(info: dict) -> html.Div:
                                 html.Th("users", className="text-end"), html.Th("first date"), html.Th("last date")])),
             html.Tbody(rows),
         ],
-        bordered=False, hover=True, size="sm", className="mb-0", id="database-summary-table",
+        bordered=False, hover=True, size="sm", className="mb-0", id=DataPageIds.SUMMARY_TABLE,
     )
     return dbc.Card(
         [
@@ -62,7 +64,7 @@ def database_summary(info: dict) -> html.Div:
                 ]
             ),
         ],
-        id="database-summary",
+        id=DataPageIds.SUMMARY,
     )
 
 
@@ -77,7 +79,7 @@ def derived_note(derived: dict | None) -> list:
     else:
         text = [html.Strong("Derived tables: "), "not stored for this data version, the pages compute from the "
                 "visits; ", html.Code("python -m dashboard refresh"), " stores them and makes the pages faster"]
-    return [html.P(text, className="mt-2 mb-0 small text-muted", id="derived-note")]
+    return [html.P(text, className="mt-2 mb-0 small text-muted", id=DataPageIds.DERIVED_NOTE)]
 
 
 def data_page(info: dict) -> html.Div:

@@ -110,6 +110,12 @@ class FilterState:
         return Filters.make(start=self.start, end=self.end, observation_date=self.observation_date,
                             regions=self.countries, devices=self.devices, channels=self.channels)
 
+    def metric_query(self, **changes):
+        """Return the `metrics.MetricQuery` of this state (its filters and horizon), with `changes` applied."""
+        from metrics import MetricQuery
+
+        return MetricQuery(self.to_filters(), horizon=self.horizon).with_(**changes)
+
     def to_store(self) -> dict[str, Any]:
         """Return the state as JSON data for the dcc.Store."""
         return {"start": self.start.isoformat(), "end": self.end.isoformat(),

@@ -1,4 +1,4 @@
-"""Component ids, declared once: a class per view; chart cards derive theirs from the chart name."""
+"""Component ids, declared once: one class per page (all of its ids); chart cards derive theirs from the chart name."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ class ShellIds:
     PAGE = "page-content"
     NAVBAR = "navbar"
     RESET = "filter-reset"
+    NOT_FOUND = "not-found"
 
 
 class FilterIds:
@@ -29,21 +30,96 @@ class FilterIds:
 
 
 class OverviewIds:
-    """Chart names of the Overview page."""
+    """Every id of the Overview page: its charts' names (card ids derive from them) and its own components."""
 
+    PAGE = "overview-page"
     KPIS = "overview-kpis"
     ACTIVITY = "overview-activity"
     REVENUE_SPEND = "overview-revenue-spend"
+    KPI_CARDS = "overview-kpi-cards"
+    COMPARISON_NOTE = "kpi-comparison-note"
+    COMPARE_LAST_WEEKS = "kpi-compare-last-weeks"
+
+    @staticmethod
+    def kpi_card(key: str) -> str:
+        """Return the id of the card of KPI `key` (e.g. "cac")."""
+        return f"kpi-{key}"
+
+    @staticmethod
+    def kpi_value(key: str) -> str:
+        """Return the id of the value shown on KPI `key`'s card."""
+        return f"kpi-{key}-value"
+
+    @staticmethod
+    def kpi_change(key: str) -> str:
+        """Return the id of the change line on KPI `key`'s card."""
+        return f"kpi-{key}-change"
 
 
 class AcquisitionIds:
-    """Chart names and controls of the Acquisition page."""
+    """Every id of the Acquisition page: its charts' names and its own components."""
 
+    PAGE = "acquisition-page"
     NEW_USERS = "acq-new-users"
     BY_COUNTRY = "acq-by-country"
     BY_DEVICE = "acq-by-device"
     BY_CHANNEL = "acq-by-channel"
     PAYING_CHANNELS = "acq-paying-channels"
+
+
+class MarketingIds:
+    """Every id of the Marketing page: its charts' names and its own components."""
+
+    PAGE = "marketing-page"
+    SPEND_OVER_TIME = "mkt-spend-over-time"
+    SPEND_SHARE = "mkt-spend-share"
+    CAC_BY_CHANNEL = "mkt-cac-by-channel"
+    CAC_OVER_TIME = "mkt-cac-over-time"
+    CHANNEL_TABLE = "mkt-channel-table"
+    UNATTRIBUTED = "mkt-unattributed"
+    LTV_CURVES = "mkt-ltv-curves"
+    ROI_CURVES = "mkt-roi-curves"
+    ROI_BY_DATE = "mkt-roi-by-date"
+    PAYBACK_TABLE = "mkt-payback-table"
+
+
+class CohortIds:
+    """Every id of the Cohorts page: its charts' names and its own components."""
+
+    PAGE = "cohorts-page"
+    RETENTION_HEATMAP = "coh-retention-heatmap"
+    RETENTION_CURVES = "coh-retention-curves"
+    CONVERSION_HEATMAP = "coh-conversion-heatmap"
+    CONVERSION_CURVES = "coh-conversion-curves"
+
+
+class RiskIds:
+    """Every id of the segment-risk page: its charts' names, the notices above it and the demo-model poll."""
+
+    DISTRIBUTION = "risk-distribution"
+    MATRIX = "risk-matrix"
+    TARGET_PROFILE = "risk-target-profile"
+    TARGET_REASONS = "risk-target-reasons"
+    SEGMENT_TESTS = "risk-segment-tests"
+    CUSTOMERS = "risk-customers"
+    SEGMENTS = "risk-segments"
+    CLUSTERS = "risk-clusters"
+    STATUS = "risk-status"
+    NO_SCORES = "risk-no-scores"
+    DEMO_MODEL = "risk-demo-model"
+    DEMO_POLL = "risk-demo-model-poll"
+    DEMO_FINISHED = "risk-demo-model-finished"
+    TARGET_SUMMARY = "risk-target-summary"
+    CLUSTERS_SUMMARY = "risk-clusters-summary"
+
+
+class DataPageIds:
+    """Every id of the Data page."""
+
+    EMPTY_NOTICE = "empty-database-notice"
+    SUMMARY = "database-summary"
+    SUMMARY_TABLE = "database-summary-table"
+    DERIVED_NOTE = "derived-note"
 
 
 def nav_link_id(path: str) -> dict:
@@ -74,3 +150,8 @@ def csv_button_id(name: str) -> str:
 def csv_download_id(name: str) -> str:
     """Return the id of chart `name`'s dcc.Download."""
     return f"{name}-download"
+
+
+def chart_card_id(name: str) -> str:
+    """Return the id of chart `name`'s card."""
+    return f"{name}-card"

@@ -2,12 +2,13 @@
 
 Every chart is built in two steps: a `*_table` function turns a metric frame (shapes of `docs/metrics_api.md`)
 into the exact numbers the chart shows (that frame is also the chart's CSV download), and a `*_figure`
-function draws that table. Nothing here touches the database or Dash callbacks.
+function draws that table. Nothing here touches the database or Dash callbacks. The charts are declared in
+`callbacks/marketing.py` (`CHARTS`); `page_layout` arranges their cards.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -17,9 +18,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from dash import html
 
-from layouts.common import chart_card, data_grid, fmt_money, fmt_pct, grid_column, param_select, style_figure
+from layouts.common import data_grid, fmt_money, fmt_pct, grid_column, param_select, style_figure
 from layouts.filters import PageParam
-from layouts.ids import page_param_id
+from layouts.ids import MarketingIds, page_param_id
+from metrics.kpis import ROLLING_DAYS
 
 # ---------------------------------------------------------------------------------------------------------------
 # Constants shared with the cohorts page
@@ -39,28 +41,11 @@ PAGE_PARAMS = (
 )
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
-ROLLING_DAYS = 7
 ROI_AXIS_CAP = 4.0  # ROI-by-date opens with the y axis at most this high (small cohorts make huge spikes)
 CHART_HEIGHT = 340
 FALLBACK_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
-
-
-class MarketingIds:
-    """Chart names (card ids derive from them, see layouts.ids) of the marketing page, declared once."""
-
-    PAGE = "marketing-page"
-    SPEND_OVER_TIME = "mkt-spend-over-time"
-    SPEND_SHARE = "mkt-spend-share"
-    CAC_BY_CHANNEL = "mkt-cac-by-channel"
-    CAC_OVER_TIME = "mkt-cac-over-time"
-    CHANNEL_TABLE = "mkt-channel-table"
-    UNATTRIBUTED = "mkt-unattributed"
-    LTV_CURVES = "mkt-ltv-curves"
-    ROI_CURVES = "mkt-roi-curves"
-    ROI_BY_DATE = "mkt-roi-by-date"
-    PAYBACK_TABLE = "mkt-payback-table"
 
 
 def breakdown_dimension(breakdown: str | None) -> str:
@@ -301,46 +286,8 @@ def roi_curves_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = No
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# ROI at day H by acquisition date (7-day rolling)
+# ROI at day H by acquisition date (7-day rolling; the numbers: metrics.kpis.rolling_roi_by_date)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def roi_by_date_table(roi_by_dt: pd.DataFrame, dimension: str, horizon: int,
-                      window_days: int = ROLLING_DAYS) -> pd.DataFrame:
-    """Return ROI at day H per group and acquisition date over a rolling window of calendar days.
-
-    Input: `metrics.roi(dimensions=(dimension, "dt"))`. At lifetime H-1 each (group, dt) cohort has
-    revenue = value * cac * cohort_size and cost = cac * cohort_size; the rolling ROI of date d is
-    sum(revenue) / sum(cost) over the `window_days` calendar days ending at d (a cost-weighted ROI, not a mean of
-    daily ROIs), days without a paid cohort adding nothing; the window is cut at the first date of the frame.
-    Columns: group, dt, cohort_size_7d, revenue_7d, cost_7d, roi_7d (the window columns keep the `_7d` names).
-    """
-    columns = ["group", "dt", "cohort_size_7d", "revenue_7d", "cost_7d", "roi_7d"]
-    at_h = roi_by_dt[roi_by_dt["lifetime"] == horizon - 1]
-    if at_h.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=(str if c == "group" else "datetime64[us]" if c == "dt" else float))
-                             for c in columns})
-    daily = pd.DataFrame({
-        "group": at_h[dimension].astype(str).to_numpy(),
-        "dt": pd.to_datetime(at_h["dt"]).to_numpy(),
-        "cohort_size": at_h["cohort_size"].to_numpy(dtype=float),
-        "revenue": (at_h["value"] * at_h["cac"] * at_h["cohort_size"]).to_numpy(dtype=float),
-        "cost": (at_h["cac"] * at_h["cohort_size"]).to_numpy(dtype=float),
-    })
-    calendar = pd.date_range(daily["dt"].min(), daily["dt"].max(), freq="D")
-    parts = []
-    for group in sorted(daily["group"].unique()):
-        part = (daily[daily["group"] == group].groupby("dt")[["cohort_size", "revenue", "cost"]].sum()
-                .reindex(calendar, fill_value=0.0))
-        rolled = part.rolling(window_days, min_periods=1).sum()
-        present = part.index >= daily.loc[daily["group"] == group, "dt"].min()
-        rolled = rolled[present & (rolled["cost"] > 0)]
-        parts.append(pd.DataFrame({
-            "group": group, "dt": rolled.index.astype("datetime64[us]"),
-            "cohort_size_7d": rolled["cohort_size"].to_numpy().round().astype("int64"), "revenue_7d": rolled["revenue"].to_numpy(),
-            "cost_7d": rolled["cost"].to_numpy(), "roi_7d": (rolled["revenue"] / rolled["cost"]).to_numpy(),
-        }))
-    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, str] | None = None,
@@ -480,28 +427,18 @@ def channel_economics_view(table: pd.DataFrame) -> html.Div:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def page_layout(params: dict[str, str] | None = None) -> html.Div:
-    """Return the marketing page; `params` holds the validated `breakdown` from the URL."""
+def page_layout(params: dict[str, str] | None, cards: Mapping[str, Any]) -> html.Div:
+    """Return the marketing page; `params` holds the validated `breakdown` from the URL, `cards` the chart name ->
+    card of the page's declared charts."""
     params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
     breakdown = normalise_breakdown(params.get("breakdown"))
     selector = param_select(page_param_id("breakdown"), "Break down by", PAGE_PARAMS[0].choices, breakdown)
-    spend_row = dbc.Row([
-        dbc.Col(chart_card(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time",
-                           "Ad spend per day, stacked by channel (whole spend, unattributed included)"),
-                xl=8, className="mb-3"),
-        dbc.Col(chart_card(MarketingIds.SPEND_SHARE, "Share of spend", "Channel's share of all spend in the period"),
-                xl=4, className="mb-3"),
-    ])
-    cac_row = dbc.Row([
-        dbc.Col(chart_card(MarketingIds.CAC_BY_CHANNEL, "CAC by channel",
-                           "Attributed spend / new users of the period (paid channels)"), xl=4, className="mb-3"),
-        dbc.Col(chart_card(MarketingIds.CAC_OVER_TIME, "CAC over time",
-                           "Weekly CAC per paid channel, by acquisition week"), xl=8, className="mb-3"),
-    ])
-    channel_row = dbc.Row(dbc.Col(chart_card(
-        MarketingIds.CHANNEL_TABLE, "Channel economics",
-        "New users, attributed and unattributed spend per channel in the period", min_height=200),
-        className="mb-3"))
+    ids = MarketingIds
+    spend_row = dbc.Row([dbc.Col(cards[ids.SPEND_OVER_TIME], xl=8, className="mb-3"),
+                         dbc.Col(cards[ids.SPEND_SHARE], xl=4, className="mb-3")])
+    cac_row = dbc.Row([dbc.Col(cards[ids.CAC_BY_CHANNEL], xl=4, className="mb-3"),
+                       dbc.Col(cards[ids.CAC_OVER_TIME], xl=8, className="mb-3")])
+    channel_row = dbc.Row(dbc.Col(cards[ids.CHANNEL_TABLE], className="mb-3"))
     section = html.Div(
         [html.Div([html.H3("Cohort economics", className="h5 mb-0"),
                    html.Small("Paid cohorts within the horizon (global horizon control); LTV over all users",
@@ -509,21 +446,12 @@ def page_layout(params: dict[str, str] | None = None) -> html.Div:
          selector],
         className="d-flex justify-content-between align-items-end mb-2 mt-2",
     )
-    curves_row = dbc.Row([
-        dbc.Col(chart_card(MarketingIds.LTV_CURVES, "LTV by lifetime",
-                           "Cumulative revenue per cohort user"), xl=6, className="mb-3"),
-        dbc.Col(chart_card(MarketingIds.ROI_CURVES, "ROI by lifetime",
-                           "LTV / CAC of the paid cohort; dashed line = break-even"), xl=6, className="mb-3"),
-    ])
-    roi_row = dbc.Row(dbc.Col(chart_card(
-        MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
-        f"Which groups pay back, and since when. {ROLLING_DAYS}-day rolling: revenue sum / cost sum of the paid "
-        "cohorts acquired in the window (cost-weighted, not a mean of daily ROIs)"), className="mb-3"))
-    payback_row = dbc.Row(dbc.Col(chart_card(
-        MarketingIds.PAYBACK_TABLE, "Payback", "First lifetime day on which the paid cohort's ROI reaches 1.0",
-        min_height=200), className="mb-3"))
+    curves_row = dbc.Row([dbc.Col(cards[ids.LTV_CURVES], xl=6, className="mb-3"),
+                          dbc.Col(cards[ids.ROI_CURVES], xl=6, className="mb-3")])
+    roi_row = dbc.Row(dbc.Col(cards[ids.ROI_BY_DATE], className="mb-3"))
+    payback_row = dbc.Row(dbc.Col(cards[ids.PAYBACK_TABLE], className="mb-3"))
     return html.Div(
         [html.H2("Marketing", className="h4 mb-3"), spend_row, cac_row, channel_row, section, curves_row, roi_row,
          payback_row],
-        id=MarketingIds.PAGE,
+        id=ids.PAGE,
     )

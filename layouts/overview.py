@@ -1,13 +1,15 @@
 """The Overview page (`/`, for leadership): KPI cards with the change against the previous period, trends.
 
 Pure functions: metric frames -> the table a card or chart shows (`*_table`, also its CSV) -> components
-and figures (`*_figure`, `kpi_cards`). No database, no callbacks.
+and figures (`*_figure`, `kpi_cards`). No database, no callbacks. The KPI values themselves are computed by
+`metrics.kpis.kpi_values`; the charts are declared in `callbacks/overview.py` (`CHARTS`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -15,8 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.common import (FORMATTERS, HOVER_FORMATS, SERIES_COLORS, chart_card, kpi_card, relative_change,
-                            style_figure)
+from layouts.common import FORMATTERS, HOVER_FORMATS, SERIES_COLORS, kpi_card, relative_change, style_figure
 from layouts.ids import OverviewIds
 
 PAGE_PARAMS = ()
@@ -57,41 +58,6 @@ KPIS: tuple[Kpi, ...] = (
 KPI_BY_KEY = {k.key: k for k in KPIS}
 
 
-def _summary_value(summary: pd.DataFrame, metric: str) -> float:
-    """Return the value of `metric` in an activity_summary frame (NaN when absent)."""
-    rows = summary.loc[summary["metric"] == metric, "value"]
-    return float(rows.iloc[0]) if len(rows) else float("nan")
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return float(numerator) / float(denominator) if denominator else float("nan")
-
-
-def kpi_values(summary: pd.DataFrame, new_users_by_payer: pd.DataFrame, users_to_date: int,
-               revenue_daily: pd.DataFrame, spend_daily: pd.DataFrame, economics: pd.DataFrame,
-               roi_curve: pd.DataFrame, horizon: int) -> dict[str, float]:
-    """Return {kpi key: value} from the metric frames of one period (NaN where undefined)."""
-    new_users = int(new_users_by_payer["new_users"].sum()) if len(new_users_by_payer) else 0
-    payers = int(new_users_by_payer.loc[new_users_by_payer["payer"].astype(bool), "new_users"].sum()) \
-        if len(new_users_by_payer) else 0
-    paid = economics[economics["costs"] > 0] if len(economics) else economics
-    roi_at = roi_curve.loc[roi_curve["lifetime"] == horizon - 1, "value"] if len(roi_curve) else pd.Series([])
-    return {
-        "users": int(users_to_date),
-        "new_users": new_users,
-        "dau": _summary_value(summary, "dau"),
-        "wau": _summary_value(summary, "wau"),
-        "mau": _summary_value(summary, "mau"),
-        "sticky": _summary_value(summary, "sticky_mau"),
-        "asl_seconds": _summary_value(summary, "asl_seconds"),
-        "revenue": float(revenue_daily["revenue"].sum()) if len(revenue_daily) else 0.0,
-        "spend": float(spend_daily["costs"].sum()) if len(spend_daily) else 0.0,
-        "cac": _ratio(paid["costs"].sum(), paid["new_users"].sum()) if len(paid) else float("nan"),
-        "roi": float(roi_at.iloc[0]) if len(roi_at) else float("nan"),
-        "payer_share": _ratio(payers, new_users),
-    }
-
-
 def kpi_table(current: dict[str, float], previous: dict[str, float]) -> pd.DataFrame:
     """Return one row per KPI: kpi, label, value, previous_value, change (relative; NaN when undefined), kind."""
     rows = []
@@ -128,9 +94,9 @@ def kpi_cards(table: pd.DataFrame, previous_start: _dt.date | None = None, previ
                     "Choose a later start date to compare with it.")
             if suggestion_href:
                 text = [text, " ", dcc.Link("Compare the last 4 weeks with the 4 weeks before →",
-                                            href=suggestion_href, id="kpi-compare-last-weeks")]
-        caption = html.P(text, className="text-muted small mb-2", id="kpi-comparison-note")
-    return html.Div([caption, dbc.Row(cards, className="g-2")], id="overview-kpi-cards")
+                                            href=suggestion_href, id=OverviewIds.COMPARE_LAST_WEEKS)]
+        caption = html.P(text, className="text-muted small mb-2", id=OverviewIds.COMPARISON_NOTE)
+    return html.Div([caption, dbc.Row(cards, className="g-2")], id=OverviewIds.KPI_CARDS)
 
 
 def activity_table(daily: pd.DataFrame) -> pd.DataFrame:
@@ -179,23 +145,20 @@ def revenue_spend_figure(table: pd.DataFrame) -> go.Figure:
     return style_figure(fig, x_title="Date", y_title="Amount per day ($)", y_kind="money")
 
 
-def page_layout(params: dict[str, str] | None = None) -> html.Div:
-    """Return the Overview page: KPI cards, then the activity and revenue-vs-spend trends."""
+def page_layout(params: dict[str, str] | None, cards: Mapping[str, Any]) -> html.Div:
+    """Return the Overview page: KPI cards, then the activity and revenue-vs-spend trends (`cards`: chart name ->
+    card of the page's declared charts)."""
     return html.Div(
         [
             html.H2("Overview", className="h4 mb-3"),
-            chart_card(OverviewIds.KPIS, "Key figures",
-                       "Selected period against the previous period of equal length", min_height=180),
+            cards[OverviewIds.KPIS],
             dbc.Row(
                 [
-                    dbc.Col(chart_card(OverviewIds.ACTIVITY, "Active users",
-                                       "DAU with rolling WAU (7 days) and MAU (30 days)"), xl=6, className="mb-3"),
-                    dbc.Col(chart_card(OverviewIds.REVENUE_SPEND, "Revenue and ad spend",
-                                       "Daily revenue of the filtered users against daily ad spend"),
-                            xl=6, className="mb-3"),
+                    dbc.Col(cards[OverviewIds.ACTIVITY], xl=6, className="mb-3"),
+                    dbc.Col(cards[OverviewIds.REVENUE_SPEND], xl=6, className="mb-3"),
                 ],
                 className="mt-3",
             ),
         ],
-        id="overview-page",
+        id=OverviewIds.PAGE,
     )

@@ -6,6 +6,7 @@ Pure functions: frames of `ml.risk_report` -> the table a card shows (also its C
 from __future__ import annotations
 
 import textwrap
+from typing import Any, Mapping
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -14,9 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.common import chart_card, data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
+from layouts.common import data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
-from layouts.ids import page_param_id
+from layouts.ids import RiskIds, page_param_id
 from ml.risk_bands import BANDS
 
 BAND_COLORS = {"low": "#59A14F", "medium": "#EDC948", "high": "#E15759"}
@@ -39,20 +40,6 @@ FEATURE_LABELS = {
 }
 
 
-class RiskIds:
-    """Chart names of the segment-risk page."""
-
-    DISTRIBUTION = "risk-distribution"
-    MATRIX = "risk-matrix"
-    TARGET_PROFILE = "risk-target-profile"
-    TARGET_REASONS = "risk-target-reasons"
-    SEGMENT_TESTS = "risk-segment-tests"
-    CUSTOMERS = "risk-customers"
-    SEGMENTS = "risk-segments"
-    CLUSTERS = "risk-clusters"
-    STATUS = "risk-status"
-
-
 PAGE_PARAMS = (
     PageParam("band", "Risk band", (("all", "All bands"), *((b, b.capitalize()) for b in reversed(BANDS))), "all"),
     PageParam("segment", "Segment", (("all", "All segments"), *((s, s) for s in SEGMENT_ORDER)), "all"),
@@ -69,11 +56,10 @@ def no_scores_notice() -> dbc.Alert:
          "Train the model and score the customers: ",
          html.Code("python -m dashboard train"), " then ", html.Code("python -m dashboard score"),
          ". Segment comparisons below need no scores."],
-        color="info", className="mb-3", id="risk-no-scores",
+        color="info", className="mb-3", id=RiskIds.NO_SCORES,
     )
 
 
-DEMO_POLL, DEMO_FINISHED = "risk-demo-model-poll", "risk-demo-model-finished"
 DEMO_POLL_MS = 5000
 
 DEMO_STEPS = {"train": "training the churn model", "score": "scoring the customers",
@@ -90,14 +76,14 @@ def demo_model_notice(status: dict) -> dbc.Alert:
         return dbc.Alert(
             [html.Strong("Building the demo's churn model failed "),
              f"(step {step}: {status.get('error', 'unknown error')}). ", "Build it by hand: ", *by_hand],
-            color="warning", className="mb-3", id="risk-demo-model",
+            color="warning", className="mb-3", id=RiskIds.DEMO_MODEL,
         )
     if status.get("state") == "interrupted":
         return dbc.Alert(
             [html.Strong("Building the demo's churn model was interrupted "),
              f"(at step {step}; its process is gone). It resumes when the app is started again, "
              "or build it by hand: ", *by_hand],
-            color="warning", className="mb-3", id="risk-demo-model",
+            color="warning", className="mb-3", id=RiskIds.DEMO_MODEL,
         )
     since = str(status.get("started") or status.get("requested") or "")
     doing = DEMO_STEPS.get(status.get("step", ""), "starting")
@@ -107,8 +93,8 @@ def demo_model_notice(status: dict) -> dbc.Alert:
          "This page reloads itself when it is done, with the risk scores and clusters. Segment comparisons "
          "below need no scores.",
          # polled by callbacks/risk.py: the store turns True when the build is no longer under way
-         dcc.Interval(id=DEMO_POLL, interval=DEMO_POLL_MS), dcc.Store(id=DEMO_FINISHED, data=False)],
-        color="info", className="mb-3", id="risk-demo-model",
+         dcc.Interval(id=RiskIds.DEMO_POLL, interval=DEMO_POLL_MS), dcc.Store(id=RiskIds.DEMO_FINISHED, data=False)],
+        color="info", className="mb-3", id=RiskIds.DEMO_MODEL,
     )
 
 
@@ -186,7 +172,7 @@ def target_profile_view(profile: pd.DataFrame, customers: pd.DataFrame) -> html.
          f" are high value (Champions, Loyal, Can't lose them) and at high risk; value at risk "
          f"{fmt_money(target['value_at_risk'].sum())} of {fmt_money(customers['value_at_risk'].sum())} "
          f"({fmt_int(len(others))} other scored customers)."],
-        className="mb-2", id="risk-target-summary",
+        className="mb-2", id=RiskIds.TARGET_SUMMARY,
     )
     table = profile.assign(behaviour=profile["feature"].map(lambda f: FEATURE_LABELS.get(f, f)))
     grid = data_grid(RiskIds.TARGET_PROFILE, table[["behaviour", "target_mean", "others_mean", "cohens_d", "effect"]],
@@ -280,7 +266,7 @@ def clusters_view(profiles: pd.DataFrame, card: dict) -> html.Div:
                       f"held-out customers {card.get('classifier_accuracy', float('nan')):.1%}; "
                       f"{fmt_int(card.get('customers'))} customers as of {card.get('observation_date')} "
                       "(from the last `python -m dashboard export-segments`)."], className="small mb-2",
-                     id="risk-clusters-summary")
+                     id=RiskIds.CLUSTERS_SUMMARY)
     grid = data_grid(RiskIds.CLUSTERS, profiles, [
         grid_column("cluster", "Cluster", "int"), grid_column("name", "Name", minWidth=240),
         grid_column("customers", "Customers", "int"), grid_column("share", "Share", "pct"),
@@ -320,41 +306,29 @@ def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
     return grid
 
 
-def page_layout(params: dict[str, str]) -> html.Div:
-    """Return the segment-risk page."""
+def compare_control(params: Mapping[str, str]) -> html.Div:
+    """Return the "Compare by" select of the segment tests card, set to `params`."""
+    return param_select(page_param_id("compare"), "Compare by", PAGE_PARAMS[2].choices,
+                        params.get("compare", "channel"))
+
+
+def customers_controls(params: Mapping[str, str]) -> html.Div:
+    """Return the band and segment selects of the customer table card, set to `params`."""
     band = param_select(page_param_id("band"), "Band", PAGE_PARAMS[0].choices, params.get("band", "all"))
     segment = param_select(page_param_id("segment"), "Segment", PAGE_PARAMS[1].choices, params.get("segment", "all"))
-    compare = param_select(page_param_id("compare"), "Compare by", PAGE_PARAMS[2].choices,
-                           params.get("compare", "channel"))
+    return html.Div([band, segment], className="d-flex gap-2")
+
+
+def page_layout(params: dict[str, str], cards: Mapping[str, Any]) -> html.Div:
+    """Return the segment-risk page (`cards`: chart name -> card of the page's declared charts)."""
     return html.Div([
         html.Div(id=RiskIds.STATUS),
-        dbc.Row([
-            dbc.Col(chart_card(RiskIds.DISTRIBUTION, "Risk distribution",
-                               "Customers by predicted probability of activity decline"), lg=5),
-            dbc.Col(chart_card(RiskIds.MATRIX, "RFM segment × risk band",
-                               "Customers (numbers) and revenue at risk (colour); outlined: the target segment",
-                               min_height=420), lg=7),
-        ], className="g-3 mb-3"),
-        dbc.Row([
-            dbc.Col(chart_card(RiskIds.TARGET_PROFILE, "Target segment: high value, high risk",
-                               "How its behaviour differs from everyone else (largest effect first)"), lg=7),
-            dbc.Col(chart_card(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment",
-                               "Top-3 reasons per customer; N stands for each customer's own number"), lg=5),
-        ], className="g-3 mb-3"),
-        dbc.Row([
-            dbc.Col(chart_card(RiskIds.SEGMENTS, "RFM segments",
-                               "Customers with an order up to the observation date; no churn scores needed",
-                               min_height=380), lg=5),
-            dbc.Col(chart_card(RiskIds.CLUSTERS, "Customer clusters (R, F, M)",
-                               "KMeans on log-scaled, standardised recency, frequency, monetary; k by silhouette",
-                               min_height=380), lg=7),
-        ], className="g-3 mb-3"),
-        dbc.Row([dbc.Col(chart_card(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
-                                    "Each group against all other users of the cohort: two-proportion z-test, "
-                                    "Holm-corrected", controls=compare))], className="g-3 mb-3"),
-        dbc.Row([dbc.Col(chart_card(RiskIds.CUSTOMERS, "Customers at risk",
-                                    "Sort and filter in the table; CSV holds the rows the table shows",
-                                    controls=html.Div([band, segment], className="d-flex gap-2"),
-                                    min_height=520))], className="g-3"),
+        dbc.Row([dbc.Col(cards[RiskIds.DISTRIBUTION], lg=5), dbc.Col(cards[RiskIds.MATRIX], lg=7)],
+                className="g-3 mb-3"),
+        dbc.Row([dbc.Col(cards[RiskIds.TARGET_PROFILE], lg=7), dbc.Col(cards[RiskIds.TARGET_REASONS], lg=5)],
+                className="g-3 mb-3"),
+        dbc.Row([dbc.Col(cards[RiskIds.SEGMENTS], lg=5), dbc.Col(cards[RiskIds.CLUSTERS], lg=7)],
+                className="g-3 mb-3"),
+        dbc.Row([dbc.Col(cards[RiskIds.SEGMENT_TESTS])], className="g-3 mb-3"),
+        dbc.Row([dbc.Col(cards[RiskIds.CUSTOMERS])], className="g-3"),
     ])
-

@@ -1,40 +1,55 @@
-"""The frame every page shares: navigation bar, URL location, global filter bar, page container.
+"""The frame every page shares: navigation bar, URL location, global filter bar, page container; what a page is.
 
-Pages are declared once in `ALL_PAGES`, with their layout modules imported here. A page module (e.g.
-`layouts/acquisition.py`) provides `page_layout(params: dict[str, str]) -> component` and may define
-`PAGE_PARAMS` (page-specific URL parameters) and `FILTERS` (which of "observation_date", "horizon" the page uses).
-A new page is one module plus one line in `ALL_PAGES`.
+A `Page` names its layout module and its callbacks module; the pages themselves are listed once, in
+`callbacks.pages.ALL_PAGES` (the one module that imports both sides). A layout module (e.g.
+`layouts/acquisition.py`) provides `page_layout(params: dict[str, str], cards: dict[str, card]) -> component`
+(it arranges the cards of the page's declared charts) and may define `PAGE_PARAMS` (page-specific URL
+parameters) and `FILTERS` (which of "observation_date", "horizon" the page uses). A callbacks module (e.g.
+`callbacks/acquisition.py`) provides `CHARTS` (its `layouts.charts.Chart` declarations) and may define
+`register(app, ctx)` for callbacks other than its charts'.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Callable
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import acquisition, cohorts, marketing, overview, risk
+from layouts.charts import Chart, chart_cards
 from layouts.filters import filter_bar
 from layouts.ids import FilterIds, ShellIds, nav_link_id
 
 
 @dataclass(frozen=True)
 class Page:
-    """A page: URL path, navbar label, and the layout module holding its `page_layout` (None = built in)."""
+    """A page: URL path, navbar label, its layout module (None = built in) and its callbacks module.
+
+    A page may also be ONE module, given as `module` with no `callbacks`: it declares `CHARTS` (and optionally
+    `FILTERS`, `PAGE_PARAMS`, `register`); without its own `page_layout` its cards are stacked under its label.
+    """
 
     path: str
     label: str
     module: ModuleType | None
+    callbacks: ModuleType | None = None
 
     def load(self) -> ModuleType | None:
         """Return the page's layout module (None for built-in pages)."""
         return self.module
 
     @property
+    def _declaring(self) -> ModuleType | None:
+        """Return the module that declares the page's charts: its callbacks module, else its one module."""
+        return self.callbacks if self.callbacks is not None else self.module
+
+    @property
     def available(self) -> bool:
-        """True when the page is built in or its module provides `page_layout`."""
-        return self.module is None or callable(getattr(self.module, "page_layout", None))
+        """True when the page is built in, or its module provides `page_layout` or declares `CHARTS`."""
+        return (self.module is None or callable(getattr(self.module, "page_layout", None))
+                or bool(getattr(self.module, "CHARTS", ())))
 
     @property
     def page_params(self) -> tuple:
@@ -50,36 +65,33 @@ class Page:
         module = self.load() if self.available else None
         return tuple(getattr(module, "FILTERS", ("dates", "attributes", "observation_date"))) if module else ()
 
+    @property
+    def charts(self) -> tuple[Chart, ...]:
+        """Return the page's chart declarations (`CHARTS` of its callbacks module or one module), in layout order."""
+        return tuple(getattr(self._declaring, "CHARTS", ())) if self._declaring is not None else ()
 
-# Every page, in navigation order.
-ALL_PAGES: tuple[Page, ...] = (
-    Page("/", "Overview", overview),
-    Page("/acquisition", "Acquisition", acquisition),
-    Page("/marketing", "Marketing", marketing),
-    Page("/cohorts", "Cohorts", cohorts),
-    Page("/risk", "Risk", risk),
-    Page("/data", "Data", None),
-)
+    @property
+    def register_extra(self) -> Callable | None:
+        """Return the `register(app, ctx)` of the page's callbacks module for callbacks other than its charts'."""
+        return getattr(self._declaring, "register", None) if self._declaring is not None else None
 
-
-def available_pages() -> tuple[Page, ...]:
-    """Return the pages whose modules provide a layout (every page in `ALL_PAGES`)."""
-    return tuple(page for page in ALL_PAGES if page.available)
-
-
-def page_for(pathname: str | None) -> Page | None:
-    """Return the available page at `pathname` (trailing slash ignored), or None."""
-    path = (pathname or "/").rstrip("/") or "/"
-    return next((page for page in available_pages() if page.path == path), None)
+    def layout(self, params: dict[str, str]):
+        """Return the page's layout for the page parameter values `params`: its charts' cards, arranged."""
+        cards = chart_cards(self.charts, params)
+        arrange = getattr(self.module, "page_layout", None)
+        if arrange is None:
+            return stacked_page_layout(self.label, cards)
+        return arrange(params, cards)
 
 
-# (path, label) of every available page, in navigation order.
-PAGES: tuple[tuple[str, str], ...] = tuple((page.path, page.label) for page in available_pages())
+def stacked_page_layout(title: str, cards: dict) -> html.Div:
+    """Return a page of one-module pages: its title, then its chart cards one under the other."""
+    return html.Div([html.H2(title, className="h4 mb-3"),
+                     *[html.Div(card, className="mb-3") for card in cards.values()]])
 
 
-def navbar(pages: tuple[tuple[str, str], ...] | None = None) -> dbc.Navbar:
-    """Return the navigation bar with a link per page (hrefs get the current filters by callback)."""
-    pages = pages if pages is not None else tuple((p.path, p.label) for p in available_pages())
+def navbar(pages: tuple[tuple[str, str], ...]) -> dbc.Navbar:
+    """Return the navigation bar with a link per (path, label) page (hrefs get the current filters by callback)."""
     links = [dbc.NavItem(dbc.NavLink(label, href=path, id=nav_link_id(path))) for path, label in pages]
     return dbc.Navbar(
         dbc.Container(
@@ -94,12 +106,13 @@ def navbar(pages: tuple[tuple[str, str], ...] | None = None) -> dbc.Navbar:
     )
 
 
-def app_layout() -> html.Div:
-    """Return the app's root layout: location, navigation, filter bar, notes and the page container."""
+def app_layout(pages: tuple[tuple[str, str], ...]) -> html.Div:
+    """Return the app's root layout: location, navigation to the (path, label) `pages`, filter bar, notes and the
+    page container."""
     return html.Div(
         [
             dcc.Location(id=ShellIds.URL, refresh=False),
-            navbar(),
+            navbar(pages),
             dbc.Container(
                 [filter_bar(), html.Div(id=FilterIds.NOTES), html.Div(id=ShellIds.PAGE)],
                 fluid=True, className="pb-4 page-container",

@@ -1,7 +1,8 @@
 """Metrics layer: every metric of shared/spec/metrics.md as SQL aggregated inside the database.
 
-Public API (docs/metrics_api.md): `Filters`, `Period`, `DIMENSIONS`, `resolve_period`, the metric
-functions `(conn, filters, ...) -> DataFrame`, and for reuse in other SQL (ML features) the profiles
+Public API (docs/metrics_api.md): `MetricQuery` (what a metric reads), `Filters`, `Period`, `DIMENSIONS`,
+`resolve_period`, the metric functions `(conn, query, ...) -> DataFrame` (a bare `Filters` is read as
+`MetricQuery(filters)`), and for reuse in other SQL (ML features) the profiles
 subquery builder `profiles_select` and the dialect constructs in `metrics.dialect`.
 """
 
@@ -11,11 +12,12 @@ from metrics.economics import channel_economics, daily_revenue, daily_spend, dat
 from metrics.filters import DIMENSIONS, Filters, Period, resolve_period, validate_dimensions, validate_horizon
 from metrics.frames import conform
 from metrics.profiles import PROFILE_COLUMNS, first_visits_select, profiles, profiles_select, shared_profiles
+from metrics.query import MetricQuery, narrowed
 
 
 __all__ = [
-    "DIMENSIONS", "Filters", "Period", "PROFILE_COLUMNS", "activity_daily", "activity_monthly", "activity_summary",
+    "DIMENSIONS", "Filters", "MetricQuery", "Period", "PROFILE_COLUMNS", "activity_daily", "activity_monthly", "activity_summary",
     "activity_weekly", "channel_economics", "cohort_report", "conform", "conversion", "daily_revenue", "daily_spend",
-    "data_bounds", "first_visits_select", "ltv", "new_users", "payback", "profiles", "profiles_select",
+    "data_bounds", "first_visits_select", "ltv", "narrowed", "new_users", "payback", "profiles", "profiles_select",
     "resolve_period", "retention", "roi", "session_stats", "shared_profiles", "to_wide", "validate_dimensions", "validate_horizon",
 ]

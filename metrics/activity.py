@@ -16,11 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
+from dashboard.backends import backend_spec
+from dashboard.backends.base import MATERIALIZED_DAYS
 from metrics.dialect import (add_days, date_of, day_start, epoch_us, median_select, month_start, seconds_between,
                              week_start)
 from metrics.filters import Filters, Period, resolve_period
+from metrics.query import MetricQuery, as_query, reads
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import attribute_conditions, filtered_users_select, first_visit_options, next_day_start
+from metrics.profiles import attribute_conditions, filtered_users_select, next_day_start, profile_source
 
 SUMMARY_METRICS = ("dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds", "median_session_seconds")
 
@@ -29,9 +32,8 @@ def _visits_where(period: Period, filters: Filters, first_day: _dt.date, conn=No
     """Return WHERE conditions for visits of the filtered users starting on first_day .. period.last."""
     v = db.visits
     conditions = [v.c.session_start >= day_start(first_day), v.c.session_start < next_day_start(period.last)]
-    options = (first_visit_options(conn, period.observation_date)
-               if conn is not None and filters.has_attribute_filters else {})
-    users = filtered_users_select(period.observation_date, filters, **options)
+    source = profile_source(conn) if conn is not None and filters.has_attribute_filters else None
+    users = filtered_users_select(period.observation_date, filters, source=source)
     if users is not None:
         conditions.append(v.c.user_id.in_(users))
     return conditions
@@ -81,8 +83,10 @@ def _calendar(start: _dt.date, last: _dt.date) -> pd.DatetimeIndex:
     return pd.date_range(start, last, freq="D").astype(DATETIME_UNIT)
 
 
-def activity_daily(conn: Connection, filters: Filters) -> pd.DataFrame:
+@reads()
+def activity_daily(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [date, dau, wau7, mau30] for every date of [start, min(end, O)], zeros included."""
+    filters = as_query(query).filters
     period = resolve_period(conn, filters)
     columns = ["date", "dau", "wau7", "mau30"]
     if period.is_empty:
@@ -162,18 +166,22 @@ def _bucketed(conn, filters, freq, label, value):
     return conform(out)
 
 
-def activity_weekly(conn: Connection, filters: Filters) -> pd.DataFrame:
+@reads()
+def activity_weekly(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [week_start, wau] for every ISO week intersecting the period, counting only days inside it."""
-    return _bucketed(conn, filters, "week", "week_start", "wau")
+    return _bucketed(conn, as_query(query).filters, "week", "week_start", "wau")
 
 
-def activity_monthly(conn: Connection, filters: Filters) -> pd.DataFrame:
+@reads()
+def activity_monthly(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [month_start, mau] for every month intersecting the period, counting only days inside it."""
-    return _bucketed(conn, filters, "month", "month_start", "mau")
+    return _bucketed(conn, as_query(query).filters, "month", "month_start", "mau")
 
 
-def session_stats(conn: Connection, filters: Filters) -> dict[str, float]:
+@reads()
+def session_stats(conn: Connection, query: MetricQuery | Filters) -> dict[str, float]:
     """Return {'sessions', 'asl_seconds', 'median_session_seconds'} over visits starting in the period."""
+    filters = as_query(query).filters
     period = resolve_period(conn, filters)
     if period.is_empty:
         return {"sessions": 0, "asl_seconds": float("nan"), "median_session_seconds": float("nan")}
@@ -188,7 +196,7 @@ def session_stats(conn: Connection, filters: Filters) -> dict[str, float]:
     # (a parallel AVG of doubles is not) and correctly rounded
     row = conn.execute(sa.select(sa.func.count(), sa.func.sum(lengths.c.micros))).one()
     sessions = int(row[0] or 0)
-    median = conn.execute(median_select(conn.dialect.name, lengths, "seconds")).scalar()
+    median = conn.execute(median_select(conn, lengths, "seconds")).scalar()
     return {
         "sessions": sessions,
         "asl_seconds": int(row[1]) / (sessions * 1_000_000) if sessions else float("nan"),
@@ -200,19 +208,20 @@ def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
 
 
-def _period_pairs_select(period: Period, filters: Filters, conn, dialect_name: str | None) -> sa.Select:
+def _period_pairs_select(period: Period, filters: Filters, conn, shape: str) -> sa.Select:
     """Return a one-row SELECT of the numbers of distinct (user, day), (user, week) and (user, month) pairs of the
-    filtered users' visits in the period, in the shape `dialect_name`'s engine runs best:
+    filtered users' visits in the period, in `shape`, the one the engine runs best (its spec's `period_pairs_shape`):
 
-    - "duckdb": the distinct (user, day) pairs as a MATERIALIZED CTE, with the weeks and months derived from it
-      (1.59 s at 11.7M visits, against 2.56 s for per-user distinct counts and 1.95 s for GROUPING SETS);
-    - otherwise (PostgreSQL, SQLite): per user, the number of distinct days, weeks and months, summed. The visits
+    - "materialized_days" (DuckDB): the distinct (user, day) pairs as a MATERIALIZED CTE, with the weeks and months
+      derived from it (1.59 s at 11.7M visits, against 2.56 s for per-user distinct counts and 1.95 s for GROUPING
+      SETS);
+    - "per_user_counts" (PostgreSQL, SQLite): per user, the number of distinct days, weeks and months, summed. The visits
       index leads with user_id, so the rows arrive grouped by user and each distinct count is over one user's
       few visits: PostgreSQL 0.51 s at 1.2M visits (1.27-1.31 s with GROUPING SETS, 2.0 s with the CTE), SQLite
       1.1 s (5.7 s with the CTE).
     """
     stored = _stored_user_days(conn)
-    if dialect_name != "duckdb":
+    if shape != MATERIALIZED_DAYS:
         if stored:  # the stored (user, day) pairs, read in user order from their index
             ud = _user_days_select(period, filters, period.start, conn, stored=True).subquery("period_user_days")
             day, user, days = ud.c.day, ud.c.user_id, sa.func.count()
@@ -241,15 +250,17 @@ def _period_pairs_select(period: Period, filters: Filters, conn, dialect_name: s
     )
 
 
-def activity_summary(conn: Connection, filters: Filters) -> pd.DataFrame:
+@reads()
+def activity_summary(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [metric, value] rows dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median_session_seconds."""
+    filters = as_query(query).filters
     period = resolve_period(conn, filters)
     if period.is_empty:
         values = [float("nan")] * 5 + [0.0, float("nan"), float("nan")]
     else:
         # sum over days of DAU(d) = number of distinct (user, day) pairs; likewise (user, week), (user, month)
         user_days, user_weeks, user_months = conn.execute(
-            _period_pairs_select(period, filters, conn, conn.dialect.name)).one()
+            _period_pairs_select(period, filters, conn, backend_spec(conn).period_pairs_shape)).one()
         n_days = len(period.dates())
         n_weeks = len(_period_buckets(period, "week"))
         n_months = len(_period_buckets(period, "month"))

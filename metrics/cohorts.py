@@ -17,9 +17,10 @@ from sqlalchemy.engine import Connection
 
 from dashboard import db
 from metrics.dialect import float_sum, whole_days
-from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions, validate_horizon
+from metrics.filters import ALL_USERS, Filters, resolve_period
 from metrics.frames import conform, empty_frame, read_frame, sort_frame
-from metrics.profiles import first_visit_options, next_day_start, profiles_select
+from metrics.query import UNSET, MetricQuery, as_query, reads
+from metrics.profiles import next_day_start, profile_source, profiles_select
 
 COHORT_KINDS = ("retention", "conversion", "ltv", "roi")
 
@@ -49,7 +50,7 @@ def _aggregate_rows(conn: Connection, filters: Filters, horizon: int, dims: tupl
         return pd.DataFrame(columns=["kind", *dims, "lifetime", "users", "amount"])
     cohort = (
         profiles_select(o_date, filters, dt_from=first_dt, dt_to=last_dt, with_paid=True,
-                        **first_visit_options(conn, o_date))
+                        source=profile_source(conn))
         .cte("cohort")
         .prefix_with("MATERIALIZED")
     )
@@ -191,11 +192,15 @@ def _columns(dims: tuple[str, ...], with_cac: bool) -> list[str]:
     return [*group_cols, "cohort_size", *(["cac"] if with_cac else []), "lifetime", "value"]
 
 
-def _run(conn, filters, horizon, dimensions, ignore_horizon, kinds):
-    horizon = validate_horizon(horizon)
-    dims = validate_dimensions(dimensions)
-    frame = _aggregate_rows(conn, filters, horizon, dims, ignore_horizon, kinds)
-    return frame, horizon, dims
+def _run(conn, query: MetricQuery, kinds):
+    """Return (the aggregated rows of `kinds`, horizon, dimensions) of `query`."""
+    frame = _aggregate_rows(conn, query.filters, query.horizon, query.dimensions, query.ignore_horizon, kinds)
+    return frame, query.horizon, query.dimensions
+
+
+def _query(query, horizon, dimensions, ignore_horizon) -> MetricQuery:
+    """Return the MetricQuery of a cohort metric call (bare Filters: horizon 14, no dimensions)."""
+    return as_query(query, horizon=horizon, dimensions=dimensions, ignore_horizon=ignore_horizon)
 
 
 def _finish(frame, dims, horizon, size_kind, event_kind, column, cumulative, with_cac):
@@ -204,27 +209,35 @@ def _finish(frame, dims, horizon, size_kind, event_kind, column, cumulative, wit
     return _metric_table(frame, dims, horizon, size_kind, event_kind, column, cumulative, with_cac)
 
 
-def retention(conn: Connection, filters: Filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> pd.DataFrame:
+@reads("horizon", "dimensions", "ignore_horizon")
+def retention(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET, dimensions=UNSET,
+              ignore_horizon: bool = UNSET) -> pd.DataFrame:
     """Return retention: [*dims|cohort, cohort_size, lifetime, value], share of the cohort with a visit at lifetime k."""
-    frame, horizon, dims = _run(conn, filters, horizon, dimensions, ignore_horizon, {_SIZE, _VISIT})
+    frame, horizon, dims = _run(conn, _query(query, horizon, dimensions, ignore_horizon), {_SIZE, _VISIT})
     return _finish(frame, dims, horizon, _SIZE, _VISIT, "users", False, False)
 
 
-def conversion(conn: Connection, filters: Filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> pd.DataFrame:
+@reads("horizon", "dimensions", "ignore_horizon")
+def conversion(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET, dimensions=UNSET,
+               ignore_horizon: bool = UNSET) -> pd.DataFrame:
     """Return conversion: [*dims|cohort, cohort_size, lifetime, value], share whose first order has lifetime <= k."""
-    frame, horizon, dims = _run(conn, filters, horizon, dimensions, ignore_horizon, {_SIZE, _FIRST_ORDER})
+    frame, horizon, dims = _run(conn, _query(query, horizon, dimensions, ignore_horizon), {_SIZE, _FIRST_ORDER})
     return _finish(frame, dims, horizon, _SIZE, _FIRST_ORDER, "users", True, False)
 
 
-def ltv(conn: Connection, filters: Filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> pd.DataFrame:
+@reads("horizon", "dimensions", "ignore_horizon")
+def ltv(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET, dimensions=UNSET,
+        ignore_horizon: bool = UNSET) -> pd.DataFrame:
     """Return LTV: [*dims|cohort, cohort_size, lifetime, value], revenue of lifetimes <= k per cohort user."""
-    frame, horizon, dims = _run(conn, filters, horizon, dimensions, ignore_horizon, {_SIZE, _REVENUE})
+    frame, horizon, dims = _run(conn, _query(query, horizon, dimensions, ignore_horizon), {_SIZE, _REVENUE})
     return _finish(frame, dims, horizon, _SIZE, _REVENUE, "amount", True, False)
 
 
-def roi(conn: Connection, filters: Filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> pd.DataFrame:
+@reads("horizon", "dimensions", "ignore_horizon")
+def roi(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET, dimensions=UNSET,
+        ignore_horizon: bool = UNSET) -> pd.DataFrame:
     """Return ROI of the paid cohort: [*dims|cohort, cohort_size, cac, lifetime, value]; groups with cac 0 omitted."""
-    frame, horizon, dims = _run(conn, filters, horizon, dimensions, ignore_horizon, {_PAID_SIZE, _PAID_REVENUE})
+    frame, horizon, dims = _run(conn, _query(query, horizon, dimensions, ignore_horizon), {_PAID_SIZE, _PAID_REVENUE})
     return _finish(frame, dims, horizon, _PAID_SIZE, _PAID_REVENUE, "amount", True, True)
 
 
@@ -242,16 +255,20 @@ def _payback_from_roi(roi_table: pd.DataFrame, dims: tuple[str, ...]) -> pd.Data
     return sort_frame(conform(out[columns]), group_cols)
 
 
-def payback(conn: Connection, filters: Filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> pd.DataFrame:
+@reads("horizon", "dimensions", "ignore_horizon")
+def payback(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET, dimensions=UNSET,
+            ignore_horizon: bool = UNSET) -> pd.DataFrame:
     """Return [*dims|cohort, cohort_size, cac, payback_day]: smallest lifetime with ROI >= 1 (<NA> if never within H)."""
-    table = roi(conn, filters, horizon, dimensions, ignore_horizon)
-    return _payback_from_roi(table, validate_dimensions(dimensions))
+    query = _query(query, horizon, dimensions, ignore_horizon)
+    return _payback_from_roi(roi(conn, query), query.dimensions)
 
 
-def cohort_report(conn: Connection, filters: Filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> dict[str, pd.DataFrame]:
+@reads("horizon", "dimensions", "ignore_horizon")
+def cohort_report(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET, dimensions=UNSET,
+                  ignore_horizon: bool = UNSET) -> dict[str, pd.DataFrame]:
     """Return {'retention', 'conversion', 'ltv', 'roi', 'payback'} frames computed from ONE database query."""
     kinds = {_SIZE, _PAID_SIZE, _VISIT, _FIRST_ORDER, _REVENUE, _PAID_REVENUE}
-    frame, horizon, dims = _run(conn, filters, horizon, dimensions, ignore_horizon, kinds)
+    frame, horizon, dims = _run(conn, _query(query, horizon, dimensions, ignore_horizon), kinds)
     report = {
         "retention": _finish(frame, dims, horizon, _SIZE, _VISIT, "users", False, False),
         "conversion": _finish(frame, dims, horizon, _SIZE, _FIRST_ORDER, "users", True, False),

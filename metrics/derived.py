@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
+from dashboard.backends import backend_spec
 from metrics.dialect import date_of
 from metrics.profiles import first_visits_select
 
@@ -35,7 +36,7 @@ def store_derived_tables(conn: Connection) -> int | None:
     if not db.derived_tables_writable(conn):  # their creation was refused (create_schema warned)
         return None
     firsts, days, v = db.user_first_visits, db.user_days, db.visits
-    first = first_visits_select(None, conn.dialect.name).subquery("first_visits")
+    first = first_visits_select(None, backend_spec(conn).first_visits_shape).subquery("first_visits")
     keyed = sa.select(
         first.c.user_id,
         sa.func.row_number().over(order_by=first.c.user_id).label("user_key"),

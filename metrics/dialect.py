@@ -1,7 +1,10 @@
-"""Dialect differences, in one place: SQL constructs compiled per backend (DuckDB, PostgreSQL, SQLite).
+"""Dialect constructs: SQL written once for every backend, each compiled to the SQL text of the engine's spec.
 
-Every metric query is written once with these constructs; a new backend is a few `@compiles` functions
-here. Public (documented in docs/metrics.md) so that feature SQL can reuse them:
+Every metric query is written once with these constructs. Each construct has ONE `@compiles` handler, for every
+dialect: it looks up the engine's spec (`dashboard.backends.backend_spec(compiler.dialect)`; one file per engine
+in dashboard/backends/) and returns the SQL text the spec writes, so a dialect with no spec fails with
+`UnsupportedBackendError` instead of getting another engine's SQL. Public (documented in docs/metrics.md) so
+that feature SQL can reuse them:
 
 - `date_of(ts)`            date of a timestamp
 - `week_start(d)`          Monday of the ISO week of date `d`
@@ -13,9 +16,6 @@ here. Public (documented in docs/metrics.md) so that feature SQL can reuse them:
 - `least_of(a, b)`         the smaller of two values (SQLite: scalar min)
 - `float_sum(x)`           SUM of a float column that is the same on every run (summed as exact decimals)
 - `median_select(...)`     a one-row SELECT of the exact median of a column (mean of the two middle values)
-
-SQLite stores DATETIME as ISO text 'YYYY-MM-DD HH:MM:SS.ffffff' and DATE as 'YYYY-MM-DD'; the constructs
-work on that text (strftime / substr), never on floating julian days, so day boundaries are exact.
 """
 
 from __future__ import annotations
@@ -24,7 +24,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-US_PER_DAY = 86_400_000_000
+from dashboard.backends import backend_spec
+
+
+def _arg(element, compiler, **kw) -> str:
+    """Return the compiled SQL text of the argument of a one-argument construct."""
+    return compiler.process(element.clauses, **kw)
+
+
+def _two_args(element, compiler, **kw) -> tuple[str, str]:
+    """Return the compiled SQL text of the two arguments of a two-argument construct."""
+    a, b = list(element.clauses)
+    return compiler.process(a, **kw), compiler.process(b, **kw)
 
 
 class date_of(FunctionElement):
@@ -36,13 +47,9 @@ class date_of(FunctionElement):
 
 
 @compiles(date_of)
-def _date_of_default(element, compiler, **kw):
-    return "CAST(%s AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(date_of, "sqlite")
-def _date_of_sqlite(element, compiler, **kw):
-    return "date(%s)" % compiler.process(element.clauses, **kw)
+def _date_of(element, compiler, **kw):
+    """Return the SQL text of `date_of` from the engine's spec."""
+    return backend_spec(compiler.dialect).date_of(_arg(element, compiler, **kw))
 
 
 class week_start(FunctionElement):
@@ -54,21 +61,9 @@ class week_start(FunctionElement):
 
 
 @compiles(week_start)
-def _week_start_default(element, compiler, **kw):
-    return "CAST(date_trunc('week', %s) AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(week_start, "postgresql")
-def _week_start_postgresql(element, compiler, **kw):
-    # date_trunc of a DATE resolves to its timestamptz form, which converts through the session's time zone:
-    # right in every zone (checked over 1990-2040 in all 1,198), but about a third slower than on a TIMESTAMP
-    return "CAST(date_trunc('week', CAST(%s AS TIMESTAMP)) AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(week_start, "sqlite")
-def _week_start_sqlite(element, compiler, **kw):
-    # 'weekday 0' moves forward to the next Sunday (or stays on a Sunday); 6 days back is that week's Monday.
-    return "date(%s, 'weekday 0', '-6 days')" % compiler.process(element.clauses, **kw)
+def _week_start(element, compiler, **kw):
+    """Return the SQL text of `week_start` from the engine's spec."""
+    return backend_spec(compiler.dialect).week_start(_arg(element, compiler, **kw))
 
 
 class month_start(FunctionElement):
@@ -80,18 +75,9 @@ class month_start(FunctionElement):
 
 
 @compiles(month_start)
-def _month_start_default(element, compiler, **kw):
-    return "CAST(date_trunc('month', %s) AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(month_start, "postgresql")
-def _month_start_postgresql(element, compiler, **kw):
-    return "CAST(date_trunc('month', CAST(%s AS TIMESTAMP)) AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(month_start, "sqlite")
-def _month_start_sqlite(element, compiler, **kw):
-    return "date(%s, 'start of month')" % compiler.process(element.clauses, **kw)
+def _month_start(element, compiler, **kw):
+    """Return the SQL text of `month_start` from the engine's spec."""
+    return backend_spec(compiler.dialect).month_start(_arg(element, compiler, **kw))
 
 
 class add_days(FunctionElement):
@@ -102,21 +88,10 @@ class add_days(FunctionElement):
     name = "add_days"
 
 
-def _two_args(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return compiler.process(a, **kw), compiler.process(b, **kw)
-
-
 @compiles(add_days)
-def _add_days_default(element, compiler, **kw):
-    d, n = _two_args(element, compiler, **kw)
-    return "CAST((%s + CAST(%s AS INTEGER)) AS DATE)" % (d, n)
-
-
-@compiles(add_days, "sqlite")
-def _add_days_sqlite(element, compiler, **kw):
-    d, n = _two_args(element, compiler, **kw)
-    return "date(%s, printf('%%+d days', %s))" % (d, n)
+def _add_days(element, compiler, **kw):
+    """Return the SQL text of `add_days` from the engine's spec."""
+    return backend_spec(compiler.dialect).add_days(*_two_args(element, compiler, **kw))
 
 
 class epoch_us(FunctionElement):
@@ -128,26 +103,9 @@ class epoch_us(FunctionElement):
 
 
 @compiles(epoch_us)
-def _epoch_us_duckdb(element, compiler, **kw):
-    return "epoch_us(%s)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(epoch_us, "postgresql")
-def _epoch_us_pg(element, compiler, **kw):
-    return "CAST(EXTRACT(EPOCH FROM %s) * 1000000 AS BIGINT)" % compiler.process(element.clauses, **kw)
-
-
-def _sqlite_epoch_us(ts_sql: str) -> str:
-    # integer seconds of the 'YYYY-MM-DD HH:MM:SS' prefix, plus the 6 fraction digits (padded) as microseconds
-    return (
-        "(CAST(strftime('%%s', substr(%s, 1, 19)) AS INTEGER) * 1000000 "
-        "+ CAST(substr(%s || '000000', 21, 6) AS INTEGER))" % (ts_sql, ts_sql)
-    )
-
-
-@compiles(epoch_us, "sqlite")
-def _epoch_us_sqlite(element, compiler, **kw):
-    return _sqlite_epoch_us(compiler.process(element.clauses, **kw))
+def _epoch_us(element, compiler, **kw):
+    """Return the SQL text of `epoch_us` from the engine's spec."""
+    return backend_spec(compiler.dialect).epoch_us(_arg(element, compiler, **kw))
 
 
 class whole_days(FunctionElement):
@@ -159,22 +117,9 @@ class whole_days(FunctionElement):
 
 
 @compiles(whole_days)
-def _whole_days_duckdb(element, compiler, **kw):
-    ts, ts0 = _two_args(element, compiler, **kw)
-    # negative differences clamp to 0, so integer division (truncation) equals floor where it matters
-    return "GREATEST(0, (epoch_us(%s) - epoch_us(%s)) // %d)" % (ts, ts0, US_PER_DAY)
-
-
-@compiles(whole_days, "postgresql")
-def _whole_days_pg(element, compiler, **kw):
-    ts, ts0 = _two_args(element, compiler, **kw)
-    return "GREATEST(0, CAST(FLOOR(EXTRACT(EPOCH FROM (%s - %s)) / 86400) AS BIGINT))" % (ts, ts0)
-
-
-@compiles(whole_days, "sqlite")
-def _whole_days_sqlite(element, compiler, **kw):
-    ts, ts0 = _two_args(element, compiler, **kw)
-    return "max(0, (%s - %s) / %d)" % (_sqlite_epoch_us(ts), _sqlite_epoch_us(ts0), US_PER_DAY)
+def _whole_days(element, compiler, **kw):
+    """Return the SQL text of `whole_days` from the engine's spec."""
+    return backend_spec(compiler.dialect).whole_days(*_two_args(element, compiler, **kw))
 
 
 class seconds_between(FunctionElement):
@@ -186,21 +131,9 @@ class seconds_between(FunctionElement):
 
 
 @compiles(seconds_between)
-def _seconds_between_duckdb(element, compiler, **kw):
-    end, start = _two_args(element, compiler, **kw)
-    return "(CAST(epoch_us(%s) - epoch_us(%s) AS DOUBLE) / 1000000.0)" % (end, start)
-
-
-@compiles(seconds_between, "postgresql")
-def _seconds_between_pg(element, compiler, **kw):
-    end, start = _two_args(element, compiler, **kw)
-    return "CAST(EXTRACT(EPOCH FROM (%s - %s)) AS DOUBLE PRECISION)" % (end, start)
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element, compiler, **kw):
-    end, start = _two_args(element, compiler, **kw)
-    return "((%s - %s) / 1000000.0)" % (_sqlite_epoch_us(end), _sqlite_epoch_us(start))
+def _seconds_between(element, compiler, **kw):
+    """Return the SQL text of `seconds_between` from the engine's spec."""
+    return backend_spec(compiler.dialect).seconds_between(*_two_args(element, compiler, **kw))
 
 
 class float_sum(FunctionElement):
@@ -224,29 +157,10 @@ class float_sum(FunctionElement):
 
 
 @compiles(float_sum)
-def _float_sum_default(element, compiler, **kw):
-    return "SUM(%s)" % compiler.process(element.clauses, **kw)
-
-
-# DuckDB: values below 1e14 in magnitude (every real amount) are summed as exact DECIMAL(38, 12), which cannot
-# overflow below 1e12 rows; anything larger, infinite or NaN (never from an import, possibly from another
-# writer) is summed as a double on the side, so one absurd value gives an inexact total instead of an error.
-_DUCKDB_EXACT_LIMIT = "1e14"
-
-
-@compiles(float_sum, "duckdb")
-def _float_sum_duckdb(element, compiler, **kw):
-    def x():  # compiled afresh at each use, so positional bound parameters are counted where they appear
-        return compiler.process(element.clauses, **kw)
-
-    limit = _DUCKDB_EXACT_LIMIT
-    return (f"(CAST(SUM(CAST(CASE WHEN abs({x()}) < {limit} THEN {x()} ELSE 0 END AS DECIMAL(38, 12))) AS DOUBLE)"
-            f" + SUM(CASE WHEN abs({x()}) < {limit} THEN 0.0 ELSE {x()} END))")
-
-
-@compiles(float_sum, "postgresql")
-def _float_sum_postgresql(element, compiler, **kw):
-    return "CAST(SUM(CAST(%s AS NUMERIC)) AS DOUBLE PRECISION)" % compiler.process(element.clauses, **kw)
+def _float_sum(element, compiler, **kw):
+    """Return the SQL text of `float_sum` from the engine's spec."""
+    # the argument is compiled afresh at each use, so positional bound parameters are counted where they appear
+    return backend_spec(compiler.dialect).float_sum(lambda: _arg(element, compiler, **kw))
 
 
 class least_of(FunctionElement):
@@ -261,19 +175,13 @@ class least_of(FunctionElement):
 
 
 @compiles(least_of)
-def _least_default(element, compiler, **kw):
-    a, b = _two_args(element, compiler, **kw)
-    return "LEAST(%s, %s)" % (a, b)
-
-
-@compiles(least_of, "sqlite")
-def _least_sqlite(element, compiler, **kw):
-    a, b = _two_args(element, compiler, **kw)
-    return "min(%s, %s)" % (a, b)
+def _least_of(element, compiler, **kw):
+    """Return the SQL text of `least_of` from the engine's spec."""
+    return backend_spec(compiler.dialect).least_of(*_two_args(element, compiler, **kw))
 
 
 class _median_agg(FunctionElement):
-    """Exact median aggregate (DuckDB, PostgreSQL only; SQLite goes through window functions)."""
+    """Exact median aggregate, on engines whose spec has one (`has_median_aggregate`)."""
 
     type = sa.Double()
     inherit_cache = True
@@ -281,26 +189,24 @@ class _median_agg(FunctionElement):
 
 
 @compiles(_median_agg)
-def _median_duckdb(element, compiler, **kw):
-    return "median(CAST(%s AS DOUBLE))" % compiler.process(element.clauses, **kw)
+def _median(element, compiler, **kw):
+    """Return the SQL text of `_median_agg` from the engine's spec."""
+    return backend_spec(compiler.dialect).median(_arg(element, compiler, **kw))
 
 
-@compiles(_median_agg, "postgresql")
-def _median_pg(element, compiler, **kw):
-    return "percentile_cont(0.5) WITHIN GROUP (ORDER BY %s)" % compiler.process(element.clauses, **kw)
-
-
-def median_select(dialect_name: str, source: sa.FromClause, column: str) -> sa.Select:
-    """Return a one-row SELECT of the exact median of `source.c[column]` (NULL when there is no row)."""
+def median_select(backend, source: sa.FromClause, column: str) -> sa.Select:
+    """Return a one-row SELECT of the exact median of `source.c[column]` (NULL when there is no row), for
+    `backend` (a connection, an engine, a dialect name: anything `backend_spec` takes): its median aggregate, or
+    the mean of the one or two middle rows found with window functions when it has none."""
     value = source.c[column]
-    if dialect_name != "sqlite":
+    if backend_spec(backend).has_median_aggregate:
         return sa.select(_median_agg(value).label("median"))
     ranked = sa.select(
         value.label("x"),
         sa.func.row_number().over(order_by=value).label("rn"),
         sa.func.count().over().label("n"),
     ).subquery("median_ranked")
-    # SQLite integer division: rows (n+1)/2 and (n+2)/2 are the one or two middle rows
+    # integer division: rows (n+1)/2 and (n+2)/2 are the one or two middle rows
     return sa.select(sa.func.avg(ranked.c.x).label("median")).where(
         ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
     )
@@ -318,14 +224,9 @@ class create_table_as(sa.sql.expression.Executable, sa.sql.expression.ClauseElem
 
 @compiles(create_table_as)
 def _create_table_as(element, compiler, **kw):
-    name = compiler.preparer.quote(element.name)
-    return "CREATE TEMPORARY TABLE %s AS %s" % (name, compiler.process(element.select, **kw))
-
-
-def drop_temp_table_sql(dialect_name: str, name: str) -> str:
-    """Return DROP TABLE IF EXISTS for the TEMPORARY table `name` only (never a permanent table of that name)."""
-    schema = "pg_temp" if dialect_name == "postgresql" else "temp"
-    return f"DROP TABLE IF EXISTS {schema}.{name}"
+    """Return the SQL text of `create_table_as` from the engine's spec."""
+    spec = backend_spec(compiler.dialect)
+    return spec.create_temp_table_as(compiler.preparer.quote(element.name), compiler.process(element.select, **kw))
 
 
 def day_start(d):
@@ -333,3 +234,4 @@ def day_start(d):
     import datetime as _dt
 
     return _dt.datetime(d.year, d.month, d.day)
+

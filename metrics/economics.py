@@ -8,19 +8,19 @@ from sqlalchemy.engine import Connection
 
 from dashboard import db
 from metrics.dialect import date_of, day_start, float_sum, month_start, week_start
-from metrics.filters import ALL_USERS, Filters, resolve_period, validate_dimensions
+from metrics.filters import ALL_USERS, Filters, resolve_period
 from metrics.frames import DATETIME_UNIT, conform, empty_frame, read_frame, sort_frame
+from metrics.query import UNSET, MetricQuery, as_query, reads
 from metrics.profiles import (
     attribute_conditions,
     costs_by_day_select,
     filtered_users_select,
-    first_visit_options,
     next_day_start,
+    profile_source,
     profiled_users_select,
     profiles_select,
 )
 
-GRAINS = (None, "dt", "week", "month")
 
 
 def _bucket(grain, dt_column):
@@ -33,10 +33,11 @@ def _bucket(grain, dt_column):
     raise ValueError(f"unknown grain {grain!r}; choose from None, 'dt', 'week', 'month'")
 
 
-def channel_economics(conn: Connection, filters: Filters, grain: str | None = None) -> pd.DataFrame:
+@reads("grain")
+def channel_economics(conn: Connection, query: MetricQuery | Filters, grain: str | None = UNSET) -> pd.DataFrame:
     """Return [period,] channel, costs, new_users, cac, unattributed per channel with costs or new users in the period."""
-    if grain not in GRAINS:
-        raise ValueError(f"unknown grain {grain!r}; choose from None, 'dt', 'week', 'month'")
+    query = as_query(query, grain=grain)
+    filters, grain = query.filters, query.grain
     columns = (["period"] if grain else []) + ["channel", "costs", "new_users", "cac", "unattributed"]
     period = resolve_period(conn, filters)
     if period.is_empty:
@@ -45,7 +46,7 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
     # all profiles acquired in the period (unfiltered: they decide which spend is unattributed)
     everyone = (
         profiles_select(o_date, None, dt_from=period.start, dt_to=period.last, with_payer=False,
-                        **first_visit_options(conn, o_date))
+                        source=profile_source(conn))
         .cte("period_profiles")
         .prefix_with("MATERIALIZED")
     )
@@ -101,9 +102,12 @@ def channel_economics(conn: Connection, filters: Filters, grain: str | None = No
     return sort_frame(frame, (["period"] if grain else []) + ["channel"])
 
 
-def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.DataFrame:
-    """Return [*dims|cohort, new_users]: filtered profiles with dt in [start, min(end, O)] grouped by `dimensions`."""
-    dims = validate_dimensions(dimensions)
+@reads("dimensions")
+def new_users(conn: Connection, query: MetricQuery | Filters, dimensions=UNSET) -> pd.DataFrame:
+    """Return [*dims|cohort, new_users]: filtered profiles with dt in [start, min(end, O)] grouped by `dimensions`
+    (bare Filters: by ('dt',))."""
+    query = as_query(query, defaults={"dimensions": ("dt",)}, dimensions=dimensions)
+    filters, dims = query.filters, query.dimensions
     group_cols = list(dims) if dims else ["cohort"]
     columns = [*group_cols, "new_users"]
     period = resolve_period(conn, filters)
@@ -111,7 +115,7 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
         return empty_frame(columns)
     p = profiles_select(
         period.observation_date, filters, dt_from=period.start, dt_to=period.last,
-        with_payer="payer" in dims, with_cost=False, **first_visit_options(conn, period.observation_date),
+        with_payer="payer" in dims, with_cost=False, source=profile_source(conn),
     ).subquery("profiles")
     key = [p.c[d] for d in dims]
     stmt = sa.select(*key, sa.func.count().label("new_users")).select_from(p).group_by(*key)
@@ -127,15 +131,17 @@ def new_users(conn: Connection, filters: Filters, dimensions=("dt",)) -> pd.Data
 
 def _profile_users(conn, observation_date, filters: Filters) -> sa.Select:
     """Return a SELECT of user_id of the filtered users that have a profile as of O."""
-    options = first_visit_options(conn, observation_date)
-    users = filtered_users_select(observation_date, filters, **options)
+    source = profile_source(conn)
+    users = filtered_users_select(observation_date, filters, source=source)
     if users is not None:
         return users
-    return profiled_users_select(observation_date, options["source"], options["stored"])
+    return profiled_users_select(observation_date, source)
 
 
-def daily_revenue(conn: Connection, filters: Filters) -> pd.DataFrame:
+@reads()
+def daily_revenue(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [date, revenue, orders, payers] for every date of the period: orders of the filtered users."""
+    filters = as_query(query).filters
     columns = ["date", "revenue", "orders", "payers"]
     period = resolve_period(conn, filters)
     if period.is_empty:
@@ -168,8 +174,10 @@ def daily_revenue(conn: Connection, filters: Filters) -> pd.DataFrame:
     return conform(result)
 
 
-def daily_spend(conn: Connection, filters: Filters) -> pd.DataFrame:
+@reads()
+def daily_spend(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [date, channel, costs]: cost rows with dt in the period summed per (date, channel); channel filter only."""
+    filters = as_query(query).filters
     columns = ["date", "channel", "costs"]
     period = resolve_period(conn, filters)
     if period.is_empty:

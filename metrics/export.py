@@ -185,11 +185,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def open_engine(url: str | None):
     """Return an engine for `url` (read-only for a DuckDB file); BadInput when the database has no data schema."""
     from dashboard import db
+    from dashboard.backends import backend_spec
 
     resolved = db.resolve_url(url)
     sa_url = sa.make_url(resolved)
-    read_only = sa_url.get_backend_name() == "duckdb" and sa_url.database not in (None, "", ":memory:")
-    if read_only and not Path(sa_url.database).exists():
+    spec = backend_spec(sa_url)
+    path = spec.database_file(sa_url) if spec.read_only_readers else None
+    read_only = path is not None
+    if read_only and not path.exists():
         raise BadInput(f"database file {sa_url.database} does not exist (run `import` or `demo` first)")
     return db.make_engine(url, read_only=read_only)
 

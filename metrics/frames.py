@@ -1,7 +1,7 @@
 """Query execution and the one place where backend values become the API dtypes.
 
-DuckDB results are fetched as a DataFrame directly (columnar, no Python row objects); the other
-backends through the DB-API rows. Then `conform` maps each column by name to its API dtype:
+Results are fetched as a DataFrame directly where the engine's spec can (DuckDB: columnar, no Python row
+objects); otherwise through the DB-API rows. Then `conform` maps each column by name to its API dtype:
 dates -> datetime64[us] at midnight, timestamps -> datetime64[us], ids and attributes -> str,
 `payer` -> bool, counts -> int64, money and ratios -> float64, `payback_day` -> Int64.
 """
@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from dashboard.backends import backend_spec
 
 DATETIME_UNIT = "datetime64[us]"
 DATE_COLUMNS = {"dt", "week", "month", "date", "week_start", "month_start", "period"}
@@ -28,13 +30,9 @@ FLOAT_COLUMNS = {"acquisition_cost", "value", "cac", "costs", "unattributed", "r
 def read_frame(conn: Connection, stmt) -> pd.DataFrame:
     """Execute `stmt` and return its rows as a DataFrame (column names = the query's labels), dtypes untouched."""
     result = conn.execute(stmt)
-    if conn.dialect.name == "duckdb":
-        cursor = getattr(result, "cursor", None)
-        if cursor is not None and hasattr(cursor, "fetch_df"):
-            frame = cursor.fetch_df()
-            result.close()
-            frame.columns = list(result.keys())
-            return frame
+    frame = backend_spec(conn).fetch_frame(result)
+    if frame is not None:
+        return frame
     keys = list(result.keys())
     rows = result.fetchall()
     return pd.DataFrame.from_records(rows, columns=keys)

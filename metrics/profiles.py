@@ -1,19 +1,24 @@
 """User profiles as a reusable SQL subquery: first visit (fixed tie-break), dt/week/month, payer, acquisition cost.
 
-`profiles_select(observation_date, filters)` is public so that other SQL (ML features) can join to it.
+`profiles_select(observation_date, filters)` is public so that other SQL (ML features) can join to it. Where the
+profiles come from on a connection (shared temporary tables, the stored first visits, or the live search in the
+engine's query shape) is one explicit `ProfileSource`, from `profile_source(conn)` (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from dashboard import db
-from metrics.dialect import (create_table_as, date_of, day_start, drop_temp_table_sql, float_sum, month_start,
-                             week_start)
+from dashboard.backends import FIRST_VISIT_SHAPES, BackendSpec, backend_spec
+from dashboard.backends.base import DISTINCT_ON, MIN_INSTANT, ROW_NUMBER
+from metrics.dialect import create_table_as, date_of, day_start, float_sum, month_start, week_start
 from metrics.filters import Filters
 
 PROFILE_COLUMNS = (
@@ -26,7 +31,7 @@ def next_day_start(d: _dt.date) -> _dt.datetime:
     return day_start(d + _dt.timedelta(days=1))
 
 
-def first_visits_select(observation_date: _dt.date | None, dialect_name: str | None = None, *,
+def first_visits_select(observation_date: _dt.date | None, shape: str | None = None, *,
                         stored: bool = False) -> sa.Select:
     """Return a SELECT of one row per user with a visit dated <= O: user_id, first_ts, dt, region, device, channel.
 
@@ -36,26 +41,28 @@ def first_visits_select(observation_date: _dt.date | None, dialect_name: str | N
     `stored=True` reads the table `user_first_visits` (every user's first visit over all the data) and keeps the
     users whose first visit is dated <= O: the same rows, because a user's first visit over all the visits is
     their first visit over the visits dated <= O whenever it is dated <= O itself (and ties share one instant).
-    Only pass it when `db.derived_current(conn)` says the table is current. Otherwise
-    three equivalent shapes, chosen for the planner of `dialect_name`:
-    - "duckdb": min(session_start) per user (a grouped aggregate), the visits at that instant (a join,
-      ties included), then row_number over those few candidate rows only (DuckDB's windows are costly);
-    - "postgresql": DISTINCT ON (user_id) in the tie-break order. PostgreSQL estimates its rows from the
-      user_id statistics (~40k for 100k users), where `row_number() = 1` was estimated at 0.5 % of the
+    Only pass it when `db.derived_current(conn)` says the table is current. Otherwise one of three equivalent
+    `shape`s, the one the engine's planner runs best (its spec's `first_visits_shape`; a backend name stands for
+    its spec's shape, None for "row_number"):
+    - "min_instant" (DuckDB): min(session_start) per user (a grouped aggregate), the visits at that instant (a
+      join, ties included), then row_number over those few candidate rows only (DuckDB's windows are costly);
+    - "distinct_on" (PostgreSQL): DISTINCT ON (user_id) in the tie-break order. PostgreSQL estimates its rows
+      from the user_id statistics (~40k for 100k users), where `row_number() = 1` was estimated at 0.5 % of the
       visits (29 profiles after the date filter): that made it join every profile to every (day, channel)
       cost row in a nested loop (183M comparisons, 13.5 s of a 13.5 s profiles query at 1.2M visits; 0.8 s
       with DISTINCT ON). A join on the per-user minimum is misestimated the same way;
-    - otherwise (SQLite): row_number over each user's visits.
+    - "row_number" (SQLite, portable): row_number over each user's visits.
     """
     if stored:
         t = db.user_first_visits
         stmt = sa.select(t.c.user_id, t.c.first_ts, date_of(t.c.first_ts).label("dt"), t.c.region, t.c.device,
                          t.c.channel)
         return stmt if observation_date is None else stmt.where(t.c.first_ts < next_day_start(observation_date))
+    shape = first_visits_shape(shape)
     v = db.visits
     seen = [] if observation_date is None else [v.c.session_start < next_day_start(observation_date)]
     order = (v.c.session_start, v.c.channel, v.c.device, v.c.region)
-    if dialect_name == "postgresql":
+    if shape == DISTINCT_ON:
         firsts = (
             sa.select(v.c.user_id, v.c.session_start, v.c.region, v.c.device, v.c.channel)
             .where(*seen)
@@ -64,7 +71,7 @@ def first_visits_select(observation_date: _dt.date | None, dialect_name: str | N
             .subquery("first_candidates")
         )
         return _first_visit_row(firsts)
-    if dialect_name == "duckdb":
+    if shape == MIN_INSTANT:
         firsts = (
             sa.select(v.c.user_id, sa.func.min(v.c.session_start).label("first_ts"))
             .where(*seen)
@@ -89,6 +96,16 @@ def first_visits_select(observation_date: _dt.date | None, dialect_name: str | N
         .subquery("first_candidates")
     )
     return _first_visit_row(candidates).where(candidates.c.visit_rank == 1)
+
+
+def first_visits_shape(shape: str | None) -> str:
+    """Return the first-visit query shape `shape` names: a shape of FIRST_VISIT_SHAPES, the shape of the backend
+    of that name (UnsupportedBackendError for an engine with no spec), "row_number" for None."""
+    if shape is None:
+        return ROW_NUMBER
+    if shape in FIRST_VISIT_SHAPES:
+        return shape
+    return backend_spec(shape).first_visits_shape
 
 
 def _first_visit_row(visits: sa.Subquery) -> sa.Select:
@@ -145,7 +162,7 @@ def profiles_select(
     with_payer: bool = True,
     with_cost: bool = True,
     with_paid: bool = False,
-    source: sa.Table | None = None,
+    source: ProfileSource | sa.Table | None = None,
     dialect_name: str | None = None,
     stored: bool = False,
 ) -> sa.Select:
@@ -154,11 +171,13 @@ def profiles_select(
     `filters` selects users by their profile attributes (its dates are NOT applied here: pass
     `dt_from`/`dt_to` to bound the acquisition date). `acquisition_cost` divides the (dt, channel)
     spend by the number of ALL profiles with that dt and channel, whatever the filters.
-    Use it as a subquery: `profiles_select(O, f).subquery("profiles")`. `source`: a table already
-    holding every profile as of O (see `shared_profiles`), read instead of recomputing them.
-    `dialect_name` (`conn.dialect.name`) picks the first-visit query shape its planner runs best; `stored` reads
-    the stored first visits (see `first_visits_select`). `first_visit_options(conn, O)` gives all three.
+    Use it as a subquery: `profiles_select(O, f).subquery("profiles")`. `source`: where the profiles come from
+    on the caller's connection, `profile_source(conn)` (the usual way: it decides all of the below), or a table
+    already holding every profile as of O, read instead of recomputing them. `dialect_name` (a first-visit shape
+    or a backend name, see `first_visits_select`) picks the first-visit query shape; `stored` reads the stored
+    first visits (see `first_visits_select`).
     """
+    source, dialect_name, stored = _resolved(source, observation_date, dialect_name, stored)
     if source is not None:
         wanted = ["user_id", "first_ts", "dt", "week", "month", "region", "device", "channel"]
         wanted += (["payer"] if with_payer else []) + (["acquisition_cost"] if with_cost else [])
@@ -231,19 +250,24 @@ def profiles_select(
     return stmt
 
 
-def filtered_users_select(observation_date: _dt.date, filters: Filters, source: sa.Table | None = None,
-                          dialect_name: str | None = None, stored: bool = False) -> sa.Select | None:
-    """Return a SELECT of user_id of the users selected by the attribute filters, or None when there is none."""
+def filtered_users_select(observation_date: _dt.date, filters: Filters,
+                          source: ProfileSource | sa.Table | None = None, dialect_name: str | None = None,
+                          stored: bool = False) -> sa.Select | None:
+    """Return a SELECT of user_id of the users selected by the attribute filters, or None when there is none
+    (`source`, `dialect_name`, `stored` as in `profiles_select`)."""
     if not filters.has_attribute_filters:
         return None
+    source, dialect_name, stored = _resolved(source, observation_date, dialect_name, stored)
     if source is not None:
         return sa.select(source.c.user_id).where(*attribute_conditions(source.c, filters))
     first = first_visits_select(observation_date, dialect_name, stored=stored).subquery("first_visits")
     return sa.select(first.c.user_id).where(*attribute_conditions(first.c, filters))
 
 
-def profiled_users_select(observation_date: _dt.date, source: sa.Table | None = None, stored: bool = False) -> sa.Select:
+def profiled_users_select(observation_date: _dt.date, source: ProfileSource | sa.Table | None = None,
+                          stored: bool = False) -> sa.Select:
     """Return a SELECT of user_id of every user with a profile as of O (a visit dated <= O)."""
+    source, _, stored = _resolved(source, observation_date, None, stored)
     if source is not None:
         return sa.select(source.c.user_id)
     if stored:
@@ -253,39 +277,108 @@ def profiled_users_select(observation_date: _dt.date, source: sa.Table | None = 
     return sa.select(v.c.user_id).where(v.c.session_start < next_day_start(observation_date)).distinct()
 
 
-# ------------------------------------------------------------------------------------- stored first visits
-
-def first_visit_options(conn, observation_date: _dt.date) -> dict:
-    """Return the keyword arguments `source`, `stored`, `dialect_name` of `profiles_select` and
-    `filtered_users_select` for `conn`: the shared table of a `shared_profiles` block, else the stored first visits
-    when current, else the backend's live query shape."""
-    source = shared_source(conn, observation_date)
-    return {"source": source, "stored": source is None and db.derived_current(conn),
-            "dialect_name": conn.dialect.name}
-
-
-def profiles(conn, filters: Filters):
+def profiles(conn, query):
     """Return the filtered profiles with start <= dt <= min(end, O): PROFILE_COLUMNS, one row per user, by user_id."""
     from metrics.filters import resolve_period
     from metrics.frames import conform, empty_frame, read_frame
+    from metrics.query import as_query
+
+    filters = as_query(query).filters
 
     period = resolve_period(conn, filters)
     if period.is_empty:
         return empty_frame(PROFILE_COLUMNS)
     p = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last,
-                        **first_visit_options(conn, period.observation_date)).subquery("profiles")
+                        source=profile_source(conn)).subquery("profiles")
     frame = read_frame(conn, sa.select(*[p.c[c] for c in PROFILE_COLUMNS]).order_by(p.c.user_id))
     if frame.empty:
         return empty_frame(PROFILE_COLUMNS)
     return conform(frame)
 
 
-# ---------------------------------------------------------------------------------------------- sharing
+# ---------------------------------------------------------------------------------------- profile source
 
-_SHARED_KEY = "metrics.shared_profiles"
+@dataclass(frozen=True)
+class ProfileSource:
+    """Where the profiles on one connection come from, resolved once by `profile_source(conn)` and passed
+    explicitly to the SQL builders (`profiles_select(..., source=src)`, `filtered_users_select`,
+    `profiled_users_select`).
+
+    `spec`: the engine's spec (its first-visit query shape); `stored`: the derived tables are current for the
+    data version, so the first visits are read from `user_first_visits`; `shared`: the temporary tables of the
+    `shared_profiles` block the connection is in (None outside one), which then hold every profile as of O.
+    """
+
+    spec: BackendSpec
+    stored: bool
+    shared: _SharedProfiles | None = None
+
+    def table(self, observation_date: _dt.date) -> sa.Table | None:
+        """Return the shared temporary table of every profile as of O (built on first use), None outside a block."""
+        return None if self.shared is None else self.shared.table(observation_date, self)
+
+
+def _resolved(source: ProfileSource | sa.Table | None, observation_date: _dt.date, shape: str | None,
+              stored: bool) -> tuple[sa.Table | None, str | None, bool]:
+    """Return (table of every profile as of O or None, first-visit shape, stored) for a builder's arguments: from
+    `source` when it is a ProfileSource, else the arguments as given."""
+    if not isinstance(source, ProfileSource):
+        return source, shape, stored
+    table = source.table(observation_date)
+    return table, source.spec.first_visits_shape, table is None and source.stored
+
+
+class _SharedProfiles:
+    """The temporary profile tables of one `shared_profiles` block on one connection (one per O)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.tables: dict[_dt.date, sa.Table] = {}
+        self.source: ProfileSource | None = None  # resolved on the block's first profile_source(conn)
+
+    def table(self, observation_date: _dt.date, source: ProfileSource) -> sa.Table:
+        """Return the temporary table of all profiles as of O, built on first use from `source`'s choices."""
+        if observation_date not in self.tables:
+            name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
+            self.conn.execute(sa.text(source.spec.drop_temp_table_sql(name)))  # a leftover of an interrupted block
+            self.conn.execute(create_table_as(name, profiles_select(
+                observation_date, None, with_paid=True, stored=source.stored,
+                dialect_name=source.spec.first_visits_shape)))
+            self.tables[observation_date] = _shared_table(name)
+        return self.tables[observation_date]
+
+    def drop(self) -> None:
+        """Drop the block's temporary tables (a failed transaction takes them with the connection)."""
+        spec = backend_spec(self.conn)
+        for table in self.tables.values():
+            try:
+                self.conn.execute(sa.text(spec.drop_temp_table_sql(table.name)))  # name from a date
+            except Exception:  # a failed transaction: the temporary table goes with the connection
+                pass
+
+
+# The `shared_profiles` blocks open in the current thread (or task), innermost last. A context variable, not the
+# connection: the block's state lives exactly as long as the `with` statement that made it, is never seen by
+# another thread, and no connection object is written to. Read only by `profile_source`.
+_OPEN_BLOCKS: ContextVar[tuple[_SharedProfiles, ...]] = ContextVar("metrics_shared_profiles", default=())
+
+
+def profile_source(conn) -> ProfileSource:
+    """Return where the profiles on `conn` come from: the shared tables of the `shared_profiles` block `conn` is in,
+    else the stored first visits when they are current, else the live search in the engine's query shape.
+
+    The one place that looks up a block's state. Resolve it once per metric call and pass it to every builder.
+    """
+    for block in _OPEN_BLOCKS.get():
+        if block.conn is conn:
+            if block.source is None:
+                block.source = ProfileSource(backend_spec(conn), stored=db.derived_current(conn), shared=block)
+            return block.source
+    return ProfileSource(backend_spec(conn), stored=db.derived_current(conn))
 
 
 def _shared_table(name: str) -> sa.Table:
+    """Return the Table object of the temporary profile table `name` (all profile columns and `paid`)."""
     return sa.Table(
         name,
         sa.MetaData(),
@@ -304,38 +397,22 @@ def _shared_table(name: str) -> sa.Table:
     )
 
 
-def shared_source(conn, observation_date: _dt.date) -> sa.Table | None:
-    """Return the temporary table of all profiles as of O inside a `shared_profiles` block (built on first use), else None."""
-    state = conn.info.get(_SHARED_KEY)
-    if state is None:
-        return None
-    if observation_date not in state:
-        name = f"metrics_profiles_{observation_date:%Y%m%d}"  # built from a date only: a safe identifier
-        conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, name)))  # a leftover of an interrupted block
-        conn.execute(create_table_as(name, profiles_select(observation_date, None, with_paid=True,
-                                                            stored=db.derived_current(conn),
-                                                            dialect_name=conn.dialect.name)))
-        state[observation_date] = _shared_table(name)
-    return state[observation_date]
-
-
 @contextmanager
 def shared_profiles(conn):
     """Within the block, metric calls on `conn` compute the profiles once per O (a TEMPORARY table) and reuse them.
 
     For a page or an export that computes several metrics on one connection. The tables are
-    dropped on exit; do not change the event tables inside the block (the profiles would be stale).
+    dropped on exit; do not change the event tables inside the block (the profiles would be stale). The block is
+    known to `profile_source(conn)` in the thread (or task) that opened it; nothing is stored on `conn`.
     """
-    if conn.info.get(_SHARED_KEY) is not None:  # nested: the outer block owns the tables
+    if any(block.conn is conn for block in _OPEN_BLOCKS.get()):  # nested: the outer block owns the tables
         yield conn
         return
-    conn.info[_SHARED_KEY] = {}
+    block = _SharedProfiles(conn)
+    _OPEN_BLOCKS.set(_OPEN_BLOCKS.get() + (block,))
     try:
         yield conn
     finally:
-        state = conn.info.pop(_SHARED_KEY, {})
-        for table in state.values():
-            try:
-                conn.execute(sa.text(drop_temp_table_sql(conn.dialect.name, table.name)))  # name from a date
-            except Exception:  # a failed transaction: the temporary table goes with the connection
-                pass
+        # removed by identity (blocks of different connections may close in any order), then its tables dropped
+        _OPEN_BLOCKS.set(tuple(b for b in _OPEN_BLOCKS.get() if b is not block))
+        block.drop()

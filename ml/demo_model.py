@@ -2,10 +2,11 @@
 
 `python app.py` on an empty embedded database generates demo data (dashboard/bootstrap.py) and, so that the
 risk page is not empty on a first look, marks the model work as pending here. `start_background` then runs
-`python -m ml.demo_model` as a separate process: train the churn model (the same code and defaults as
-`python -m dashboard train --seed DEMO_SEED`), score the customers (`score`), and save the RFM clustering
-(`export-segments`, without the CSV). The search uses every core (at most 4) at nice 10, below the web app:
-74 s on the default demo with 2 cores, while the app started (103 s with one core).
+`python -m ml.demo_model` as a separate process, which builds every model of the registry (`ml.registry`) marked
+`demo_build`, in registry order: train it, save it, and score with it when it scores. Today that is the churn
+model (the same code and defaults as `python -m dashboard train --seed DEMO_SEED`, then `score`) and the RFM
+cluster classifier (`export-segments`, without the CSV). The search uses every core (at most 4) at nice 10,
+below the web app: 74 s on the default demo with 2 cores, while the app started (103 s with one core).
 
 State lives next to the database file (`<DUCKDB_PATH>.demo-model.json`, as it describes that database):
 pending -> running (with the step) -> done | failed (with the reason). The risk page reads it to say what is
@@ -70,19 +71,16 @@ def default_n_jobs() -> int:
 
 
 def run(config: Config, n_iter: int | None = None, cv: int = 5, n_jobs: int = 1) -> dict | None:
-    """Train, score and cluster on the embedded database; return the final status (None: another process has it).
+    """Build the registry's demo models on the embedded database; return the final status (None: another process
+    has the lock).
 
     Holds `<DUCKDB_PATH>.demo-model.lock` for the whole run, so a second process returns at once. `n_jobs`:
     parallel fits of the model search (the same model whatever the number).
     """
     from dashboard import db
-    from ml import features, scoring
-    from ml.artifact import save_artifact
-    from ml.commands import train_churn_model
-    from ml.segments import save_segment_model, segments_table
+    from ml import features
+    from ml.registry import REGISTRY, TrainOptions
     from sklearn.exceptions import ConvergenceWarning
-
-    from ml.selection import DEFAULT_N_ITER
 
     model_dir = Path(config.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -99,47 +97,52 @@ def run(config: Config, n_iter: int | None = None, cv: int = 5, n_jobs: int = 1)
             return status  # done or failed meanwhile, or never asked for
         started = time.monotonic()
         since = _now()
-        step = "train"
+        specs = REGISTRY.demo_models()
+        step = specs[0].demo_step if specs else "train"
+        built: list[str] = []
+        scored_by: dict[str, tuple] = {}  # model name -> (artifact, rows scored)
         try:
-            write_status("running", step=step, started=since)
-            # The random search tries settings that do not converge (e.g. unscaled logistic regression);
-            # the train command prints those warnings, here they are counted in one log line. The search's
-            # worker processes (n_jobs > 1) cannot hand theirs back, and would print each one with the
-            # solver's full message: they ignore them (scikit-learn passes the filters on to its workers).
-            with (db.one_off_connection(config.database_url, read_only=True) as conn,
-                  warnings.catch_warnings(record=True) as caught):
-                warnings.simplefilter("always")
-                if n_jobs > 1:
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                artifact = train_churn_model(conn, seed=config.demo_seed, n_iter=n_iter or DEFAULT_N_ITER,
-                                             cv=cv, n_jobs=n_jobs, log=lambda message: log.info("%s", message))
-            if caught:
-                counts = Counter(w.category.__name__ for w in caught)
-                log.info("warnings during the model search: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
-            save_artifact(artifact, model_dir)
-            step = "score"
-            write_status("running", step=step, started=since)
-            writer = db.make_engine(config.database_url)
-            try:
-                with writer.connect() as conn:
-                    as_of = features.data_date_range(conn)[1]
-                scored = scoring.score(writer, as_of, artifact)
-            finally:
-                writer.dispose()
-            step = "segments"
-            write_status("running", step=step, started=since)
             with db.one_off_connection(config.database_url, read_only=True) as conn:
-                table, result = segments_table(conn, as_of, seed=config.demo_seed)
-            if result is not None and result.classifier is not None:
-                save_segment_model(result, model_dir, as_of)
+                as_of = features.data_date_range(conn)[1]  # the last data date: scoring and observation date
+            for spec in specs:  # every registered model the demo build makes, in registry order
+                step = spec.demo_step
+                write_status("running", step=step, started=since)
+                options = TrainOptions(seed=config.demo_seed, as_of=as_of, n_iter=n_iter, cv=cv, n_jobs=n_jobs,
+                                       log=lambda message: log.info("%s", message))
+                # A model search tries settings that do not converge (e.g. unscaled logistic regression);
+                # the train command prints those warnings, here they are counted in one log line. The search's
+                # worker processes (n_jobs > 1) cannot hand theirs back, and would print each one with the
+                # solver's full message: they ignore them (scikit-learn passes the filters on to its workers).
+                with (db.one_off_connection(config.database_url, read_only=True) as conn,
+                      warnings.catch_warnings(record=True) as caught):
+                    warnings.simplefilter("always")
+                    if n_jobs > 1:
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                    artifact = spec.train(conn, options)
+                if caught:
+                    counts = Counter(w.category.__name__ for w in caught)
+                    log.info("warnings while training the %s model: %s", spec.name,
+                             ", ".join(f"{n} {k}" for k, n in counts.items()))
+                spec.save(artifact, model_dir)
+                built.append(spec.describe(artifact))
+                if spec.score is not None:
+                    step = "score"
+                    write_status("running", step=step, started=since)
+                    writer = db.make_engine(config.database_url)
+                    try:
+                        scored_by[spec.name] = (artifact, spec.score(writer, as_of, artifact))
+                    finally:
+                        writer.dispose()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is retried silently
             log.exception("The demo model failed at step %s; build it by hand: %s", step, MANUAL)
             return write_status("failed", step=step, started=since, error=f"{type(exc).__name__}: {exc}")
         seconds = round(time.monotonic() - started, 1)
-        log.warning("Demo model ready in %.1fs: model %s, %s customers scored as of %s, %s customers clustered.",
-                    seconds, artifact.version, f"{scored:,}", as_of, f"{len(table):,}")
-        return write_status("done", started=since, seconds=seconds, model_version=artifact.version,
-                            scored=scored, as_of=as_of.isoformat())
+        log.warning("Demo model ready in %.1fs as of %s: %s.", seconds, as_of, "; ".join(built))
+        # the status names the (first) scoring model: the one whose scores the risk page shows
+        scored_artifact, scored = next(iter(scored_by.values()), (None, 0))
+        return write_status("done", started=since, seconds=seconds,
+                            model_version=getattr(scored_artifact, "version", None), scored=scored,
+                            as_of=as_of.isoformat() if as_of else None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dashboard.config import default_duckdb_path
+from ml.registry import REGISTRY
 
 log = logging.getLogger("ml.demo_model")
 
 STATUS_SUFFIX = ".demo-model.json"
 LOCK_SUFFIX = ".demo-model.lock"
 ACTIVE = ("pending", "running")
-MANUAL = ("python -m dashboard train && python -m dashboard score && "
-          "python -m dashboard export-segments --out segments.csv")
+# The commands that build by hand what the demo build makes: each demo model's, in the registry's order.
+MANUAL = " && ".join(spec.how_to_train for spec in REGISTRY.demo_models())
 
 
 def _now() -> str:

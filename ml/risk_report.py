@@ -96,10 +96,10 @@ def customer_risk_table(conn: Connection, filters: metrics.Filters) -> pd.DataFr
     query = sa.select(scores.c.user_id, scores.c.probability, scores.c.risk_band, scores.c.reason_1,
                       scores.c.reason_2, scores.c.reason_3, scores.c.value_at_risk).where(scores.c.as_of == as_of)
     if filters.has_attribute_filters:
-        from metrics.profiles import filtered_users_select, first_visit_options
+        from metrics.profiles import filtered_users_select, profile_source
 
         query = query.where(scores.c.user_id.in_(filtered_users_select(as_of, filters,
-                                                                       **first_visit_options(conn, as_of))))
+                                                                       source=profile_source(conn))))
     rows = pd.DataFrame(conn.execute(query).all(),
                         columns=["user_id", "probability", "risk_band", "reason_1", "reason_2", "reason_3",
                                  "value_at_risk"])

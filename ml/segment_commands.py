@@ -1,4 +1,5 @@
-"""`export-segments`: one row per customer with RFM values, scores, segment and cluster."""
+"""`export-segments`: one row per customer with RFM values, scores, segment and cluster; trains and saves the
+cluster classifier (the registry's `clusters` model)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from dashboard import db
 from dashboard.config import Config
 from dashboard.errors import BadInput
+from ml.registry import CLUSTERS, REGISTRY, TrainOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,27 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def table_observation_date(url: str | None):
-    """Return the date of the last order (the default observation date)."""
-    import sqlalchemy as sa
-
-    engine = db.make_engine(url, read_only=db.resolve_url(url).startswith("duckdb:"))
-    try:
-        with engine.connect() as conn:
-            last = conn.execute(sa.select(sa.func.max(db.orders.c.event_dt))).scalar_one()
-    finally:
-        engine.dispose()
-    import pandas as pd
-
-    return pd.Timestamp(last).date()
-
-
 def run(args: argparse.Namespace) -> int:
     """Compute and write the segments file; print the segment and cluster summary."""
     import datetime as dt
 
-    from ml.segments import segments_table
-
+    spec = REGISTRY.get(CLUSTERS)
     observation = None
     if args.observation_date:
         try:
@@ -58,16 +44,14 @@ def run(args: argparse.Namespace) -> int:
         with engine.connect() as conn:
             if not db.schema_exists(conn):
                 raise BadInput("the database has no tables yet: import orders first (python -m dashboard import --orders F)")
-            table, result = segments_table(conn, observation, seed=args.seed)
+            fit = spec.train(conn, TrainOptions(seed=args.seed, as_of=observation))
     finally:
         engine.dispose()
+    table, result = fit.table, fit.result
     if table.empty:
         raise BadInput("no customer has an order up to the observation date")
-    if result is not None and result.classifier is not None:
-        from ml.segments import save_segment_model
-
-        as_of = observation or table_observation_date(url)
-        saved = save_segment_model(result, Config.from_env().model_dir, as_of)
+    saved = spec.save(fit, Config.from_env().model_dir)
+    if saved is not None:
         print(f"cluster classifier saved to {saved} (used by POST /api/v1/segments/predict)", file=sys.stderr)
     from dashboard.spreadsheet_safety import neutralise_frame
 

@@ -75,9 +75,9 @@ def rfm_aggregates(conn: Connection, observation_date: _dt.date | None = None, f
         .group_by(orders.c.user_id)
     )
     if filters is not None and filters.has_attribute_filters:
-        from metrics.profiles import filtered_users_select, first_visit_options
+        from metrics.profiles import filtered_users_select, profile_source
 
-        selected = filtered_users_select(observation_date, filters, **first_visit_options(conn, observation_date))
+        selected = filtered_users_select(observation_date, filters, source=profile_source(conn))
         if selected is not None:
             query = query.where(orders.c.user_id.in_(selected))
     frame = pd.DataFrame(conn.execute(query).all(), columns=["user_id", "last_order", "frequency", "monetary"])

@@ -38,6 +38,8 @@ LAYER_OF = {
     "dashboard.config": "storage",
     "dashboard.errors": "storage",
     "dashboard.db": "storage",
+    "dashboard.backends": "storage",  # the registry of the engines' specs
+    "dashboard.backends.*": "storage",  # one BackendSpec per engine (DuckDB, PostgreSQL, SQLite)
     "dashboard.interrupts": "storage",
     "dashboard.spreadsheet_safety": "storage",
     # metrics: pure SQL reads of the metric contract (and the derived tables' SQL)

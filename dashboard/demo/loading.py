@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
 from dashboard import db, interrupts
+from dashboard.backends import backend_spec
 from dashboard.demo.generation import DEFAULT_DAYS, DEFAULT_END_DATE, DEFAULT_SEED, DEFAULT_USERS, generate
 from dashboard.errors import BadInput
 from metrics.derived import store_derived_tables
@@ -70,7 +71,7 @@ def load_frames(
             tracked.finish()
             interrupts.raise_if_requested()  # a Ctrl-C a library swallowed still rolls the load back
             bar.set_postfix_str("commit")
-        if db.backend_name(engine) == "postgresql":
+        if backend_spec(engine).refreshes_statistics:
             bar.set_postfix_str("VACUUM ANALYZE")
             db.refresh_statistics(engine)
     return counts

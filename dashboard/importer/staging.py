@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
+from dashboard.backends import backend_spec
 from dashboard.importer.reading import csv_chunks, csv_headers, open_checked, map_columns
 from dashboard.importer.report import FileReport
 from dashboard.importer.transactions import read_transactions, orders_from_transactions
@@ -19,7 +20,6 @@ from dashboard.importer.validation import validate_chunk
 
 log = logging.getLogger(__name__)
 
-SQLITE_SLICE_ROWS = 100_000
 REJECTS_SUFFIX = ".rejects.csv"
 
 
@@ -50,9 +50,10 @@ def move_new_rows(conn: Connection, staging: sa.Table, table: sa.Table) -> int:
 def load_staging(conn: Connection, staging: sa.Table, frame: pd.DataFrame) -> int:
     """Append `frame` to a staging table with db.bulk_insert; return the row count.
 
-    SQLite loads through executemany of Python records, so its frames go in slices to bound memory.
+    An engine whose spec loads through Python records (SQLite: executemany) takes its frames in slices of its
+    `bulk_slice_rows`, to bound memory; the others take the frame whole.
     """
-    step = SQLITE_SLICE_ROWS if db.backend_name(conn) == "sqlite" else max(len(frame), 1)
+    step = backend_spec(conn).bulk_slice_rows or max(len(frame), 1)
     slices = (frame.iloc[begin:begin + step] for begin in range(0, len(frame), step))
     return sum(db.bulk_insert(conn, staging, part) for part in slices)
 

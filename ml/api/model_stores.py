@@ -1,5 +1,6 @@
 """The models the REST API answers with: the latest churn artifact and the saved cluster classifier, each loaded
-once and reloaded only when its file changes, and the functions that score validated requests with them.
+once and reloaded only when its file changes, and the functions that score validated requests with them. Both
+stores find and load their files through the model's spec in the registry (`ml.registry`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ml.api.schemas import ApiProblem, ScoreResult, SegmentRequest, SegmentResult, feature_request_model
+from ml.registry import CHURN, CLUSTERS, REGISTRY
 from ml.risk_bands import risk_band_of
 
 log = logging.getLogger(__name__)
@@ -30,16 +32,7 @@ class ModelStore:
 
     def latest_path(self) -> Path | None:
         """Return the joblib file of the newest model (the directory's `latest` pointer), or None."""
-        try:
-            from ml.artifact import resolve_model_path
-        except ImportError as exc:
-            raise ApiProblem(503, "no_model", f"model: the model package is not available ({exc})") from None
-        if not self.model_dir.is_dir():
-            return None
-        try:
-            return resolve_model_path(self.model_dir)
-        except FileNotFoundError:
-            return None
+        return REGISTRY.get(CHURN).latest_file(self.model_dir)
 
     def get(self) -> tuple[Any, type[BaseModel]]:
         """Return (artifact, request model of its features); raise a 503 problem when there is no model."""
@@ -51,10 +44,8 @@ class ModelStore:
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         with self._lock:
             if key != self._key:
-                from ml.artifact import load_artifact
-
                 try:
-                    artifact = load_artifact(path)
+                    artifact = REGISTRY.get(CHURN).load(path)
                 except Exception as exc:  # a damaged or incompatible file: say so, keep serving the rest
                     log.exception("could not load churn model %s", path)
                     raise ApiProblem(503, "no_model", f"model: could not load {path.name} "
@@ -78,10 +69,11 @@ class SegmentModelStore:
 
     def get(self) -> Any:
         """Return the SegmentModel; raise a 503 problem when none was saved or it cannot be loaded."""
-        from ml.segments import SEGMENT_MODEL_NAME, load_segment_model
-
-        path = self.model_dir / SEGMENT_MODEL_NAME
+        spec = REGISTRY.get(CLUSTERS)
+        path = spec.latest_file(self.model_dir)
         try:
+            if path is None:
+                raise FileNotFoundError(self.model_dir)
             stat = path.stat()
         except OSError:
             raise ApiProblem(503, "no_model", f"no segment model yet (none in {self.model_dir}): run "
@@ -90,7 +82,7 @@ class SegmentModelStore:
         with self._lock:
             if key != self._key:
                 try:
-                    model = load_segment_model(self.model_dir)
+                    model = spec.load(self.model_dir)
                 except Exception as exc:  # damaged or incompatible file
                     log.exception("could not load segment model %s", path)
                     raise ApiProblem(503, "no_model", f"model: could not load {path.name} "

@@ -18,9 +18,10 @@ from pydantic.json_schema import models_json_schema
 from ml.api.schemas import API_PREFIX, API_VERSION, MAX_BATCH, ApiError
 
 TITLE = "Marketing analytics: churn-risk API"
-DESCRIPTION = ("Read churn scores and score customers with the latest trained model. "
+DESCRIPTION = ("Read churn scores and score customers with the latest trained model; list the registered models "
+               "and read their cards. "
                "Errors are JSON {error, message, errors[]}; the message names the field.")
-ERROR_DESCRIPTIONS = {400: "Bad input: the message names the field", 404: "Unknown customer or path",
+ERROR_DESCRIPTIONS = {400: "Bad input: the message names the field", 404: "Unknown customer, model or path",
                       405: "Method not allowed", 413: "Body too large", 415: "Body is not JSON",
                       503: "No scores / no model / database unavailable"}
 _RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")  # Flask's <converter:name> -> OpenAPI's {name}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,21 +27,25 @@ from ml.api.model_stores import ModelStore, SegmentModelStore, predict_segments,
 from ml.api.openapi import Answer, ApiRoute, JsonBody, PathParam, openapi_document
 from ml.api.risk_reads import customer_risk, risk_page
 from ml.api.schemas import (
-    API_PREFIX, EXAMPLE_RISK, MAX_BATCH, MAX_BODY_BYTES, MAX_ID_LENGTH, ApiProblem, CustomerPath, CustomerRisk,
-    RiskListQuery, RiskPage, ScoreBatchResult, ScoreResult, SegmentBatchResult, SegmentRequest, SegmentResult,
-    bad_input, feature_request_model, problem_response,
+    API_PREFIX, EXAMPLE_MODEL, EXAMPLE_RISK, MAX_BATCH, MAX_BODY_BYTES, MAX_ID_LENGTH, MODEL_NAME_PATTERN, ApiProblem,
+    CustomerPath, CustomerRisk, ModelInfo, ModelList, ModelPath, RiskListQuery, RiskPage, ScoreBatchResult,
+    ScoreResult, SegmentBatchResult, SegmentRequest, SegmentResult, bad_input, feature_request_model,
+    problem_response,
 )
+from ml.registry import REGISTRY, ModelRegistry, ModelSpec
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ApiState:
-    """What the route handlers read: the app context (engine, model directory) and the two model stores."""
+    """What the route handlers read: the app context (engine, model directory), the stores of the two served
+    models, and the model registry (the generic /models routes list and describe every registered model)."""
 
     ctx: AppContext
     models: ModelStore
     segment_models: SegmentModelStore
+    registry: ModelRegistry = REGISTRY
 
 
 # --- handlers -----------------------------------------------------------------------------------------
@@ -102,6 +107,64 @@ def segments_predict_route(api: ApiState) -> Response:
     return jsonify(SegmentBatchResult(items=results, count=len(results)).model_dump(mode="json"))
 
 
+def _model_info(api: ApiState, spec: ModelSpec) -> ModelInfo:
+    """Return the API view of one registered model: its spec and its newest saved artifact (file name only)."""
+    saved = spec.latest_file(api.ctx.config.model_dir)
+    return ModelInfo(name=spec.name, title=spec.title, trained=saved is not None,
+                     artifact=saved.name if saved is not None else None,
+                     table=spec.table.name if spec.table is not None else None,
+                     commands=list(spec.commands), operations=list(spec.api_operations))
+
+
+def _registered_spec(api: ApiState, name: str) -> ModelSpec:
+    """Return the spec of model `name`; raise a 400 (bad name) or 404 (not registered) problem."""
+    try:
+        ModelPath(name=name)
+    except ValidationError as exc:
+        raise bad_input(exc) from None
+    if name not in api.registry:
+        raise ApiProblem(404, "not_found", f"name: no model named {name!r}; registered: "
+                                           f"{', '.join(api.registry.names())}",
+                         [{"field": "name", "message": "unknown model"}])
+    return api.registry.get(name)
+
+
+def models_route(api: ApiState) -> Response:
+    """Return every registered model with whether a trained artifact is saved."""
+    items = [_model_info(api, spec) for spec in api.registry]
+    return jsonify(ModelList(items=items, count=len(items)).model_dump(mode="json"))
+
+
+def model_route(api: ApiState, name: str) -> Response:
+    """Return one registered model with whether a trained artifact is saved (404 when not registered)."""
+    return jsonify(_model_info(api, _registered_spec(api, name)).model_dump(mode="json"))
+
+
+def model_card_route(api: ApiState, name: str) -> Response:
+    """Return the card of the model's newest saved artifact (404 unknown model, 503 not trained yet)."""
+    spec = _registered_spec(api, name)
+    try:
+        card = spec.read_card(api.ctx.config.model_dir)
+    except Exception as exc:  # a damaged or incompatible file: say so, keep serving the rest
+        log.exception("could not read the card of model %s", name)
+        raise ApiProblem(503, "no_model", f"model: could not read the card of {name} ({type(exc).__name__}); "
+                                          f"train it again: {spec.how_to_train}") from None
+    if card is None:
+        raise ApiProblem(503, "no_model", f"model: {name} is not trained yet; train it with `{spec.how_to_train}`")
+    return Response(json.dumps(_json_safe(card), allow_nan=False, default=str), mimetype="application/json")
+
+
+def _json_safe(value: Any) -> Any:
+    """Return `value` with every non-finite float (NaN, Infinity: cards may hold them) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def openapi_route(api: ApiState) -> Response:
     """Return the OpenAPI document."""
     return jsonify(served_openapi_document(api.models))
@@ -148,6 +211,20 @@ ROUTES: tuple[ApiRoute, ...] = (
              body=JsonBody(SegmentRequest, {"user_id": "c-42", "recency_days": 12, "frequency": 3, "monetary": 250.0}),
              curl=f"{_POST_JSON} -d '{{\"recency_days\": 12, \"frequency\": 3, \"monetary\": 250.0}}' "
                   f"{API_PREFIX}/segments/predict"),
+    ApiRoute("GET", "/models", "listModels", "Every registered model, and whether a trained artifact is saved",
+             models_route, Answer("The registered models, in registry order", ModelList),
+             curl=f"curl {API_PREFIX}/models"),
+    ApiRoute("GET", "/models/<name>", "getModel", "One registered model", model_route,
+             Answer("The model and whether it is trained", ModelInfo, example=EXAMPLE_MODEL), errors=(400, 404),
+             path_params=(PathParam("name", "A registered model's name (see /models)",
+                                    {"type": "string", "pattern": MODEL_NAME_PATTERN}),),
+             curl=f"curl {API_PREFIX}/models/churn"),
+    ApiRoute("GET", "/models/<name>/card", "getModelCard", "The card of a model's newest saved artifact",
+             model_card_route, Answer("The model card (its fields depend on the model)", {"type": "object"}),
+             errors=(400, 404, 503),
+             path_params=(PathParam("name", "A registered model's name (see /models)",
+                                    {"type": "string", "pattern": MODEL_NAME_PATTERN}),),
+             curl=f"curl {API_PREFIX}/models/churn/card"),
     ApiRoute("GET", "/openapi.json", "openapi", "This document", openapi_route,
              Answer("OpenAPI 3.1 JSON", {"type": "object"})),
     ApiRoute("GET", "/docs", "docs", "Human-readable API documentation", docs_route,

@@ -130,6 +130,39 @@ class SegmentBatchResult(BaseModel):
     count: int
 
 
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+
+
+class ModelPath(BaseModel):
+    """Path parameter of GET /api/v1/models/{name} and /models/{name}/card."""
+
+    name: Annotated[str, Field(pattern=MODEL_NAME_PATTERN, description="A registered model's name")]
+
+
+class ModelInfo(BaseModel):
+    """One registered model (ml/registry.py) and whether a trained artifact is saved."""
+
+    name: str
+    title: str
+    trained: bool = Field(description="True when a trained artifact is saved in the model directory")
+    artifact: str | None = Field(description="File name of the newest saved artifact; null when not trained")
+    table: str | None = Field(description="The table its scores are written to; null when it stores none")
+    commands: list[str] = Field(description="The CLI commands that train or score it")
+    operations: list[str] = Field(description="operationIds of its own routes in this API")
+
+
+class ModelList(BaseModel):
+    """The answer of GET /api/v1/models: every registered model, in registry order."""
+
+    items: list[ModelInfo]
+    count: int
+
+
+EXAMPLE_MODEL = {"name": "churn", "title": "Churn risk (activity decline)", "trained": True,
+                 "artifact": "churn-20261101T120000Z.joblib", "table": "churn_scores", "commands": ["train", "score"],
+                 "operations": ["getCustomerRisk", "listRisk", "scoreChurn"]}
+
+
 class ErrorItem(BaseModel):
     """One problem with the request."""
 

@@ -29,7 +29,7 @@ import requests
 from dashboard import db
 from dashboard.demo import write_demo
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLIENT_TIMEOUT = 5.0  # seconds a probe or an API client waits for an answer
 CALLBACK_TIMEOUT = 30.0  # a chart computed from scratch on the small demo takes well under this
 DOWN_TEXT = "The database is not answering"

@@ -1,4 +1,4 @@
-"""The pandas reference (tests/reference.py) shown right on hand-computed data, then the SQL layer
+"""The pandas reference (tests/metrics/reference.py) shown right on hand-computed data, then the SQL layer
 (metrics/) compared with it on DuckDB, SQLite and PostgreSQL over many parameter combinations.
 
 Hand example (`metric_data.tiny_data()`), observation date O = 2026-03-05:
@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard import db
-from tests import metric_data
-from tests import reference as ref
+from tests.metrics import metric_data
+from tests.metrics import reference as ref
 from tests.conftest import BACKENDS, make_database_url
 
 D = pd.Timestamp

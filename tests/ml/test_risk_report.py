@@ -18,9 +18,9 @@ from dashboard import db, demo
 from dashboard.config import Config
 from ml import risk_report
 from ml.segments import rfm_table
-from tests.browser_wait import open_risk_page, wait_until_idle
+from tests.browser.browser_wait import open_risk_page, wait_until_idle
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 SCORES = sa.Table(
     "churn_scores", sa.MetaData(),
@@ -181,7 +181,7 @@ def scored_app(url: str):
 
 def test_rsk007_page_callbacks_as_functions(scored_demo):
     from callbacks import risk as risk_callbacks
-    from callbacks.filters import chart_frame
+    from callbacks.charts import chart_frame
     from layouts.filters import FilterState
 
     ctx, period, customers, stored = scored_app(scored_demo)
@@ -270,7 +270,7 @@ def test_rsk009_status_notice_only_without_scores(scored_demo, database_url):
 def test_rsk010_orders_only_data_gets_segments_dates_and_a_plain_note(tmp_path):
     from callbacks.filters import sync_filters_and_url
     from callbacks.risk import clusters_body, segments_frame
-    from callbacks.filters import chart_frame
+    from callbacks.charts import chart_frame
     from layouts.filters import FilterState
 
     url = f"duckdb:///{tmp_path / 'orders_only.duckdb'}"
@@ -330,7 +330,7 @@ def test_rsk013_target_profile_reads_the_customer_table_once_and_matches_a_hand_
     """The page's target profile = risk_report.target_profile; a cold page builds the customer table once
     (profile, matrix and distribution share it); Cohen's d of one feature recomputed in pandas."""
     from callbacks import risk as risk_callbacks
-    from callbacks.filters import chart_frame
+    from callbacks.charts import chart_frame
     from layouts.filters import FilterState
     from ml.features import build_snapshot
 
@@ -395,12 +395,12 @@ def test_rsk014_reasons_figure_wraps_long_reasons_and_hovers_them_whole():
 def test_rsk015_empty_score_charts_say_why(scored_demo, tmp_path):
     """An empty score-based chart names its cause: no scoring run on or before the observation date ("No churn
     scores yet", pointing at the page notice; not the filters), or filters that select no scored customer."""
-    from callbacks.filters import registered_charts
+    from callbacks.charts import chart_content, registered_charts
     from layouts.filters import FilterState
     from layouts.risk import SEGMENT_ORDER
 
     def text(ctx, name, stored, params=None):
-        return str(registered_charts(ctx)[name].body(ctx, stored, params or {}))
+        return str(chart_content(ctx, registered_charts(ctx)[name], stored, params or {}))
 
     ctx, period, customers, stored = scored_app(scored_demo)
     counts = customers.groupby(["risk_band", "segment"]).size()

@@ -20,7 +20,7 @@ from dashboard.bootstrap import ensure_demo_data
 from dashboard.config import Config
 from callbacks.routing import render_page
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _one_visit():

@@ -20,7 +20,7 @@ from dashboard.context import AppContext
 from ml import demo_model, scoring
 from ml.segments import load_segment_model
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SMALL = dict(n_iter="1", cv="3")  # a small search: the production run uses the train command's defaults
 
 
@@ -201,7 +201,7 @@ def test_dmo007_risk_page_reloads_itself_when_the_build_ends(dash_duo, embedded)
         dash_duo.wait_for_contains_text("#risk-demo-model", "being built in the background", timeout=30)
         dash_duo.driver.execute_script("window.beforeReload = true;")  # gone after a reload
         # the scores come from another process, as from the build's (DuckDB: one configuration per process)
-        subprocess.run([sys.executable, "-c", "from tests.test_demo_model import write_random_scores as w; w()"],
+        subprocess.run([sys.executable, "-c", "from tests.ml.test_demo_model import write_random_scores as w; w()"],
                        cwd=REPO, env=dict(os.environ), check=True, timeout=120)
         as_of = dt.date(2026, 10, 31)
         demo_model.write_status("done", model_version="test", as_of=as_of.isoformat())

@@ -22,10 +22,8 @@ from dashboard import db
 from dashboard.cache import ENTRY_OVERHEAD_BYTES, ByteBudgetCache, get_metric_cache
 from dashboard.config import Config
 from callbacks.request_guards import MAX_CALLBACK_BODY_BYTES, declared_outputs
-from layouts.cohorts import CohortIds
 from layouts.filters import DataBounds, MAX_HORIZON, parse_query, state_from_store
-from layouts.ids import FilterIds, OverviewIds, chart_body_id
-from layouts.marketing import MarketingIds
+from layouts.ids import CohortIds, FilterIds, MarketingIds, OverviewIds, chart_body_id
 
 UPDATE = "/_dash-update-component"
 MAX_RESPONSE_BYTES = 3_000_000

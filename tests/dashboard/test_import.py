@@ -21,7 +21,7 @@ GOOD_VISIT = "1,France,Mac,organic,2026-03-01 10:00:00,2026-03-01 10:05:00"
 GOOD_ORDER = "1,2026-03-01 10:01:00,4.99"
 GOOD_COST = "2026-03-01,FaceBoom,12.5"
 # The real data set lies in shared/ beside the repository (never copied into it).
-RETAIL_PARQUET = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
+RETAIL_PARQUET = Path(__file__).resolve().parents[3] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 
 
 def write_csv(tmp_path: Path, name: str, *lines: str) -> Path:

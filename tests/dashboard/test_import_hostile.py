@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from dashboard import db, importer
 from dashboard.errors import BadInput
-from tests.test_import import (COSTS_HEADER, GOOD_COST, GOOD_ORDER, GOOD_VISIT, ORDERS_HEADER, VISITS_HEADER,
+from tests.dashboard.test_import import (COSTS_HEADER, GOOD_COST, GOOD_ORDER, GOOD_VISIT, ORDERS_HEADER, VISITS_HEADER,
                                read_rejects, run_cli, state, stored, write_csv)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEADERS = {"visits": VISITS_HEADER, "orders": ORDERS_HEADER, "costs": COSTS_HEADER}
 GOOD = {"visits": GOOD_VISIT, "orders": GOOD_ORDER, "costs": GOOD_COST}
 SECOND = {"visits": "2,Germany,PC,FaceBoom,2026-03-02 10:00:00,2026-03-02 10:30:00",

@@ -20,9 +20,9 @@ import metrics
 from app import create_app
 from dashboard import db
 from dashboard.config import Config
-from layouts.shell import available_pages
+from callbacks.pages import available_pages
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WIDTH, HEIGHT = 1440, 900
 
 pytestmark = pytest.mark.browser
@@ -214,7 +214,7 @@ def test_uib006_a_page_layout_arriving_after_the_filters_still_fills_every_chart
     """The page layout (routing callback) is held back 1.5 s, so it arrives after the filter state is set: every
     chart of every page with page controls is still filled, each chart's callback running once. Before the fix
     (callbacks/filters.py, `resend`) these pages stayed empty: the flaky timeouts of test_uib001/test_rsk008."""
-    import callbacks.filters as chart_callbacks
+    import callbacks.charts as chart_callbacks
     import callbacks.routing as routing
 
     render_page, chart_body = routing.render_page, chart_callbacks.chart_body

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.reference import Data
+from tests.metrics.reference import Data
 
 FIRST_DAY = pd.Timestamp("2026-03-04")  # a Wednesday: the first ISO week is cut by the period
 DAYS = 78                               # last acquisition day 2026-05-20

@@ -29,9 +29,9 @@ import metrics
 from dashboard import cli, db
 from dashboard.spreadsheet_safety import FORMULA_START_PATTERN, is_formula_like, neutralise_cell, neutralise_frame
 from tests.conftest import make_database_url
-from tests.browser_wait import open_risk_page, wait_until_idle
+from tests.browser.browser_wait import open_risk_page, wait_until_idle
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 # one payload per trigger character: the trigger, then a sum
 TRIGGER_PAYLOADS = {f"{t}2+5": f"'{t}2+5" for t in ("=", "+", "-", "@", "\t", "\r")}
@@ -252,23 +252,23 @@ def page_param_choices() -> dict[str, list[str]]:
 def chart_downloads(ctx, stored):
     """Yield (chart name, params, shown frame, downloaded CSV text) for every chart with a CSV button, each page
     parameter taking each of its values in turn."""
-    from callbacks.filters import chart_csv, chart_frame, registered_charts
+    from callbacks.charts import chart_csv, chart_frame, registered_charts
 
     choices = page_param_choices()
     for spec in registered_charts(ctx).values():
         variants = [{}] + [{name: value} for name in spec.params for value in choices.get(name, [])]
         for params in variants:
-            frame = chart_frame(ctx, spec.frame_fn, stored, params)
+            frame = chart_frame(ctx, spec.frame, stored, params)
             if frame is None or frame.empty:
                 continue
-            download = chart_csv(ctx, spec.name, spec.frame_fn, stored, params)
+            download = chart_csv(ctx, spec.name, spec.frame, stored, params)
             text = base64.b64decode(download["content"]).decode() if download["base64"] else download["content"]
             yield spec.name, params, frame, text
 
 
 def test_xsf010_every_chart_csv_writes_payloads_as_text_and_everything_else_unchanged(payload_app):
     ctx, stored = payload_app
-    from callbacks.filters import registered_charts
+    from callbacks.charts import registered_charts
 
     registered = set(registered_charts(ctx))
     customers = "risk-customers"  # its CSV is the grid's own export in the browser (test_xsf040)

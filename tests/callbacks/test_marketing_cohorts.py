@@ -10,7 +10,8 @@ import pytest
 
 from layouts import cohorts as C
 from layouts import marketing as M
-from layouts.marketing import MarketingIds
+from layouts.ids import MarketingIds
+from metrics.kpis import rolling_roi_by_date
 
 
 def _d(text: str) -> pd.Timestamp:
@@ -115,7 +116,7 @@ def _roi_frame(rows: list[tuple]) -> pd.DataFrame:
 def test_mkc006_roi_by_date_is_rolling_revenue_over_rolling_cost():
     roi = _roi_frame([("A", "2026-05-01", 2, 1.0, 0.5), ("A", "2026-05-03", 1, 3.0, 2.0),
                       ("B", "2026-05-10", 4, 0.5, 1.5)])
-    table = M.roi_by_date_table(roi, "channel", horizon=3)
+    table = rolling_roi_by_date(roi, "channel", horizon=3)
     a = table[table["group"] == "A"].set_index("dt")
     # window of 7 calendar days ending at the date; A: revenue 1.0 / cost 2.0 on 05-01, 6.0 / 3.0 on 05-03
     assert a.loc[_d("2026-05-01"), "roi_7d"] == pytest.approx(0.5)
@@ -168,7 +169,7 @@ def test_mkc008_payback_table_says_never_within_h_days():
 def test_mkc009_empty_frames_give_empty_tables_without_errors():
     empty_spend = _daily_spend().iloc[0:0]
     assert M.spend_over_time_table(empty_spend).empty and M.spend_share_table(empty_spend).empty
-    assert M.roi_by_date_table(_roi_frame([]).reindex(columns=["channel", "dt", "cohort_size", "cac", "lifetime",
+    assert rolling_roi_by_date(_roi_frame([]).reindex(columns=["channel", "dt", "cohort_size", "cac", "lifetime",
                                                                 "value"]), "channel", 3).empty
     assert len(M.spend_over_time_figure(M.spend_over_time_table(empty_spend)).data) == 0
 
@@ -231,7 +232,7 @@ import metrics  # noqa: E402
 from app import create_app  # noqa: E402
 from callbacks import cohorts as CC  # noqa: E402
 from callbacks import marketing as CM  # noqa: E402
-from callbacks.filters import chart_body, chart_csv, chart_frame  # noqa: E402
+from callbacks.charts import chart_body, chart_csv, chart_frame  # noqa: E402
 from dashboard.config import Config  # noqa: E402
 from layouts.filters import FilterState  # noqa: E402
 
@@ -260,7 +261,8 @@ def _filters(store: dict) -> metrics.Filters:
 
 
 def test_mkc020_every_marketing_chart_renders_from_demo_data(demo_ctx, default_store):
-    for name, frame_fn, view_fn, params, _ in CM.CHARTS:
+    for chart in CM.CHARTS:
+        name, frame_fn, view_fn = chart.name, chart.frame, chart.view
         frame = chart_frame(demo_ctx, frame_fn, default_store, {"breakdown": "channel"})
         assert len(frame) > 0, name
         body = chart_body(demo_ctx, name, frame_fn, view_fn, default_store, {"breakdown": "channel"})
@@ -289,7 +291,7 @@ def test_mkc022_rolling_roi_over_the_whole_period_equals_roi_of_the_channel(demo
     with demo_ctx.engine.connect() as conn:
         by_day = metrics.roi(conn, filters, horizon=14, dimensions=("channel", "dt"))
         by_channel = metrics.roi(conn, filters, horizon=14, dimensions=("channel",))
-    whole = M.roi_by_date_table(by_day, "channel", 14, window_days=10_000)  # a window covering every date
+    whole = rolling_roi_by_date(by_day, "channel", 14, window_days=10_000)  # a window covering every date
     last = whole.groupby("group").tail(1).set_index("group")["roi_7d"]
     expected = by_channel[by_channel["lifetime"] == 13].set_index("channel")["value"]
     assert sorted(last.index) == sorted(expected.index)
@@ -325,7 +327,8 @@ def test_mkc024_csv_download_is_the_frame_shown(demo_ctx, default_store):
 
 def test_mkc025_empty_results_show_an_explanation_not_an_axis(demo_ctx, default_store):
     organic_only = {**default_store, "channel": ["organic"]}
-    for name, frame_fn, view_fn, params, message in CM.CHARTS:
+    for chart in CM.CHARTS:
+        name, frame_fn, view_fn, message = chart.name, chart.frame, chart.view, chart.empty_message
         if name in (MarketingIds.LTV_CURVES, MarketingIds.CHANNEL_TABLE):
             continue  # organic users have LTV and new users: these two are not empty
         body = chart_body(demo_ctx, name, frame_fn, view_fn, organic_only, {"breakdown": "channel"}, message)
@@ -362,7 +365,8 @@ def test_coh020_cohort_frames_match_the_metrics(demo_ctx, default_store):
 
 def test_coh021_every_cohort_chart_renders_and_empties_cleanly(demo_ctx, default_store):
     params = {"breakdown": "payer", "payer": "all"}
-    for name, frame_fn, view_fn, _, message in CC.CHARTS:
+    for chart in CC.CHARTS:
+        name, frame_fn, view_fn, message = chart.name, chart.frame, chart.view, chart.empty_message
         body = chart_body(demo_ctx, name, frame_fn, view_fn, default_store, params, message)
         assert isinstance(body, dcc.Graph), name
         empty = chart_body(demo_ctx, name, frame_fn, view_fn, {**default_store, "horizon": 365}, params, message)

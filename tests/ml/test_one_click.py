@@ -18,7 +18,7 @@ from ml import one_click
 from ml import one_click_ceiling as ceiling
 from ml import one_click_study as study
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CATEGORIES = ["Товары для детей", "Домашний текстиль", "Косметика и аксесуары", "Кухонная посуда",
               "Мелкая бытовая техника и электроника", "Техника для красоты и здоровья"]
 
@@ -125,7 +125,7 @@ def test_onc010_soft_voting_family_fits_scores_and_is_deterministic():
     """The opt-in ensemble family is searched like the others, scores in [0, 1], same result for a seed."""
     from ml.explain import ShapExplainer
     from ml.selection import ALL_FAMILIES, FAMILIES, make_pipeline, search_space, select_model
-    from tests.test_churn_model import generic_table
+    from tests.ml.test_churn_model import generic_table
 
     assert "soft_voting" in ALL_FAMILIES and "soft_voting" not in FAMILIES  # churn default unchanged
     assert "model__svc__estimator__C" in search_space("soft_voting")
@@ -148,7 +148,7 @@ def test_onc010_soft_voting_family_fits_scores_and_is_deterministic():
 def test_onc011_extra_trees_family_fits_and_is_explained_by_tree_shap():
     from ml.explain import ShapExplainer
     from ml.selection import ALL_FAMILIES, FAMILIES, select_model
-    from tests.test_churn_model import generic_table
+    from tests.ml.test_churn_model import generic_table
 
     assert "extra_trees" in ALL_FAMILIES and "extra_trees" not in FAMILIES
     X, y = generic_table(rows=160, seed=5)
@@ -166,7 +166,7 @@ def test_onc011_extra_trees_family_fits_and_is_explained_by_tree_shap():
 def test_onc012_repeated_cv_search():
     """cv_repeats=2 scores the same candidates on twice the folds; 1 is the plain StratifiedKFold; 0 is refused."""
     from ml.selection import select_model
-    from tests.test_churn_model import generic_table
+    from tests.ml.test_churn_model import generic_table
 
     X, y = generic_table(rows=150, seed=6)
     args = dict(numeric=["x1", "x2", "noise"], categorical=["colour"], seed=2, n_iter=2, cv=3,

@@ -25,9 +25,9 @@ from dashboard.cache import (ByteBudgetCache, MetricCache, MetricReader, cache_k
 from dashboard.config import Config
 from dashboard.context import AppContext
 from layouts.filters import FilterState
-from tests.test_dashboard_callbacks import trace_values
+from tests.callbacks.test_dashboard_callbacks import trace_values
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CALLS: list[tuple] = []
 
@@ -153,7 +153,8 @@ def test_dcache004_redis_down_pages_still_answer_and_it_is_logged(tmp_path, capl
     assert len(CALLS) == 2  # computed each time, without the cache
     warnings = [r for r in caplog.records if "metric cache (redis) unavailable" in r.getMessage()]
     assert len(warnings) == 1  # logged once per outage, not per request
-    from callbacks.filters import chart_body, sync_filters_and_url
+    from callbacks.charts import chart_body
+    from callbacks.filters import sync_filters_and_url
     from callbacks.overview import activity_frame
     from layouts.overview import activity_figure
 
@@ -170,7 +171,8 @@ def test_dcache005_chart_content_is_cached_and_a_quiet_duckdb_file_needs_no_conn
     _fill(writer, [("1", "TipTop", "2026-05-01")])
     writer.dispose()
     ctx = create_app(Config(database_url=url)).server.extensions["dashboard_context"]
-    from callbacks.filters import chart_body, sync_filters_and_url
+    from callbacks.charts import chart_body
+    from callbacks.filters import sync_filters_and_url
 
     frames = []
 

@@ -16,7 +16,8 @@ import metrics
 from app import create_app
 from callbacks import acquisition as acq
 from callbacks import overview as ov
-from callbacks.filters import chart_body, chart_csv, chart_frame, navigation, sync_filters_and_url
+from callbacks.charts import chart_body, chart_csv, chart_frame
+from callbacks.filters import navigation, sync_filters_and_url
 from callbacks.routing import render_page
 from dashboard import db
 from dashboard.config import Config
@@ -332,7 +333,7 @@ def test_dcb015_every_chart_renders_on_every_backend(database_url):
 
 
 def test_dcb016_shell_has_one_filter_bar_and_store():
-    from layouts.shell import app_layout
+    from callbacks.pages import app_layout
 
     layout = str(app_layout())
     for component_id in (FilterIds.DATE_RANGE, FilterIds.CHANNEL, FilterIds.STATE, ShellIds.URL, FilterIds.NOTES):
@@ -371,7 +372,7 @@ def test_dcb021_a_new_database_shows_no_data_yet_on_every_chart(database_url):
     """A database given by DATABASE_URL before its first import (PostgreSQL and SQLite: no tables at all;
     DuckDB: the empty schema the app creates for a missing file) gives every registered chart the "No data yet"
     state, with no query on missing tables and no error notice; data_bounds reports nothing."""
-    from callbacks.filters import NO_DATA, registered_charts
+    from callbacks.charts import NO_DATA, chart_content, registered_charts
     from layouts.filters import DataBounds, FilterState
 
     app = create_app(Config(database_url=database_url, autofill_demo=False))
@@ -383,8 +384,8 @@ def test_dcb021_a_new_database_shows_no_data_yet_on_every_chart(database_url):
     stored = FilterState.default(DataBounds.from_metric(bounds)).to_store()
     charts = registered_charts(ctx)
     assert len(charts) >= 25
-    for name, spec in charts.items():
-        body = str(spec.body(ctx, stored, {}))
+    for name, chart in charts.items():
+        body = str(chart_content(ctx, chart, stored, {}))
         assert NO_DATA in body and "/data" in body and "could not be loaded" not in body, name
 
 
@@ -405,3 +406,81 @@ def test_dcb022_a_database_error_notice_shows_its_first_line_not_the_sql(tiny_ct
     assert error_summary(RuntimeError("line one\nline two")) == "RuntimeError: line one"
     long = error_summary(ValueError("x" * 1000))
     assert len(long) == 300 and long.endswith("…")
+
+
+# ------------------------------------------------------------------------------- charts declared once
+
+
+def test_dcb030_each_page_shows_exactly_the_cards_of_its_declared_charts():
+    """A page's layout holds one card per chart in its `CHARTS`, in declaration order, and nothing else a chart
+    callback fills; chart names are unique across pages."""
+    from callbacks.pages import available_pages
+    from callbacks.warmup import chart_names
+    from layouts.ids import chart_card_id
+
+    declared = []
+    for page in available_pages():
+        if page.module is None:
+            continue
+        layout = page.layout({p.name: p.default for p in page.page_params})
+        names = [chart.name for chart in page.charts]
+        assert names and chart_names(layout) == names, page.path
+        ids = {child.id for child in layout._traverse() if isinstance(getattr(child, "id", None), str)}
+        assert {chart_card_id(name) for name in names} <= ids, page.path
+        declared += names
+    assert len(declared) == len(set(declared))
+
+
+def test_dcb031_every_declared_chart_has_a_registered_body_and_csv_callback(tiny_ctx):
+    """create_app registers, for every declared chart, the callback filling its card and one answering its CSV
+    button; the generated ones are the registered charts (those with their own callbacks are filled by the page)."""
+    from callbacks.charts import registered_charts
+    from callbacks.pages import available_pages
+    from layouts.ids import chart_body_id, csv_button_id, csv_download_id
+
+    app = create_app(tiny_ctx.config)
+    ctx = app.server.extensions["dashboard_context"]
+    outputs = set(app.callback_map)
+    csv_inputs = {item["id"] for callback in app.callback_map.values() for item in callback["inputs"]
+                  if item["property"] == "n_clicks"}
+    charts = [chart for page in available_pages() for chart in page.charts]
+    for chart in charts:
+        assert f"{chart_body_id(chart.name)}.children" in outputs, chart.name
+        assert csv_button_id(chart.name) in csv_inputs, chart.name
+        if chart.csv:
+            assert f"{csv_download_id(chart.name)}.data" in outputs, chart.name
+    assert set(registered_charts(ctx)) == {chart.name for chart in charts if not chart.own_callbacks}
+    ctx.engine.dispose()
+
+
+def test_dcb032_a_page_can_be_one_module_plus_one_registry_line(demo_ctx):
+    """A page written as ONE module (its `CHARTS`, no layout module of its own) is available, stacks its cards
+    under its label, and its chart's generated callbacks draw the metric's numbers through the chart framework."""
+    import types
+
+    from dash import Dash
+
+    from callbacks.charts import chart_content, chart_frame, register_chart
+    from layouts.charts import Chart, view_only
+    from layouts.ids import chart_body_id, chart_card_id
+    from layouts.shell import Page
+
+    module = types.ModuleType("made_up_page")
+    module.CHARTS = (Chart("made-up-dau", "Daily active users", "Distinct users with a visit each day.",
+                           frame=lambda request: request.read(metrics.activity_daily, request.query)[["date", "dau"]],
+                           view=view_only(lambda frame: ov_view.activity_figure(frame.assign(wau7=0, mau30=0)))),)
+    page = Page("/made-up", "Made up", module)
+    assert page.available and page.charts == module.CHARTS and page.register_extra is None
+    layout = page.layout({})
+    ids = {child.id for child in layout._traverse() if isinstance(getattr(child, "id", None), str)}
+    assert {chart_card_id("made-up-dau"), chart_body_id("made-up-dau")} <= ids and "Made up" in str(layout)
+    app = Dash(__name__)
+    register_chart(app, demo_ctx, module.CHARTS[0])
+    assert f"{chart_body_id('made-up-dau')}.children" in app.callback_map
+    store = _store(demo_ctx, "?start=2026-07-01&end=2026-07-31")
+    with demo_ctx.engine.connect() as conn:
+        daily = metrics.activity_daily(conn, metrics.Filters.make(start="2026-07-01", end="2026-07-31"))
+    frame = chart_frame(demo_ctx, module.CHARTS[0].frame, store)
+    assert frame["dau"].tolist() == daily["dau"].tolist() and len(frame) == 31
+    body = chart_content(demo_ctx, module.CHARTS[0], store)
+    assert list(trace_values(body.figure["data"][0]["y"])) == daily["dau"].tolist()

@@ -651,13 +651,15 @@ def test_msql022_both_pair_count_shapes_agree(tiny):
     and the others' (distinct days, weeks, months per user, summed) both run on every backend, give the same
     numbers with and without an attribute filter, and they are the counts of a straightforward pandas
     computation."""
+    from dashboard.backends import backend_spec
     from metrics.activity import _period_pairs_select
     from metrics.filters import resolve_period
 
     visits = pd.read_sql(sa.select(db.visits), tiny)
     for filters in (F(), F(regions=["DE"])):
         period = resolve_period(tiny, filters)
-        got = {shape: tuple(int(n) for n in tiny.execute(_period_pairs_select(period, filters, tiny, shape)).one())
+        got = {shape: tuple(int(n) for n in tiny.execute(_period_pairs_select(
+                   period, filters, tiny, backend_spec(shape).period_pairs_shape)).one())
                for shape in ("duckdb", "postgresql", "sqlite")}
         assert len(set(got.values())) == 1, got
         seen = visits[(pd.to_datetime(visits["session_start"]).dt.date >= period.start)

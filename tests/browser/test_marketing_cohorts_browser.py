@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import Select
 from app import create_app
 from dashboard.config import Config
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MARKETING_CHARTS = ("mkt-spend-over-time", "mkt-spend-share", "mkt-cac-by-channel", "mkt-cac-over-time",
                     "mkt-ltv-curves", "mkt-roi-curves", "mkt-roi-by-date")
 MARKETING_GRIDS = ("mkt-channel-table", "mkt-payback-table")

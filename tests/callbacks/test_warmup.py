@@ -18,9 +18,9 @@ from dashboard import db
 from dashboard.cache import get_metric_cache
 from dashboard.config import Config
 from dashboard.demo import write_demo
-from layouts.shell import available_pages
+from callbacks.pages import available_pages
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DATA_PAGES = [page for page in available_pages() if page.module is not None]
 
 
@@ -53,7 +53,7 @@ def test_wrm001_warm_pages_fill_the_cache_with_what_a_cold_request_computes(data
         assert cache.hits > hits
         assert _as_json(bodies) == _as_json(warmup.render_page(cold_ctx, page)), page.path
     risk = next(page for page in DATA_PAGES if page.path == "/risk")
-    assert "risk-customers" in warmup.chart_names(risk.load().page_layout({}))  # the grid is warmed too
+    assert "risk-customers" in warmup.chart_names(risk.layout({}))  # the grid is warmed too
 
 
 def test_wrm002_empty_database_is_not_warmed(database_url):
@@ -100,7 +100,7 @@ def test_wrm004_cache_warm_is_on_for_the_app_and_off_in_code(monkeypatch):
 
 @pytest.mark.browser
 def test_wrm005_after_the_warm_up_opening_the_default_pages_computes_nothing(dash_duo, tmp_path):
-    from tests.test_ui_browser import CHARTS_READY
+    from tests.browser.test_ui_browser import CHARTS_READY
 
     url = f"duckdb:///{tmp_path / 'warm.duckdb'}"
     _demo(url, users=2000)

@@ -1,0 +1,100 @@
+"""A chart, declared once: `Chart` names its id, title, help text, frame and view functions, the page parameters
+it reads, its empty-state message, whether it has a CSV download and how its card looks.
+
+From one declaration the page gets its card (`Chart.card`, here: pure, no callbacks) and
+`callbacks.charts.register_chart` its callbacks (body and CSV download). A page's declarations are its
+`CHARTS` tuple, in the page's callbacks module (the frame functions read metrics); the page registry
+(`callbacks.pages`) hands the cards to the page layout, which only arranges them. See docs/architecture.md,
+"Declaring a chart".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from layouts.common import FIGURE_HEIGHT, Palette, chart_card
+from layouts.filters import DataBounds, FilterState
+
+
+@dataclass
+class ChartRequest:
+    """Everything a chart's frame function needs: filter state, page parameters, data bounds, metric reader."""
+
+    state: FilterState
+    params: dict[str, str]
+    bounds: DataBounds
+    read: Any  # dashboard.cache.MetricReader: read(metric function, filters or query, **parameters) -> result
+    palette: Palette = field(default_factory=Palette)
+    has_data: bool = True  # False: no visit, order or cost row at all (or no tables yet)
+
+    @cached_property
+    def filters(self):
+        """Return the `metrics.Filters` of the current state."""
+        return self.state.to_filters()
+
+    @cached_property
+    def previous_filters(self):
+        """Return the `metrics.Filters` of the previous period of equal length."""
+        return self.state.previous().to_filters()
+
+    @cached_property
+    def query(self):
+        """Return the `metrics.MetricQuery` of the current state (filters, horizon)."""
+        return self.state.metric_query()
+
+
+FrameFunction = Callable[[ChartRequest], pd.DataFrame]
+ViewFunction = Callable[[pd.DataFrame, ChartRequest], Any]
+# a chart's empty-state text: fixed, or computed from the request (message, hint); see callbacks.charts.empty_texts
+EmptyMessage = str | Callable[[ChartRequest], tuple[str, str | None]]
+# the controls a card shows in its header, built from the page parameter values of the URL
+ControlsFunction = Callable[[Mapping[str, str]], Any]
+
+DEFAULT_EMPTY_MESSAGE = "No data for these filters."
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart, declared once: what its card shows and how its numbers are read and drawn.
+
+    `frame` (ChartRequest -> DataFrame) gives the exact numbers shown, which are also the CSV; `view` (frame,
+    request -> figure or component) draws them. `params` names the page parameters the chart reads (its callback
+    inputs). `csv=False` leaves the CSV button to the page (an AG Grid exporting the rows it shows);
+    `own_callbacks=True` means the page's `register(app, ctx)` fills the card itself (content not read through a
+    ChartRequest), so no body or CSV callback is generated and the chart is not in the registered charts.
+    """
+
+    name: str
+    title: str
+    help: str | None
+    frame: FrameFunction | None
+    view: ViewFunction | None
+    params: tuple[str, ...] = ()
+    empty_message: EmptyMessage = DEFAULT_EMPTY_MESSAGE
+    csv: bool = True
+    min_height: int = FIGURE_HEIGHT
+    controls: ControlsFunction | None = None
+    own_callbacks: bool = False
+
+    def card(self, params: Mapping[str, str] | None = None):
+        """Return the chart's card (title, help, controls, CSV button, the body its callback fills)."""
+        controls = self.controls(dict(params or {})) if self.controls is not None else None
+        return chart_card(self.name, self.title, self.help, controls=controls, min_height=self.min_height)
+
+
+def chart_cards(charts: Iterable[Chart], params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return {chart name: card} of a page's declared charts, for its page layout to arrange."""
+    return {chart.name: chart.card(params) for chart in charts}
+
+
+def view_only(draw: Callable[[pd.DataFrame], Any]) -> ViewFunction:
+    """Return a view function drawing the frame with `draw` alone (the request is not needed)."""
+    def view(frame: pd.DataFrame, request: ChartRequest):
+        """Return `draw(frame)`."""
+        return draw(frame)
+    view.__name__ = view.__qualname__ = getattr(draw, "__name__", "view")
+    return view
