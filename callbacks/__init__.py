@@ -28,6 +28,6 @@ def register_callbacks(app: Dash, ctx: AppContext) -> None:
     filters.register(app, ctx)
     for page in available_pages():
         for chart in page.charts:
-            register_chart(app, ctx, chart)
+            register_chart(app, ctx, chart, page.label)  # the label names the page in download file names
         if page.register_extra is not None:
             page.register_extra(app, ctx)

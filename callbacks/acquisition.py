@@ -62,16 +62,24 @@ def users_by_view(dimension: str):
 
 NO_NEW_USERS = "No new users in the period for these filters."
 
+# the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
+NEW_USERS_COLUMNS = {**DIMENSION_LABELS, "new_users": "New users"}  # the period (day, week, month), the breakdown
+USERS_BY_COLUMNS = {**DIMENSION_LABELS, "users": "New users", "payers": "Paying users", "payer_share": "Payer share"}
+PAYING_CHANNELS_COLUMNS = {"channel": "Channel", "new_users": "New users", "payers": "Paying users",
+                           "payer_share": "Payer share", "spend": "Attributed spend ($)", "cac": "CAC ($)",
+                           "cost_per_payer": "Cost per paying user ($)"}
+
 CHARTS = (
     Chart(AcquisitionIds.NEW_USERS, "New users over time", "Users by the date of their first visit",
           new_users_frame, new_users_view, params=("breakdown", "grain"), empty_message=NO_NEW_USERS,
-          controls=view.page_controls),
+          controls=view.page_controls, columns=NEW_USERS_COLUMNS),
     *(Chart(name, f"Users and payer share by {DIMENSION_LABELS[dimension].lower()}",
             "New users of the period; payers as of the observation date", users_by_frame(dimension),
-            users_by_view(dimension), empty_message=NO_NEW_USERS, min_height=240)
+            users_by_view(dimension), empty_message=NO_NEW_USERS, min_height=240, columns=USERS_BY_COLUMNS)
       for name, dimension in view.BY_DIMENSION_CHARTS),
     Chart(AcquisitionIds.PAYING_CHANNELS, "Which channels bring paying users",
           "New users of the period by channel, payers as of the observation date, attributed spend",
           paying_channels_frame, view_only(view.paying_channels_grid),
-          empty_message="No new users and no spend in the period for these filters.", min_height=200),
+          empty_message="No new users and no spend in the period for these filters.", min_height=200,
+          columns=PAYING_CHANNELS_COLUMNS),
 )

@@ -1,14 +1,17 @@
-"""The chart framework: a declared chart (`layouts.charts.Chart`) -> its callbacks, its content and its CSV.
+"""The chart framework: a declared chart (`layouts.charts.Chart`) -> its callbacks, its content, its downloads.
 
-- `register_chart(app, ctx, chart)`: the callback that fills the chart's card and the one that downloads the
-  same frame as CSV, generated from the declaration (`callbacks.register_callbacks` does it for every chart
-  of every page in `callbacks.pages.ALL_PAGES`).
+- `register_chart(app, ctx, chart, page)`: the callback that fills the chart's card and the one that downloads
+  the same frame as CSV or Excel, generated from the declaration (`callbacks.register_callbacks` does it for every
+  chart of every page in `callbacks.pages.ALL_PAGES`).
 - `chart_body`: the content of a card (figure, table, empty state, error or database notice), memoized with
-  the metrics; `chart_frame` and `chart_csv`: the numbers a chart shows, as a frame and as a CSV download.
+  the metrics; `chart_frame` and `chart_download`: the numbers a chart shows, as a frame and as a CSV or XLSX
+  download (headers as the chart labels them, plain numbers without float noise, formula-safe text, file name
+  `<page>_<chart>_<start>_<end>`: dashboard/spreadsheet_export.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Mapping
 
@@ -22,12 +25,12 @@ from callbacks.state import checked_state, load_bounds
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind
 from dashboard.errors import error_summary
-from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
+from dashboard.spreadsheet_export import frame_csv, frame_xlsx  # formula-like text is written as text
 from layouts.charts import (DEFAULT_EMPTY_MESSAGE, Chart, ChartRequest, EmptyMessage, FrameFunction,
                             ViewFunction)
 from layouts.common import Palette, empty_state, error_state, graph, retry_interval_id, unavailable_state
 from layouts.filters import DataBounds
-from layouts.ids import FilterIds, chart_body_id, csv_button_id, csv_download_id, page_param_id
+from layouts.ids import FilterIds, chart_body_id, csv_button_id, csv_download_id, page_param_id, xlsx_button_id
 
 log = logging.getLogger(__name__)
 
@@ -111,21 +114,34 @@ def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: 
         return frame_fn(chart_request(ctx, stored, params, read))
 
 
-def chart_csv(ctx: AppContext, name: str, frame_fn: FrameFunction, stored: dict | None,
-              params: Mapping[str, str] | None = None) -> dict:
-    """Return the dcc.Download data of chart `name`: exactly the frame it shows, as CSV."""
+DOWNLOAD_FORMATS = ("csv", "xlsx")
+XLSX_MAX_ROWS = 1_048_575  # Excel's rows per sheet, less the header
+
+
+def chart_download(ctx: AppContext, chart: Chart, stored: dict | None, params: Mapping[str, str] | None = None,
+                   file_format: str = "csv") -> dict:
+    """Return the dcc.Download data of declared chart `chart`: exactly the frame it shows, as CSV or XLSX
+    (`file_format`), headed by the chart's column labels and named `<page>_<chart>_<start>_<end>.<format>`."""
+    if file_format not in DOWNLOAD_FORMATS:
+        raise ValueError(f"unknown download format {file_format!r}")
     if not stored or marker_kind(stored):
         raise PreventUpdate
     try:
         with MetricReader(ctx) as read:
             request = chart_request(ctx, stored, params, read)
-            frame = frame_fn(request)
+            frame = chart.frame(request)
+            headers = chart.column_labels(request)
     except Exception as exc:
         if unavailable_kind(exc) is None:
             raise
         raise PreventUpdate from None  # the database does not answer: no download (the cards say why)
-    filename = f"{name}_{request.state.start.isoformat()}_{request.state.end.isoformat()}.csv"
-    return dcc.send_data_frame(neutralise_frame(frame).to_csv, filename, index=False)
+    frame = frame if frame is not None else pd.DataFrame()
+    filename = chart.file_name(request.state, file_format)
+    if file_format == "csv":
+        return dcc.send_string(frame_csv(frame, headers), filename)
+    if len(frame) > XLSX_MAX_ROWS:
+        raise PreventUpdate  # more rows than a sheet holds: the CSV has them all
+    return dcc.send_bytes(frame_xlsx(frame, headers, chart.title), filename)
 
 
 def chart_content(ctx: AppContext, chart: Chart, stored: dict | None, params: Mapping[str, str] | None = None):
@@ -144,15 +160,18 @@ def registered_charts(ctx: AppContext) -> dict[str, Chart]:
     return ctx.extras.setdefault(CHARTS_KEY, {})
 
 
-def register_chart(app: Dash, ctx: AppContext, chart: Chart) -> None:
+def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> None:
     """Register the callbacks a chart declaration generates: the one that fills its card (figure, table, empty
-    state or notice) and, unless `chart.csv` is False, the one that downloads its frame as CSV.
+    state or notice) and the one that downloads its frame as CSV (unless `chart.csv` is False) or Excel (unless
+    `chart.xlsx` is False); `page` (the page's label) names the page in the file names.
 
     The card reads the page controls (layouts.ids.page_param_id) named in `chart.params`. A chart with
     `own_callbacks` is filled by its page's `register(app, ctx)`: nothing is generated for it here.
     """
     if chart.own_callbacks:
         return
+    if page and not chart.page:
+        chart = dataclasses.replace(chart, page=page)
     name, frame_fn, view_fn, params, empty_message = (chart.name, chart.frame, chart.view, chart.params,
                                                      chart.empty_message)
     registered_charts(ctx)[name] = chart
@@ -167,13 +186,18 @@ def register_chart(app: Dash, ctx: AppContext, chart: Chart) -> None:
         return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message,
                           retry_attempt=attempt)
 
-    if not chart.csv:
+    buttons = {fmt: button for fmt, button, wanted in (("csv", csv_button_id(name), chart.csv),
+                                                       ("xlsx", xlsx_button_id(name), chart.xlsx)) if wanted}
+    if not buttons:
         return
+    by_button = {button: fmt for fmt, button in buttons.items()}
 
-    @app.callback(Output(csv_download_id(name), "data"), Input(csv_button_id(name), "n_clicks"),
+    @app.callback(Output(csv_download_id(name), "data"), *[Input(b, "n_clicks") for b in buttons.values()],
                   State(FilterIds.STATE, "data"), *[State(page_param_id(p), "value") for p in params],
                   prevent_initial_call=True)
-    def _csv(n_clicks, stored, *values):
-        if not n_clicks:
+    def _download(*args):
+        clicks, (stored, *values) = args[:len(buttons)], args[len(buttons):]
+        file_format = by_button.get(callback_context.triggered_id)
+        if file_format is None or not any(clicks):
             raise PreventUpdate
-        return chart_csv(ctx, name, frame_fn, stored, dict(zip(params, values)))
+        return chart_download(ctx, chart, stored, dict(zip(params, values)), file_format)

@@ -86,17 +86,36 @@ def conversion_curves_view(table: pd.DataFrame, request: ChartRequest):
 NO_COHORT = ("No users acquired early enough to be followed for the whole horizon. "
              "Widen the period, move the observation date later or shorten the horizon.")
 
+# the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
+HEATMAP_COLUMNS = {"week": "Acquisition week (Monday)", "cohort_size": "Cohort size (users)",
+                   "lifetime": "Lifetime day (days since first visit)"}
+
+
+def retention_curves_columns(request: ChartRequest) -> dict[str, str]:
+    """Return the retention curves' column labels (the group column is named after the breakdown)."""
+    return {"group": _breakdown(request)[1], **HEATMAP_COLUMNS, "value": "Retention"}
+
+
+def conversion_curves_columns(request: ChartRequest) -> dict[str, str]:
+    """Return the conversion curves' column labels (the group column is named after the breakdown)."""
+    return {"group": _breakdown(request)[1], **HEATMAP_COLUMNS, "value": "Conversion (cumulative)"}
+
+
 CHARTS = (
     Chart(CohortIds.RETENTION_HEATMAP, "Retention by acquisition week",
           "Share of the week's cohort with a visit on lifetime day k", retention_heatmap_frame,
-          retention_heatmap_view, params=("payer",), empty_message=NO_COHORT),
+          retention_heatmap_view, params=("payer",), empty_message=NO_COHORT,
+          columns={**HEATMAP_COLUMNS, "value": "Retention"}),
     Chart(CohortIds.RETENTION_CURVES, "Retention curves",
           "Share of the cohort active on lifetime day k, by the chosen breakdown", retention_curves_frame,
-          retention_curves_view, params=("breakdown", "payer"), empty_message=NO_COHORT),
+          retention_curves_view, params=("breakdown", "payer"), empty_message=NO_COHORT,
+          columns=retention_curves_columns),
     Chart(CohortIds.CONVERSION_HEATMAP, "Conversion by acquisition week",
           "Share of the week's cohort with a first order by lifetime day k (cumulative)", conversion_heatmap_frame,
-          conversion_heatmap_view, empty_message=NO_COHORT),
+          conversion_heatmap_view, empty_message=NO_COHORT,
+          columns={**HEATMAP_COLUMNS, "value": "Conversion (cumulative)"}),
     Chart(CohortIds.CONVERSION_CURVES, "Conversion curves",
           "Cumulative share of the cohort that has paid, by the chosen breakdown", conversion_curves_frame,
-          conversion_curves_view, params=("breakdown",), empty_message=NO_COHORT),
+          conversion_curves_view, params=("breakdown",), empty_message=NO_COHORT,
+          columns=conversion_curves_columns),
 )

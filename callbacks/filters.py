@@ -302,3 +302,28 @@ def register(app: Dash, ctx: AppContext) -> None:
     )
     def _navigation(pathname, stored, link_ids):
         return navigation(pathname, stored, link_ids, ctx)
+
+    register_filter_toggle(app)
+
+
+TOGGLE_FILTERS_JS = "function(clicks, isOpen) { return !isOpen; }"
+FILTER_SUMMARY_JS = """function(state) {
+    if (!state || !state.start) { return ""; }
+    const parts = [state.start + " – " + state.end];
+    [["country", "countries"], ["device", "devices"], ["channel", "channels"]].forEach(function(names) {
+        const values = state[names[0]] || [];
+        if (values.length === 1) { parts.push(values[0]); }
+        else if (values.length > 1) { parts.push(values.length + " " + names[1]); }
+    });
+    return parts.join(" · ");
+}"""
+
+
+def register_filter_toggle(app: Dash) -> None:
+    """Register the browser-side callbacks of the narrow-screen filter bar: the "Filters" button opens and closes
+    the controls, and the text beside it names the filters in force (no server round trip)."""
+    app.clientside_callback(TOGGLE_FILTERS_JS, Output(FilterIds.COLLAPSE, "is_open"),
+                            Input(FilterIds.TOGGLE, "n_clicks"), State(FilterIds.COLLAPSE, "is_open"),
+                            prevent_initial_call=True)
+    app.clientside_callback(FILTER_SUMMARY_JS, Output(FilterIds.SUMMARY, "children"),
+                            Input(FilterIds.STATE, "data"))

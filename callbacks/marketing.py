@@ -38,8 +38,8 @@ def _colors(request: ChartRequest, dimension: str, table: pd.DataFrame, column: 
 
 
 def spend_over_time_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return spend per date and channel (what the spend-over-time chart shows)."""
-    return view.spend_over_time_table(request.read(metrics.daily_spend, request.query))
+    """Return spend per date and channel under the contract's one spend rule (what the spend-over-time chart shows)."""
+    return view.spend_over_time_table(request.read(metrics.spend_daily_by_rule, request.query))
 
 
 def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
@@ -49,7 +49,7 @@ def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
 
 def spend_share_frame(request: ChartRequest) -> pd.DataFrame:
     """Return total spend and share per channel (what the share-of-spend chart shows)."""
-    table = view.spend_share_table(request.read(metrics.daily_spend, request.query))
+    table = view.spend_share_table(request.read(metrics.spend_daily_by_rule, request.query))
     return table[table["costs"] > 0].reset_index(drop=True)
 
 
@@ -82,8 +82,10 @@ def cac_over_time_view(table: pd.DataFrame, request: ChartRequest):
 
 
 def channel_table_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return the channel economics table with the unattributed spend (what the channel table shows)."""
-    return view.channel_economics_table(request.read(metrics.channel_economics, request.query))
+    """Return the channel economics table with the unattributed spend (what the channel table shows); with a country
+    or device filter, the filtered users' attributed spend only (the contract's one spend rule)."""
+    return view.channel_economics_table(request.read(metrics.channel_economics, request.query),
+                                        attributed_only=bool(request.state.countries or request.state.devices))
 
 
 def channel_table_view(table: pd.DataFrame, request: ChartRequest):
@@ -151,30 +153,77 @@ NO_PAID_COHORT = ("No paid users acquired early enough to be followed for the wh
 
 NO_PAID_CHANNEL = "No paid channel brought new users in the period for these filters."
 
+# the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
+SPEND_OVER_TIME_COLUMNS = {"date": "Date", "channel": "Channel", "costs": "Spend ($)"}
+SPEND_SHARE_COLUMNS = {"channel": "Channel", "costs": "Spend ($)", "share": "Share of spend"}
+CAC_COLUMNS = {"channel": "Channel", "period": "Week of acquisition (start date)", "new_users": "New users",
+               "costs": "Attributed spend ($)", "cac": "CAC ($)"}
+CHANNEL_TABLE_COLUMNS = {**CAC_COLUMNS, "unattributed": "Unattributed spend ($)", "total_spend": "Total spend ($)"}
+LIFETIME = "Lifetime day (days since first visit)"
+
+
+def ltv_curves_columns(request: ChartRequest) -> dict[str, str]:
+    """Return the LTV curves' column labels (the group column is named after the breakdown)."""
+    return {"group": _breakdown(request)[1], "cohort_size": "Cohort size (users)", "lifetime": LIFETIME,
+            "value": "LTV ($ per user, cumulative)"}
+
+
+def roi_curves_columns(request: ChartRequest) -> dict[str, str]:
+    """Return the ROI curves' column labels (the group column is named after the breakdown)."""
+    return {"group": _breakdown(request)[1], "cohort_size": "Cohort size (paid users)", "lifetime": LIFETIME,
+            "value": "ROI (LTV / CAC)", "cac": "CAC ($)"}
+
+
+def roi_by_date_columns(request: ChartRequest) -> dict[str, str]:
+    """Return the rolling ROI chart's column labels (the breakdown's name; the lifetime day of the horizon)."""
+    day, window = request.state.horizon - 1, ROLLING_DAYS
+    return {"group": _breakdown(request)[1], "dt": f"Acquisition date (last day of the {window}-day window)",
+            "cohort_size_7d": f"Paid users ({window} days)", "revenue_7d": f"Revenue by day {day} ($, {window} days)",
+            "cost_7d": f"Acquisition cost ($, {window} days)", "roi_7d": f"ROI by day {day} ({window}-day rolling)"}
+
+
+def payback_columns(request: ChartRequest) -> dict[str, str]:
+    """Return the payback table's column labels (the breakdown's name; the lifetime day of the horizon)."""
+    return {"group": _breakdown(request)[1], "cohort_size": "Paid users", "cac": "CAC of the horizon cohort ($)",
+            "roi_at_h": f"ROI by day {request.state.horizon - 1}", "payback_day": "Payback day (empty = never)",
+            "payback": "Payback"}
+
+
 CHARTS = (
     Chart(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time",
-          "Ad spend per day, stacked by channel (whole spend, unattributed included)",
-          spend_over_time_frame, spend_over_time_view, empty_message=NO_SPEND),
-    Chart(MarketingIds.SPEND_SHARE, "Share of spend", "Channel's share of all spend in the period",
-          spend_share_frame, spend_share_view, empty_message=NO_SPEND),
-    Chart(MarketingIds.CAC_BY_CHANNEL, "CAC by channel", "Attributed spend / new users of the period (paid channels)",
-          cac_by_channel_frame, cac_by_channel_view, empty_message=NO_PAID_CHANNEL),
-    Chart(MarketingIds.CAC_OVER_TIME, "CAC over time", "Weekly CAC per paid channel, by acquisition week",
-          cac_over_time_frame, cac_over_time_view, empty_message=NO_PAID_CHANNEL),
+          "Ad spend per day, stacked by channel (whole spend, unattributed included). With a country or device "
+          "filter: the spend attributed to the filtered new users, as spend has no country or device",
+          spend_over_time_frame, spend_over_time_view, empty_message=NO_SPEND, columns=SPEND_OVER_TIME_COLUMNS),
+    Chart(MarketingIds.SPEND_SHARE, "Share of spend", "Channel's share of all spend in the period (with a country or device filter: of the spend attributed to "
+          "the filtered new users)",
+          spend_share_frame, spend_share_view, empty_message=NO_SPEND, columns=SPEND_SHARE_COLUMNS),
+    Chart(MarketingIds.CAC_BY_CHANNEL, "CAC by channel (period's new users)",
+          "Attributed spend / new users acquired in the period, per paid channel (not the horizon cohort's CAC of the "
+          "payback table)",
+          cac_by_channel_frame, cac_by_channel_view, empty_message=NO_PAID_CHANNEL, columns=CAC_COLUMNS),
+    Chart(MarketingIds.CAC_OVER_TIME, "CAC over time (new users per week)", "Weekly CAC per paid channel: attributed spend / new users of the week",
+          cac_over_time_frame, cac_over_time_view, empty_message=NO_PAID_CHANNEL, columns=CAC_COLUMNS),
     Chart(MarketingIds.CHANNEL_TABLE, "Channel economics",
           "New users, attributed and unattributed spend per channel in the period",
           channel_table_frame, channel_table_view,
-          empty_message="No new users and no spend in the period for these filters.", min_height=200),
+          empty_message="No new users and no spend in the period for these filters.", min_height=200,
+          columns=CHANNEL_TABLE_COLUMNS),
     Chart(MarketingIds.LTV_CURVES, "LTV by lifetime", "Cumulative revenue per cohort user",
           ltv_curves_frame, ltv_curves_view, params=("breakdown",),
           empty_message="No users acquired early enough to be followed for the whole horizon. "
-                        "Widen the period, move the observation date later or shorten the horizon."),
+                        "Widen the period, move the observation date later or shorten the horizon.",
+          columns=ltv_curves_columns),
     Chart(MarketingIds.ROI_CURVES, "ROI by lifetime", "LTV / CAC of the paid cohort; dashed line = break-even",
-          roi_curves_frame, roi_curves_view, params=("breakdown",), empty_message=NO_PAID_COHORT),
+          roi_curves_frame, roi_curves_view, params=("breakdown",), empty_message=NO_PAID_COHORT,
+          columns=roi_curves_columns),
     Chart(MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
           f"Which groups pay back, and since when. {ROLLING_DAYS}-day rolling: revenue sum / cost sum of the paid "
           "cohorts acquired in the window (cost-weighted, not a mean of daily ROIs)",
-          roi_by_date_frame, roi_by_date_view, params=("breakdown",), empty_message=NO_PAID_COHORT),
-    Chart(MarketingIds.PAYBACK_TABLE, "Payback", "First lifetime day on which the paid cohort's ROI reaches 1.0",
-          payback_frame, payback_view, params=("breakdown",), empty_message=NO_PAID_COHORT, min_height=200),
+          roi_by_date_frame, roi_by_date_view, params=("breakdown",), empty_message=NO_PAID_COHORT,
+          columns=roi_by_date_columns),
+    Chart(MarketingIds.PAYBACK_TABLE, "Payback", "First lifetime day on which the paid cohort's ROI reaches 1.0. Its CAC is the horizon cohort's "
+          "(users acquired early enough to be followed for the whole horizon), not the period's new users of the CAC "
+          "charts",
+          payback_frame, payback_view, params=("breakdown",), empty_message=NO_PAID_COHORT, min_height=200,
+          columns=payback_columns),
 )

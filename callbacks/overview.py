@@ -7,39 +7,21 @@ import pandas as pd
 import metrics
 from layouts import overview as view
 from layouts.charts import Chart, ChartRequest, view_only
-from layouts.filters import FilterState
 from layouts.ids import OverviewIds
-from metrics.kpis import kpi_values
 
 
-def _period_kpis(request: ChartRequest, state: FilterState) -> dict[str, float]:
-    """Return the KPI values of one period (the current state or the previous one)."""
-    read = request.read
-    query = state.metric_query()
-    first = request.bounds.first_date
-    users_to_date = 0
-    if state.end >= first:
-        to_date = query.with_filters(start=first)
-        users_to_date = int(read(metrics.new_users, to_date, dimensions=("payer",))["new_users"].sum())
-    return kpi_values(
-        summary=read(metrics.activity_summary, query),
-        new_users_by_payer=read(metrics.new_users, query, dimensions=("payer",)),
-        users_to_date=users_to_date,
-        revenue_daily=read(metrics.daily_revenue, query),
-        spend_daily=read(metrics.daily_spend, query),
-        economics=read(metrics.channel_economics, query),
-        roi_curve=read(metrics.roi, query),
-        horizon=state.horizon,
-    )
+def kpi_query(request: ChartRequest) -> metrics.MetricQuery:
+    """Return the query of the KPI card: the filters and horizon, with the comparison chosen on the page."""
+    return request.query.with_(compare=request.params.get("comparison") or view.DEFAULT_COMPARE)
 
 
 def kpi_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return the KPI table (current, previous, change) of the Overview cards."""
-    with request.read.shared_profiles():  # up to 15 metrics, most built on the same profiles
-        current = _period_kpis(request, request.state)
-        if current["users"] == 0 and current["new_users"] == 0:
-            return pd.DataFrame()  # no user matches: the card shows its empty state
-        return view.kpi_table(current, _period_kpis(request, request.state.previous()))
+    """Return the contract's KPI table (kpi, label, value, previous_value, change, kind) of the Overview cards."""
+    table = request.read(metrics.kpi_table, kpi_query(request))  # shares the profiles of both periods itself
+    values = table.set_index("kpi")["value"]
+    if not values.get("users", 0) and not values.get("new_users", 0):
+        return pd.DataFrame()  # no user matches: the card shows its empty state
+    return view.kpi_rows(table)
 
 
 COMPARISON_DAYS = 28
@@ -61,10 +43,11 @@ def last_weeks_href(request: ChartRequest) -> str | None:
 
 
 def kpi_view(frame: pd.DataFrame, request: ChartRequest):
-    """Return the KPI cards, naming the previous period (and offering the last 4 weeks when it is before the data)."""
-    previous = request.state.previous()
-    return view.kpi_cards(frame, previous.start, min(previous.end, previous.observation_date),
-                          request.bounds.first_date, suggestion_href=last_weeks_href(request))
+    """Return the KPI cards with a line naming the comparison period, or why there is none (and a comparable view)."""
+    query = kpi_query(request)
+    comparison = request.read(metrics.comparison_period, query)
+    href = last_weeks_href(request) if comparison is not None and not comparison.comparable else None
+    return view.kpi_cards(frame, query.compare, comparison, suggestion_href=href)
 
 
 def activity_frame(request: ChartRequest) -> pd.DataFrame:
@@ -73,18 +56,32 @@ def activity_frame(request: ChartRequest) -> pd.DataFrame:
 
 
 def revenue_spend_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return daily revenue and spend the revenue-vs-spend chart shows."""
+    """Return daily revenue and spend (the contract's one spend rule) the revenue-vs-spend chart shows."""
     return view.revenue_spend_table(request.read(metrics.daily_revenue, request.query),
-                                    request.read(metrics.daily_spend, request.query))
+                                    request.read(metrics.spend_daily_by_rule, request.query))
 
+
+def revenue_spend_view(frame: pd.DataFrame, request: ChartRequest):
+    """Return the revenue-vs-spend figure, saying when the spend is the attributed spend of the filtered users."""
+    return view.revenue_spend_figure(frame, attributed=bool(request.state.countries or request.state.devices))
+
+
+# the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
+KPI_COLUMNS = {"kpi": "Key", "label": "Key figure", "value": "Value", "previous_value": "Comparison period",
+               "change": "Change (relative)", "kind": "Unit"}
+ACTIVITY_COLUMNS = {"date": "Date", "dau": "DAU", "wau7": "WAU (rolling 7 days)", "mau30": "MAU (rolling 30 days)"}
+REVENUE_SPEND_COLUMNS = {"date": "Date", "revenue": "Revenue ($)", "spend": "Ad spend ($)"}
 
 CHARTS = (
-    Chart(OverviewIds.KPIS, "Key figures", "Selected period against the previous period of equal length",
-          kpi_frame, kpi_view, empty_message="No user matches these filters.", min_height=180),
+    Chart(OverviewIds.KPIS, "Key figures",
+          "The selected period against the comparison chosen here (the previous period of equal length, the same "
+          "days a year (364 days) earlier, or none), each as of its own observation date",
+          kpi_frame, kpi_view, params=("comparison",), empty_message="No user matches these filters.", min_height=180,
+          columns=KPI_COLUMNS, controls=view.page_controls),
     Chart(OverviewIds.ACTIVITY, "Active users", "DAU with rolling WAU (7 days) and MAU (30 days)",
           activity_frame, view_only(view.activity_figure),
-          empty_message="Nobody matching these filters was active in the period."),
+          empty_message="Nobody matching these filters was active in the period.", columns=ACTIVITY_COLUMNS),
     Chart(OverviewIds.REVENUE_SPEND, "Revenue and ad spend",
-          "Daily revenue of the filtered users against daily ad spend", revenue_spend_frame, view_only(view.revenue_spend_figure),
-          empty_message="No revenue and no ad spend in the period for these filters."),
+          "Daily revenue of the filtered users against daily ad spend (with a country or device filter: the spend attributed to the filtered new users, as spend has no country or device)", revenue_spend_frame, revenue_spend_view,
+          empty_message="No revenue and no ad spend in the period for these filters.", columns=REVENUE_SPEND_COLUMNS),
 )

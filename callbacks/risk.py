@@ -5,16 +5,17 @@ parameters -> ml.risk_report (through the cache) -> layouts.risk."""
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc
+from dash import Dash, Input, Output, State, callback_context, dcc, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.state import checked_state, load_bounds
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind
-from dashboard.spreadsheet_safety import neutralise_frame  # formula-like text is written as text
+from dashboard.spreadsheet_export import frame_csv, frame_xlsx  # formula-like text is written as text
 from layouts import risk as view
 from layouts.charts import Chart, ChartRequest, view_only
-from layouts.ids import FilterIds, RiskIds, chart_body_id, chart_graph_id, csv_button_id, csv_download_id
+from layouts.ids import (FilterIds, RiskIds, chart_body_id, chart_graph_id, csv_button_id, csv_download_id,
+                         xlsx_button_id)
 from ml import demo_model_status, risk_report
 
 
@@ -80,7 +81,7 @@ def segments_frame(request: ChartRequest) -> pd.DataFrame:
     return view.segments_summary_table(request.read(risk_report.segment_summary, request.filters))
 
 
-NO_CLUSTERS = "No clustering yet: run python -m dashboard export-segments --out segments.csv."
+NO_CLUSTERS = "No clustering yet."
 
 
 def clusters_frame(ctx: AppContext) -> pd.DataFrame:
@@ -89,6 +90,20 @@ def clusters_frame(ctx: AppContext) -> pd.DataFrame:
 
     model = load_segment_model(ctx.config.model_dir)
     return pd.DataFrame(model.card.get("profiles", [])) if model is not None else pd.DataFrame()
+
+
+def clusters_download(ctx: AppContext, file_format: str = "csv") -> dict:
+    """Return the dcc.Download data of the cluster profiles as CSV or XLSX (headers as the card shows them), named
+    `risk_clusters_<observation date of the clustering>`."""
+    from ml.segments import load_segment_model
+
+    model = load_segment_model(ctx.config.model_dir)
+    frame = pd.DataFrame(model.card.get("profiles", [])) if model is not None else pd.DataFrame()
+    as_of = str(model.card.get("observation_date") or "") if model is not None else ""
+    filename = "_".join(part for part in ("risk", "clusters", as_of) if part) + f".{file_format}"
+    if file_format == "xlsx":
+        return dcc.send_bytes(frame_xlsx(frame, CLUSTERS_COLUMNS, "Customer clusters"), filename)
+    return dcc.send_string(frame_csv(frame, CLUSTERS_COLUMNS), filename)
 
 
 def clusters_body(ctx: AppContext):
@@ -103,7 +118,9 @@ def clusters_body(ctx: AppContext):
         if building is not None and building.get("state") in demo_model_status.ACTIVE:
             return empty_state("The demo's clustering is being computed in the background.",
                                "Reload the page in a minute or two (see the notice above).")
-        return empty_state(NO_CLUSTERS, "The command computes RFM, picks k by silhouette and saves the clustering.")
+        return html.Div([empty_state(NO_CLUSTERS, "An administrator computes it (RFM, k by silhouette) with the "
+                                                  "churn scores."),
+                         html.P(view.admin_link("How an administrator makes it"), className="text-center small")])
     return view.clusters_view(pd.DataFrame(model.card.get("profiles", [])), model.card)
 
 
@@ -121,8 +138,10 @@ def unless_unscored(message: str):
     return texts
 
 
-def scores_status(ctx: AppContext, stored: dict | None):
-    """Return the notice above the page when no scoring run is dated on or before the observation date."""
+def scoring_facts(ctx: AppContext, stored: dict | None) -> dict | None:
+    """Return what the page says about its scoring for the stored filter state: the date of the scoring it shows
+    (`scored`, None without one), the date that scoring may not be after (`cutoff`), the end of the date range
+    (`end`) and the first scoring's date (`first`); None while the database cannot be read or does not answer."""
     if not stored:
         raise PreventUpdate
     if marker_kind(stored):
@@ -130,15 +149,33 @@ def scores_status(ctx: AppContext, stored: dict | None):
     try:
         with MetricReader(ctx) as read:  # the state checked by the URL's rules, as every chart reads it
             state = checked_state(stored, load_bounds(read))
-            scored = risk_report.scores_available(read.connection(), state.to_filters())
+            conn, filters = read.connection(), state.to_filters()
+            scored = risk_report.scoring_date(conn, filters)  # None at once without a scores table
+            return {"scored": scored, "end": state.end, "first": risk_report.first_scoring_date(conn),
+                    "cutoff": risk_report.scoring_cutoff(conn, filters) if scored is not None else None}
     except Exception as exc:
         if unavailable_kind(exc) is None:
             raise
         return None  # no scoring notice while the database cannot be read: the cards show why and retry
-    if scored:
+
+
+def scores_status(ctx: AppContext, stored: dict | None, facts: dict | None = None):
+    """Return the notice above the page when it has no scoring to show (None when it has one): the demo model's
+    build, the first scoring's date when the observation date is set before it, or what an administrator does."""
+    facts = scoring_facts(ctx, stored) if facts is None else facts
+    if facts is None or facts["scored"] is not None:
         return None
     building = _demo_model_status(ctx)
-    return view.demo_model_notice(building) if building else view.no_scores_notice()
+    if building:
+        return view.demo_model_notice(building)
+    return view.no_scores_notice(facts["first"])
+
+
+def scores_date(facts: dict | None):
+    """Return the line under the page heading saying which scoring the page shows, or None without one."""
+    if facts is None or facts["scored"] is None:
+        return None
+    return view.scores_date_line(facts["scored"], facts["cutoff"], facts["end"])
 
 
 def demo_model_finished(ctx: AppContext) -> bool:
@@ -162,43 +199,72 @@ def _demo_model_status(ctx: AppContext) -> dict | None:
 
 NO_TARGET = unless_unscored("No customer is both high value and at high risk for these filters.")
 
+# the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
+RISK_COLUMNS = {"segment": "RFM segment", "risk_band": "Risk band", "customers": "Customers",
+                "value_at_risk": "Value at risk ($)"}
+DISTRIBUTION_COLUMNS = {**RISK_COLUMNS, "probability_from": "Probability from", "probability_to": "Probability to"}
+MATRIX_COLUMNS = {**RISK_COLUMNS, "target": "Target segment"}
+TARGET_PROFILE_COLUMNS = {"feature": "Behaviour", "target_mean": "Target (mean)",
+                          "others_mean": "Everyone else (mean)", "cohens_d": "Effect size (Cohen's d)",
+                          "effect": "Size"}
+TARGET_REASONS_COLUMNS = {"reason": "Reason", "customers": "Target customers"}
+SEGMENTS_COLUMNS = {**RISK_COLUMNS, "revenue": "Revenue ($)", "revenue_share": "Revenue share",
+                    "mean_recency_days": "Mean recency (days)", "mean_frequency": "Mean orders",
+                    "mean_monetary": "Mean spend ($)"}
+SEGMENT_TESTS_COLUMNS = {"metric": "Metric", "region": "Country", "device": "Device", "channel": "Channel",
+                         "cohort_size": "Users", "users": "Users converted or retained", "rate": "Rate",
+                         "rest_rate": "All others (rate)", "z": "z statistic", "p_value": "p-value",
+                         "p_adjusted": "p-value (Holm)", "verdict": "Verdict"}
+CUSTOMERS_COLUMNS = {field: header for field, header, _ in view.CUSTOMER_GRID_COLUMNS} | {
+    "value_at_risk": "Value at risk ($)"}
+CLUSTERS_COLUMNS = {"cluster": "Cluster", "name": "Name", "customers": "Customers", "share": "Share",
+                    "mean_recency_days": "Recency (days)", "mean_frequency": "Orders", "mean_monetary": "Spend ($)",
+                    "revenue_share": "Revenue share"}
+
 CHARTS = (
     Chart(RiskIds.DISTRIBUTION, "Risk distribution", "Customers by predicted probability of activity decline",
-          distribution_frame, view_only(view.distribution_figure), empty_message=unless_unscored(NO_SCORES)),
+          distribution_frame, view_only(view.distribution_figure), empty_message=unless_unscored(NO_SCORES),
+          columns=DISTRIBUTION_COLUMNS),
     Chart(RiskIds.MATRIX, "RFM segment × risk band",
           "Customers (numbers) and revenue at risk (colour); outlined: the target segment",
-          matrix_frame, view_only(view.matrix_figure), empty_message=unless_unscored(NO_SCORES), min_height=420),
+          matrix_frame, view_only(view.matrix_figure), empty_message=unless_unscored(NO_SCORES), min_height=420,
+          columns=MATRIX_COLUMNS),
     Chart(RiskIds.TARGET_PROFILE, "Target segment: high value, high risk",
           "How its behaviour differs from everyone else (largest effect first)",
-          target_profile_frame, target_profile_view, empty_message=NO_TARGET),
+          target_profile_frame, target_profile_view, empty_message=NO_TARGET, columns=TARGET_PROFILE_COLUMNS),
     Chart(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment",
-          "Top-3 reasons per customer; N stands for each customer's own number",
-          target_reasons_frame, view_only(view.reasons_figure), empty_message=NO_TARGET),
+          "Top-3 reasons per customer, grouped by wording; the numbers are medians over the customers",
+          target_reasons_frame, view_only(view.reasons_figure), empty_message=NO_TARGET, columns=TARGET_REASONS_COLUMNS),
     Chart(RiskIds.SEGMENTS, "RFM segments",
           "Customers with an order up to the observation date; no churn scores needed",
           segments_frame, view_only(view.segments_figure),
-          empty_message="No customer with an order up to the observation date for these filters.", min_height=380),
+          empty_message="No customer with an order up to the observation date for these filters.", min_height=380,
+          columns=SEGMENTS_COLUMNS),
     # filled by register() below from the saved segment model (a file, not the database): not a ChartRequest read
     Chart(RiskIds.CLUSTERS, "Customer clusters (R, F, M)",
           "KMeans on log-scaled, standardised recency, frequency, monetary; k by silhouette",
-          None, None, min_height=380, own_callbacks=True),
+          None, None, min_height=380, own_callbacks=True, columns=CLUSTERS_COLUMNS),
     Chart(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
           "Each group against all other users of the cohort: two-proportion z-test, Holm-corrected",
           segment_tests_frame, segment_tests_view, params=("compare",),
-          empty_message="No cohort for these filters and horizon.", controls=view.compare_control),
+          empty_message="No cohort for these filters and horizon.", controls=view.compare_control,
+          columns=SEGMENT_TESTS_COLUMNS),
     # its CSV is the grid's own export (register() below): exactly the rows it shows after sorting and filtering
     Chart(RiskIds.CUSTOMERS, "Customers at risk", "Sort and filter in the table; CSV holds the rows the table shows",
           customers_frame, view_only(view.customers_grid), params=("band", "segment"),
-          empty_message=unless_unscored(NO_SCORES), csv=False, min_height=520, controls=view.customers_controls),
+          empty_message=unless_unscored(NO_SCORES), csv=False, min_height=520, controls=view.customers_controls,
+          columns=CUSTOMERS_COLUMNS),
 )
 
 
 def register(app: Dash, ctx: AppContext) -> None:
     """Register the segment-risk page's callbacks other than its charts' (those come from `CHARTS`)."""
 
-    @app.callback(Output(RiskIds.STATUS, "children"), Input(FilterIds.STATE, "data"))
+    @app.callback(Output(RiskIds.STATUS, "children"), Output(RiskIds.SCORES_DATE, "children"),
+                  Input(FilterIds.STATE, "data"))
     def _status(stored):
-        return scores_status(ctx, stored)
+        facts = scoring_facts(ctx, stored)
+        return scores_status(ctx, stored, facts), scores_date(facts)
 
     @app.callback(Output(RiskIds.DEMO_FINISHED, "data"), Input(RiskIds.DEMO_POLL, "n_intervals"),
                   prevent_initial_call=True)
@@ -218,11 +284,11 @@ def register(app: Dash, ctx: AppContext) -> None:
         return clusters_body(ctx)
 
     @app.callback(Output(csv_download_id(clusters), "data"), Input(csv_button_id(clusters), "n_clicks"),
-                  prevent_initial_call=True)
-    def _clusters_csv(n_clicks):
-        if not n_clicks:
+                  Input(xlsx_button_id(clusters), "n_clicks"), prevent_initial_call=True)
+    def _clusters_download(csv_clicks, xlsx_clicks):
+        if not (csv_clicks or xlsx_clicks):
             raise PreventUpdate
-        return dcc.send_data_frame(neutralise_frame(clusters_frame(ctx)).to_csv, "cluster_profiles.csv", index=False)
+        return clusters_download(ctx, "xlsx" if callback_context.triggered_id == xlsx_button_id(clusters) else "csv")
 
     customers = RiskIds.CUSTOMERS
 

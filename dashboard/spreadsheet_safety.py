@@ -18,7 +18,8 @@ The rule follows OWASP's "CSV Injection" page and OWASP ASVS 5.0 requirement 1.2
 
 Where it applies: every CSV the product writes for people (chart downloads, the cluster profiles, the customer
 grid's browser-side export through `assets/dashAgGridFunctions.js`, which implements the same rule,
-`export-metrics`, `export-segments`). XLSX (`export-metrics --format xlsx`) keeps each text exactly as stored,
+`export-metrics`, `export-segments`). XLSX (`export-metrics --format xlsx`, the charts' and the cluster profiles'
+Excel downloads through dashboard/spreadsheet_export.py) keeps each text exactly as stored,
 writes it as a string cell (never a formula or an error value) and sets the cell's "quote prefix" style on
 formula-like text: the XLSX form of the leading quote, which also keeps the cell text when it is edited. XML
 cannot hold most control characters, so those are replaced by U+FFFD in XLSX (not in CSV).

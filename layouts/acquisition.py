@@ -16,7 +16,7 @@ from dash import html
 from plotly.subplots import make_subplots
 
 from layouts.common import (DIMENSION_LABELS, HOVER_FORMATS, TICK_FORMATS, Palette, data_grid, grid_column,
-                            param_select, style_figure)
+                            narrow_form, narrow_legend_entries, param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import AcquisitionIds, page_param_id
 
@@ -59,7 +59,7 @@ def new_users_figure(table: pd.DataFrame, grain: str, dimension: str, palette: P
     # many series: a legend down the right side, clear of the mode bar
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01),
                       margin=dict(t=30))
-    return fig
+    return narrow_legend_entries(fig, len(totals) + 1)  # narrow: every value and the title under the plot
 
 
 def users_by_table(new_users_by_payer: pd.DataFrame, dimension: str) -> pd.DataFrame:
@@ -102,7 +102,8 @@ def users_by_figure(table: pd.DataFrame, dimension: str, palette: Palette) -> go
     fig.update_xaxes(title_text="Payer share", tickformat=".1%", rangemode="tozero", nticks=4, row=1, col=2)
     fig.update_yaxes(title_text=label, row=1, col=1)
     fig.update_yaxes(rangemode=None)
-    return fig
+    # narrow: no legend, so no room kept for one; three ticks keep "100k" clear of "0.0%"
+    return narrow_form(fig, {"height": height, "xaxis.nticks": 3, "xaxis2.nticks": 3})
 
 
 def paying_channels_table(new_users_by_channel_payer: pd.DataFrame, economics: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +144,7 @@ def page_controls(params: Mapping[str, str]) -> html.Div:
     values = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
     return html.Div(
         [param_select(page_param_id(p.name), p.label, p.choices, values[p.name]) for p in PAGE_PARAMS],
-        className="d-flex gap-3",
+        className="d-flex flex-wrap column-gap-3 row-gap-1",
     )
 
 

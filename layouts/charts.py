@@ -10,6 +10,7 @@ From one declaration the page gets its card (`Chart.card`, here: pure, no callba
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -53,6 +54,9 @@ ViewFunction = Callable[[pd.DataFrame, ChartRequest], Any]
 EmptyMessage = str | Callable[[ChartRequest], tuple[str, str | None]]
 # the controls a card shows in its header, built from the page parameter values of the URL
 ControlsFunction = Callable[[Mapping[str, str]], Any]
+# a chart's column labels (frame column -> the label the chart shows), fixed or computed from the request (a label
+# that depends on a page parameter or the horizon: the breakdown's name, "ROI by day 13")
+ColumnLabels = Mapping[str, str] | Callable[[ChartRequest], Mapping[str, str]]
 
 DEFAULT_EMPTY_MESSAGE = "No data for these filters."
 
@@ -66,6 +70,11 @@ class Chart:
     inputs). `csv=False` leaves the CSV button to the page (an AG Grid exporting the rows it shows);
     `own_callbacks=True` means the page's `register(app, ctx)` fills the card itself (content not read through a
     ChartRequest), so no body or CSV callback is generated and the chart is not in the registered charts.
+
+    Downloads: `columns` maps every frame column to the label the chart shows (a mapping, or a function of the
+    request when a label depends on it); the CSV and Excel files carry these labels as headers. `xlsx=False`
+    leaves out the Excel button. `page` is the page's name in file names (`<page>_<chart>_<start>_<end>.csv`); the
+    page registry sets it when the chart's callbacks are registered (`callbacks.charts.register_chart`).
     """
 
     name: str
@@ -79,11 +88,40 @@ class Chart:
     min_height: int = FIGURE_HEIGHT
     controls: ControlsFunction | None = None
     own_callbacks: bool = False
+    columns: ColumnLabels | None = None
+    xlsx: bool = True
+    page: str = ""
 
     def card(self, params: Mapping[str, str] | None = None):
-        """Return the chart's card (title, help, controls, CSV button, the body its callback fills)."""
+        """Return the chart's card (title, help, controls, CSV and Excel buttons, the body its callback fills)."""
         controls = self.controls(dict(params or {})) if self.controls is not None else None
-        return chart_card(self.name, self.title, self.help, controls=controls, min_height=self.min_height)
+        return chart_card(self.name, self.title, self.help, controls=controls, min_height=self.min_height,
+                          xlsx=self.xlsx)
+
+    def column_labels(self, request: ChartRequest | None = None) -> dict[str, str]:
+        """Return {frame column: label shown} of the chart for `request` (empty when none are declared)."""
+        if self.columns is None:
+            return {}
+        labels = self.columns(request) if callable(self.columns) else self.columns
+        return dict(labels)
+
+    @property
+    def slug(self) -> str:
+        """Return the chart's part of a file name: its name without the page prefix ("mkt-roi-curves" ->
+        "roi-curves")."""
+        prefix, _, rest = self.name.partition("-")
+        return rest or prefix
+
+    def file_name(self, state: FilterState, extension: str) -> str:
+        """Return the download file name for filter state `state`: `<page>_<chart>_<start>_<end>.<extension>`."""
+        parts = [file_slug(self.page)] if self.page else []
+        parts += [self.slug, state.start.isoformat(), state.end.isoformat()]
+        return "_".join(p for p in parts if p) + f".{extension}"
+
+
+def file_slug(text: str) -> str:
+    """Return `text` as a file-name part: lower case, runs of other characters than letters and digits as "-"."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def chart_cards(charts: Iterable[Chart], params: Mapping[str, str] | None = None) -> dict[str, Any]:

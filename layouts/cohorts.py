@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from layouts.common import param_select
+from layouts.common import NARROW_TICKS, narrow_form, param_select
 from layouts.filters import PageParam
 from layouts.ids import CohortIds, page_param_id
 from layouts.marketing import BREAKDOWNS, CHART_HEIGHT, lifetime_curves_figure
@@ -29,6 +29,7 @@ PAYER_CHOICES: dict[str, str] = {"all": "All users", "true": "Payers", "false": 
 DEFAULT_PAYER = "all"
 PAYER_LABELS = {True: "payers", False: "non-payers"}
 PAYER_COLORS = {"payers": "#1b7f5b", "non-payers": "#9aa4b2"}
+HEATMAP_NARROW_WIDTH = 768  # px: below this a heatmap's cells are too small for their numbers
 
 PAGE_PARAMS = (
     PageParam("breakdown", "Curves by", tuple((value, label) for value, (_, label) in COHORT_BREAKDOWNS.items()),
@@ -95,9 +96,23 @@ def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = 
     height = max(CHART_HEIGHT, 90 + 22 * len(weeks))
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=140, r=20, t=36, b=50),
                       font=dict(size=12))
-    fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom")
-    fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category")
-    return fig
+    fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom", automargin=True)
+    fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category", automargin=True)
+    return narrow_heatmap(fig, week_labels, [pd.Timestamp(w).strftime("%m-%d") for w in weeks])
+
+
+def narrow_heatmap(fig: go.Figure, week_labels: list[str], short_labels: list[str]) -> go.Figure:
+    """Return a cohort heatmap with its narrow-screen form: cells without numbers (the hover tells them), weeks
+    as "MM-DD", a slim colour bar, slim margins, about NARROW_TICKS lifetime ticks."""
+    return narrow_form(
+        fig,
+        {"yaxis.tickmode": "array", "yaxis.tickvals": week_labels, "yaxis.ticktext": short_labels,
+         "yaxis.tickfont.size": 10, "xaxis.dtick": None, "xaxis.nticks": NARROW_TICKS,
+         "margin.l": 8, "margin.r": 8},
+        {"heatmap": {"texttemplate": "", "colorbar.thickness": 8, "colorbar.tickfont.size": 9,
+                     "colorbar.title.font.size": 10}},
+        below=HEATMAP_NARROW_WIDTH,
+    )
 
 
 def cohort_curves_table(frame: pd.DataFrame, dimension: str, payer: str = "all") -> pd.DataFrame:
@@ -133,14 +148,14 @@ def page_layout(params: dict[str, str] | None, cards: Mapping[str, Any]) -> html
     params = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
     controls = html.Div(
         [param_select(page_param_id(p.name), p.label, p.choices, params[p.name]) for p in PAGE_PARAMS],
-        className="d-flex gap-3",
+        className="d-flex flex-wrap column-gap-3 row-gap-1",
     )
     header = html.Div(
         [html.Div([html.H2("Cohorts", className="h4 mb-0"),
                    html.Small("Users by the week of their first visit, followed for the horizon (global control). "
                               "The payer choice applies to the retention charts.", className="text-muted")]),
          controls],
-        className="d-flex justify-content-between align-items-end mb-3",
+        className="d-flex justify-content-between align-items-end mb-3 page-header",
     )
     return html.Div(
         [

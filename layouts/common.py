@@ -17,7 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.ids import OverviewIds, chart_body_id, chart_card_id, chart_graph_id, csv_button_id, csv_download_id
+from layouts.ids import (OverviewIds, chart_body_id, chart_card_id, chart_graph_id, csv_button_id, csv_download_id,
+                         xlsx_button_id)
 
 # ---------------------------------------------------------------- colours
 
@@ -133,7 +134,7 @@ FORMATTERS = {"int": fmt_int, "number": fmt_number, "money": fmt_money, "pct": f
 
 # Plotly hover / tick formats (d3-format) for the same kinds.
 HOVER_FORMATS = {"int": ",.0f", "number": ",.2f", "money": "$,.2f", "pct": ".2%", "ratio": ".3f"}
-TICK_FORMATS = {"int": ",~s", "number": ",~s", "money": "$,~s", "pct": ".0%", "ratio": ".2f"}
+TICK_FORMATS = {"int": ",~s", "number": ",~s", "money": "$,.2~f", "pct": ".0%", "ratio": ".2f"}
 
 
 def relative_change(current, previous) -> float | None:
@@ -146,20 +147,77 @@ def relative_change(current, previous) -> float | None:
 # ---------------------------------------------------------------- figures
 
 FIGURE_HEIGHT = 340
+# A graph narrower than this (px) is drawn in its narrow form (`narrow_form`), applied in the browser by
+# assets/narrow_charts.js: a phone in portrait, or a card in a narrow column.
+NARROW_WIDTH = 576
+NARROW_TICKS = 5  # at most about this many ticks per axis on a narrow graph
+NARROW_LEGEND_ROW = 20  # px per legend entry under a narrow plot (plotly gives each entry its own row there)
+
+
+def narrow_form(fig: go.Figure, layout: Mapping | None = None, traces: Mapping[str, Mapping] | None = None,
+                below: int = NARROW_WIDTH) -> go.Figure:
+    """Return `fig` with more of its narrow-screen form: `layout` ({"legend.y": 0, ...}: layout paths -> values) and
+    `traces` ({trace type: {attribute path: value}}) are merged into `fig.layout.meta["narrow"]`, which the browser
+    applies while the graph is narrower than `below` px and undoes when it is wider again."""
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, Mapping) else {}
+    spec = dict(meta.get("narrow") or {})
+    spec["below"] = int(below)
+    spec["layout"] = {**dict(spec.get("layout") or {}), **dict(layout or {})}
+    merged_traces = {kind: dict(changes) for kind, changes in dict(spec.get("traces") or {}).items()}
+    for kind, changes in dict(traces or {}).items():
+        merged_traces[kind] = {**merged_traces.get(kind, {}), **dict(changes)}
+    spec["traces"] = merged_traces
+    meta["narrow"] = spec
+    fig.update_layout(meta=meta)
+    return fig
+
+
+def narrow_axes_layout(fig: go.Figure) -> dict:
+    """Return the narrow-form layout paths that give every axis of `fig` at most about NARROW_TICKS ticks."""
+    names = [axis.plotly_name for axis in (*fig.select_xaxes(), *fig.select_yaxes())]
+    return {f"{name}.nticks": NARROW_TICKS for name in names}
+
+
+def narrow_legend_layout() -> dict:
+    """Return the narrow-form layout paths that put the legend in rows under the plot, with slim margins (the
+    figure's narrow height, which keeps room for those rows, comes from `narrow_legend_entries`)."""
+    return {"legend.orientation": "h", "legend.x": 0, "legend.xanchor": "left", "legend.yref": "container",
+            "legend.y": 0, "legend.yanchor": "bottom", "legend.title.side": "top", "legend.font.size": 11,
+            "margin.l": 8, "margin.r": 8, "margin.t": 28}
+
+
+def legend_entries(fig: go.Figure) -> int:
+    """Return how many entries `fig`'s legend shows (plotly shows none for a single trace unless told to)."""
+    if fig.layout.showlegend is False:
+        return 0
+    entries = sum(1 for trace in fig.data if trace.showlegend is not False)
+    return entries if entries > 1 or fig.layout.showlegend else 0
+
+
+def narrow_legend_entries(fig: go.Figure, entries: int | None = None) -> go.Figure:
+    """Return `fig` whose narrow form keeps room under the plot for a legend of `entries` entries, one a row
+    (default: the entries its legend shows now)."""
+    entries = legend_entries(fig) if entries is None else max(int(entries), 0)
+    height = int(fig.layout.height or FIGURE_HEIGHT)
+    return narrow_form(fig, {"height": height + (NARROW_LEGEND_ROW * entries + 10 if entries else 0)})
 
 
 def style_figure(fig: go.Figure, *, x_title: str, y_title: str, y_kind: str = "int", height: int = FIGURE_HEIGHT,
                  hovermode: str = "x unified", legend_title: str | None = None) -> go.Figure:
-    """Return `fig` with the dashboard's look: titled axes, formatted ticks, legend on top, white theme."""
+    """Return `fig` with the dashboard's look: titled axes, formatted ticks, legend on top, white theme, sized by
+    its container; narrower than NARROW_WIDTH px it has its legend in rows under the plot, slim margins and fewer
+    ticks (`narrow_form`)."""
     fig.update_layout(
-        template="plotly_white", height=height, margin=dict(l=60, r=20, t=56, b=50), hovermode=hovermode,
+        template="plotly_white", height=height, autosize=True, margin=dict(l=60, r=20, t=56, b=50),
+        hovermode=hovermode,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title=legend_title),
         font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=12),
         separators=".,",
     )
-    fig.update_xaxes(title_text=x_title, showgrid=False)
-    fig.update_yaxes(title_text=y_title, tickformat=TICK_FORMATS.get(y_kind, ""), rangemode="tozero")
-    return fig
+    fig.update_xaxes(title_text=x_title, showgrid=False, automargin=True)
+    fig.update_yaxes(title_text=y_title, tickformat=TICK_FORMATS.get(y_kind, ""), rangemode="tozero", automargin=True)
+    narrow_form(fig, {**narrow_legend_layout(), **narrow_axes_layout(fig)})
+    return narrow_legend_entries(fig)
 
 
 def graph(name: str, figure: go.Figure | dict) -> dcc.Graph:
@@ -249,21 +307,31 @@ def unavailable_state(kind: str, source: str | None = None, attempt: int = 0) ->
     return dbc.Alert(children, color="info", className=f"mb-0 db-unavailable db-unavailable-{kind}")
 
 
+def download_buttons(name: str, xlsx: bool = True) -> dbc.ButtonGroup:
+    """Return chart `name`'s download buttons: CSV and, unless `xlsx` is False, Excel (xlsx)."""
+    buttons = [dbc.Button("CSV", id=csv_button_id(name), size="sm", color="secondary", outline=True,
+                          title="Download the numbers shown as CSV (plain numbers, headers as shown)")]
+    if xlsx:
+        buttons.append(dbc.Button("Excel", id=xlsx_button_id(name), size="sm", color="secondary", outline=True,
+                                  title="Download the numbers shown as an Excel workbook (.xlsx)"))
+    return dbc.ButtonGroup(buttons, size="sm", className="ms-2 chart-downloads")
+
+
 def chart_card(name: str, title: str, description: str | None = None, controls=None,
-               min_height: int = FIGURE_HEIGHT) -> dbc.Card:
-    """Return a card for chart `name`: title, optional controls, CSV download, loading spinner, body to fill."""
+               min_height: int = FIGURE_HEIGHT, xlsx: bool = True) -> dbc.Card:
+    """Return a card for chart `name`: title, optional controls, CSV and Excel downloads (no Excel when `xlsx` is
+    False), loading spinner, body to fill."""
     header = html.Div(
         [
             html.Div([html.H3(title, className="h6 mb-0"),
-                      html.Small(description, className="text-muted") if description else None]),
+                      html.Small(description, className="text-muted") if description else None],
+                     className="chart-card-title"),
             html.Div(
-                [controls, dbc.Button("CSV", id=csv_button_id(name), size="sm", color="secondary", outline=True,
-                                      title="Download the numbers shown as CSV", className="ms-2"),
-                 dcc.Download(id=csv_download_id(name))],
-                className="d-flex align-items-center",
+                [controls, download_buttons(name, xlsx), dcc.Download(id=csv_download_id(name))],
+                className="d-flex align-items-center chart-card-controls",
             ),
         ],
-        className="d-flex justify-content-between align-items-start gap-2",
+        className="d-flex justify-content-between align-items-start gap-2 chart-card-header",
     )
     body = dcc.Loading(html.Div(id=chart_body_id(name), style={"minHeight": f"{min_height}px"}),
                        type="default", delay_show=150)
@@ -295,17 +363,21 @@ def change_badge(change: float | None, good_direction: int) -> html.Span:
 
 
 def kpi_card(kpi_id: str, label: str, value_text: str, change: float | None, good_direction: int,
-             previous_text: str, help_text: str) -> dbc.Card:
-    """Return a KPI card: label, value, change against the previous period, the previous value on hover."""
+             previous_text: str, help_text: str, missing_reason: str | None = None) -> dbc.Card:
+    """Return a KPI card: label, value, change against the comparison period, the previous value on hover; with
+    `missing_reason` (no comparable period) the change reads "n/a" and says why on hover."""
     return dbc.Card(
         dbc.CardBody(
             [
                 html.Div(label, className="kpi-label", title=help_text),
                 html.Div(value_text, className="kpi-value", id=OverviewIds.kpi_value(kpi_id)),
-                html.Div([change_badge(change, good_direction),
+                html.Div([change_badge(change, good_direction) if missing_reason is None or change is not None
+                          else html.Span("n/a", className="kpi-change kpi-neutral fw-normal"),
                           html.Span(f" vs {previous_text}", className="text-muted small") if change is not None
                           else None],
-                         id=OverviewIds.kpi_change(kpi_id), title=f"Previous period: {previous_text}"),
+                         id=OverviewIds.kpi_change(kpi_id),
+                         title=f"n/a: {missing_reason}" if missing_reason is not None and change is None
+                         else f"Comparison period: {previous_text}"),
             ],
             className="py-2 px-3",
         ),

@@ -1,4 +1,5 @@
-"""The data page: what the database holds (backend, tables, rows, date ranges, data version)."""
+"""The data page: what the database holds (backend, tables, rows, date ranges, data version) and how an
+administrator makes the churn scores."""
 
 from __future__ import annotations
 
@@ -82,8 +83,39 @@ def derived_note(derived: dict | None) -> list:
     return [html.P(text, className="mt-2 mb-0 small text-muted", id=DataPageIds.DERIVED_NOTE)]
 
 
+CHURN_SCORE_COMMANDS = (
+    ("python -m dashboard train", "trains the churn model on the data (a few minutes; saved in MODEL_DIR)"),
+    ("python -m dashboard score", "scores every customer with the latest model as of the last date of the data "
+                                  "(--as-of DATE for another day)"),
+    ("python -m dashboard export-segments --out segments.csv", "clusters the customers (R, F, M) for the Risk "
+                                                               "page's cluster card and writes them to a file"),
+)
+
+
+def churn_scores_section() -> dbc.Card:
+    """Return the "Churn scores" section: what an administrator runs so that the Risk page has scores and clusters
+    (the Risk page links here instead of showing commands)."""
+    steps = [html.Li([html.Code(command), f": {what}."]) for command, what in CHURN_SCORE_COMMANDS]
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H5("Churn scores", className="mb-0")),
+            dbc.CardBody(
+                [
+                    html.P("The Risk page shows the latest scoring dated on or before its observation date. An "
+                           "administrator makes one on the server, with the same DATABASE_URL and MODEL_DIR as the "
+                           "dashboard, and again after each import to keep the scores current:", className="mb-2"),
+                    html.Ol(steps, className="mb-2"),
+                    html.P("The Risk page shows the new scores at once (scoring changes the data version).",
+                           className="mb-0 small text-muted"),
+                ]
+            ),
+        ],
+        id=DataPageIds.CHURN_SCORES,
+    )
+
+
 def data_page(info: dict) -> html.Div:
-    """Return the data page for the database summary `info`."""
+    """Return the data page for the database summary `info`, with the churn scores instructions."""
     has_rows = any(entry["rows"] for entry in info["tables"].values())
     body = [database_summary(info)] if has_rows else [empty_database_notice(info["backend"]), database_summary(info)]
-    return html.Div([html.H2("Data", className="h4 mb-3"), *body], className="d-grid gap-3")
+    return html.Div([html.H2("Data", className="h4 mb-3"), *body, churn_scores_section()], className="d-grid gap-3")

@@ -340,31 +340,43 @@ def global_query(state: FilterState, bounds: DataBounds) -> str:
 
 
 def filter_bar() -> html.Div:
-    """Return the global filter bar (values, options and date limits are filled by the URL callback)."""
+    """Return the global filter bar (values, options and date limits are filled by the URL callback).
+
+    Below the md breakpoint (768 px) the controls sit in a collapse that a "Filters" button opens, with the
+    filters in force summarised beside it (callbacks.filters registers both clientside); from md up the button is
+    hidden and the controls are always shown (assets/style.css), whatever the collapse's state.
+    """
     def labelled(label, control, width, group_id=None, help_text=None):
         return dbc.Col(html.Div([html.Label(label, className="filter-label"), control], title=help_text),
                        xs=12, md=6, xl=width, id=group_id or f"{getattr(control, 'id', label)}-col")
 
     dropdown = dict(multi=True, clearable=True, searchable=True, className="filter-dropdown")
+    toggle = html.Div(
+        [dbc.Button("Filters", id=FilterIds.TOGGLE, size="sm", color="secondary", outline=True,
+                    className="filter-toggle", n_clicks=0, title="Show or hide the filters"),
+         html.Span(id=FilterIds.SUMMARY, className="filter-summary small text-muted")],
+        className="d-flex d-md-none align-items-center gap-2 filter-toggle-row",
+    )
+    controls = dbc.Row(
+        [
+            labelled("Date range", dcc.DatePickerRange(id=FilterIds.DATE_RANGE, display_format="YYYY-MM-DD",
+                                                       first_day_of_week=1, minimum_nights=0,
+                                                       updatemode="bothdates", className="filter-dates"), 3),
+            labelled("Country", dcc.Dropdown(id=FilterIds.COUNTRY, placeholder="All countries", **dropdown), 2),
+            labelled("Device", dcc.Dropdown(id=FilterIds.DEVICE, placeholder="All devices", **dropdown), 2),
+            labelled("Channel", dcc.Dropdown(id=FilterIds.CHANNEL, placeholder="All channels", **dropdown), 2),
+            labelled("Observation date", dcc.DatePickerSingle(id=FilterIds.OBSERVATION_DATE,
+                                                              display_format="YYYY-MM-DD", first_day_of_week=1),
+                     2, FilterIds.OBSERVATION_GROUP),
+            labelled("Horizon", dcc.Input(id=FilterIds.HORIZON, type="number", min=1, max=MAX_HORIZON,
+                                          step=1, debounce=True, className="form-control form-control-sm"),
+                     1, FilterIds.HORIZON_GROUP, "Horizon in days: cohort metrics cover lifetimes 0 .. horizon-1"),
+        ],
+        className="g-2 align-items-end",
+    )
     return html.Div(
-        dbc.Row(
-            [
-                labelled("Date range", dcc.DatePickerRange(id=FilterIds.DATE_RANGE, display_format="YYYY-MM-DD",
-                                                           first_day_of_week=1, minimum_nights=0,
-                                                           updatemode="bothdates", className="filter-dates"), 3),
-                labelled("Country", dcc.Dropdown(id=FilterIds.COUNTRY, placeholder="All countries", **dropdown), 2),
-                labelled("Device", dcc.Dropdown(id=FilterIds.DEVICE, placeholder="All devices", **dropdown), 2),
-                labelled("Channel", dcc.Dropdown(id=FilterIds.CHANNEL, placeholder="All channels", **dropdown), 2),
-                labelled("Observation date", dcc.DatePickerSingle(id=FilterIds.OBSERVATION_DATE,
-                                                                  display_format="YYYY-MM-DD", first_day_of_week=1),
-                         2, FilterIds.OBSERVATION_GROUP),
-                labelled("Horizon", dcc.Input(id=FilterIds.HORIZON, type="number", min=1, max=MAX_HORIZON,
-                                              step=1, debounce=True, className="form-control form-control-sm"),
-                         1, FilterIds.HORIZON_GROUP, "Horizon in days: cohort metrics cover lifetimes 0 .. horizon-1"),
-                dcc.Store(id=FilterIds.STATE),
-            ],
-            className="g-2 align-items-end",
-        ),
+        [toggle, dbc.Collapse(controls, id=FilterIds.COLLAPSE, is_open=False, className="filter-collapse"),
+         dcc.Store(id=FilterIds.STATE)],
         id=FilterIds.BAR, className="filter-bar mb-3",
     )
 

@@ -27,6 +27,9 @@ class FilterIds:
     HORIZON_GROUP = "filter-horizon-group"
     NOTES = "filter-notes"
     STATE = "filter-state"  # dcc.Store: the validated filters every chart reads
+    TOGGLE = "filter-toggle"  # the "Filters" button that opens the bar on narrow screens
+    COLLAPSE = "filter-collapse"  # the part of the bar the button opens and closes
+    SUMMARY = "filter-summary"  # beside the button: the filters in force, in a few words
 
 
 class OverviewIds:
@@ -111,6 +114,8 @@ class RiskIds:
     DEMO_FINISHED = "risk-demo-model-finished"
     TARGET_SUMMARY = "risk-target-summary"
     CLUSTERS_SUMMARY = "risk-clusters-summary"
+    SCORES_AS_OF = "risk-scores-as-of"
+    SCORES_DATE = "risk-scores-date"  # holds the SCORES_AS_OF line
 
 
 class DataPageIds:
@@ -120,6 +125,7 @@ class DataPageIds:
     SUMMARY = "database-summary"
     SUMMARY_TABLE = "database-summary-table"
     DERIVED_NOTE = "derived-note"
+    CHURN_SCORES = "churn-scores"  # the section the Risk page links to (also its URL fragment)
 
 
 def nav_link_id(path: str) -> dict:
@@ -145,6 +151,11 @@ def chart_graph_id(name: str) -> str:
 def csv_button_id(name: str) -> str:
     """Return the id of chart `name`'s CSV download button."""
     return f"{name}-csv"
+
+
+def xlsx_button_id(name: str) -> str:
+    """Return the id of chart `name`'s Excel (xlsx) download button."""
+    return f"{name}-xlsx"
 
 
 def csv_download_id(name: str) -> str:

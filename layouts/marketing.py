@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from dash import html
 
-from layouts.common import data_grid, fmt_money, fmt_pct, grid_column, param_select, style_figure
+from layouts.common import (data_grid, fmt_money, fmt_pct, grid_column, narrow_form, narrow_legend_entries,
+                            param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import MarketingIds, page_param_id
 from metrics.kpis import ROLLING_DAYS
@@ -84,11 +85,12 @@ def _base_figure(x_title: str, y_title: str, *, height: int = CHART_HEIGHT, hove
 
 
 def legend_beside_when_many(fig: go.Figure, many: int = 5) -> go.Figure:
-    """Return `fig` with its legend in a column at the right when it has more than `many` traces (else on top)."""
+    """Return `fig` with its legend in a column at the right when it has more than `many` traces (else on top);
+    on a narrow screen the legend is under the plot, with room for every entry."""
     if len(fig.data) > many:
         fig.update_layout(legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font_size=11),
                           margin=dict(r=10))
-    return fig
+    return narrow_legend_entries(fig)
 
 
 def add_break_even_line(fig: go.Figure) -> go.Figure:
@@ -173,10 +175,19 @@ def spend_share_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = N
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def channel_economics_table(economics: pd.DataFrame) -> pd.DataFrame:
-    """Return channel economics (channel, new_users, costs, cac, unattributed, total_spend), channels in code-point order."""
+def channel_economics_table(economics: pd.DataFrame, attributed_only: bool = False) -> pd.DataFrame:
+    """Return channel economics (channel, new_users, costs, cac, unattributed, total_spend), channels in code-point order.
+
+    `attributed_only` (a country or device filter: the contract's one spend rule) keeps the channels with new users
+    of the filtered kind, leaves unattributed empty (spend has no country or device) and total spend = attributed.
+    """
     table = economics[["channel", "new_users", "costs", "cac", "unattributed"]].copy()
-    table["total_spend"] = table["costs"] + table["unattributed"]
+    if attributed_only:
+        table = table[table["new_users"] > 0].copy()
+        table["unattributed"] = float("nan")
+        table["total_spend"] = table["costs"]
+    else:
+        table["total_spend"] = table["costs"] + table["unattributed"]
     return table.sort_values("channel", kind="stable").reset_index(drop=True)
 
 
@@ -333,7 +344,41 @@ def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, s
         note += f". y axis cut at {ROI_AXIS_CAP:.1f} (highest value {top:.2f}): double-click a panel to see all"
     fig.add_annotation(xref="paper", yref="paper", x=0.5, y=0, xanchor="center", yanchor="top", yshift=-36,
                        showarrow=False, font=dict(size=12, color="#495057"), text=note)
-    return fig
+    short_note = "Dashed line = break-even (ROI 1.0)" + (f"; y axis cut at {ROI_AXIS_CAP:.1f}" if top > ROI_AXIS_CAP
+                                                          else "")
+    return narrow_small_multiples(fig, len(groups), rows * cols, f"ROI by day {last_day}", short_note)
+
+
+NARROW_PANEL_COLUMNS = 2  # panels a row of small multiples on a narrow screen
+NARROW_PANEL_HEIGHT = 170  # px a row of those panels
+
+
+def narrow_small_multiples(fig: go.Figure, panels: int, cells: int, y_title: str, short_note: str) -> go.Figure:
+    """Return small multiples (`panels` panels in `cells` grid cells, a subplot title per panel, then a note) with a
+    narrow form of NARROW_PANEL_COLUMNS panels a row: axis domains, titles and the note moved, empty cells hidden."""
+    cols = max(1, min(NARROW_PANEL_COLUMNS, panels))
+    rows = max(1, -(-panels // cols))
+    grid = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.1,
+                         vertical_spacing=0.3 / rows if rows > 1 else 0.0)
+    changes: dict = {"height": 90 + NARROW_PANEL_HEIGHT * rows, "margin.b": 60,
+                     f"annotations[{panels}].text": short_note, f"annotations[{panels}].font.size": 10}
+    for cell in range(cells):
+        suffix = "" if cell == 0 else str(cell + 1)
+        if cell >= panels:
+            changes[f"xaxis{suffix}.visible"] = False
+            changes[f"yaxis{suffix}.visible"] = False
+            continue
+        row, col = cell // cols + 1, cell % cols + 1
+        subplot = grid.get_subplot(row, col)
+        x_domain, y_domain = list(subplot.xaxis.domain), list(subplot.yaxis.domain)
+        changes[f"xaxis{suffix}.domain"] = x_domain
+        changes[f"yaxis{suffix}.domain"] = y_domain
+        changes[f"yaxis{suffix}.title.text"] = y_title if col == 1 else ""
+        changes[f"yaxis{suffix}.showticklabels"] = col == 1
+        changes[f"annotations[{cell}].x"] = (x_domain[0] + x_domain[1]) / 2
+        changes[f"annotations[{cell}].y"] = y_domain[1]
+        changes[f"annotations[{cell}].font.size"] = 11
+    return narrow_form(fig, changes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -375,7 +420,8 @@ def payback_grid(table: pd.DataFrame, horizon: int, breakdown_title: str = "Chan
     columns = [
         grid_column("group", breakdown_title, pinned="left", minWidth=130),
         grid_column("cohort_size", "Paid users", "int", headerTooltip="Users of paid channels in the cohort"),
-        grid_column("cac", "CAC", "money", headerTooltip="Mean acquisition cost of the paid cohort"),
+        grid_column("cac", "CAC (horizon cohort)", "money",
+                    headerTooltip="Mean acquisition cost of the paid cohort followed for the whole horizon"),
         grid_column("roi_at_h", f"ROI by day {horizon - 1}", "ratio",
                     headerTooltip=f"LTV / CAC at lifetime day {horizon - 1} (horizon {horizon} days)"),
         grid_column("payback_day", "Payback day", None, type="rightAligned", filter="agNumberColumnFilter",
@@ -393,7 +439,8 @@ def channel_economics_grid(table: pd.DataFrame, name: str = MarketingIds.CHANNEL
         grid_column("new_users", "New users", "int"),
         grid_column("costs", "Attributed spend", "money",
                     headerTooltip="Spend attributed to the channel's new users in the period"),
-        grid_column("cac", "CAC", "money", headerTooltip="Attributed spend / new users"),
+        grid_column("cac", "CAC (period's new users)", "money",
+                    headerTooltip="Attributed spend / new users acquired in the period; empty for organic"),
         grid_column("unattributed", "Unattributed spend", "money",
                     headerTooltip="Spend on days when the channel brought no new user: reported, never spread"),
         grid_column("total_spend", "Total spend", "money"),
@@ -402,7 +449,15 @@ def channel_economics_grid(table: pd.DataFrame, name: str = MarketingIds.CHANNEL
 
 
 def unattributed_note(table: pd.DataFrame) -> html.P:
-    """Return the line stating the unattributed spend (amount and share of all spend) of a channel table."""
+    """Return the line stating the unattributed spend (amount and share of all spend) of a channel table, or, with
+    a country or device filter (unattributed left empty), that the spend shown is the filtered users' attributed spend."""
+    if len(table) and table["unattributed"].isna().all():
+        return html.P([html.Strong("Spend attributed to the filtered new users: "),
+                       f"{fmt_money(float(table['total_spend'].sum()))}. ",
+                       html.Span("Spend has no country or device, so with these filters every spend figure is the "
+                                 "acquisition cost of the matching new users; unattributed spend is not shown.",
+                                 className="text-muted")],
+                      className="mb-2 small", id=MarketingIds.UNATTRIBUTED)
     unattributed = float(table["unattributed"].sum()) if len(table) else 0.0
     total = float(table["total_spend"].sum()) if len(table) else 0.0
     share = unattributed / total if total > 0 else 0.0
@@ -444,7 +499,7 @@ def page_layout(params: dict[str, str] | None, cards: Mapping[str, Any]) -> html
                    html.Small("Paid cohorts within the horizon (global horizon control); LTV over all users",
                               className="text-muted")]),
          selector],
-        className="d-flex justify-content-between align-items-end mb-2 mt-2",
+        className="d-flex justify-content-between align-items-end mb-2 mt-2 page-header",
     )
     curves_row = dbc.Row([dbc.Col(cards[ids.LTV_CURVES], xl=6, className="mb-3"),
                           dbc.Col(cards[ids.ROI_CURVES], xl=6, className="mb-3")])

@@ -2,12 +2,11 @@
 
 Pure functions: metric frames -> the table a card or chart shows (`*_table`, also its CSV) -> components
 and figures (`*_figure`, `kpi_cards`). No database, no callbacks. The KPI values themselves are computed by
-`metrics.kpis.kpi_values`; the charts are declared in `callbacks/overview.py` (`CHARTS`).
+`metrics.kpi_table` (contract revision 2); the charts are declared in `callbacks/overview.py` (`CHARTS`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -17,10 +16,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.common import FORMATTERS, HOVER_FORMATS, SERIES_COLORS, kpi_card, relative_change, style_figure
+from layouts.common import FORMATTERS, HOVER_FORMATS, SERIES_COLORS, kpi_card, param_select, style_figure
+from layouts.filters import PageParam
+from layouts.ids import page_param_id
 from layouts.ids import OverviewIds
 
-PAGE_PARAMS = ()
+DEFAULT_COMPARE = "previous"
+COMPARE_CHOICES = (("previous", "Previous period"), ("year", "Previous year"), ("none", "No comparison"))
+PAGE_PARAMS = (PageParam("comparison", "Compare with", COMPARE_CHOICES, DEFAULT_COMPARE),)
+COMPARISON_NAMES = {"previous": "the previous period of equal length", "year": "the same days 364 days earlier"}
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
 
@@ -40,16 +44,20 @@ KPIS: tuple[Kpi, ...] = (
         "Filtered users whose first visit is on or before the end of the period (as of the observation date)."),
     Kpi("new_users", "New users", "int", +1, "Filtered users whose first visit is in the period."),
     Kpi("dau", "DAU", "number", +1, "Mean daily active users over every date of the period."),
-    Kpi("wau", "WAU", "number", +1, "Mean weekly active users over the calendar weeks of the period."),
-    Kpi("mau", "MAU", "number", +1, "Mean monthly active users over the calendar months of the period."),
-    Kpi("sticky", "Sticky factor", "pct", +1, "DAU / MAU."),
+    Kpi("wau", "WAU", "number", +1,
+        "Mean over the period's days of the users active in the 7 days ending that day (rolling WAU)."),
+    Kpi("mau", "MAU", "number", +1,
+        "Mean over the period's days of the users active in the 30 days ending that day (rolling MAU)."),
+    Kpi("sticky", "Sticky factor", "pct", +1, "DAU / MAU: how many of the month's users come on an average day."),
     Kpi("asl_seconds", "Avg session length", "duration", +1,
         "Mean of session end minus start over the period's visits."),
     Kpi("revenue", "Revenue", "money", +1, "Revenue of the filtered users' orders dated in the period."),
     Kpi("spend", "Ad spend", "money", 0,
-        "Advertising costs dated in the period (the channel filter applies; country and device do not)."),
-    Kpi("cac", "CAC (paid)", "money", -1,
-        "Spend attributed to the period's new users of paid channels / those users."),
+        "Advertising costs dated in the period (the channel filter applies). With a country or device filter: the "
+        "spend attributed to the filtered new users, as spend has no country or device."),
+    Kpi("cac", "CAC (new users)", "money", -1,
+        "Spend attributed to the period's new users of paid channels / those users (organic users cost nothing "
+        "and are not counted)."),
     Kpi("roi", "ROI at horizon", "ratio", +1,
         "LTV / CAC of the paid cohort at lifetime horizon-1 (1.00× = break-even)."),
     Kpi("payer_share", "Payer share", "pct", +1,
@@ -58,45 +66,55 @@ KPIS: tuple[Kpi, ...] = (
 KPI_BY_KEY = {k.key: k for k in KPIS}
 
 
-def kpi_table(current: dict[str, float], previous: dict[str, float]) -> pd.DataFrame:
-    """Return one row per KPI: kpi, label, value, previous_value, change (relative; NaN when undefined), kind."""
-    rows = []
-    for kpi in KPIS:
-        change = relative_change(current.get(kpi.key), previous.get(kpi.key))
-        rows.append({"kpi": kpi.key, "label": kpi.label, "value": current.get(kpi.key, float("nan")),
-                     "previous_value": previous.get(kpi.key, float("nan")),
-                     "change": float("nan") if change is None else change, "kind": kpi.kind})
-    frame = pd.DataFrame(rows)
+def kpi_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Return `metrics.kpi_table`'s rows in card order with the card's label and unit: kpi, label, value,
+    previous_value, change (relative; NaN when there is none), kind."""
+    rows = table.set_index("kpi")
+    frame = pd.DataFrame([{"kpi": kpi.key, "label": kpi.label, "value": rows.at[kpi.key, "value"],
+                           "previous_value": rows.at[kpi.key, "previous_value"], "change": rows.at[kpi.key, "change"],
+                           "kind": kpi.kind} for kpi in KPIS if kpi.key in rows.index])
     return frame.astype({"value": "float64", "previous_value": "float64", "change": "float64"})
 
 
-def kpi_cards(table: pd.DataFrame, previous_start: _dt.date | None = None, previous_end: _dt.date | None = None,
-              first_date: _dt.date | None = None, suggestion_href: str | None = None) -> html.Div:
-    """Return the KPI cards of a kpi_table, with a line naming the previous period they compare with.
+def comparison_caption(compare: str, comparison) -> tuple[str, str | None]:
+    """Return (the line naming the comparison period, the reason there is none or None) for `compare` and the
+    `metrics.ComparisonPeriod` (None: no comparison asked)."""
+    if compare == "none" or comparison is None:
+        return "No comparison chosen: pick one in \"Compare with\".", "no comparison chosen"
+    period = f"{comparison.start.isoformat()} – {comparison.end.isoformat()}"
+    if not comparison.comparable:
+        reason = comparison.reason or "the comparison period is not in the data"
+        return (f"Changes n/a: {reason}. Comparing {period} would average days with no data.", reason)
+    return (f"Changes compare with {COMPARISON_NAMES.get(compare, compare)}, {period} (as of "
+            f"{comparison.observation_date.isoformat()}). Green is good, red is bad, grey is neutral; hover a label "
+            "for its definition.", None)
 
-    When that period lies before the data, `suggestion_href` (a link to a comparable view) is offered.
-    """
+
+def kpi_cards(table: pd.DataFrame, compare: str = DEFAULT_COMPARE, comparison=None,
+              suggestion_href: str | None = None) -> html.Div:
+    """Return the KPI cards of `kpi_rows`, with a line naming the comparison period or why there is none (then
+    each change reads "n/a" with that reason and `suggestion_href`, a link to a comparable view, is offered)."""
+    text, missing = comparison_caption(compare, comparison)
     cards = []
     for row in table.itertuples(index=False):
         kpi = KPI_BY_KEY[row.kpi]
         fmt = FORMATTERS[kpi.kind]
         change = None if pd.isna(row.change) else float(row.change)
         cards.append(dbc.Col(kpi_card(kpi.key, kpi.label, fmt(row.value), change, kpi.good_direction,
-                                      fmt(row.previous_value), kpi.help), xs=6, md=4, xl=2, className="mb-2"))
-    caption = None
-    if previous_start is not None and previous_end is not None:
-        text = (f"Changes compare with the previous period of equal length, {previous_start.isoformat()} – "
-                f"{previous_end.isoformat()}. Green is good, red is bad, grey is neutral; hover a label for its "
-                "definition.")
-        if first_date is not None and previous_end < first_date:
-            text = (f"No comparison: the previous period of equal length ({previous_start.isoformat()} – "
-                    f"{previous_end.isoformat()}) is before the first date of the data ({first_date.isoformat()}). "
-                    "Choose a later start date to compare with it.")
-            if suggestion_href:
-                text = [text, " ", dcc.Link("Compare the last 4 weeks with the 4 weeks before →",
-                                            href=suggestion_href, id=OverviewIds.COMPARE_LAST_WEEKS)]
-        caption = html.P(text, className="text-muted small mb-2", id=OverviewIds.COMPARISON_NOTE)
+                                      fmt(row.previous_value), kpi.help, missing_reason=missing),
+                             xs=6, sm=4, lg=3, xl=2, className="mb-2"))
+    if missing is not None and compare != "none" and suggestion_href:
+        text = [text, " ", dcc.Link("Compare the last 4 weeks with the 4 weeks before →", href=suggestion_href,
+                                    id=OverviewIds.COMPARE_LAST_WEEKS)]
+    caption = html.P(text, className="text-muted small mb-2", id=OverviewIds.COMPARISON_NOTE)
     return html.Div([caption, dbc.Row(cards, className="g-2")], id=OverviewIds.KPI_CARDS)
+
+
+def page_controls(params: Mapping[str, str]) -> html.Div:
+    """Return the KPI card's comparison select, set to `params`."""
+    values = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
+    return html.Div([param_select(page_param_id(p.name), p.label, p.choices, values[p.name]) for p in PAGE_PARAMS],
+                    className="d-flex flex-wrap column-gap-3 row-gap-1")
 
 
 def activity_table(daily: pd.DataFrame) -> pd.DataFrame:
@@ -132,10 +150,11 @@ def revenue_spend_table(revenue_daily: pd.DataFrame, spend_daily: pd.DataFrame) 
     return table
 
 
-def revenue_spend_figure(table: pd.DataFrame) -> go.Figure:
-    """Return daily revenue against daily ad spend."""
+def revenue_spend_figure(table: pd.DataFrame, attributed: bool = False) -> go.Figure:
+    """Return daily revenue against daily ad spend (`attributed`: the spend of the filtered new users, named so)."""
     fig = go.Figure()
-    for column, name in (("revenue", "Revenue"), ("spend", "Ad spend")):
+    spend_name = "Ad spend (attributed to these users)" if attributed else "Ad spend"
+    for column, name in (("revenue", "Revenue"), ("spend", spend_name)):
         fig.add_trace(go.Scatter(
             x=table["date"], y=table[column], name=name, mode="lines",
             line=dict(color=SERIES_COLORS[column], width=2),

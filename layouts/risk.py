@@ -5,6 +5,7 @@ Pure functions: frames of `ml.risk_report` -> the table a card shows (also its C
 
 from __future__ import annotations
 
+import datetime as _dt
 import textwrap
 from typing import Any, Mapping
 
@@ -17,8 +18,9 @@ from dash import dcc, html
 
 from layouts.common import data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
-from layouts.ids import RiskIds, page_param_id
+from layouts.ids import DataPageIds, RiskIds, page_param_id
 from ml.risk_bands import BANDS
+from ml.risk_report import difference_words, format_p
 
 BAND_COLORS = {"low": "#59A14F", "medium": "#EDC948", "high": "#E15759"}
 SEGMENT_ORDER = (
@@ -49,15 +51,38 @@ PAGE_PARAMS = (
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
 
-def no_scores_notice() -> dbc.Alert:
-    """Return the explanation shown above the page when no churn scores exist on or before the observation date."""
-    return dbc.Alert(
-        [html.Strong("No churn scores on or before this observation date. "),
-         "Train the model and score the customers: ",
-         html.Code("python -m dashboard train"), " then ", html.Code("python -m dashboard score"),
-         ". Segment comparisons below need no scores."],
-        color="info", className="mb-3", id=RiskIds.NO_SCORES,
-    )
+CHURN_SCORES_HELP = f"/data#{DataPageIds.CHURN_SCORES}"  # the Data page's instructions for administrators
+
+
+def admin_link(text: str = "how an administrator makes them") -> dcc.Link:
+    """Return the link to the Data page's "Churn scores" instructions (the commands live there, not here)."""
+    return dcc.Link(text, href=CHURN_SCORES_HELP, className="admin-link")
+
+
+def no_scores_notice(first_scoring: _dt.date | None = None) -> dbc.Alert:
+    """Return the explanation shown above the page when there is no churn scoring to show: none at all (an
+    administrator trains the model and scores the customers), or none on or before an observation date set before
+    the first scoring (`first_scoring`)."""
+    if first_scoring is not None:
+        body = [html.Strong("No churn scores on or before this observation date. "),
+                f"The first scoring is dated {first_scoring.isoformat()}: move the observation date to that day or "
+                "later to see it. Segment comparisons below need no scores."]
+    else:
+        body = [html.Strong("No churn scores yet. "),
+                "An administrator trains the churn model and scores the customers (", admin_link(), "); the "
+                "risk cards fill in afterwards. Segment comparisons below need no scores."]
+    return dbc.Alert(body, color="info", className="mb-3", id=RiskIds.NO_SCORES)
+
+
+def scores_date_line(scored: _dt.date, cutoff: _dt.date, end: _dt.date) -> html.P:
+    """Return the line under the heading saying which scoring the page shows ("Scores as of 2026-10-31") and why
+    that one: the latest on or before `cutoff`; after the `end` of the date range it says the range does not
+    select it."""
+    why = f"the latest scoring on or before {cutoff.isoformat()}"
+    if scored > end:
+        why += "; the date range does not change the scores (they describe the customers on that day)"
+    return html.P([html.Strong(f"Scores as of {scored.isoformat()}"), f" ({why})."],
+                  className="text-muted small mb-2", id=RiskIds.SCORES_AS_OF)
 
 
 DEMO_POLL_MS = 5000
@@ -69,20 +94,19 @@ DEMO_STEPS = {"train": "training the churn model", "score": "scoring the custome
 def demo_model_notice(status: dict) -> dbc.Alert:
     """Return the notice shown instead of `no_scores_notice` while the demo's model is built in the background
     (ml/demo_model.py), or after that build failed or was interrupted."""
-    by_hand = [html.Code("python -m dashboard train"), ", ", html.Code("python -m dashboard score"), ", ",
-               html.Code("python -m dashboard export-segments --out segments.csv"), "."]
+    by_hand = [admin_link("how an administrator builds it by hand"), "."]
     step = status.get("step", "?")
     if status.get("state") == "failed":
         return dbc.Alert(
             [html.Strong("Building the demo's churn model failed "),
-             f"(step {step}: {status.get('error', 'unknown error')}). ", "Build it by hand: ", *by_hand],
+             f"(step {step}: {status.get('error', 'unknown error')}). ", "See ", *by_hand],
             color="warning", className="mb-3", id=RiskIds.DEMO_MODEL,
         )
     if status.get("state") == "interrupted":
         return dbc.Alert(
             [html.Strong("Building the demo's churn model was interrupted "),
              f"(at step {step}; its process is gone). It resumes when the app is started again, "
-             "or build it by hand: ", *by_hand],
+             "or see ", *by_hand],
             color="warning", className="mb-3", id=RiskIds.DEMO_MODEL,
         )
     since = str(status.get("started") or status.get("requested") or "")
@@ -159,7 +183,7 @@ def matrix_figure(matrix: pd.DataFrame) -> go.Figure:
                       line=dict(color="#1F3A93", width=3))
     fig.update_yaxes(autorange="reversed")
     style_figure(fig, x_title="Risk band", y_title="RFM segment", hovermode="closest", height=420)
-    fig.update_yaxes(tickformat="", rangemode="normal")
+    fig.update_yaxes(tickformat="", rangemode="normal", **EVERY_CATEGORY)
     return fig
 
 
@@ -174,14 +198,30 @@ def target_profile_view(profile: pd.DataFrame, customers: pd.DataFrame) -> html.
          f"({fmt_int(len(others))} other scored customers)."],
         className="mb-2", id=RiskIds.TARGET_SUMMARY,
     )
-    table = profile.assign(behaviour=profile["feature"].map(lambda f: FEATURE_LABELS.get(f, f)))
-    grid = data_grid(RiskIds.TARGET_PROFILE, table[["behaviour", "target_mean", "others_mean", "cohens_d", "effect"]],
-                     [grid_column("behaviour", "Behaviour", minWidth=220),
-                      grid_column("target_mean", "Target (mean)", "number"),
-                      grid_column("others_mean", "Everyone else (mean)", "number"),
-                      grid_column("cohens_d", "Effect size (Cohen's d)", "number"),
-                      grid_column("effect", "Size")], height=300)
+    grid = data_grid(RiskIds.TARGET_PROFILE, profile_table(profile),
+                     [grid_column("behaviour", "Behaviour", minWidth=200, tooltipField="behaviour", **WRAPPED_HEADER),
+                      grid_column("target_mean", "Target segment (mean)", "number", minWidth=110, **WRAPPED_HEADER),
+                      grid_column("others_mean", "Everyone else (mean)", "number", minWidth=110, **WRAPPED_HEADER),
+                      grid_column("difference", "Target segment vs everyone else", minWidth=210,
+                                  tooltipField="difference", **WRAPPED_HEADER),
+                      grid_column("effect", "How clear the difference is", minWidth=110, **WRAPPED_HEADER)],
+                     height=320)
     return html.Div([summary, grid])
+
+
+WRAPPED_HEADER = {"wrapHeaderText": True, "autoHeaderHeight": True}  # headers on several lines, never cut
+EFFECT_WORDS = {"large": "clear", "medium": "moderate", "small": "slight", "negligible": "hardly any",
+                "undefined": "not defined"}
+
+
+def profile_table(profile: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows the target profile grid shows: behaviour, the two means, the difference in plain words
+    ("3.1× higher"; trends by their difference) and how clear it is (from Cohen's d: clear, moderate, ...)."""
+    table = profile.assign(behaviour=profile["feature"].map(lambda f: FEATURE_LABELS.get(f, f)))
+    table["difference"] = [difference_words(t, o, signed=str(f).endswith("_trend"))
+                           for f, t, o in zip(table["feature"], table["target_mean"], table["others_mean"])]
+    table["effect"] = table["effect"].map(lambda e: EFFECT_WORDS.get(e, e))
+    return table[["behaviour", "target_mean", "others_mean", "difference", "effect"]]
 
 
 REASON_WRAP = 34  # characters per line of a reason's label in the narrow reasons card
@@ -190,7 +230,7 @@ REASON_WRAP = 34  # characters per line of a reason's label in the narrow reason
 def reasons_figure(reasons: pd.DataFrame, top: int = 8) -> go.Figure:
     """Return horizontal bars: how many target customers have each model reason (top `top`)."""
     shown = reasons.head(top).iloc[::-1]
-    # the reasons are long ("minutes on site down N% in the last N days (N vs N in the N days before)"): wrapped
+    # the reasons are long ("minutes on site down in the last 30 days (median 62%)"): wrapped
     # over lines, they leave the narrow card room for the bars; the hover shows each in one line
     labels = ["<br>".join(textwrap.wrap(str(reason), REASON_WRAP)) for reason in shown["reason"]]
     fig = go.Figure(go.Bar(x=shown["customers"], y=labels, orientation="h", marker_color="#E15759",
@@ -198,24 +238,33 @@ def reasons_figure(reasons: pd.DataFrame, top: int = 8) -> go.Figure:
                            hovertemplate="%{customdata[0]}: %{x:,} customers<extra></extra>"))
     lines = sum(label.count("<br>") + 1 for label in labels)
     style_figure(fig, x_title="Target customers", y_title="", hovermode="closest",
-                 height=max(300, 110 + 18 * lines + 6 * len(labels)))  # room for every wrapped line
-    fig.update_yaxes(tickformat="", automargin=True)
+                 height=max(300, 110 + 20 * lines + 8 * len(labels)))  # room for every wrapped line
+    fig.update_yaxes(tickformat="", automargin=True, **EVERY_CATEGORY)
     return fig
 
 
+# a bar chart's categories are its labels: every one is shown (also on narrow screens, whose fewer ticks are meant
+# for number axes)
+EVERY_CATEGORY = {"tickmode": "linear", "tick0": 0, "dtick": 1}
+
+
 def segment_tests_grid(table: pd.DataFrame, dimension: str) -> dag.AgGrid:
-    """Return the grid of conversion and retention by segment with the test verdicts."""
-    return data_grid(RiskIds.SEGMENT_TESTS, table, [
+    """Return the grid of conversion and retention by segment with the test verdicts (p-values as "p < 0.001")."""
+    shown = table.assign(p_shown=[format_p(p) for p in table["p_adjusted"]])
+    return data_grid(RiskIds.SEGMENT_TESTS, shown, [
         grid_column("metric", "Metric", minWidth=170), grid_column(dimension, dimension.capitalize()),
         grid_column("cohort_size", "Users", "int"), grid_column("rate", "Rate", "pct"),
-        grid_column("rest_rate", "All others", "pct"), grid_column("p_adjusted", "p (Holm)", "number"),
+        grid_column("rest_rate", "All others", "pct"),
+        grid_column("p_shown", "p-value (Holm-corrected)", minWidth=130, **WRAPPED_HEADER),
         grid_column("verdict", "Verdict", minWidth=300, tooltipField="verdict")], height=340)
 
 
+# "Recommended action" comes before the reasons, so it is in view without scrolling sideways at 1440 px
 CUSTOMER_GRID_COLUMNS = [
     ("user_id", "Customer", None), ("probability", "Probability", "pct"), ("risk_band", "Band", None),
-    ("segment", "Segment", None), ("value_at_risk", "Value at risk", "money"), ("reason_1", "Reason 1", None),
-    ("reason_2", "Reason 2", None), ("reason_3", "Reason 3", None), ("recommended_action", "Recommended action", None),
+    ("segment", "Segment", None), ("value_at_risk", "Value at risk", "money"),
+    ("recommended_action", "Recommended action", None), ("reason_1", "Reason 1", None),
+    ("reason_2", "Reason 2", None), ("reason_3", "Reason 3", None),
 ]
 
 
@@ -236,8 +285,12 @@ def segments_figure(table: pd.DataFrame) -> go.Figure:
                        "<br>mean recency %{customdata[2]:.0f} days, %{customdata[3]:.1f} orders<extra></extra>"),
     ))
     style_figure(fig, x_title="Customers", y_title="", hovermode="closest", height=380)
-    fig.update_yaxes(tickformat="", automargin=True)
+    fig.update_yaxes(tickformat="", automargin=True, **EVERY_CATEGORY)
     return fig
+
+
+SILHOUETTE_TITLE = "Silhouette (higher: better)"
+INERTIA_TITLE = "KMeans inertia (elbow)"
 
 
 def clusters_view(profiles: pd.DataFrame, card: dict) -> html.Div:
@@ -259,21 +312,23 @@ def clusters_view(profiles: pd.DataFrame, card: dict) -> html.Div:
         fig.update_layout(yaxis2=dict(title="Inertia (elbow)", overlaying="y", side="right", showgrid=False,
                                       tickformat=",.0f", rangemode="tozero"))
     fig.add_vline(x=card.get("k"), line_dash="dash", line_color="#6c757d")
-    style_figure(fig, x_title="Number of clusters k", y_title="Silhouette", y_kind="number", hovermode="closest",
+    style_figure(fig, x_title="Number of clusters k", y_title=SILHOUETTE_TITLE, y_kind="number", hovermode="closest",
                  height=300)
-    fig.update_yaxes(tickformat=".2f", selector=dict(title_text="Silhouette"))
+    # style_figure titles every y axis alike: the left one is the silhouette, the right one KMeans inertia
+    fig.update_layout(yaxis=dict(title_text=SILHOUETTE_TITLE, tickformat=".2f"))
+    if not scores.empty:
+        fig.update_layout(yaxis2=dict(title_text=INERTIA_TITLE, tickformat=",.0f", rangemode="tozero"))
     summary = html.P([html.Strong(f"k = {card.get('k')}"), " chosen by silhouette; cluster classifier accuracy on "
                       f"held-out customers {card.get('classifier_accuracy', float('nan')):.1%}; "
                       f"{fmt_int(card.get('customers'))} customers as of {card.get('observation_date')} "
-                      "(from the last `python -m dashboard export-segments`)."], className="small mb-2",
-                     id=RiskIds.CLUSTERS_SUMMARY)
+                      "(the latest clustering)."], className="small mb-2", id=RiskIds.CLUSTERS_SUMMARY)
     grid = data_grid(RiskIds.CLUSTERS, profiles, [
         grid_column("cluster", "Cluster", "int"), grid_column("name", "Name", minWidth=240),
         grid_column("customers", "Customers", "int"), grid_column("share", "Share", "pct"),
         grid_column("mean_recency_days", "Recency (days)", "number"),
         grid_column("mean_frequency", "Orders", "number"), grid_column("mean_monetary", "Spend", "money"),
         grid_column("revenue_share", "Revenue share", "pct")], height=220)
-    grid.columnDefs = [{**c, "minWidth": 260 if c["field"] == "name" else 120} for c in grid.columnDefs]
+    grid.columnDefs = [{**c, "minWidth": 300 if c["field"] == "name" else 120} for c in grid.columnDefs]
     grid.columnSize = None  # keep the names readable; the table scrolls sideways on narrow screens
     from dash import dcc
 
@@ -292,9 +347,15 @@ def customers_table(customers: pd.DataFrame, band: str = "all", segment: str = "
 
 def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
     """Return the paged, sortable, filterable customer grid (its CSV export holds the rows it shows)."""
-    widths = {"user_id": 190, "probability": 130, "risk_band": 100, "value_at_risk": 140, "reason_1": 260,
-              "reason_2": 260, "reason_3": 260, "recommended_action": 340, "segment": 150}
-    columns = [grid_column(field, header, kind, minWidth=widths.get(field, 110), tooltipField=field)
+    widths = {"user_id": 170, "probability": 120, "risk_band": 90, "value_at_risk": 120, "reason_1": 260,
+              "reason_2": 260, "reason_3": 260, "recommended_action": 500, "segment": 140}
+    wrapped = {"recommended_action": {"wrapText": True, "autoHeight": True}}  # whole, on two lines when long
+    # numbers are shown formatted ("71.0%", "$68.10") and exported raw (0.71, 68.1): assets/dashAgGridFunctions.js
+    # fixed widths (AG Grid gives every column 200 px otherwise): the first six columns fit 1440 px, reasons scroll
+    columns = [grid_column(field, header, kind, minWidth=widths.get(field, 110), width=widths.get(field, 110), flex=0,
+                           tooltipField=field,
+                           **({"useValueFormatterForExport": False} if kind else {}), **wrapped.get(field, {}),
+                           **WRAPPED_HEADER)
                for field, header, kind in CUSTOMER_GRID_COLUMNS]
     grid = data_grid(RiskIds.CUSTOMERS, table, columns, height=520)
     grid.columnSize = None  # keep the minimum widths: long ids and reasons scroll instead of being cut
@@ -322,6 +383,8 @@ def customers_controls(params: Mapping[str, str]) -> html.Div:
 def page_layout(params: dict[str, str], cards: Mapping[str, Any]) -> html.Div:
     """Return the segment-risk page (`cards`: chart name -> card of the page's declared charts)."""
     return html.Div([
+        html.H2("Risk", className="h4 mb-1"),
+        html.Div(id=RiskIds.SCORES_DATE),
         html.Div(id=RiskIds.STATUS),
         dbc.Row([dbc.Col(cards[RiskIds.DISTRIBUTION], lg=5), dbc.Col(cards[RiskIds.MATRIX], lg=7)],
                 className="g-3 mb-3"),

@@ -1,7 +1,7 @@
 """Activity metrics over [start, min(end, O)] for the filtered users: DAU/WAU/MAU, rolling WAU7/MAU30, sessions.
 
-Query shapes: visits are reduced in SQL to distinct (user, day) pairs; DAU, WAU and MAU are grouped
-distinct counts. The rolling windows use the user's next active day (LEAD): each active day d covers
+Query shapes: visits are reduced in SQL to distinct (user, day) pairs; the calendar WAU(w) and MAU(m) tables are
+grouped distinct counts; the scalars (contract revision 2) are the means of the daily DAU / WAU7 / MAU30. The rolling windows use the user's next active day (LEAD): each active day d covers
 the window days [d, min(d + 7, next day)) (30 for MAU30), so a per-date sum of +1/-1 boundaries,
 cumulated, is the number of distinct users in the window. Only per-date aggregates come back.
 """
@@ -16,8 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
-from dashboard.backends import backend_spec
-from dashboard.backends.base import MATERIALIZED_DAYS
 from metrics.dialect import (add_days, date_of, day_start, epoch_us, median_select, month_start, seconds_between,
                              week_start)
 from metrics.filters import Filters, Period, resolve_period
@@ -83,14 +81,22 @@ def _calendar(start: _dt.date, last: _dt.date) -> pd.DatetimeIndex:
     return pd.date_range(start, last, freq="D").astype(DATETIME_UNIT)
 
 
+DAILY_COLUMNS = ("date", "dau", "wau7", "mau30")
+
+
 @reads()
 def activity_daily(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     """Return [date, dau, wau7, mau30] for every date of [start, min(end, O)], zeros included."""
     filters = as_query(query).filters
     period = resolve_period(conn, filters)
-    columns = ["date", "dau", "wau7", "mau30"]
     if period.is_empty:
-        return empty_frame(columns)
+        return empty_frame(list(DAILY_COLUMNS))
+    return _daily_frame(conn, filters, period)
+
+
+def _daily_frame(conn: Connection, filters: Filters, period: Period) -> pd.DataFrame:
+    """Return [date, dau, wau7, mau30] for every date of the non-empty `period`: one query of per-date deltas."""
+    columns = list(DAILY_COLUMNS)
     ud = _user_days(period, filters, period.start - _dt.timedelta(days=29), conn)
     spans = (
         sa.select(
@@ -208,65 +214,22 @@ def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
 
 
-def _period_pairs_select(period: Period, filters: Filters, conn, shape: str) -> sa.Select:
-    """Return a one-row SELECT of the numbers of distinct (user, day), (user, week) and (user, month) pairs of the
-    filtered users' visits in the period, in `shape`, the one the engine runs best (its spec's `period_pairs_shape`):
-
-    - "materialized_days" (DuckDB): the distinct (user, day) pairs as a MATERIALIZED CTE, with the weeks and months
-      derived from it (1.59 s at 11.7M visits, against 2.56 s for per-user distinct counts and 1.95 s for GROUPING
-      SETS);
-    - "per_user_counts" (PostgreSQL, SQLite): per user, the number of distinct days, weeks and months, summed. The visits
-      index leads with user_id, so the rows arrive grouped by user and each distinct count is over one user's
-      few visits: PostgreSQL 0.51 s at 1.2M visits (1.27-1.31 s with GROUPING SETS, 2.0 s with the CTE), SQLite
-      1.1 s (5.7 s with the CTE).
-    """
-    stored = _stored_user_days(conn)
-    if shape != MATERIALIZED_DAYS:
-        if stored:  # the stored (user, day) pairs, read in user order from their index
-            ud = _user_days_select(period, filters, period.start, conn, stored=True).subquery("period_user_days")
-            day, user, days = ud.c.day, ud.c.user_id, sa.func.count()
-            where = []
-        else:
-            v = db.visits
-            day, user = date_of(v.c.session_start), v.c.user_id
-            days = sa.func.count(sa.distinct(day))
-            where = _visits_where(period, filters, period.start, conn)
-        per_user = (sa.select(days.label("d"),
-                              sa.func.count(sa.distinct(week_start(day))).label("w"),
-                              sa.func.count(sa.distinct(month_start(day))).label("m"))
-                    .where(*where)
-                    .group_by(user)
-                    .subquery("user_pairs"))
-        return sa.select(*(sa.func.sum(per_user.c[column]).label(name)
-                           for column, name in (("d", "user_days"), ("w", "user_weeks"), ("m", "user_months"))))
-    ud_cte = (_user_days_select(period, filters, period.start, conn, stored=stored)
-              .cte("period_user_days").prefix_with("MATERIALIZED"))
-    weeks = sa.select(ud_cte.c.user_id, week_start(ud_cte.c.day).label("b")).distinct().subquery("user_weeks")
-    months = sa.select(ud_cte.c.user_id, month_start(ud_cte.c.day).label("b")).distinct().subquery("user_months")
-    return sa.select(
-        sa.select(sa.func.count()).select_from(ud_cte).scalar_subquery().label("user_days"),
-        sa.select(sa.func.count()).select_from(weeks).scalar_subquery().label("user_weeks"),
-        sa.select(sa.func.count()).select_from(months).scalar_subquery().label("user_months"),
-    )
-
-
 @reads()
 def activity_summary(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
-    """Return [metric, value] rows dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median_session_seconds."""
+    """Return [metric, value] rows dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median_session_seconds.
+
+    Contract revision 2: DAU, WAU and MAU are the means of DAU(d), WAU7(d) and MAU30(d) over every date of
+    [start, min(end, O)] (days without a visit count as 0), from `activity_daily`'s one query of per-date deltas;
+    sticky_wau = DAU / WAU, sticky_mau = DAU / MAU.
+    """
     filters = as_query(query).filters
     period = resolve_period(conn, filters)
     if period.is_empty:
         values = [float("nan")] * 5 + [0.0, float("nan"), float("nan")]
     else:
-        # sum over days of DAU(d) = number of distinct (user, day) pairs; likewise (user, week), (user, month)
-        user_days, user_weeks, user_months = conn.execute(
-            _period_pairs_select(period, filters, conn, backend_spec(conn).period_pairs_shape)).one()
-        n_days = len(period.dates())
-        n_weeks = len(_period_buckets(period, "week"))
-        n_months = len(_period_buckets(period, "month"))
-        dau = int(user_days or 0) / n_days
-        wau = int(user_weeks or 0) / n_weeks
-        mau = int(user_months or 0) / n_months
+        # revision 2: the means of DAU(d), WAU7(d) and MAU30(d) over every date of the period (one query)
+        daily = _daily_frame(conn, filters, period)
+        dau, wau, mau = (float(daily[column].mean()) for column in ("dau", "wau7", "mau30"))
         stats = session_stats(conn, filters)
         values = [dau, wau, mau, _ratio(dau, wau), _ratio(dau, mau),
                   float(stats["sessions"]), stats["asl_seconds"], stats["median_session_seconds"]]

@@ -193,6 +193,37 @@ def daily_spend(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
     return sort_frame(conform(frame[columns]), ["date", "channel"])
 
 
+@reads()
+def spend_daily_by_rule(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
+    """Return [date, channel, costs]: the contract's one spend rule per day and channel, for every spend figure.
+
+    Without a region or device filter: the cost rows with dt in the period (the channel filter applies), as
+    `daily_spend`. With a region or device filter (spend has no country or device): the spend attributed to the
+    filtered new users of the period, the sum of their acquisition_cost per (dt, channel) that has cost rows.
+    """
+    filters = as_query(query).filters
+    if not (filters.regions or filters.devices):
+        return daily_spend(conn, filters)
+    columns = ["date", "channel", "costs"]
+    period = resolve_period(conn, filters)
+    if period.is_empty:
+        return empty_frame(columns)
+    new = profiles_select(period.observation_date, filters, dt_from=period.start, dt_to=period.last,
+                          with_payer=False, source=profile_source(conn)).subquery("new_profiles")
+    day_costs = (costs_by_day_select(period.observation_date, filters.channels)
+                 .where(db.costs.c.dt >= period.start, db.costs.c.dt <= period.last)
+                 .subquery("day_costs"))
+    stmt = (
+        sa.select(new.c.dt.label("date"), new.c.channel, float_sum(new.c.acquisition_cost).label("costs"))
+        .select_from(new.join(day_costs, sa.and_(day_costs.c.dt == new.c.dt, day_costs.c.channel == new.c.channel)))
+        .group_by(new.c.dt, new.c.channel)
+    )
+    frame = read_frame(conn, stmt)
+    if frame.empty:
+        return empty_frame(columns)
+    return sort_frame(conform(frame[columns]), ["date", "channel"])
+
+
 def data_bounds(conn: Connection) -> dict:
     """Return {'first_date', 'last_date', 'regions', 'devices', 'channels', 'has_visits', 'has_orders'}: the filter
     options found in the data (dates of the orders when there is no visit)."""

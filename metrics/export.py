@@ -24,20 +24,23 @@ from dashboard.spreadsheet_safety import neutralise_cell, protect_xlsx_sheet, xl
 
 EXPORT_FILES = (
     "profiles", "activity_daily", "activity_weekly", "activity_monthly", "activity_summary",
-    "retention", "conversion", "ltv", "roi", "channels",
+    "retention", "conversion", "ltv", "roi", "channels", "kpis",
 )
+COMPARE_CHOICES = ("previous", "year", "none")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header row
 
 
-def export_tables(conn, filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False) -> dict[str, pd.DataFrame]:
-    """Return {file stem: DataFrame} of every export table, in EXPORT_FILES order."""
+def export_tables(conn, filters, horizon: int = 14, dimensions=(), ignore_horizon: bool = False,
+                  compare: str = "previous") -> dict[str, pd.DataFrame]:
+    """Return {file stem: DataFrame} of every export table, in EXPORT_FILES order (`compare`: the comparison of
+    kpis.csv, previous, year or none)."""
     import metrics
 
     with metrics.shared_profiles(conn):  # the profiles are computed once for all the tables
-        return _export_tables(conn, filters, horizon, dimensions, ignore_horizon)
+        return _export_tables(conn, filters, horizon, dimensions, ignore_horizon, compare)
 
 
-def _export_tables(conn, filters, horizon, dimensions, ignore_horizon) -> dict[str, pd.DataFrame]:
+def _export_tables(conn, filters, horizon, dimensions, ignore_horizon, compare) -> dict[str, pd.DataFrame]:
     import metrics
 
     cohorts = metrics.cohort_report(conn, filters, horizon=horizon, dimensions=dimensions, ignore_horizon=ignore_horizon)
@@ -52,6 +55,7 @@ def _export_tables(conn, filters, horizon, dimensions, ignore_horizon) -> dict[s
         "ltv": cohorts["ltv"],
         "roi": cohorts["roi"],
         "channels": metrics.channel_economics(conn, filters),
+        "kpis": metrics.kpi_table(conn, metrics.MetricQuery(filters, horizon=horizon, compare=compare)),
     }
     return {name: tables[name] for name in EXPORT_FILES}
 
@@ -165,7 +169,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export-metrics", help="write the metric tables as CSV files (or one xlsx workbook)",
         description="Compute every metric of the contract in the database (DATABASE_URL, default "
-        "data/dashboard.duckdb) and write profiles, activity, cohort and channel tables to --out.",
+        "data/dashboard.duckdb) and write profiles, activity, cohort, channel and KPI tables to --out.",
     )
     parser.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
     parser.add_argument("--start", help="first date of the period, YYYY-MM-DD (default: first visit date)")
@@ -178,6 +182,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--country", action="append", metavar="C", help="keep users whose first visit is in region C (repeatable)")
     parser.add_argument("--device", action="append", metavar="D", help="keep users whose first device is D (repeatable)")
     parser.add_argument("--channel", action="append", metavar="C", help="keep users acquired through channel C (repeatable)")
+    parser.add_argument("--compare", choices=COMPARE_CHOICES, default="previous",
+                        help="comparison of kpis.csv: previous period (default), previous year (364 days) or none")
     parser.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="csv files (default) or one xlsx workbook")
     parser.set_defaults(func=run)
 
@@ -210,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
             if not db.schema_exists(conn):
                 raise BadInput("the database has no data tables (run `import` or `demo` first)")
             tables = export_tables(conn, filters, horizon=horizon, dimensions=dimensions,
-                                   ignore_horizon=args.ignore_horizon)
+                                   ignore_horizon=args.ignore_horizon, compare=args.compare)
     finally:
         engine.dispose()
     paths = write_export(tables, args.out, args.format)

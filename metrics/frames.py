@@ -18,13 +18,14 @@ from dashboard.backends import backend_spec
 DATETIME_UNIT = "datetime64[us]"
 DATE_COLUMNS = {"dt", "week", "month", "date", "week_start", "month_start", "period"}
 TIMESTAMP_COLUMNS = {"first_ts"}
-STRING_COLUMNS = {"user_id", "region", "device", "channel", "cohort", "metric"}
+STRING_COLUMNS = {"user_id", "region", "device", "channel", "cohort", "metric", "kpi"}
 BOOL_COLUMNS = {"payer", "paid"}
 INT_COLUMNS = {
     "cohort_size", "lifetime", "new_users", "dau", "wau7", "mau30", "wau", "mau", "orders", "payers", "users",
 }
 NULLABLE_INT_COLUMNS = {"payback_day"}
-FLOAT_COLUMNS = {"acquisition_cost", "value", "cac", "costs", "unattributed", "revenue", "amount"}
+FLOAT_COLUMNS = {"acquisition_cost", "value", "cac", "costs", "unattributed", "revenue", "amount", "previous_value",
+                 "change"}
 
 
 def read_frame(conn: Connection, stmt) -> pd.DataFrame:

@@ -16,7 +16,7 @@ own values ("visits down 60% in the last 30 days", "no order for 45 days", "acqu
 from __future__ import annotations
 
 import math
-
+import re
 import zlib
 
 import numpy as np
@@ -248,3 +248,77 @@ def top_reasons(rows: pd.DataFrame, shap_frame: pd.DataFrame, top: int = 3) -> l
         reasons = [reason_phrase(names[j], row) for j in order[:top] if values[i, j] > 0]
         out.append(reasons)
     return out
+
+
+# --- reasons of a group of customers ------------------------------------------------------------------
+# Each customer's reason carries that customer's own numbers (reason_phrase); a group of customers shares the
+# wording and gets the median of the numbers: "visits down 62% in the last 30 days (3 vs 8 ...)" and "visits
+# down 40% ..." read together as "visits down in the last 30 days (median 51%)".
+
+_N = r"(?P<n0>\d[\d,]*(?:\.\d+)?)"
+_WHAT = r"(?P<what>visits|minutes on site|active days|orders)"
+GROUP_WORDING: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(pattern), template) for pattern, template in (
+    (rf"^{_WHAT} (?P<dir>down|up) {_N}% in the last 30 days", "{what} {dir} in the last 30 days (median {n0}%)"),
+    (rf"^{_WHAT} up from none to {_N}\S* in the last 30 days",
+     "{what} up from none in the last 30 days (median {n0} in the last 30 days)"),
+    (rf"^{_WHAT} flat over the last 30 days", "{what} flat over the last 30 days"),
+    (rf"^no visit for {_N} days?$", "no visit for a while (median {n0} days)"),
+    (rf"^no order for {_N} days?$", "no order for a while (median {n0} days)"),
+    (rf"^customer for {_N} days?$", "customer for 60 days or more (median {n0} days)"),
+    (rf"^new customer: first seen {_N} days? ago$", "new customer, first seen within 60 days (median {n0} days ago)"),
+    (rf"^{_N} (?:visits?|minutes? on site|orders?) in the last (?P<days>\d+) days$",
+     "{kind} in the last {days} days (median {n0})"),
+    (rf"^active on {_N} of the last (?P<days>\d+) days$", "active days in the last {days} days (median {n0})"),
+    (rf"^{_N} orders? in total$", "orders in total (median {n0})"),
+    (rf"^revenue {_N} in the last 90 days$", "revenue in the last 90 days (median {n0})"),
+    (rf"^revenue {_N} in total$", "revenue in total (median {n0})"),
+    (rf"^average order value {_N}$", "average order value (median {n0})"),
+    (rf"^{_N} days? between first and last order$", "days between first and last order (median {n0})"),
+    (rf"^acquisition cost {_N}$", "acquisition cost (median {n0})"),
+))
+_KIND = re.compile(r"visit|minute|order")
+_ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+_MONEY = re.compile(r"revenue|order value|cost")
+
+
+def _median_text(values: list[str], template: str) -> str:
+    """Return the median of number texts as the reasons write numbers (money with 2 decimals)."""
+    median = float(np.median([float(v.replace(",", "")) for v in values]))
+    return f"{median:.2f}" if _MONEY.search(template) else _count(median)
+
+
+def group_reason_key(reason: str) -> tuple[str, dict[str, str], str | None]:
+    """Return (template, words, number) of one customer's reason: the group wording it belongs to, the words
+    that name its group, and its number (None for a reason without one, e.g. "acquired via TipTop")."""
+    text = str(reason).strip()
+    for pattern, template in GROUP_WORDING:
+        match = pattern.match(text)
+        if match:
+            words = {k: v for k, v in match.groupdict().items() if k != "n0" and v is not None}
+            if "{kind}" in template:
+                kind = _KIND.search(text[match.end("n0"):]).group(0)
+                words["kind"] = {"visit": "visits", "minute": "minutes on site", "order": "orders"}[kind]
+            return template, words, match.groupdict().get("n0")
+    if _ANY_NUMBER.search(text):  # a wording without its own group: the median of its (first) number
+        return _ANY_NUMBER.sub("{n0}", text, count=1) + " (median)", {}, _ANY_NUMBER.search(text).group(0)
+    return text, {}, None
+
+
+def group_reasons(reasons) -> pd.DataFrame:
+    """Return reason, customers: the reasons of a group of customers in group wording (numbers are medians over
+    the customers of each wording), most frequent first; one entry per phrase, so pass each customer's reasons."""
+    groups: dict[tuple, list] = {}
+    for reason in reasons:
+        if not isinstance(reason, str) or not reason.strip():
+            continue
+        template, words, number = group_reason_key(reason)
+        groups.setdefault((template, tuple(sorted(words.items()))), []).append(number)
+    rows = []
+    for (template, words), numbers in groups.items():
+        values = [n for n in numbers if n is not None]
+        label = template.format(**dict(words), n0=_median_text(values, template) if values else "")
+        rows.append({"reason": label, "customers": len(numbers)})
+    frame = pd.DataFrame(rows, columns=["reason", "customers"])
+    return frame.sort_values(["customers", "reason"], ascending=[False, True]).reset_index(drop=True)

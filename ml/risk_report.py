@@ -3,7 +3,8 @@ the target segment's profile, segment comparisons with significance tests, and r
 
 Every function takes `(conn, filters, ...)` and returns a DataFrame, so the dashboard memoizes it like a metric.
 Filters select customers by their profile (first visit), as everywhere; the scores are those of the latest
-scoring run dated on or before the observation date.
+scoring run dated on or before the observation date (`scoring_date`: an observation date left at its default,
+the end of the date range, stands for the last date of the data, so the date range never hides the scores).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scipy import stats
 from sqlalchemy.engine import Connection
 
 import metrics
+from metrics.filters import data_date_range
 from ml.risk_bands import BANDS
 from ml.scoring import churn_scores
 from ml.segments import rfm_table
@@ -74,22 +76,48 @@ def scores_as_of(conn: Connection, observation_date: _dt.date) -> _dt.date | Non
     return _dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
+def scoring_cutoff(conn: Connection, filters: metrics.Filters) -> _dt.date | None:
+    """Return the date the page's scoring run must not be after: the observation date when it is set apart from
+    the end date; else (an observation date left at its default follows the end of the date range, which must not
+    hide the scores) the later of the end date and the last date of the data; None without any date."""
+    if filters.observation_date is not None and filters.observation_date != filters.end:
+        return filters.observation_date
+    dates = [d for d in (filters.end, data_date_range(conn)[1]) if d is not None]
+    return max(dates) if dates else None
+
+
+def scoring_date(conn: Connection, filters: metrics.Filters) -> _dt.date | None:
+    """Return the date of the scoring run the Risk page shows for `filters`: the latest run on or before
+    `scoring_cutoff` (whatever the date range); None when there is none."""
+    if not has_scores(conn):
+        return None
+    cutoff = scoring_cutoff(conn, filters)
+    return scores_as_of(conn, cutoff) if cutoff is not None else None
+
+
+def first_scoring_date(conn: Connection) -> _dt.date | None:
+    """Return the date of the earliest scoring run (None without any)."""
+    if not has_scores(conn):
+        return None
+    value = conn.execute(sa.select(sa.func.min(churn_scores.c.as_of))).scalar()
+    if value is None:
+        return None
+    return _dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
 def scores_available(conn: Connection, filters: metrics.Filters) -> bool:
-    """True when a scoring run is dated on or before the observation date of `filters` (any customer)."""
-    return has_scores(conn) and scores_as_of(conn, metrics.resolve_period(conn, filters).observation_date) is not None
+    """True when the page has a scoring run to show for `filters` (`scoring_date` is not None; any customer)."""
+    return scoring_date(conn, filters) is not None
 
 
 def customer_risk_table(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
     """Return one row per scored customer (CUSTOMER_COLUMNS), highest value at risk first.
 
-    Scores of the latest run dated <= O, joined with the customer's RFM segment as of that run's date;
+    Scores of the run `scoring_date` picks (the latest dated <= O, whatever the date range), joined with the customer's RFM segment as of that run's date;
     `target` marks the target segment: high risk band and a high-value RFM segment.
     """
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CUSTOMER_COLUMNS})
-    if not has_scores(conn):
-        return empty
-    period = metrics.resolve_period(conn, filters)
-    as_of = scores_as_of(conn, period.observation_date)
+    as_of = scoring_date(conn, filters)
     if as_of is None:
         return empty
     scores = churn_scores
@@ -145,6 +173,41 @@ def effect_label(d: float) -> str:
     return "large" if size >= 0.8 else "medium" if size >= 0.5 else "small" if size >= 0.2 else "negligible"
 
 
+def _number(value: float) -> str:
+    """Return a mean as the profile table writes it (at most 3 significant digits below 100, whole above)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def difference_words(target: float, others: float, signed: bool = False) -> str:
+    """Return how the target segment's mean differs from everyone else's in plain words: "3.1× higher",
+    "45% lower", "about the same", "2.5 vs none"; `signed` features (trends: relative changes, which can be
+    negative) by their difference in percentage points ("62 percentage points lower"); "not defined" without both
+    means."""
+    if target is None or others is None or np.isnan(target) or np.isnan(others):
+        return "not defined"
+    if signed:  # a trend is a relative change (+0.5 = up 50%): compared in percentage points
+        gap = (target - others) * 100
+        if abs(gap) < 0.5:
+            return "about the same"
+        return f"{abs(gap):,.0f} percentage points {'higher' if gap > 0 else 'lower'}"
+    if target < 0 or others < 0:
+        gap = target - others
+        if abs(gap) < 0.005:
+            return "about the same"
+        return f"{_number(abs(gap))} {'higher' if gap > 0 else 'lower'}"
+    if others == 0:
+        return "about the same" if target == 0 else f"{_number(target)} vs none"
+    ratio = target / others
+    if ratio >= 2:
+        return f"{ratio:.1f}× higher"
+    if ratio <= 0.5:
+        return f"{1 / ratio:.1f}× lower" if target > 0 else "none vs " + _number(others)
+    change = ratio - 1
+    if abs(change) < 0.05:
+        return "about the same"
+    return f"{abs(change):.0%} {'higher' if change > 0 else 'lower'}"
+
+
 PROFILE_COLUMNS = ["feature", "target_mean", "others_mean", "cohens_d", "effect"]
 
 
@@ -158,7 +221,7 @@ def scoring_snapshot(conn: Connection, filters: metrics.Filters) -> pd.DataFrame
     (data up to that date only), one row per eligible customer with a `user_id` column; empty without scores."""
     from ml.features import build_snapshot
 
-    as_of = scores_as_of(conn, metrics.resolve_period(conn, filters).observation_date) if has_scores(conn) else None
+    as_of = scoring_date(conn, filters)
     if as_of is None:
         return pd.DataFrame(columns=["user_id"])
     snapshot = build_snapshot(conn, as_of, with_label=False).reset_index()
@@ -198,16 +261,15 @@ def target_profile(conn: Connection, filters: metrics.Filters) -> pd.DataFrame:
 
 
 def target_reasons(customers: pd.DataFrame) -> pd.DataFrame:
-    """Return reason, customers: how often each model reason appears among the target segment (top first)."""
+    """Return reason, customers: how often each model reason appears among the target segment (top first), in
+    group wording with the median of the customers' own numbers (ml.explain.group_reasons)."""
+    from ml.explain import group_reasons
+
     target = customers[customers["target"].astype(bool)] if not customers.empty else customers
     if target.empty:
         return pd.DataFrame(columns=["reason", "customers"])
     reasons = pd.concat([target[c] for c in ("reason_1", "reason_2", "reason_3")]).dropna()
-    reasons = reasons[reasons.astype(str).str.len() > 0]
-    # Group reasons by their wording without the numbers ("visits down 60%" and "visits down 45%" alike).
-    kinds = reasons.astype(str).str.replace(r"[-+]?\d[\d,.]*", "N", regex=True).str.strip()
-    counts = kinds.value_counts().rename_axis("reason").reset_index(name="customers")
-    return counts.sort_values(["customers", "reason"], ascending=[False, True]).reset_index(drop=True)
+    return group_reasons(reasons.astype(str).tolist())
 
 
 def two_proportion_z(successes_a: int, n_a: int, successes_b: int, n_b: int) -> tuple[float, float]:
@@ -234,12 +296,22 @@ def holm_adjust(p_values: list[float]) -> list[float]:
     return adjusted
 
 
+def format_p(p: float | None) -> str:
+    """Return a p-value as it is read: "p < 0.001" below 0.001, else "p = 0.004" (3 decimals below 0.01) or
+    "p = 0.57" (2 decimals); "p not defined" for None or NaN."""
+    if p is None or np.isnan(p):
+        return "p not defined"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
 def significance_words(rate: float, rest: float, p_adjusted: float, alpha: float = 0.05) -> str:
     """Return plain words for a comparison, e.g. 'significantly lower, p < 0.01'."""
     if p_adjusted is None or np.isnan(p_adjusted):
         return "not testable (too few users)"
     if p_adjusted >= alpha:
-        return f"no significant difference (p = {p_adjusted:.2f})"
+        return f"no significant difference ({format_p(p_adjusted)})"
     direction = "higher" if rate > rest else "lower"
     bound = next((b for b in (0.001, 0.01) if p_adjusted < b), alpha)
     return f"significantly {direction}, p < {bound:g}"

@@ -166,6 +166,7 @@ def cluster_scores(frame: pd.DataFrame, k_values=range(2, 11), seed: int = 0, sa
 
 
 def _cluster_name(profile: pd.Series, overall: pd.Series) -> str:
+    """Return a cluster's name from its mean R, F, M against the mean customer's (`overall`)."""
     recency = "Recent" if profile["recency_days"] <= overall["recency_days"] else "Lapsed"
     if profile["frequency"] >= 2 * overall["frequency"]:
         frequency = "frequent"
@@ -177,24 +178,55 @@ def _cluster_name(profile: pd.Series, overall: pd.Series) -> str:
     return f"{recency} {frequency} {monetary} buyers"
 
 
+# How clusters sharing a name differ, on the measure where they differ most: (name of a higher value, of a lower
+# one); a higher recency (days since the last order) is the less recent.
+RANK_WORDS = {"recency_days": ("less recent", "more recent"), "frequency": ("more orders", "fewer orders"),
+              "monetary": ("higher spend", "lower spend")}
+
+
+def _rank_qualifiers(means: pd.DataFrame) -> dict[int, str]:
+    """Return, for clusters that share a name (`means`: their mean R/F/M by cluster), a qualifier each that tells
+    them apart truthfully on the measure where they differ most (relative spread): "higher spend of the two",
+    "lower spend of the two"; with three or more, "highest spend of the 3", "2nd highest spend of the 3", ...,
+    "lowest spend of the 3"."""
+    spread = (np.log1p(means.clip(lower=0)).max() - np.log1p(means.clip(lower=0)).min())
+    feature = str(spread.idxmax())
+    higher, lower = RANK_WORDS[feature]
+    order = means[feature].sort_values(ascending=False, kind="stable").index
+    if len(order) == 2:
+        return {int(order[0]): f"{higher} of the two", int(order[1]): f"{lower} of the two"}
+    rank_of = lambda i: "highest" if i == 1 else f"{i}{'nd' if i == 2 else 'rd' if i == 3 else 'th'} highest"  # noqa: E731
+    word = higher.split(" ", 1)[1] if feature != "recency_days" else "days since the last order"
+    words = {int(c): f"{rank_of(i + 1)} {word} of the {len(order)}" for i, c in enumerate(order)}
+    words[int(order[-1])] = f"lowest {word} of the {len(order)}"
+    return words
+
+
 def cluster_profiles(frame: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, dict[int, str]]:
-    """Return per-cluster size, share, mean R/F/M, revenue share and a readable name (and the name map)."""
+    """Return per-cluster size, share, mean R/F/M, revenue share and a readable name (and the name map).
+
+    A name compares the cluster's mean recency, frequency and spend with the mean customer's; clusters that would
+    share a name get a qualifier on the measure where they differ most ("... (higher spend of the two)"), so names
+    differ."""
     data = frame[FEATURES].assign(cluster=labels)
     grouped = data.groupby("cluster")
     profiles = grouped[FEATURES].mean().rename(columns=lambda c: f"mean_{c}")
     profiles.insert(0, "customers", grouped.size())
     profiles.insert(1, "share", profiles["customers"] / len(data))
     profiles["revenue_share"] = grouped["monetary"].sum() / data["monetary"].sum()
-    overall = data[FEATURES].median()
-    names: dict[int, str] = {}
-    for cluster, row in profiles.iterrows():
-        base = _cluster_name(row.rename(lambda c: c.replace("mean_", "")), overall)
-        name = base
-        suffix = 2
-        while name in names.values():
-            name = f"{base} ({suffix})"
-            suffix += 1
-        names[int(cluster)] = name
+    overall = data[FEATURES].mean()
+    means = grouped[FEATURES].mean()
+    base = {int(cluster): _cluster_name(row, overall) for cluster, row in means.iterrows()}
+    names: dict[int, str] = dict(base)
+    for shared in set(base.values()):
+        clusters = [c for c, name in base.items() if name == shared]
+        if len(clusters) < 2:
+            continue
+        for cluster, qualifier in _rank_qualifiers(means.loc[clusters]).items():
+            names[cluster] = f"{shared} ({qualifier})"
+    for cluster in sorted(names):  # equal means on every measure: numbered, still distinct
+        if list(names.values()).count(names[cluster]) > 1:
+            names[cluster] = f"{names[cluster]} (cluster {cluster})"
     profiles.insert(0, "name", [names[int(c)] for c in profiles.index])
     return profiles.reset_index(), names
 

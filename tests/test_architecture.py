@@ -42,6 +42,7 @@ LAYER_OF = {
     "dashboard.backends.*": "storage",  # one BackendSpec per engine (DuckDB, PostgreSQL, SQLite)
     "dashboard.interrupts": "storage",
     "dashboard.spreadsheet_safety": "storage",
+    "dashboard.spreadsheet_export": "storage",  # chart CSV / XLSX files: plain numbers, labelled headers
     # metrics: pure SQL reads of the metric contract (and the derived tables' SQL)
     "metrics.*": "metrics",
     # models: features, training, scoring, segments, explanations, artifacts

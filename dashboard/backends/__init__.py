@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dashboard.backends.base import (DEFAULT_LOCK_WAIT, FIRST_VISIT_SHAPES, PERIOD_PAIRS_SHAPES, BackendSpec,
+from dashboard.backends.base import (DEFAULT_LOCK_WAIT, FIRST_VISIT_SHAPES, BackendSpec,
                                      DatabaseBusyError, UnsupportedBackendError, busy_message)
 from dashboard.backends.duckdb import DuckDBSpec
 from dashboard.backends.postgresql import PostgreSQLSpec
@@ -28,7 +28,7 @@ BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in (
 _BY_SCHEME: dict[str, BackendSpec] = {scheme: spec for spec in BACKENDS.values()
                                       for scheme in (spec.name, *spec.url_schemes)}
 
-__all__ = ["BACKENDS", "DEFAULT_LOCK_WAIT", "FIRST_VISIT_SHAPES", "PERIOD_PAIRS_SHAPES", "BackendSpec",
+__all__ = ["BACKENDS", "DEFAULT_LOCK_WAIT", "FIRST_VISIT_SHAPES", "BackendSpec",
            "DatabaseBusyError", "UnsupportedBackendError", "backend_spec", "busy_message", "contract_text_type",
            "url_scheme"]
 

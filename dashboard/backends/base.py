@@ -27,9 +27,6 @@ ROW_NUMBER = "row_number"  # row_number over each user's visits (portable)
 FIRST_VISIT_SHAPES = (DISTINCT_ON, MIN_INSTANT, ROW_NUMBER)
 
 # Shapes of the distinct (user, day/week/month) pair counts (`metrics.activity._period_pairs_select`).
-PER_USER_COUNTS = "per_user_counts"  # per user the distinct days, weeks and months, summed
-MATERIALIZED_DAYS = "materialized_days"  # the distinct (user, day) pairs as a MATERIALIZED CTE, weeks/months from it
-PERIOD_PAIRS_SHAPES = (PER_USER_COUNTS, MATERIALIZED_DAYS)
 
 DEFAULT_LOCK_WAIT = 60.0  # seconds a writer waits for another writer's lock before DatabaseBusyError
 
@@ -77,7 +74,6 @@ class BackendSpec(abc.ABC):
     bulk_slice_rows: ClassVar[int | None] = None  # rows per bulk_insert call when loading a large frame (None: one)
     read_only_readers: ClassVar[bool] = False  # readers (web, export) open an existing database file read-only
     first_visits_shape: ClassVar[str] = ROW_NUMBER  # one of FIRST_VISIT_SHAPES
-    period_pairs_shape: ClassVar[str] = PER_USER_COUNTS  # one of PERIOD_PAIRS_SHAPES
     temp_schema: ClassVar[str] = "temp"  # the schema that names only the connection's temporary tables
     has_median_aggregate: ClassVar[bool] = False  # `median` gives an exact median aggregate
 

@@ -103,16 +103,16 @@ def test_mkb003_csv_download_holds_the_numbers_shown(dash_duo, demo_url):
     deadline = time.time() + 30
     files: list[Path] = []
     while time.time() < deadline and not files:
-        files = [p for p in download_dir.glob("mkt-cac-by-channel*.csv")]
+        files = [p for p in download_dir.glob("marketing_cac-by-channel_*.csv")]
         time.sleep(0.2)
     assert files, "no CSV downloaded"
     time.sleep(0.3)
     with files[0].open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 10
-    assert [r["channel"] for r in rows] == shown["y"]  # horizontal bars: channels on y, CAC on x
-    assert [float(r["cac"]) for r in rows] == pytest.approx(shown["x"], rel=1e-12)
-    assert set(rows[0]) == {"channel", "new_users", "costs", "cac"}
+    assert [r["Channel"] for r in rows] == shown["y"]  # horizontal bars: channels on y, CAC on x
+    assert [float(r["CAC ($)"]) for r in rows] == [float(f"{x:.12g}") for x in shown["x"]]  # 12 significant digits
+    assert set(rows[0]) == {"Channel", "New users", "Attributed spend ($)", "CAC ($)"}  # headers as shown
 
 
 def test_cob001_cohorts_renders_and_payer_toggle_changes_the_heatmap(dash_duo, demo_url):

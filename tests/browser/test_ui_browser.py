@@ -179,13 +179,14 @@ def test_uib004_csv_download_holds_the_numbers_shown(duo):
     shares = dict(zip(shown[1]["y"], (float(x) for x in shown[1]["x"])))
     duo.find_element("#acq-by-country-csv").click()
     download = Path(duo.download_path)
-    WebDriverWait(duo.driver, 60).until(lambda _: [p for p in download.glob("acq-by-country_*.csv")])
+    WebDriverWait(duo.driver, 60).until(lambda _: [p for p in download.glob("acquisition_by-country_*.csv")])
     time.sleep(0.3)  # let Chromium finish writing
-    with open(next(download.glob("acq-by-country_*.csv")), newline="") as handle:
+    with open(next(download.glob("acquisition_by-country_*.csv")), newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["region"] for r in rows] == list(reversed(shown[0]["y"]))  # largest first; drawn largest on top
-    assert {r["region"]: int(r["users"]) for r in rows} == users
-    assert {r["region"]: float(r["payer_share"]) for r in rows} == pytest.approx(shares, rel=1e-12)
+    assert [r["Country"] for r in rows] == list(reversed(shown[0]["y"]))  # largest first; drawn largest on top
+    assert {r["Country"]: int(r["New users"]) for r in rows} == users
+    # the shares shown, at 12 significant digits (no float noise in the file)
+    assert {r["Country"]: float(r["Payer share"]) for r in rows} == {k: float(f"{v:.12g}") for k, v in shares.items()}
 
 
 def test_uib005_back_and_forward_restore_the_filters(duo):

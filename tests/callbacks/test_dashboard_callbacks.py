@@ -16,7 +16,7 @@ import metrics
 from app import create_app
 from callbacks import acquisition as acq
 from callbacks import overview as ov
-from callbacks.charts import chart_body, chart_csv, chart_frame
+from callbacks.charts import chart_body, chart_download, chart_frame, registered_charts
 from callbacks.filters import navigation, sync_filters_and_url
 from callbacks.routing import render_page
 from dashboard import db
@@ -213,40 +213,33 @@ def test_dcb010_overview_numbers_are_the_metrics_numbers(demo_ctx):
     assert "2026-05-31 – 2026-06-30" in cards and f"${revenue:,.2f}" in cards
 
 
-def test_dcb019_kpi_card_shares_the_profiles_and_gives_the_same_numbers(database_url, monkeypatch):
-    """The KPI card computes its ~15 metrics inside MetricReader.shared_profiles: the profiles are built once per
-    observation date (this period's and the previous period's: 2 temporary tables), the frame is exactly the one
-    computed without sharing, and the temporary tables are gone after the request."""
-    import contextlib
-
+def test_dcb019_kpi_card_shares_the_profiles_and_gives_the_same_numbers(database_url):
+    """The KPI card reads `metrics.kpi_table`, which computes its ~15 metrics inside `shared_profiles`: the
+    profiles are built once per observation date (this period's and the comparison's: 2 temporary tables), the
+    frame is exactly the metric's table computed on a plain connection, and the temporary tables are gone after
+    the request."""
     import sqlalchemy as sa
-
-    from dashboard.cache import MetricReader
 
     engine = db.make_engine(database_url)
     write_demo(engine, users=600, seed=4)
     engine.dispose()
-
-    def kpis(share: bool):
-        ctx = _context(database_url)
-        statements = []
-        sa.event.listen(ctx.engine, "before_cursor_execute",
-                        lambda conn, cursor, statement, *rest: statements.append(statement))
-        if not share:
-            monkeypatch.setattr(MetricReader, "shared_profiles", lambda self: contextlib.nullcontext(self))
-        frame = chart_frame(ctx, ov.kpi_frame, _store(ctx, "?start=2026-08-01&end=2026-08-31&horizon=7"))
-        monkeypatch.undo()
-        creates = [s for s in statements if s.lstrip().upper().startswith("CREATE TEMPORARY TABLE")]
-        drops = [s for s in statements if s.lstrip().upper().startswith("DROP TABLE")]
-        ctx.engine.dispose()
-        return frame, creates, drops
-
-    shared, creates, drops = kpis(share=True)
-    plain, plain_creates, _ = kpis(share=False)
-    assert len(creates) == 2 and plain_creates == []
+    ctx = _context(database_url)
+    statements = []
+    sa.event.listen(ctx.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: statements.append(statement))
+    shown = chart_frame(ctx, ov.kpi_frame, _store(ctx, "?start=2026-08-01&end=2026-08-31&horizon=7"))
+    creates = [s for s in statements if s.lstrip().upper().startswith("CREATE TEMPORARY TABLE")]
+    drops = [s for s in statements if s.lstrip().upper().startswith("DROP TABLE")]
+    assert len(creates) == 2
     assert len(drops) >= 2  # dropped at the end of the block (and before creating, for a leftover)
-    pd.testing.assert_frame_equal(shared, plain, check_exact=True)
-    assert shared.set_index("kpi").loc["new_users", "value"] > 0
+    query = metrics.MetricQuery.make("2026-08-01", "2026-08-31", "2026-08-31", horizon=7, compare="previous")
+    with ctx.engine.connect() as conn:
+        direct = ov_view.kpi_rows(metrics.kpi_table(conn, query))
+        names = set(sa.inspect(conn).get_temp_table_names()) if ctx.engine.dialect.name != "postgresql" else set()
+    ctx.engine.dispose()
+    pd.testing.assert_frame_equal(shown, direct, check_exact=True)
+    assert shown.set_index("kpi").loc["new_users", "value"] > 0
+    assert not any(name.startswith("metrics_profiles") for name in names)
 
 
 def test_dcb011_acquisition_charts_follow_breakdown_and_grain(demo_ctx):
@@ -275,18 +268,18 @@ def test_dcb011_acquisition_charts_follow_breakdown_and_grain(demo_ctx):
 def test_dcb012_csv_download_holds_exactly_the_frame_shown(demo_ctx):
     store = _store(demo_ctx, "?start=2026-06-01&end=2026-06-30")
     params = {"breakdown": "channel", "grain": "dt"}
-    download = chart_csv(demo_ctx, AcquisitionIds.NEW_USERS, acq.new_users_frame, store, params)
-    assert download["filename"] == "acq-new-users_2026-06-01_2026-06-30.csv"
+    download = chart_download(demo_ctx, registered_charts(demo_ctx)[AcquisitionIds.NEW_USERS], store, params)
+    assert download["filename"] == "acquisition_new-users_2026-06-01_2026-06-30.csv"
     text = base64.b64decode(download["content"]).decode() if download["base64"] else download["content"]
     shown = chart_frame(demo_ctx, acq.new_users_frame, store, params)
     csv = pd.read_csv(io.StringIO(text))
-    assert list(csv.columns) == ["dt", "channel", "new_users"] and len(csv) == len(shown)
-    assert csv["dt"].iloc[0] == "2026-06-01"
-    assert csv["new_users"].tolist() == shown["new_users"].tolist()
-    assert csv["channel"].tolist() == shown["channel"].astype(str).tolist()
-    kpi_text = chart_csv(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, store)["content"]
+    assert list(csv.columns) == ["Day", "Channel", "New users"] and len(csv) == len(shown)  # headers as shown
+    assert csv["Day"].iloc[0] == "2026-06-01"
+    assert csv["New users"].tolist() == shown["new_users"].tolist()
+    assert csv["Channel"].tolist() == shown["channel"].astype(str).tolist()
+    kpi_text = chart_download(demo_ctx, registered_charts(demo_ctx)[OverviewIds.KPIS], store)["content"]
     kpis = pd.read_csv(io.StringIO(kpi_text))
-    assert kpis["kpi"].tolist()[:3] == ["users", "new_users", "dau"]
+    assert kpis["Key"].tolist()[:3] == ["users", "new_users", "dau"]
 
 
 def test_dcb013_filters_selecting_nobody_show_empty_states(tiny_ctx):
@@ -359,12 +352,12 @@ def test_dcb090_default_overview_offers_the_last_four_weeks(demo_ctx):
     default = _store(demo_ctx, "")
     cards = chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, default)
     text = str(cards)
-    assert "No comparison" in text
+    assert "Changes n/a: the previous period starts on 2025-10-29, before the data's first date 2026-05-01" in text
     # the data ends 2026-10-31: the last 4 weeks start 2026-10-04, and the 4 weeks before are in the data
     assert "href='/?start=2026-10-04'" in text
     shorter = _store(demo_ctx, "?start=2026-10-04")
     compared = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, shorter))
-    assert "2026-09-06 – 2026-10-03" in compared and "No comparison" not in compared
+    assert "2026-09-06 – 2026-10-03" in compared and "n/a" not in compared
     assert "kpi-compare-last-weeks" not in compared
 
 
@@ -484,3 +477,44 @@ def test_dcb032_a_page_can_be_one_module_plus_one_registry_line(demo_ctx):
     assert frame["dau"].tolist() == daily["dau"].tolist() and len(frame) == 31
     body = chart_content(demo_ctx, module.CHARTS[0], store)
     assert list(trace_values(body.figure["data"][0]["y"])) == daily["dau"].tolist()
+
+
+@pytest.mark.parametrize("search", ["?start=2026-07-01&end=2026-09-30&country=Germany",
+                                    "?start=2026-07-01&end=2026-09-30&device=Mac&channel=TipTop",
+                                    "?start=2026-07-01&end=2026-09-30"])
+def test_dcb033_one_spend_figure_on_every_card(demo_ctx, search):
+    """The contract's one spend rule: the Overview's spend KPI, its revenue-vs-spend chart, Marketing's spend over
+    time, its share of spend and the channel table's total all show the same spend, which is the cost rows without a
+    country/device filter and the filtered new users' attributed spend with one; no channel without such users."""
+    from callbacks import marketing as mkt
+    from layouts.ids import MarketingIds
+
+    store = _store(demo_ctx, search)
+    charts = registered_charts(demo_ctx)
+    kpi = chart_frame(demo_ctx, ov.kpi_frame, store).set_index("kpi").loc["spend", "value"]
+    figures = {
+        "revenue vs spend": chart_frame(demo_ctx, ov.revenue_spend_frame, store)["spend"].sum(),
+        "spend over time": chart_frame(demo_ctx, mkt.spend_over_time_frame, store)["costs"].sum(),
+        "share of spend": chart_frame(demo_ctx, mkt.spend_share_frame, store)["costs"].sum(),
+        "channel table": chart_frame(demo_ctx, mkt.channel_table_frame, store)["total_spend"].sum(),
+    }
+    assert kpi > 0
+    for name, value in figures.items():
+        assert value == pytest.approx(kpi, rel=1e-12), name
+    query = metrics.MetricQuery.make("2026-07-01", "2026-09-30", *(
+        (None, ["Germany"], None, None) if "Germany" in search else
+        (None, None, ["Mac"], ["TipTop"]) if "Mac" in search else (None, None, None, None)))
+    with demo_ctx.engine.connect() as conn:
+        users = metrics.new_users(conn, query, dimensions=("channel",))
+        cost_rows = metrics.daily_spend(conn, query)["costs"].sum()
+        profiles = metrics.profiles(conn, query)
+    if "?start=2026-07-01&end=2026-09-30" == search:
+        assert kpi == pytest.approx(cost_rows, rel=1e-12)  # no country/device filter: every cost row
+    else:
+        assert kpi == pytest.approx(profiles["acquisition_cost"].sum(), rel=1e-12)
+        spending = set(chart_frame(demo_ctx, mkt.spend_share_frame, store)["channel"])
+        assert spending <= set(users.loc[users["new_users"] > 0, "channel"])  # no channel without such users
+        note = str(chart_body(demo_ctx, MarketingIds.CHANNEL_TABLE, mkt.channel_table_frame, mkt.channel_table_view,
+                              store))
+        assert "Spend attributed to the filtered new users" in note
+    assert MarketingIds.CHANNEL_TABLE in charts

@@ -4,7 +4,8 @@ or a `;`) comes out of every CSV as text with a leading quote, and as a plain st
 every other value, negative numbers included, is written byte for byte as before.
 
 The expected text of each payload is written out by hand here (EXPECTED), not computed by the module under test.
-Chart CSVs and export-segments are compared with the frame the product shows, hand-neutralised; export-metrics is
+Chart CSVs and export-segments are compared with the frame the product shows, hand-neutralised (a chart CSV also
+with the chart's column labels as headers and its floats at 12 significant digits, `reference_number`); export-metrics is
 compared with the export of a *control* database that stores the expected (already quoted) text instead of the
 payloads, which the product must write unchanged.
 """
@@ -16,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import math
 import re
 import time
 from pathlib import Path
@@ -112,6 +114,20 @@ def fill(url: str, text=lambda payload: payload, refund: bool = True) -> None:
 def hand_neutralised(value):
     """Return the expected export text of a stored value: EXPECTED for a payload, anything else unchanged."""
     return EXPECTED.get(value, value) if isinstance(value, str) else value
+
+
+def reference_number(value) -> str:
+    """Return the expected CSV text of a float in a chart download: rounded to 12 significant digits, written out
+    positionally (NumPy's shortest digits, no exponent); "" for NaN and infinities; -0 as 0."""
+    value = float(value)
+    if not math.isfinite(value):
+        return ""
+    return np.format_float_positional(float(f"{value:.12g}") + 0.0, trim="-")
+
+
+def hand_exported(value):
+    """Return the expected chart-CSV cell of a frame value: a float as reference_number, text hand-neutralised."""
+    return reference_number(value) if isinstance(value, (float, np.floating)) else hand_neutralised(value)
 
 
 def csv_rows(text: str) -> list[list[str]]:
@@ -250,9 +266,10 @@ def page_param_choices() -> dict[str, list[str]]:
 
 
 def chart_downloads(ctx, stored):
-    """Yield (chart name, params, shown frame, downloaded CSV text) for every chart with a CSV button, each page
-    parameter taking each of its values in turn."""
-    from callbacks.charts import chart_csv, chart_frame, registered_charts
+    """Yield (chart name, params, shown frame, its column labels, downloaded CSV text) for every chart with a CSV
+    button, each page parameter taking each of its values in turn."""
+    from callbacks.charts import chart_download, chart_frame, chart_request, registered_charts
+    from dashboard.cache import MetricReader
 
     choices = page_param_choices()
     for spec in registered_charts(ctx).values():
@@ -261,9 +278,11 @@ def chart_downloads(ctx, stored):
             frame = chart_frame(ctx, spec.frame, stored, params)
             if frame is None or frame.empty:
                 continue
-            download = chart_csv(ctx, spec.name, spec.frame, stored, params)
+            with MetricReader(ctx) as read:
+                labels = spec.column_labels(chart_request(ctx, stored, params, read))
+            download = chart_download(ctx, spec, stored, params)
             text = base64.b64decode(download["content"]).decode() if download["base64"] else download["content"]
-            yield spec.name, params, frame, text
+            yield spec.name, params, frame, labels, text
 
 
 def test_xsf010_every_chart_csv_writes_payloads_as_text_and_everything_else_unchanged(payload_app):
@@ -273,9 +292,9 @@ def test_xsf010_every_chart_csv_writes_payloads_as_text_and_everything_else_unch
     registered = set(registered_charts(ctx))
     customers = "risk-customers"  # its CSV is the grid's own export in the browser (test_xsf040)
     checked, cells, texts = set(), set(), []
-    for name, params, frame, text in chart_downloads(ctx, stored):
-        expected = frame.astype(object).map(hand_neutralised)
-        expected.columns = [hand_neutralised(c) for c in frame.columns]
+    for name, params, frame, labels, text in chart_downloads(ctx, stored):
+        expected = frame.astype(object).map(hand_exported)
+        expected.columns = [hand_neutralised(labels[c]) for c in frame.columns]  # the labels the chart shows
         if name != customers:
             assert text == expected.to_csv(index=False), (name, params)  # byte for byte
             checked.add(name)
@@ -317,7 +336,7 @@ def test_xsf020_export_metrics_csv_quotes_payloads_and_keeps_the_rest(payload_an
     export_metrics(payload_url, tmp_path / "payload", monkeypatch)
     export_metrics(control_url, tmp_path / "control_out", monkeypatch)
     files = sorted(p.name for p in (tmp_path / "payload").iterdir())
-    assert len(files) == 10 and files == sorted(p.name for p in (tmp_path / "control_out").iterdir())
+    assert len(files) == 11 and "kpis.csv" in files and files == sorted(p.name for p in (tmp_path / "control_out").iterdir())
     cells = set()
     for name in files:
         got = (tmp_path / "payload" / name).read_bytes().decode()
@@ -436,8 +455,10 @@ def test_xsf040_customer_grid_csv_download_quotes_payload_ids(dash_duo, scored_p
     while time.time() < deadline and dash_duo.driver.execute_script(
             f"return {GRID}.getDisplayedRowCount();") < len(PAYLOADS) * 4:
         time.sleep(0.2)
-    # what the grid would export without the safety callback: the baseline for the unchanged cells
+    # what the grid would export without the safety callback: the baseline for the unchanged cells (its numeric
+    # columns export their raw values, useValueFormatterForExport: false; the callback writes them as plain numbers)
     plain = csv_rows(dash_duo.driver.execute_script(f"return {GRID}.getDataAsCsv();"))
+    numeric = {plain[0].index("Probability"), plain[0].index("Value at risk")}
     wait_until_idle(dash_duo)  # the URL sync may re-render the grid once more: click on the settled page
     button = dash_duo.find_element("#risk-customers-csv")
     dash_duo.driver.execute_script("arguments[0].click();", button)  # below the fold: a click event on the button
@@ -452,11 +473,14 @@ def test_xsf040_customer_grid_csv_download_quotes_payload_ids(dash_duo, scored_p
     assert exported[0] == plain[0]
     ids = set()
     for got, shown in zip(exported[1:], plain[1:]):
-        assert got == [hand_neutralised(cell) for cell in shown]  # payload ids quoted, every other cell as before
+        # payload ids quoted, numbers at 12 significant digits, every other cell as before
+        assert got == [reference_number(float(cell)) if i in numeric else hand_neutralised(cell)
+                       for i, cell in enumerate(shown)]
         ids.add(got[0])
     assert {EXPECTED[p] for p in PAYLOADS} <= ids and not set(PAYLOADS) & ids
-    # a negative value at risk keeps the grid's formatted text (d3 writes a minus sign U+2212, not a formula start)
-    assert any(cell.startswith("\u2212$") for row in exported for cell in row)
+    # a negative value at risk is exported as a plain negative number (not the grid's "−$1.20", not quoted text)
+    assert any(float(row[i]) < 0 and row[i].startswith("-") for row in exported[1:] for i in numeric)
+    assert all(is_number(row[i]) for row in exported[1:] for i in numeric)  # no "$", "%" or thousands separator
     assert_no_live_formula(exported, "grid CSV")
     # the browser's rule is the server's rule, on the payloads and on generated text around them
     generated = PAYLOADS + BENIGN_TEXT + [a + sep + b for a, sep, b in itertools.product(

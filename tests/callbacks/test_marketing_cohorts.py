@@ -232,7 +232,7 @@ import metrics  # noqa: E402
 from app import create_app  # noqa: E402
 from callbacks import cohorts as CC  # noqa: E402
 from callbacks import marketing as CM  # noqa: E402
-from callbacks.charts import chart_body, chart_csv, chart_frame  # noqa: E402
+from callbacks.charts import chart_body, chart_download, chart_frame, registered_charts  # noqa: E402
 from dashboard.config import Config  # noqa: E402
 from layouts.filters import FilterState  # noqa: E402
 
@@ -316,12 +316,23 @@ def test_mkc023_breakdown_switches_the_groups_and_payback_matches_roi_at_h(demo_
 
 
 def test_mkc024_csv_download_is_the_frame_shown(demo_ctx, default_store):
+    from tests.callbacks.test_export_safety import hand_exported
+
+    headers = {MarketingIds.PAYBACK_TABLE: ["Channel", "Paid users", "CAC of the horizon cohort ($)", "ROI by day 13",
+                                            "Payback day (empty = never)", "Payback"],
+               MarketingIds.CAC_OVER_TIME: ["Week of acquisition (start date)", "Channel", "New users",
+                                            "Attributed spend ($)", "CAC ($)"]}
     for name, frame_fn in ((MarketingIds.PAYBACK_TABLE, CM.payback_frame),
                            (MarketingIds.CAC_OVER_TIME, CM.cac_over_time_frame)):
-        sent = chart_csv(demo_ctx, name, frame_fn, default_store, {"breakdown": "channel"})
+        chart = registered_charts(demo_ctx)[name]
+        assert chart.frame is frame_fn
+        sent = chart_download(demo_ctx, chart, default_store, {"breakdown": "channel"})
         frame = chart_frame(demo_ctx, frame_fn, default_store, {"breakdown": "channel"})
-        assert sent["filename"].startswith(name) and sent["filename"].endswith(".csv")
-        assert sent["content"] == frame.to_csv(index=False)
+        assert sent["filename"].startswith("marketing_" + name.removeprefix("mkt-") + "_")
+        assert sent["filename"].endswith(".csv")
+        expected = frame.astype(object).map(hand_exported)  # floats at 12 significant digits, headers as shown
+        expected.columns = headers[name]
+        assert sent["content"] == expected.to_csv(index=False)
         assert len(pd.read_csv(io.StringIO(sent["content"]))) == len(frame)
 
 

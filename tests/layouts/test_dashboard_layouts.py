@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+import metrics
 import pytest
 
 from layouts import acquisition as A
@@ -14,7 +16,6 @@ from layouts import overview as O
 from layouts.common import (Palette, change_badge, color_map, fmt_duration, fmt_money, fmt_pct, fmt_ratio,
                             relative_change)
 from layouts.filters import DataBounds, FilterState, PageParam, parse_query, to_query
-from metrics.kpis import kpi_values
 
 BOUNDS = DataBounds(dt.date(2026, 5, 1), dt.date(2026, 10, 31), ("France", "UK"), ("Mac", "PC"),
                     ("FaceBoom", "TipTop", "organic"))
@@ -101,48 +102,48 @@ def test_dash007_formats_and_change_colours():
 # ------------------------------------------------------------------------------------------------ overview
 
 
-def _period_frames(scale: float = 1.0):
-    summary = pd.DataFrame({"metric": ["dau", "wau", "mau", "sticky_wau", "sticky_mau", "sessions", "asl_seconds",
-                                       "median_session_seconds"],
-                            "value": [10.0 * scale, 40.0, 80.0, 0.25, 0.125 * scale, 300.0, 600.0, 500.0]})
-    new_users = pd.DataFrame({"payer": [False, True], "new_users": [90, int(10 * scale)]})
-    revenue = pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-02"]), "revenue": [50.0, 25.5 * scale],
-                            "orders": [3, 2], "payers": [3, 2]})
-    spend = pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-01", "2026-06-02"]),
-                          "channel": ["FaceBoom", "TipTop", "TipTop"], "costs": [10.0, 5.0, 5.0 * scale]})
-    economics = pd.DataFrame({"channel": ["FaceBoom", "TipTop", "organic"], "costs": [10.0, 10.0 * scale, 0.0],
-                              "new_users": [8, 12, 80], "cac": [1.25, 10.0 * scale / 12, 0.0],
-                              "unattributed": [0.0, 0.0, 0.0]})
-    roi = pd.DataFrame({"cohort": ["All users"] * 3, "cohort_size": [20] * 3, "cac": [1.0] * 3,
-                        "lifetime": [0, 1, 2], "value": [0.2, 0.5, 0.9 * scale]})
-    return dict(summary=summary, new_users_by_payer=new_users, users_to_date=500, revenue_daily=revenue,
-                spend_daily=spend, economics=economics, roi_curve=roi, horizon=3)
+def _kpi_table(scale: float = 2.0) -> pd.DataFrame:
+    """Return a `metrics.kpi_table`-shaped frame: this period's values are the previous ones times `scale`."""
+    previous = {"users": 500, "new_users": 100, "dau": 10.0, "wau": 40.0, "mau": 80.0, "asl_seconds": 600.0,
+                "sticky": 0.125, "revenue": 75.5, "spend": 20.0, "cac": 1.0, "roi": 0.9, "payer_share": 0.1}
+    rows = [{"kpi": key, "value": value * scale, "previous_value": value, "change": scale - 1.0}
+            for key, value in previous.items()]
+    return pd.DataFrame(rows)
 
 
-def test_dash010_kpi_values_come_from_the_metric_frames():
-    values = kpi_values(**_period_frames())
-    assert values == {"users": 500, "new_users": 100, "dau": 10.0, "wau": 40.0, "mau": 80.0, "sticky": 0.125,
-                      "asl_seconds": 600.0, "revenue": 75.5, "spend": 20.0, "cac": 1.0, "roi": 0.9,
-                      "payer_share": 0.1}
+def test_dash010_kpi_rows_put_the_metric_table_in_card_order_with_labels_and_units():
+    table = _kpi_table().iloc[::-1]  # any order in
+    rows = O.kpi_rows(table)
+    assert list(rows["kpi"]) == [k.key for k in O.KPIS]
+    assert list(rows.columns) == ["kpi", "label", "value", "previous_value", "change", "kind"]
+    indexed = rows.set_index("kpi")
+    assert indexed.loc["cac", "label"] == "CAC (new users)" and indexed.loc["cac", "kind"] == "money"
+    assert indexed.loc["revenue", "value"] == 151.0 and indexed.loc["revenue", "previous_value"] == 75.5
+    assert str(rows["change"].dtype) == "float64"
 
 
-def test_dash011_kpi_table_and_cards_show_change_against_previous_period():
-    current = kpi_values(**_period_frames(2.0))
-    previous = kpi_values(**_period_frames(1.0))
-    table = O.kpi_table(current, previous)
-    row = table.set_index("kpi")
-    assert list(table["kpi"]) == [k.key for k in O.KPIS]
-    assert row.loc["cac", "value"] == pytest.approx(30 / 20) and row.loc["cac", "previous_value"] == 1.0
-    assert row.loc["cac", "change"] == pytest.approx(0.5)
-    assert row.loc["roi", "change"] == pytest.approx(1.0)
-    assert math.isnan(O.kpi_table(current, {})["change"][0])
-    cards = str(O.kpi_cards(table, dt.date(2026, 5, 1), dt.date(2026, 5, 31)))
-    assert "$1.50" in cards and "1.80×" in cards and "10m 00s" in cards and "18.2%" in cards
-    assert "2026-05-01 – 2026-05-31" in cards
-    # CAC up 50 % is bad (red), ROI up 100 % is good (green), spend is neutral
-    cac_card = str(O.kpi_cards(table.iloc[[9]]))
+def test_dash011_kpi_cards_show_change_against_the_comparison_or_say_why_not():
+    rows = O.kpi_rows(_kpi_table(1.5))
+    comparable = metrics.ComparisonPeriod(dt.date(2026, 5, 1), dt.date(2026, 5, 31), dt.date(2026, 5, 31), True, "")
+    cards = str(O.kpi_cards(rows, "previous", comparable))
+    assert "$1.50" in cards and "1.35×" in cards and "15m 00s" in cards and "18.8%" in cards
+    assert "2026-05-01 – 2026-05-31" in cards and "previous period of equal length" in cards
+    year = str(O.kpi_cards(rows, "year", comparable))
+    assert "364 days earlier" in year
+    # CAC up 50 % is bad (red), ROI up 50 % is good (green), spend is neutral
+    cac_card = str(O.kpi_cards(rows.iloc[[9]], "previous", comparable))
     assert "kpi-bad" in cac_card and "▲ 50.0%" in cac_card
-    assert "kpi-good" in str(O.kpi_cards(table.iloc[[10]])) and "kpi-neutral" in str(O.kpi_cards(table.iloc[[8]]))
+    assert "kpi-good" in str(O.kpi_cards(rows.iloc[[10]], "previous", comparable))
+    assert "kpi-neutral" in str(O.kpi_cards(rows.iloc[[8]], "previous", comparable))
+    # not comparable: every change reads n/a with the reason, and the caption says it
+    reason = "the previous period starts on 2026-03-01, before the data's first date 2026-04-01"
+    early = metrics.ComparisonPeriod(dt.date(2026, 3, 1), dt.date(2026, 3, 31), dt.date(2026, 3, 31), False, reason)
+    missing = rows.assign(previous_value=float("nan"), change=float("nan"))
+    text = str(O.kpi_cards(missing, "previous", early, suggestion_href="/?start=2026-10-04"))
+    assert text.count("'n/a'") == len(O.KPIS) and f"n/a: {reason}" in text
+    assert "href='/?start=2026-10-04'" in text and "▲" not in text
+    none = str(O.kpi_cards(missing, "none", None))
+    assert "No comparison chosen" in none and "href=" not in none
 
 
 def test_dash012_activity_figure_holds_exactly_the_daily_numbers():
@@ -158,12 +159,17 @@ def test_dash012_activity_figure_holds_exactly_the_daily_numbers():
 
 
 def test_dash013_revenue_spend_table_sums_channels_per_date():
-    frames = _period_frames()
+    frames = {"revenue_daily": pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-02"]),
+                                             "revenue": [50.0, 25.5], "orders": [3, 2], "payers": [3, 2]}),
+              "spend_daily": pd.DataFrame({"date": pd.to_datetime(["2026-06-01", "2026-06-01", "2026-06-02"]),
+                                           "channel": ["FaceBoom", "TipTop", "TipTop"], "costs": [10.0, 5.0, 5.0]})}
     table = O.revenue_spend_table(frames["revenue_daily"], frames["spend_daily"])
     assert table["revenue"].tolist() == [50.0, 25.5] and table["spend"].tolist() == [15.0, 5.0]
     fig = O.revenue_spend_figure(table)
     assert list(fig.data[0].y) == [50.0, 25.5] and list(fig.data[1].y) == [15.0, 5.0]
     assert "$,.2f" in fig.data[0].hovertemplate and fig.layout.yaxis.title.text == "Amount per day ($)"
+    assert fig.data[1].name == "Ad spend"
+    assert O.revenue_spend_figure(table, attributed=True).data[1].name == "Ad spend (attributed to these users)"
     empty_spend = frames["spend_daily"].iloc[0:0]
     assert O.revenue_spend_table(frames["revenue_daily"].assign(revenue=0.0), empty_spend).empty
 

@@ -308,15 +308,25 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator) / float(denominator) if denominator else float("nan")
 
 
+def _distinct_in_window(user_days: pd.DataFrame, days: pd.DatetimeIndex, window: int) -> np.ndarray:
+    """For each day d of `days`: distinct users with a visit day in [d - window + 1, d] (straightforward)."""
+    return np.array([user_days.loc[(user_days["day"] <= d) & (user_days["day"] > d - pd.Timedelta(days=window)),
+                                   "user"].nunique() for d in days], dtype="int64")
+
+
 def activity_summary(data: Any, filters: Filters) -> pd.DataFrame:
-    """Return metric, value rows: dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median."""
+    """Return metric, value rows: dau, wau, mau, sticky_wau, sticky_mau, sessions, asl_seconds, median.
+
+    Contract revision 2: DAU, WAU and MAU are the means over every date d of the period of the distinct users with
+    a visit on d, in [d-6, d] and in [d-29, d] (windows may reach before start); sticky = DAU / WAU, DAU / MAU.
+    """
     ctx = _context(data, filters)
-    daily = _activity_daily(ctx)
-    dau = float(daily["dau"].mean()) if len(daily) else float("nan")
-    weekly = _calendar_active(ctx, _week_start)["active"]
-    monthly = _calendar_active(ctx, _month_start)["active"]
-    wau = float(weekly.mean()) if len(weekly) else float("nan")
-    mau = float(monthly.mean()) if len(monthly) else float("nan")
+    days = _period_days(ctx)
+    ud = _user_days(ctx)
+    if len(days):
+        dau, wau, mau = (float(_distinct_in_window(ud, days, window).mean()) for window in (1, 7, 30))
+    else:
+        dau = wau = mau = float("nan")
 
     v = ctx.visits[ctx.visits["user"].isin(ctx.profiles["user"])]
     started = v["session_start"].dt.normalize()
@@ -537,3 +547,87 @@ def daily_spend(data: Any, filters: Filters) -> pd.DataFrame:
         c = c[c["channel"].isin(list(filters.channels))]
     out = c.groupby(["dt", "channel"], as_index=False)["costs"].sum().rename(columns={"dt": "date"})
     return _sorted(out.astype({"costs": "float64"}), ["date", "channel"])
+
+
+# ----------------------------------------------------------------------------------------------
+# KPIs and comparison (contract revision 2)
+
+
+KPI_NAMES = ("users", "new_users", "dau", "wau", "mau", "asl_seconds", "sticky", "revenue", "spend", "cac", "roi",
+             "payer_share")
+
+
+class Comparison(NamedTuple):
+    """The comparison period: first and last day, observation date, comparable or not."""
+
+    start: dt_.date
+    end: dt_.date
+    observation_date: dt_.date
+    comparable: bool
+
+
+def comparison_period(data: Any, filters: Filters, compare: str = "none") -> Comparison | None:
+    """Return the comparison period of `compare` ("previous": the n days before start as of O - n; "year": 364 days
+    back as of O - 364; "none": None); comparable when it starts on or after the first visit date of the data."""
+    if compare == "none":
+        return None
+    visits = _tables(data)[0]
+    period = _resolve(visits, filters)
+    n = (period.last - period.start).days + 1
+    shift = dt_.timedelta(days=n if compare == "previous" else 364)
+    first = visits["session_start"].min().date() if len(visits) else None
+    start = period.start - shift
+    comparable = n >= 1 and first is not None and start >= first
+    return Comparison(start, period.last - shift, period.observation_date - shift, comparable)
+
+
+def _kpi_values(data: Any, filters: Filters, horizon: int) -> dict[str, float]:
+    """The KPI values of one period, straight from the event frames."""
+    ctx = _context(data, filters)
+    upto = ctx.profiles[ctx.profiles["dt"] <= ctx.last]
+    new = upto[upto["dt"] >= ctx.start]
+    summary = activity_summary(data, filters).set_index("metric")["value"]
+
+    orders = ctx.orders[ctx.orders["user"].isin(ctx.profiles["user"])]
+    order_day = orders["event_dt"].dt.normalize()
+    revenue = orders.loc[(order_day >= ctx.start) & (order_day <= ctx.last), "revenue"].sum()
+    if filters.regions or filters.devices:  # spend has no country or device: the new users' attributed spend
+        spend = new["acquisition_cost"].sum()
+    else:
+        spent = ctx.costs[(ctx.costs["dt"] >= ctx.start) & (ctx.costs["dt"] <= ctx.last)]
+        if filters.channels:
+            spent = spent[spent["channel"].isin(list(filters.channels))]
+        spend = spent["costs"].sum()
+    paid_new = new[new["paid"]]
+    curve = roi(data, filters, horizon)
+    at_horizon = curve.loc[curve["lifetime"] == horizon - 1, "value"]
+    return {
+        "users": float(len(upto)),
+        "new_users": float(len(new)),
+        "dau": summary["dau"],
+        "wau": summary["wau"],
+        "mau": summary["mau"],
+        "asl_seconds": summary["asl_seconds"],
+        "sticky": summary["sticky_mau"],
+        "revenue": float(revenue),
+        "spend": float(spend),
+        "cac": float(paid_new["acquisition_cost"].mean()) if len(paid_new) else float("nan"),
+        "roi": float(at_horizon.iloc[0]) if len(at_horizon) else float("nan"),
+        "payer_share": float(new["payer"].mean()) if len(new) else float("nan"),
+    }
+
+
+def kpis(data: Any, filters: Filters, horizon: int = 14, compare: str = "none") -> pd.DataFrame:
+    """Return kpi, value, previous_value, change: the KPI table of the period against the comparison period."""
+    values = _kpi_values(data, filters, horizon)
+    previous = dict.fromkeys(KPI_NAMES, float("nan"))
+    comparison = comparison_period(data, filters, compare)
+    if comparison is not None and comparison.comparable:
+        shifted = Filters(comparison.start, comparison.end, comparison.observation_date, filters.regions,
+                          filters.devices, filters.channels)
+        previous = _kpi_values(data, shifted, horizon)
+    value = np.array([values[k] for k in KPI_NAMES], dtype="float64")
+    before = np.array([previous[k] for k in KPI_NAMES], dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(before != 0, (value - before) / before, np.nan)
+    return pd.DataFrame({"kpi": list(KPI_NAMES), "value": value, "previous_value": before, "change": change})

@@ -80,10 +80,13 @@ def test_mq004_narrowed_keeps_only_the_fields_a_metric_reads():
     assert narrowed(q, metrics.roi) == MetricQuery(q.filters, horizon=7, dimensions=("channel",))
     assert narrowed(q, metrics.channel_economics) == MetricQuery(q.filters, grain="week")
     assert narrowed(q, metrics.new_users) == MetricQuery(q.filters, dimensions=("channel",))
+    assert narrowed(q, metrics.kpi_table) == MetricQuery(q.filters, horizon=7, compare="previous")
+    assert narrowed(q, metrics.spend_daily_by_rule) == MetricQuery(q.filters)
     assert narrowed(q, lambda conn, query: None) is q  # an undeclared function reads everything
     every_metric = [getattr(metrics, name) for name in ("activity_daily", "activity_weekly", "activity_monthly",
                     "activity_summary", "session_stats", "channel_economics", "new_users", "daily_revenue",
-                    "daily_spend", "retention", "conversion", "ltv", "roi", "payback", "cohort_report")]
+                    "daily_spend", "retention", "conversion", "ltv", "roi", "payback", "cohort_report",
+                    "spend_daily_by_rule", "kpi_table", "comparison_period")]
     for fn in every_metric:
         assert "filters" in fn.query_fields and fn.query_fields <= set(QUERY_FIELDS), fn.__name__
     with pytest.raises(ValueError, match="not MetricQuery fields"):
@@ -112,6 +115,8 @@ CALLS = [
     ("new_users", {"dimensions": ("channel", "payer")}, {"dimensions": ("channel", "payer")}),
     ("daily_revenue", {}, {}),
     ("daily_spend", {}, {}),
+    ("spend_daily_by_rule", {}, {}),
+    ("kpi_table", {"horizon": 7, "compare": "previous"}, {"horizon": 7, "compare": "previous"}),
     ("retention", {"horizon": 7, "dimensions": ("device",)}, {"horizon": 7, "dimensions": ("device",)}),
     ("conversion", {}, {}),
     ("ltv", {"horizon": 21, "ignore_horizon": True}, {"horizon": 21, "ignore_horizon": True}),

@@ -1,52 +1,16 @@
-"""Derived KPI maths (metrics/kpis.py) on small hand-made frames: the numbers the Overview and Marketing pages show."""
+"""Derived maths of metrics/kpis.py on small hand-made frames: the Marketing page's cost-weighted rolling ROI.
+
+The Overview's key figures are `metrics.kpi_table` (contract revision 2), tested against the pandas reference in
+tests/metrics/test_kpis_contract.py.
+"""
 
 from __future__ import annotations
 
-import math
 
 import pandas as pd
 import pytest
 
-from metrics.kpis import kpi_values, rolling_roi_by_date
-
-
-def _frames(**changes):
-    """Return kpi_values' arguments for one small period (3 paid + 1 organic channel), with `changes` applied."""
-    frames = dict(
-        summary=pd.DataFrame({"metric": ["dau", "wau", "mau", "sticky_mau", "asl_seconds"],
-                              "value": [4.0, 9.0, 20.0, 0.2, 95.0]}),
-        new_users_by_payer=pd.DataFrame({"payer": [False, True, False, True], "new_users": [30, 5, 10, 5]}),
-        users_to_date=120,
-        revenue_daily=pd.DataFrame({"date": pd.to_datetime(["2026-01-01", "2026-01-02"]), "revenue": [7.5, 2.5]}),
-        spend_daily=pd.DataFrame({"date": pd.to_datetime(["2026-01-01"] * 3), "channel": ["A", "B", "C"],
-                                  "costs": [6.0, 3.0, 1.0]}),
-        economics=pd.DataFrame({"channel": ["A", "B", "C", "organic"], "costs": [6.0, 3.0, 0.0, 0.0],
-                                "new_users": [4, 2, 6, 28]}),
-        roi_curve=pd.DataFrame({"lifetime": [0, 1, 2, 3], "value": [0.1, 0.4, 0.7, 1.1]}),
-        horizon=3,
-    )
-    return frames | changes
-
-
-def test_kpi001_paid_cac_payer_share_and_roi_at_the_horizon():
-    values = kpi_values(**_frames())
-    assert values["new_users"] == 50 and values["users"] == 120
-    assert values["payer_share"] == pytest.approx(10 / 50)
-    assert values["cac"] == pytest.approx(9.0 / 6)  # spend / new users of the channels with costs only (A, B)
-    assert values["roi"] == pytest.approx(0.7)  # lifetime horizon-1
-    assert values["revenue"] == 10.0 and values["spend"] == 10.0
-    assert (values["dau"], values["wau"], values["mau"], values["sticky"], values["asl_seconds"]) == \
-        (4.0, 9.0, 20.0, 0.2, 95.0)
-
-
-def test_kpi002_undefined_kpis_are_nan_not_errors():
-    empty = _frames(new_users_by_payer=pd.DataFrame({"payer": [], "new_users": []}),
-                    economics=pd.DataFrame({"channel": ["organic"], "costs": [0.0], "new_users": [3]}),
-                    roi_curve=pd.DataFrame({"lifetime": [0], "value": [0.1]}),
-                    summary=pd.DataFrame({"metric": ["dau"], "value": [1.0]}))
-    values = kpi_values(**empty)
-    assert values["new_users"] == 0
-    assert all(math.isnan(values[key]) for key in ("payer_share", "cac", "roi", "wau", "mau", "sticky"))
+from metrics.kpis import rolling_roi_by_date
 
 
 def test_kpi003_rolling_roi_is_cost_weighted_over_calendar_days():

@@ -90,7 +90,9 @@ def test_mref005_activity(tiny):
     assert rows(ref.activity_monthly(tiny, f())) == [(D("2026-03-01"), 3)]
     summary = ref.activity_summary(tiny, f())
     assert summary["metric"].tolist() == list(ref.SUMMARY_METRICS)
-    assert summary["value"].tolist() == pytest.approx([1.75, 3, 3, 1.75 / 3, 1.75 / 3, 8, 615, 300], rel=1e-12)
+    # revision 2: WAU and MAU are the means of the daily WAU7 / MAU30 (2, 3, 3, 3), not the calendar week's 3
+    assert summary["value"].tolist() == pytest.approx([1.75, 2.75, 2.75, 1.75 / 2.75, 1.75 / 2.75, 8, 615, 300],
+                                                      rel=1e-12)
 
 
 def test_mref006_activity_filtered_and_windows_before_start(tiny):
@@ -101,7 +103,7 @@ def test_mref006_activity_filtered_and_windows_before_start(tiny):
     assert rows(ref.activity_daily(tiny, late)) == [(D("2026-03-04"), 1, 3, 3), (D("2026-03-05"), 1, 3, 3)]
     assert rows(ref.activity_weekly(tiny, late)) == [(D("2026-03-02"), 2)]
     summary = ref.activity_summary(tiny, late)["value"].tolist()
-    assert summary == pytest.approx([1.0, 2.0, 2.0, 0.5, 0.5, 2.0, 150.0, 150.0])
+    assert summary == pytest.approx([1.0, 3.0, 3.0, 1 / 3, 1 / 3, 2.0, 150.0, 150.0])  # windows reach before start
 
 
 def test_mref007_rolling_windows_match_brute_force():

@@ -269,11 +269,12 @@ def test_msql005_activity_summary_and_median(tiny):
     summary = metrics.activity_summary(tiny, F())
     assert summary["metric"].tolist() == list(metrics.activity.SUMMARY_METRICS)
     # DAU (2+3+1+1)/4; lengths 1800 600 60 | 1800 1800 (both tied visits) | 300 600 | 60 -> mean 7020/8
-    assert rows(summary) == [("dau", 1.75), ("wau", 4.0), ("mau", 4.0), ("sticky_wau", 0.4375), ("sticky_mau", 0.4375),
+    # revision 2: WAU, MAU = means of the daily WAU7 / MAU30 (2, 4, 4, 4) = 3.5
+    assert rows(summary) == [("dau", 1.75), ("wau", 3.5), ("mau", 3.5), ("sticky_wau", 0.5), ("sticky_mau", 0.5),
                              ("sessions", 8.0), ("asl_seconds", 877.5), ("median_session_seconds", 600.0)]
     uk = dict(rows(metrics.activity_summary(tiny, F(regions=["UK"]))))
     assert uk["sessions"] == 4.0 and uk["asl_seconds"] == 630.0 and uk["median_session_seconds"] == 330.0  # (60+600)/2
-    assert uk["dau"] == 1.0 and uk["wau"] == 2.0
+    assert uk["dau"] == 1.0 and uk["wau"] == 1.75  # WAU7 1, 2, 2, 2
     nobody = dict(rows(metrics.activity_summary(tiny, F(regions=["nowhere"]))))
     assert nobody["dau"] == 0.0 and nobody["sessions"] == 0.0
     assert nobody["sticky_wau"] is None and nobody["asl_seconds"] is None and nobody["median_session_seconds"] is None
@@ -412,7 +413,7 @@ EXPECTED_FILES = {
     "activity_weekly.csv": "week_start,wau\n2026-03-02,4\n",
     "activity_monthly.csv": "month_start,mau\n2026-03-01,4\n",
     "activity_summary.csv": (
-        "metric,value\ndau,1.75\nwau,4.0\nmau,4.0\nsticky_wau,0.4375\nsticky_mau,0.4375\nsessions,8.0\n"
+        "metric,value\ndau,1.75\nwau,3.5\nmau,3.5\nsticky_wau,0.5\nsticky_mau,0.5\nsessions,8.0\n"
         "asl_seconds,877.5\nmedian_session_seconds,600.0\n"
     ),
     "retention.csv": (
@@ -435,6 +436,14 @@ EXPECTED_FILES = {
     "channels.csv": (
         "channel,costs,new_users,cac,unattributed\n"
         "Zeta,3.0,1,3.0,0.0\nads,12.0,2,6.0,5.0\norganic,0.0,1,0.0,0.0\n"  # TV: not in the channel filter
+    ),
+    # the previous period (02-26 .. 03-01) starts before the data (03-02): no comparison. Region and device filters:
+    # spend = the attributed spend of the filtered new users (8 + 3 + 0 + 4); cac over the paid ones (1, 2, 5);
+    # roi(1) of the paid cohort: revenue 10 + 3 (lifetime <= 1) / 3 users / cac 5
+    "kpis.csv": (
+        "kpi,value,previous_value,change\n"
+        "users,4.0,,\nnew_users,4.0,,\ndau,1.75,,\nwau,3.5,,\nmau,3.5,,\nasl_seconds,877.5,,\nsticky,0.5,,\n"
+        "revenue,15.0,,\nspend,15.0,,\ncac,5.0,,\nroi,0.8666666666666666,,\npayer_share,0.5,,\n"
     ),
 }
 
@@ -460,13 +469,43 @@ def test_msql012_export_metrics_files_byte_for_byte(engine, database_url, tmp_pa
             got = b"".join(line for line in got.splitlines(keepends=True) if not line.startswith(b"organic,"))
         assert got == text.encode(), name
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 10
+    assert len(printed) == 11
     # without filters TV (spend, no user) appears; its undefined cac is an empty field
     assert cli.main(["export-metrics", "--out", str(tmp_path / "all"), "--end", O, "--horizon", "3"]) == 0
     assert (tmp_path / "all" / "channels.csv").read_bytes() == (
         b"channel,costs,new_users,cac,unattributed\n"
         b"TV,0.0,0,,9.0\nZeta,3.0,1,3.0,0.0\nads,12.0,2,6.0,5.0\norganic,0.0,1,0.0,0.0\n")
     assert (tmp_path / "all" / "retention.csv").read_bytes().startswith(b"cohort,cohort_size,lifetime,value\nAll users,4,0,1.0\n")
+
+
+def test_msql028_export_metrics_kpis_compare_previous_year_none(engine, database_url, tmp_path, monkeypatch):
+    """kpis.csv with --compare: P = 03-04 .. 03-05 (n = 2) against P' = 03-02 .. 03-03 as of 03-03, which starts on
+    the data's first date (comparable); the previous year starts before the data; `none` leaves both columns empty.
+    P': users 1, 2, 5, 20-digit; DAU (2 + 3) / 2; WAU7 2, 4; revenue 10 (user 5's order is on 03-01); spend
+    8 + 3 + 4; cac (8 + 3 + 4) / 3; roi(1) of the paid cohort (dt 03-02: users 1, 2): 10 / 2 / 5.5; payers 1, 5.
+    P: no new user (cac, roi, payer share empty); spend 5 + 9 (TV: costs rows, no filter); DAU 1; WAU7 4, 4."""
+    load_tiny(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    texts = {}
+    for compare in ("previous", "year", "none", None):
+        out = tmp_path / str(compare)
+        argv = ["export-metrics", "--out", str(out), "--start", "2026-03-04", "--end", O, "--horizon", "2"]
+        assert cli.main(argv + (["--compare", compare] if compare else [])) == 0
+        texts[compare] = (out / "kpis.csv").read_bytes().decode()
+    assert texts[None] == texts["previous"]  # the default
+    assert texts["previous"] == (
+        "kpi,value,previous_value,change\n"
+        "users,4.0,4.0,0.0\nnew_users,0.0,4.0,-1.0\ndau,1.0,2.5,-0.6\n"
+        "wau,4.0,3.0,0.3333333333333333\nmau,4.0,3.0,0.3333333333333333\n"
+        "asl_seconds,330.0,1060.0,-0.6886792452830188\nsticky,0.25,0.8333333333333334,-0.7000000000000001\n"
+        "revenue,5.0,10.0,-0.5\nspend,14.0,15.0,-0.06666666666666667\ncac,,5.0,\nroi,,0.9090909090909091,\n"
+        "payer_share,,0.5,\n")
+    empty_columns = (
+        "kpi,value,previous_value,change\n"
+        "users,4.0,,\nnew_users,0.0,,\ndau,1.0,,\nwau,4.0,,\nmau,4.0,,\nasl_seconds,330.0,,\nsticky,0.25,,\n"
+        "revenue,5.0,,\nspend,14.0,,\ncac,,,\nroi,,,\npayer_share,,,\n")
+    assert texts["year"] == empty_columns and texts["none"] == empty_columns
 
 
 def test_msql013_export_metrics_xlsx_one_sheet_per_table(engine, database_url, tmp_path, monkeypatch):
@@ -503,6 +542,10 @@ def test_msql014_export_metrics_bad_arguments_exit_2(tmp_path, capsys, argv, mes
 def test_msql015_export_metrics_bad_format_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["export-metrics", "--out", str(tmp_path), "--format", "pdf"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["export-metrics", "--out", str(tmp_path), "--compare", "last-week"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
 
@@ -646,33 +689,30 @@ def test_msql026_event_tables_without_app_meta_have_no_stored_first_visits(datab
     engine.dispose()
 
 
-def test_msql022_both_pair_count_shapes_agree(tiny):
-    """activity_summary's distinct (user, day/week/month) counts: DuckDB's shape (a CTE of the distinct user-days)
-    and the others' (distinct days, weeks, months per user, summed) both run on every backend, give the same
-    numbers with and without an attribute filter, and they are the counts of a straightforward pandas
-    computation."""
-    from dashboard.backends import backend_spec
-    from metrics.activity import _period_pairs_select
+def test_msql022_activity_scalars_are_the_means_of_straightforward_daily_counts(tiny):
+    """activity_summary's DAU, WAU and MAU (contract revision 2), with and without an attribute filter, are the
+    means over every date d of the period of a straightforward pandas count: distinct users with a visit on d, in
+    [d-6, d] and in [d-29, d]."""
     from metrics.filters import resolve_period
 
     visits = pd.read_sql(sa.select(db.visits), tiny)
-    for filters in (F(), F(regions=["DE"])):
+    for filters in (F(), F(regions=["DE"]), F(start="2026-03-04")):
         period = resolve_period(tiny, filters)
-        got = {shape: tuple(int(n) for n in tiny.execute(_period_pairs_select(
-                   period, filters, tiny, backend_spec(shape).period_pairs_shape)).one())
-               for shape in ("duckdb", "postgresql", "sqlite")}
-        assert len(set(got.values())) == 1, got
-        seen = visits[(pd.to_datetime(visits["session_start"]).dt.date >= period.start)
-                      & (pd.to_datetime(visits["session_start"]).dt.date <= period.last)]
+        got = metrics.activity_summary(tiny, filters).set_index("metric")["value"]
+        seen = visits[pd.to_datetime(visits["session_start"]).dt.date <= period.last]
         if filters.regions:
             profiles = metrics.profiles(tiny, F(regions=["DE"], start=dt.date(2000, 1, 1)))
             seen = seen[seen["user_id"].isin(set(profiles["user_id"]))]
         day = pd.to_datetime(seen["session_start"]).dt.normalize()
-        week = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-        month = day.dt.to_period("M")
-        expected = tuple(len(pd.DataFrame({"u": seen["user_id"], "b": b}).drop_duplicates())
-                         for b in (day, week, month))
-        assert got["duckdb"] == expected and expected[0] > 0, (filters, got, expected)
+        expected = []
+        for window in (1, 7, 30):
+            counts = [seen["user_id"][(day <= pd.Timestamp(d)) & (day > pd.Timestamp(d) - pd.Timedelta(days=window))]
+                      .nunique() for d in period.dates()]
+            expected.append(sum(counts) / len(counts))
+        assert [got["dau"], got["wau"], got["mau"]] == pytest.approx(expected, rel=1e-12) and expected[0] > 0, (
+            filters, got, expected)
+        assert got["sticky_wau"] == pytest.approx(expected[0] / expected[1], rel=1e-12)
+        assert got["sticky_mau"] == pytest.approx(expected[0] / expected[2], rel=1e-12)
 
 
 def test_msql023_weeks_and_months_do_not_depend_on_the_session_time_zone(tiny):

@@ -155,7 +155,7 @@ def test_dmo006_risk_page_says_the_model_is_being_built(embedded):
     def notice_text():
         return str(risk.scores_status(ctx, stored).children)
 
-    assert "python -m dashboard train" in notice_text() and "background" not in notice_text()
+    assert "/data#churn-scores" in notice_text() and "background" not in notice_text()  # the how-to is linked
     demo_model.write_status("pending", requested="2026-11-23T01:09:28+00:00")  # the process is starting
     assert "being built in the background" in notice_text() and "starting" in notice_text()
     demo_model.write_status("running", step="score", started="2026-11-23T01:09:30+00:00")
@@ -175,7 +175,7 @@ def test_dmo006_risk_page_says_the_model_is_being_built(embedded):
     assert demo_model.is_wanted(config)  # and the next start resumes it
     demo_model.write_status("failed", step="train", error="BadInput: too few customers")
     text = notice_text()
-    assert "failed" in text and "BadInput: too few customers" in text and "export-segments" in text
+    assert "failed" in text and "BadInput: too few customers" in text and "/data#churn-scores" in text
     assert "No clustering yet" in str(risk.clusters_body(ctx).children)
     other = AppContext.from_config(Config(database_url=f"duckdb:///{embedded / 'embedded.duckdb'}",
                                           model_dir=embedded / "models", autofill_demo=False))

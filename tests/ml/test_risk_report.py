@@ -261,10 +261,16 @@ def test_rsk009_status_notice_only_without_scores(scored_demo, database_url):
         period = metrics.resolve_period(conn, metrics.Filters.make())
     state = FilterState(period.start, period.end, period.observation_date, 14)
     assert scores_status(scored, state.to_store()) is None
-    before = FilterState(period.start, period.end - dt.timedelta(days=1), period.end - dt.timedelta(days=1), 14)
-    assert "No churn scores" in str(scores_status(scored, before.to_store()))  # the only run is dated later
+    day_before = period.end - dt.timedelta(days=1)
+    earlier_range = FilterState(period.start, day_before, day_before, 14)  # O left at its default, the end
+    assert scores_status(scored, earlier_range.to_store()) is None  # the date range does not hide the scores
+    before = FilterState(period.start, period.end, day_before, 14)  # O set before the only run
+    notice = str(scores_status(scored, before.to_store()))
+    assert "No churn scores" in notice and f"first scoring is dated {period.end.isoformat()}" in notice
     empty = create_app(Config(database_url=database_url)).server.extensions["dashboard_context"]
-    assert "python -m dashboard train" in str(scores_status(empty, state.to_store()))
+    notice = str(scores_status(empty, state.to_store()))
+    assert "An administrator trains the churn model" in notice and "/data#churn-scores" in notice
+    assert "python -m" not in notice  # no command in the page body: the Data page has them
 
 
 def test_rsk010_orders_only_data_gets_segments_dates_and_a_plain_note(tmp_path):
@@ -293,7 +299,8 @@ def test_rsk010_orders_only_data_gets_segments_dates_and_a_plain_note(tmp_path):
     summary = chart_frame(ctx, segments_frame, result.store, {})
     assert summary["customers"].sum() == 3 and summary["revenue"].sum() == pytest.approx(52.5)
     assert summary["revenue_share"].sum() == pytest.approx(1.0)
-    assert "export-segments" in str(clusters_body(ctx))  # no clustering saved yet: says how
+    body = str(clusters_body(ctx))  # no clustering saved yet: says how (the Data page has the command)
+    assert "No clustering yet" in body and "/data#churn-scores" in body and "python -m" not in body
 
 
 def test_rsk011_clusters_card_reads_the_saved_model(tmp_path):
@@ -409,7 +416,7 @@ def test_rsk015_empty_score_charts_say_why(scored_demo, tmp_path):
     empty_cell = text(ctx, "risk-customers", stored, {"band": band, "segment": segment})
     assert "No churn scores for these filters." in empty_cell and "Widen the date range" in empty_cell
     day_before = period.observation_date - dt.timedelta(days=1)  # before the only scoring run
-    early = FilterState(period.start, day_before, day_before, 14).to_store()
+    early = FilterState(period.start, period.end, day_before, 14).to_store()  # O set apart from the end date
     for name in ("risk-distribution", "risk-matrix", "risk-target-reasons", "risk-customers"):
         body = text(ctx, name, early, {"band": "all", "segment": "all"})
         assert "No churn scores yet for this observation date." in body and "notice at the top" in body, name
@@ -424,3 +431,63 @@ def test_rsk015_empty_score_charts_say_why(scored_demo, tmp_path):
         bare_period = metrics.resolve_period(conn, metrics.Filters.make())
     bare_state = FilterState(bare_period.start, bare_period.end, bare_period.observation_date, 14).to_store()
     assert "No churn scores yet" in text(bare, "risk-distribution", bare_state)
+
+
+@pytest.mark.parametrize("p, text", [
+    (0.0, "p < 0.001"), (1e-12, "p < 0.001"), (0.0004, "p < 0.001"), (0.001, "p = 0.001"), (0.0123, "p = 0.01"),
+    (0.5, "p = 0.50"), (1.0, "p = 1.00"), (float("nan"), "p not defined"), (None, "p not defined")])
+def test_rsk016_p_values_read_p_below_0_001_never_0_00(p, text):
+    assert risk_report.format_p(p) == text
+    assert "0.00 " not in risk_report.format_p(p) + " " and not risk_report.format_p(p).endswith("= 0.000")
+
+
+def test_rsk017_effect_sizes_in_plain_words():
+    """The target profile says how the target segment differs ("3.1× higher"), not Cohen's d."""
+    words = risk_report.difference_words
+    assert words(3.1, 1.0) == "3.1× higher" and words(1.0, 3.1) == "3.1× lower"
+    assert words(1.4, 1.0) == "40% higher" and words(0.7, 1.0) == "30% lower" and words(1.02, 1.0) == "about the same"
+    assert words(2.5, 0.0) == "2.5 vs none" and words(0.0, 2.0) == "none vs 2" and words(0.0, 0.0) == "about the same"
+    assert words(-0.6, 0.1, signed=True) == "70 percentage points lower"
+    assert words(float("nan"), 1.0) == "not defined"
+    from layouts.risk import profile_table
+
+    profile = pd.DataFrame({"feature": ["visits_30", "orders_trend"], "target_mean": [6.2, -0.5],
+                            "others_mean": [2.0, 0.1], "cohens_d": [1.1, -0.3], "effect": ["large", "small"]})
+    shown = profile_table(profile)
+    assert shown["difference"].tolist() == ["3.1× higher", "60 percentage points lower"]
+    assert shown["behaviour"].tolist() == ["Visits, last 30 days", "Orders trend"]
+    assert "cohens_d" not in shown.columns and shown["effect"].tolist() == ["clear", "slight"]
+
+
+def test_rsk018_reasons_carry_numbers_and_groups_get_medians_not_placeholders():
+    """Each customer's reason carries its own numbers; the target segment's reasons chart groups them by wording
+    with the median of the numbers ("visits down in the last 30 days (median 51%)"), never a template with "N"."""
+    from ml.explain import group_reasons, reason_phrase
+    from ml.features import NUMERIC_FEATURES
+
+    row = pd.Series({f: 3.0 for f in NUMERIC_FEATURES} | {
+        "visits_30": 3.0, "visits_60": 11.0, "visits_trend": -0.62, "minutes_30": 0.0, "minutes_60": 0.0,
+        "minutes_trend": 0.0, "days_since_last_order": 45.0, "days_since_first_visit": 120.0})
+    for feature in NUMERIC_FEATURES:
+        phrase = reason_phrase(feature, row)
+        assert any(ch.isdigit() for ch in phrase) and " N" not in phrase, (feature, phrase)
+    assert reason_phrase("visits_trend", row) == "visits down 62% in the last 30 days (3 vs 8 in the 30 days before)"
+    reasons = ["visits down 62% in the last 30 days (3 vs 8 in the 30 days before)",
+               "visits down 40% in the last 30 days (3 vs 5 in the 30 days before)", "no order for 45 days",
+               "no order for 81 days", "no order for 60 days", "acquired via TipTop", "3 orders in total",
+               "revenue 12.50 in total", "revenue 30.00 in total"]
+    grouped = group_reasons(reasons)
+    assert grouped.to_dict("records") == [
+        {"reason": "no order for a while (median 60 days)", "customers": 3},
+        {"reason": "revenue in total (median 21.25)", "customers": 2},
+        {"reason": "visits down in the last 30 days (median 51%)", "customers": 2},
+        {"reason": "acquired via TipTop", "customers": 1},
+        {"reason": "orders in total (median 3)", "customers": 1}]
+    customers = pd.DataFrame({"target": [True, True, False], "reason_1": reasons[:3], "reason_2": reasons[3:6],
+                              "reason_3": [None, "", "no order for 2 days"]})
+    table = risk_report.target_reasons(customers)
+    assert table.to_dict("records") == [  # the two target customers' four reasons (empty ones skipped)
+        {"reason": "no order for a while (median 70 days)", "customers": 2},
+        {"reason": "visits down in the last 30 days (median 51%)", "customers": 2}]
+    assert not grouped["reason"].str.contains(r"\bN\b").any()
+    assert grouped["reason"].str.contains(r"\d").sum() == len(grouped) - 1  # all but "acquired via TipTop"

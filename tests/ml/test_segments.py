@@ -147,3 +147,25 @@ def test_seg007_export_segments_bad_date_exits_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite'}")
     assert main(["export-segments", "--out", str(tmp_path / "s.csv"), "--observation-date", "2026-13-01"]) == 2
     assert "--observation-date" in capsys.readouterr().err
+
+
+def test_seg008_cluster_names_differ_and_describe_each_cluster_against_the_mean_customer():
+    """Skewed spend (most customers far below the few big spenders, both above the median customer): the names
+    used to call both clusters "high-spend"; now each name compares the cluster's means with the mean customer's,
+    and clusters that would share a name get a qualifier on the measure where they differ most."""
+    frame = pd.DataFrame({"recency_days": [5, 6, 7, 60, 70, 80, 90, 100, 110, 120],
+                          "frequency": [8, 9, 7, 1, 1, 2, 1, 1, 1, 1],
+                          "monetary": [300.0, 280.0, 320.0, 12.0, 10.0, 11.0, 9.0, 8.0, 1.0, 1.0]})
+    profiles, names = segments.cluster_profiles(frame, np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2]))
+    assert profiles["name"].is_unique and len(set(names.values())) == 3
+    assert names[0] == "Recent frequent high-spend buyers"
+    assert names[1].startswith("Lapsed occasional low-spend buyers") and "high-spend" not in names[1]
+    assert {names[1], names[2]} == {"Lapsed occasional low-spend buyers (higher spend of the two)",
+                                    "Lapsed occasional low-spend buyers (lower spend of the two)"}
+    assert names[1].endswith("(higher spend of the two)")  # cluster 1 spends 10 on average, cluster 2 spends 1
+    three = segments.cluster_profiles(frame, np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3]))[1]
+    assert len(set(three.values())) == 4 and three[3].endswith("(lowest spend of the 3)")
+    alike = segments.cluster_profiles(frame.iloc[[0, 0, 1, 1]].reset_index(drop=True), np.array([0, 0, 1, 1]))[1]
+    assert len(set(alike.values())) == 2  # distinct even when only a detail tells them apart
+    result = segments.cluster_customers(_synthetic_customers())
+    assert result.profiles["name"].is_unique
