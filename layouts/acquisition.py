@@ -107,7 +107,8 @@ def users_by_figure(table: pd.DataFrame, dimension: str, palette: Palette) -> go
 
 
 def paying_channels_table(new_users_by_channel_payer: pd.DataFrame, economics: pd.DataFrame) -> pd.DataFrame:
-    """Return per channel: new_users, payers, payer_share, spend, cac, cost_per_payer; most payers first."""
+    """Return per channel: new_users, payers, payer_share, spend, cac, cost_per_payer (NaN, shown "—", for a
+    channel without spend); most payers first."""
     users = users_by_table(new_users_by_channel_payer, "channel")[["channel", "users", "payers", "payer_share"]]
     spend = economics[["channel", "costs"]].copy()
     spend["channel"] = spend["channel"].astype(str)
@@ -116,8 +117,9 @@ def paying_channels_table(new_users_by_channel_payer: pd.DataFrame, economics: p
     table["costs"] = table["costs"].fillna(0.0).astype("float64")
     table = table.rename(columns={"users": "new_users", "costs": "spend"})
     table["payer_share"] = (table["payers"] / table["new_users"].where(table["new_users"] > 0)).astype("float64")
-    table["cac"] = (table["spend"] / table["new_users"].where(table["new_users"] > 0)).astype("float64")
-    table["cost_per_payer"] = (table["spend"] / table["payers"].where(table["payers"] > 0)).astype("float64")
+    paid = table["spend"] > 0  # a channel without spend (organic) has no CAC: shown as "—", not $0.00
+    table["cac"] = (table["spend"] / table["new_users"].where((table["new_users"] > 0) & paid)).astype("float64")
+    table["cost_per_payer"] = (table["spend"] / table["payers"].where((table["payers"] > 0) & paid)).astype("float64")
     table = table[(table["new_users"] > 0) | (table["spend"] > 0)]
     table = table.sort_values(["payers", "channel"], ascending=[False, True]).reset_index(drop=True)
     return table[["channel", "new_users", "payers", "payer_share", "spend", "cac", "cost_per_payer"]]

@@ -182,6 +182,7 @@ def channel_economics_table(economics: pd.DataFrame, attributed_only: bool = Fal
     of the filtered kind, leaves unattributed empty (spend has no country or device) and total spend = attributed.
     """
     table = economics[["channel", "new_users", "costs", "cac", "unattributed"]].copy()
+    table["cac"] = table["cac"].where(table["costs"] > 0)  # no spend (organic): no CAC, shown as "—", not $0.00
     if attributed_only:
         table = table[table["new_users"] > 0].copy()
         table["unattributed"] = float("nan")

@@ -87,6 +87,9 @@ def test_mkc004_channel_table_keeps_unattributed_spend_visible():
     assert "unattributed" in fields
     yrabbit = next(r for r in grid.rowData if r["channel"] == "YRabbit")
     assert yrabbit["unattributed"] == 1.25 and yrabbit["cac"] is None
+    organic = next(r for r in grid.rowData if r["channel"] == "organic")
+    assert organic["new_users"] == 30 and organic["cac"] is None  # no spend: no CAC ("—", not $0.00)
+    assert next(r for r in grid.rowData if r["channel"] == "TipTop")["cac"] == 2.5
 
 
 def test_mkc005_cac_over_time_one_line_per_paid_channel():

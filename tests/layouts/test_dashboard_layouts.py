@@ -221,4 +221,7 @@ def test_dash022_paying_channels_table_joins_spend_and_payers():
     assert grid.rowData[0] == {"channel": "TipTop", "new_users": 10, "payers": 2, "payer_share": 0.2,
                                "spend": 20.0, "cac": 2.0, "cost_per_payer": 10.0}
     assert grid.rowData[1]["cost_per_payer"] is None  # NaN shown as "—"
+    organic = next(r for r in grid.rowData if r["channel"] == "organic")
+    assert organic["new_users"] == row.loc["organic", "new_users"] > 0 and organic["spend"] == 0.0
+    assert organic["cac"] is None and organic["cost_per_payer"] is None  # no spend: no CAC ("—", not $0.00)
     assert [c["field"] for c in grid.columnDefs] == list(table.columns)
