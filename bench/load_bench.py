@@ -49,7 +49,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -69,6 +68,7 @@ except ImportError as missing:  # pragma: no cover - a missing dev dependency
     sys.exit(f"{missing}: install the test tools first: python3 -m pip install -r requirements-dev.txt")
 
 from layouts.ids import FilterIds, OverviewIds, chart_body_id  # noqa: E402  (light: no app, no database)
+from bench_common import free_port, percentile  # noqa: E402
 
 PAGE_PATHS = ("/", "/acquisition", "/marketing", "/cohorts", "/risk", "/data", "/_dash-layout", "/_dash-dependencies")
 CHARTS = (OverviewIds.KPIS, OverviewIds.ACTIVITY, OverviewIds.REVENUE_SPEND)
@@ -123,22 +123,8 @@ class TargetResult:
         return self.requests / self.elapsed if self.elapsed > 0 else 0.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-quantile (0..1) of `values` (linear interpolation; nan when empty)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_step(argv: list[str], env: dict[str, str], what: str) -> tuple[bool, str]:

@@ -35,6 +35,7 @@ from dashboard.cache import get_metric_cache  # noqa: E402
 from dashboard.config import Config  # noqa: E402
 from layouts.filters import FilterState, to_query  # noqa: E402
 from callbacks.pages import available_pages  # noqa: E402
+from bench_common import percentile  # noqa: E402
 
 DEFAULT_DB = REPO / "bench" / ".cache" / "ui_bench_1m.duckdb"
 
@@ -89,15 +90,6 @@ def render_page(ctx, page, query: str, values: dict[str, str]) -> float:
     return time.perf_counter() - began
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-quantile (0..1) of `values` (linear interpolation)."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def main(argv=None) -> int:

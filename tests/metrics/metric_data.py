@@ -242,3 +242,22 @@ def tiny_data() -> Data:
     orders["event_dt"] = pd.to_datetime(orders["event_dt"]).astype("datetime64[us]")
     costs["dt"] = pd.to_datetime(costs["dt"]).astype("datetime64[us]")
     return Data(visits, orders, costs)
+
+
+def load_data_database(data: Data, backend: str, mode: str, folder):
+    """Return (engine, cleanup) of a new database on `backend` in `folder` holding `data`'s event tables, with the
+    derived tables stored for its data version (`mode` "stored", as after an import) or not ("live")."""
+    from dashboard import db
+    from metrics.derived import store_derived_tables
+    from tests.conftest import make_database_url
+
+    url, cleanup = make_database_url(backend, folder)
+    engine = db.make_engine(url)
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        for table in db.EVENT_TABLES:
+            db.bulk_insert(conn, table, getattr(data, table.name))
+        db.bump_data_version(conn)
+        if mode == "stored":
+            store_derived_tables(conn)
+    return engine, cleanup

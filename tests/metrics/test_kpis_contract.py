@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import db
-from tests.conftest import BACKENDS, make_database_url
+from tests.conftest import BACKENDS
 from tests.metrics import metric_data
+from tests.metrics.metric_data import load_data_database
 from tests.metrics import reference as ref
 from tests.metrics.test_metrics_reference import assert_same_frame
 
@@ -113,18 +113,8 @@ def test_kref002_reference_comparison_periods():
 def loaded(request, tmp_path_factory):
     """A read-only connection to a database holding DATA, per backend, with the stored first visits and user days
     (`stored`, as after an import) or without (`live`)."""
-    from metrics.derived import store_derived_tables
-
     backend, mode = request.param
-    url, cleanup = make_database_url(backend, tmp_path_factory.mktemp(f"kpis_{backend}_{mode}"))
-    engine = db.make_engine(url)
-    db.create_schema(engine)
-    with engine.begin() as conn:
-        for table in db.EVENT_TABLES:
-            db.bulk_insert(conn, table, getattr(DATA, table.name))
-        db.bump_data_version(conn)
-        if mode == "stored":
-            store_derived_tables(conn)
+    engine, cleanup = load_data_database(DATA, backend, mode, tmp_path_factory.mktemp(f"kpis_{backend}_{mode}"))
     with engine.connect() as conn:
         yield conn
     engine.dispose()

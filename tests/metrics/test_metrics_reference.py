@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from dashboard import db
 from tests.metrics import metric_data
 from tests.metrics import reference as ref
-from tests.conftest import BACKENDS, make_database_url
+from tests.conftest import BACKENDS
+from tests.metrics.metric_data import load_data_database
 
 D = pd.Timestamp
 O = "2026-03-05"
@@ -357,18 +358,8 @@ def loaded(request, tmp_path_factory):
     """A connection to a database holding DATA, one per backend and first-visit mode for the whole module (read
     only): `stored` = the table user_first_visits built for the data version, as after an import (what the app
     reads); `live` = first visits computed from the visits on each query (no stored table for this version)."""
-    from metrics.derived import store_derived_tables
-
     backend, mode = request.param
-    url, cleanup = make_database_url(backend, tmp_path_factory.mktemp(f"ref_{backend}_{mode}"))
-    engine = db.make_engine(url)
-    db.create_schema(engine)
-    with engine.begin() as conn:
-        for table in db.EVENT_TABLES:
-            db.bulk_insert(conn, table, getattr(DATA, table.name))
-        db.bump_data_version(conn)
-        if mode == "stored":
-            store_derived_tables(conn)
+    engine, cleanup = load_data_database(DATA, backend, mode, tmp_path_factory.mktemp(f"ref_{backend}_{mode}"))
     with engine.connect() as conn:
         assert db.derived_current(conn) is (mode == "stored")
         yield conn
