@@ -38,11 +38,6 @@ class ChartRequest:
         return self.state.to_filters()
 
     @cached_property
-    def previous_filters(self):
-        """Return the `metrics.Filters` of the previous period of equal length."""
-        return self.state.previous().to_filters()
-
-    @cached_property
     def query(self):
         """Return the `metrics.MetricQuery` of the current state (filters, horizon)."""
         return self.state.metric_query()

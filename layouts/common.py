@@ -137,13 +137,6 @@ HOVER_FORMATS = {"int": ",.0f", "number": ",.2f", "money": "$,.2f", "pct": ".2%"
 TICK_FORMATS = {"int": ",~s", "number": ",~s", "money": "$,.2~f", "pct": ".0%", "ratio": ".2f"}
 
 
-def relative_change(current, previous) -> float | None:
-    """Return (current - previous) / |previous|, or None when either is missing or previous is 0."""
-    if is_missing(current) or is_missing(previous) or float(previous) == 0:
-        return None
-    return (float(current) - float(previous)) / abs(float(previous))
-
-
 # ---------------------------------------------------------------- figures
 
 FIGURE_HEIGHT = 340

@@ -132,17 +132,6 @@ class FilterState:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a filter state: {data!r}") from exc
 
-    @property
-    def days(self) -> int:
-        """Return the number of dates of the period [start, min(end, observation_date)]."""
-        return max((min(self.end, self.observation_date) - self.start).days + 1, 0)
-
-    def previous(self) -> "FilterState":
-        """Return the same filters moved back by the period's length (the previous period of equal length)."""
-        shift = _dt.timedelta(days=max(self.days, 1))
-        return FilterState(self.start - shift, self.end - shift, self.observation_date - shift, self.horizon,
-                           self.countries, self.devices, self.channels)
-
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:
     """Return the first non-empty value of `name` in a parsed query."""

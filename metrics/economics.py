@@ -228,7 +228,7 @@ def data_bounds(conn: Connection) -> dict:
     """Return {'first_date', 'last_date', 'regions', 'devices', 'channels', 'has_visits', 'has_orders'}: the filter
     options found in the data (dates of the orders when there is no visit)."""
     v, c = db.visits, db.costs
-    from metrics.filters import _as_date, data_date_range
+    from metrics.filters import data_date_range
 
     if not db.schema_exists(conn):  # a new database (DATABASE_URL) before its first import: nothing to show yet
         return {"first_date": None, "last_date": None, "has_visits": False, "has_orders": False,

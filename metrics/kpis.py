@@ -24,7 +24,7 @@ from metrics.activity import activity_summary
 from metrics.cohorts import roi as roi_table
 from metrics.dialect import date_of, float_sum
 from metrics.economics import daily_revenue, spend_daily_by_rule
-from metrics.filters import Filters, Period, resolve_period
+from metrics.filters import Filters, Period, _as_date, resolve_period
 from metrics.frames import conform, read_frame
 from metrics.profiles import profile_source, profiles_select, shared_profiles
 from metrics.query import UNSET, MetricQuery, as_query, reads
@@ -99,10 +99,7 @@ class ComparisonPeriod(NamedTuple):
 
 def _first_visit_date(conn: Connection) -> _dt.date | None:
     """Return the first date of the data: the earliest date(session_start) of all visits (None without visits)."""
-    value = conn.execute(sa.select(date_of(sa.func.min(db.visits.c.session_start)))).scalar()
-    if value is None:
-        return None
-    return _dt.date.fromisoformat(value[:10]) if isinstance(value, str) else pd.Timestamp(value).date()
+    return _as_date(conn.execute(sa.select(date_of(sa.func.min(db.visits.c.session_start)))).scalar())
 
 
 def _comparison(conn: Connection, query: MetricQuery, period: Period) -> ComparisonPeriod | None:
