@@ -60,6 +60,7 @@
         saved.indices = indices;
         gd._narrowSaved = saved;
         window.Plotly.update(gd, traceChanges, layoutChanges, indices);
+        gd._narrowLayout = gd.layout;
     }
 
     function restoreWide(gd) {
@@ -72,6 +73,12 @@
     function adapt(gd) {
         const spec = narrowSpec(gd);
         if (!spec || !window.Plotly || !gd.data) { return; }
+        // a graph that stays mounted gets new figures (Plotly.react replaces gd.layout; Plotly.update keeps it):
+        // the wide values saved from the previous figure are not this one's
+        if (gd._narrowSaved && gd._narrowLayout !== gd.layout) {
+            delete gd._narrowSaved;
+            delete gd._narrowAdapted;
+        }
         const width = gd.getBoundingClientRect().width;
         if (width <= 0) { return; }
         if (width < spec.below) {

@@ -7,44 +7,101 @@
   the metrics; `chart_frame` and `chart_download`: the numbers a chart shows, as a frame and as a CSV or XLSX
   download (headers as the chart labels them, plain numbers without float noise, formula-safe text, file name
   `<page>_<chart>_<start>_<end>`: dashboard/spreadsheet_export.py).
+- `chart_update`: what the body callback sends. While a chart is drawn, the filter-state fields its numbers read
+  are recorded (the MetricQuery fields of every metric call, through `ReadsRecorder`, and the fields its code reads
+  of `request.state`, through `layouts.charts.StateReads`); their values, the page parameters and the data version
+  make its key, kept in the store beside the body (`layouts.charts.chart_drawn_id`). A change of a control the
+  chart does not read leaves the body as it is (no request to the database, no redraw); when only the figure of
+  the body's graph (or the rows of its table) differ, they go to that mounted graph's `figure` (Plotly.react, no
+  new mount, no resize) or grid's `rowData` (`LIVE_PROPS`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from typing import Mapping
 
+import dash_ag_grid as dag
 import pandas as pd
 import plotly.graph_objects as go
-from dash import ALL, Dash, Input, Output, State, callback_context, dcc
+from plotly.io.json import to_json_plotly
+from dash import ALL, Dash, Input, Output, State, callback_context, dcc, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from callbacks.filters import checked_page_values, retry_attempt
 from callbacks.state import checked_state, load_bounds
-from dashboard.cache import MetricReader
+from dashboard.cache import MetricReader, stable_key
 from dashboard.context import AppContext, marker_kind, unavailable_kind
 from dashboard.errors import error_summary
 from dashboard.spreadsheet_export import frame_csv, frame_xlsx  # formula-like text is written as text
-from layouts.charts import (DEFAULT_EMPTY_MESSAGE, Chart, ChartRequest, EmptyMessage, FrameFunction,
-                            ViewFunction)
+from layouts.charts import (DEFAULT_EMPTY_MESSAGE, QUERY_STATE_FIELDS, STATE_FIELDS, Chart, ChartRequest,
+                            EmptyMessage, FrameFunction, StateReads, ViewFunction, chart_drawn_id, state_fields_of)
 from layouts.common import Palette, empty_state, error_state, graph, retry_interval_id, unavailable_state
-from layouts.filters import DataBounds
-from layouts.ids import FilterIds, chart_body_id, csv_button_id, csv_download_id, page_param_id, xlsx_button_id
+from layouts.filters import DataBounds, FilterState
+from layouts.ids import (FilterIds, chart_body_id, chart_graph_id, csv_button_id, csv_download_id, page_param_id,
+                         xlsx_button_id)
+from metrics.query import QUERY_FIELDS
 
 log = logging.getLogger(__name__)
 
 
-def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | None, read: MetricReader
-                  ) -> ChartRequest:
-    """Return the ChartRequest of a filter state from the store and page parameter values."""
+def chart_request(ctx: AppContext, stored: dict, params: Mapping[str, str] | None, read: MetricReader,
+                  state_reads: set[str] | None = None) -> ChartRequest:
+    """Return the ChartRequest of a filter state from the store and page parameter values; with `state_reads` (a
+    set), its state records into it the fields the chart's code reads (`layouts.charts.StateReads`)."""
     import metrics
 
     raw_bounds = read(metrics.data_bounds)
     has_data = bool(raw_bounds["has_visits"] or raw_bounds["has_orders"] or raw_bounds["channels"])
     bounds = DataBounds.from_metric(raw_bounds)
-    return ChartRequest(state=checked_state(stored, bounds), params=checked_page_values(params),
-                        bounds=bounds, read=read, palette=Palette.from_bounds(raw_bounds), has_data=has_data)
+    state = checked_state(stored, bounds)
+    return ChartRequest(state=state if state_reads is None else StateReads(state, state_reads),
+                        params=checked_page_values(params), bounds=bounds, read=read,
+                        palette=Palette.from_bounds(raw_bounds), has_data=has_data)
+
+
+class ReadsRecorder:
+    """A MetricReader that records which filter-state fields the metrics it is asked for read (`read`): for a
+    MetricQuery the fields the function declares (`metrics.reads`; every field when it declares none), for bare
+    Filters the filters and the query fields given as keywords; other attributes are the reader's own."""
+
+    def __init__(self, reader: MetricReader, read: set[str]):
+        self._reader = reader
+        self._read = read
+
+    def __call__(self, fn, filters=None, **params):
+        """Return the reader's result of metric `fn`, recording the state fields the call reads."""
+        import metrics
+
+        if isinstance(filters, metrics.MetricQuery):
+            fields = set(getattr(fn, "query_fields", None) or QUERY_FIELDS)
+        elif isinstance(filters, metrics.Filters):
+            fields = {"filters", *(name for name in params if name in QUERY_STATE_FIELDS)}
+        elif filters is None:
+            fields = set()  # the data itself (its bounds): the data version stands for it
+        else:
+            fields = set(QUERY_STATE_FIELDS)
+        self._read.update(state_fields_of(fields))
+        return self._reader(fn, filters, **params)
+
+    def connection(self):
+        """Return the reader's connection, recording every state field (SQL run on it may read any of them)."""
+        self._read.update(STATE_FIELDS)
+        return self._reader.connection()
+
+    def __getattr__(self, name: str):
+        return getattr(self._reader, name)
+
+
+def reads_key(name: str, state: FilterState, fields, params: Mapping[str, str | None] | None,
+              data_version: str) -> str:
+    """Return the key of what chart `name` shows: the values of the state `fields` its numbers read, its page
+    parameter values and the data version (equal keys: the same numbers)."""
+    values = {field_name: getattr(state, field_name) for field_name in sorted(fields) if field_name in STATE_FIELDS}
+    return stable_key(f"chart-reads:{name}", {"state": values, "params": dict(params or {}),
+                                              "data_version": str(data_version)})
 
 
 NO_DATA = "No data yet."
@@ -60,9 +117,12 @@ def empty_texts(empty_message: EmptyMessage, request: "ChartRequest") -> tuple[s
 
 def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: ViewFunction, stored: dict | None,
                params: Mapping[str, str] | None = None, empty_message: EmptyMessage = DEFAULT_EMPTY_MESSAGE,
-               retry_attempt: int = 0):
+               retry_attempt: int = 0, drawn: dict | None = None):
     """Return chart `name`'s content: its figure or table, an empty state, or an error notice; while the database
-    cannot be read, the notice saying so (retrying by itself after retry_delay_seconds(retry_attempt))."""
+    cannot be read, the notice saying so (retrying by itself after retry_delay_seconds(retry_attempt)).
+
+    With `drawn` (a dict), it is filled with what the content depends on when the content is the chart's (not a
+    notice): `reads`, the state fields its numbers read, and `key`, their `reads_key`."""
     if not stored:
         raise PreventUpdate
     if marker_kind(stored):  # the filter sync could not read the database: its notice retries, the cards say so
@@ -73,13 +133,14 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
         return unavailable_state(kind, name, retry_attempt)
 
     def render(read: MetricReader):
+        fields: set[str] = set()
         try:
-            request = chart_request(ctx, stored, params, read)
+            request = chart_request(ctx, stored, params, ReadsRecorder(read, fields), state_reads=fields)
             if not request.has_data:  # a new database: say so once per card, run no query on missing tables
-                return empty_state(NO_DATA, NO_DATA_HINT)
+                return empty_state(NO_DATA, NO_DATA_HINT), []
             frame = frame_fn(request)
             if frame is None or len(frame) == 0:
-                return empty_state(*empty_texts(empty_message, request))
+                return empty_state(*empty_texts(empty_message, request)), sorted(fields)
             view = view_fn(frame, request)
         except Exception as exc:  # noqa: BLE001 - a broken chart shows a notice, never a traceback
             kind = unavailable_kind(exc)
@@ -89,22 +150,110 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
             log.exception("chart %s failed", name)
             failures.append(error_state(f"{error_summary(exc)} (details in the server log)"))
             return None  # not cached: the next request tries again
-        return graph(name, view) if isinstance(view, go.Figure) else view
+        return (graph(name, view) if isinstance(view, go.Figure) else view), sorted(fields)
 
     failures: list = []
+    values = checked_page_values(params)
     try:
         with MetricReader(ctx) as read:
             # the finished content is memoized too (same key parts as the metrics: filters, params, data version),
-            # keyed on the checked state, so crafted variants of one view share its entry
+            # keyed on the checked state, so crafted variants of one view share its entry; with it the state fields
+            # its numbers read
             state = checked_state(stored, load_bounds(read))
-            body = read.cached(f"chart:{name}", {"filters": state.to_store(), "params": checked_page_values(params)},
-                               lambda: render(read))
+            rendered = read.cached(f"chart-content:{name}", {"filters": state.to_store(), "params": values},
+                                   lambda: render(read))
+            if rendered is not None and drawn is not None:
+                drawn.update(reads=list(rendered[1]), key=reads_key(name, state, rendered[1], values,
+                                                                      read.data_version))
     except Exception as exc:
         kind = unavailable_kind(exc)
         if kind is None:
             raise
         return unavailable(kind, exc)  # the data version or the bounds could not be read
-    return body if body is not None else failures[0]
+    return rendered[0] if rendered is not None else failures[0]
+
+
+@dataclasses.dataclass
+class ChartUpdate:
+    """What a chart's body callback sends: the body's children (`no_update`: it stays as it is), the new props of
+    the graph or grid the body already holds (`props`, e.g. {"figure": ...}; None: no such update) and the new
+    content of its store (`no_update`: unchanged)."""
+
+    body: object
+    props: dict | None
+    drawn: object
+
+    @property
+    def figure(self):
+        """Return the new figure of the mounted graph (None when this update sends none)."""
+        return (self.props or {}).get("figure")
+
+
+# the prop of a chart's mounted component (id chart_graph_id) that a new drawing may set in place: a graph's figure
+# (Plotly.react) and a grid's rows; any other difference in the body sends the body anew (a new mount)
+LIVE_PROPS = ((dcc.Graph, "figure"), (dag.AgGrid, "rowData"))
+
+
+def unchanged_reads(ctx: AppContext, name: str, stored: dict, params: Mapping[str, str] | None,
+                    drawn: Mapping | None) -> bool:
+    """True when the store `drawn` beside chart `name`'s body says it shows numbers whose reads are unchanged for
+    the stored filter state and page parameters (same key); False when it does not know or cannot tell."""
+    if not isinstance(drawn, Mapping) or not isinstance(drawn.get("key"), str) or not isinstance(
+            drawn.get("reads"), list):
+        return False
+    try:
+        with MetricReader(ctx) as read:
+            state = checked_state(stored, load_bounds(read))
+            return reads_key(name, state, drawn["reads"], checked_page_values(params), read.data_version) == drawn[
+                "key"]
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        return False  # the database does not answer: the body says so (chart_body)
+
+
+def chart_update(ctx: AppContext, chart: Chart, stored: dict | None, params: Mapping[str, str] | None = None,
+                 drawn: Mapping | None = None, retry_attempt: int = 0) -> ChartUpdate:
+    """Return what declared chart `chart`'s body callback sends for a filter state and page parameter values, given
+    its store `drawn`: nothing when the state fields and parameters its numbers read are unchanged; else its new
+    content (`chart_body`), as the figure of the graph the body holds when both old and new content are graphs."""
+    if not stored:
+        raise PreventUpdate
+    if not marker_kind(stored) and not retry_attempt and unchanged_reads(ctx, chart.name, stored, params, drawn):
+        return ChartUpdate(no_update, None, no_update)
+    new_drawn: dict = {}
+    body = chart_body(ctx, chart.name, chart.frame, chart.view, stored, params, chart.empty_message,
+                      retry_attempt=retry_attempt, drawn=new_drawn)
+    held = live_component(body, chart.name)
+    frame_of_graph = graph_frame(body, *held) if held is not None else None
+    new_drawn = {"reads": new_drawn.get("reads"), "key": new_drawn.get("key"), "graph_frame": frame_of_graph}
+    if frame_of_graph is not None and isinstance(drawn, Mapping) and drawn.get("graph_frame") == frame_of_graph:
+        component, prop = held
+        return ChartUpdate(no_update, {prop: getattr(component, prop)}, new_drawn)
+    return ChartUpdate(body, None, new_drawn)
+
+
+def live_component(body, name: str) -> tuple | None:
+    """Return (component, prop) of chart `name`'s graph or grid (id `chart_graph_id(name)`) in content `body` and
+    the prop a new drawing sets in place (`LIVE_PROPS`); None when the body holds none."""
+    wanted = chart_graph_id(name)
+    children = [body, *body._traverse()] if hasattr(body, "_traverse") else [body]  # noqa: SLF001 - Dash's walk
+    for child in children:
+        if getattr(child, "id", None) == wanted:
+            return next(((child, prop) for kind, prop in LIVE_PROPS if isinstance(child, kind)), None)
+    return None
+
+
+def graph_frame(body, held, prop: str) -> str:
+    """Return a digest of content `body` without prop `prop` of its component `held`: equal digests mean that only
+    that prop differs, so the mounted component can take the new value and everything else stays."""
+    value = getattr(held, prop)
+    setattr(held, prop, None)
+    try:
+        text = to_json_plotly(body)
+    finally:
+        setattr(held, prop, value)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: Mapping[str, str] | None = None
@@ -172,19 +321,25 @@ def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> 
         return
     if page and not chart.page:
         chart = dataclasses.replace(chart, page=page)
-    name, frame_fn, view_fn, params, empty_message = (chart.name, chart.frame, chart.view, chart.params,
-                                                     chart.empty_message)
+    name, params = chart.name, chart.params
     registered_charts(ctx)[name] = chart
 
+    # one output (the body): the graph's figure and the store beside the body are set with set_props, so that a
+    # graph the body already holds is updated in place, and the store only when the body changes
     @app.callback(Output(chart_body_id(name), "children"), Input(FilterIds.STATE, "data"),
                   Input(retry_interval_id(name, ALL), "n_intervals"),
-                  *[Input(page_param_id(p), "value") for p in params])
-    def _body(stored, retries, *values):
+                  *[Input(page_param_id(p), "value") for p in params], State(chart_drawn_id(name), "data"))
+    def _body(stored, retries, *values_and_drawn):
+        *values, drawn = values_and_drawn
         attempt = retry_attempt(callback_context.triggered_id, retries)
         if attempt is None:
             raise PreventUpdate  # the notice's retry timer appeared; it fires later
-        return chart_body(ctx, name, frame_fn, view_fn, stored, dict(zip(params, values)), empty_message,
-                          retry_attempt=attempt)
+        update = chart_update(ctx, chart, stored, dict(zip(params, values)), drawn, retry_attempt=attempt)
+        if update.props is not None:
+            set_props(chart_graph_id(name), update.props)
+        if update.drawn is not no_update:
+            set_props(chart_drawn_id(name), {"data": update.drawn})
+        return update.body
 
     buttons = {fmt: button for fmt, button, wanted in (("csv", csv_button_id(name), chart.csv),
                                                        ("xlsx", xlsx_button_id(name), chart.xlsx)) if wanted}

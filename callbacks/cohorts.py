@@ -8,7 +8,10 @@ import pandas as pd
 import metrics
 from layouts import cohorts as view
 from layouts.charts import Chart, ChartRequest
+from layouts.glossary import terms
 from layouts.ids import CohortIds
+from layouts.periods import (DAYS_IN_PERIOD, PARTIAL, cohort_period, partial_note, period_buckets,
+                             with_days_in_period)
 
 
 def _breakdown(request: ChartRequest) -> tuple[str, str]:
@@ -35,16 +38,35 @@ def _curve_colors(request: ChartRequest, table: pd.DataFrame) -> dict[str, str]:
     return request.palette.colors(dimension, table["group"].unique())
 
 
+def _cohort_days(request: ChartRequest):
+    """Return (first, last) acquisition day of the horizon cohort: [start, O - (H - 1)]."""
+    return cohort_period(request.state.start, request.state.observation_date, request.state.horizon)
+
+
+def _weeks_marked(table: pd.DataFrame, request: ChartRequest) -> pd.DataFrame:
+    """Return a heatmap table with each acquisition week's days in the cohort and whether it is partial."""
+    return with_days_in_period(table, "week", *_cohort_days(request), "week")
+
+
+def _cohort_note(request: ChartRequest) -> str | None:
+    """Return the note naming the cohort's partial first and last weeks (None when both are full)."""
+    first, last = _cohort_days(request)
+    return partial_note(period_buckets(first, last, "week"),
+                        f"the cohort (acquired {first:%Y-%m-%d} – {last:%Y-%m-%d})")
+
+
 def retention_heatmap_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return retention per acquisition week and lifetime on the payer toggle's side (what the heatmap shows)."""
+    """Return retention per acquisition week and lifetime on the payer toggle's side, with each week's days in the
+    cohort (what the heatmap shows)."""
     payer = _payer(request)
     frame = _cohort_metric(request, metrics.retention, view.payer_dimensions(payer, "week"))
-    return view.heatmap_table(frame, payer)
+    return _weeks_marked(view.heatmap_table(frame, payer), request)
 
 
 def retention_heatmap_view(table: pd.DataFrame, request: ChartRequest):
-    """Return the retention heatmap (colour scale from day 1 on; day 0 is 100% by definition)."""
-    return view.heatmap_figure(table, "Retention", skip_day0_in_scale=True)
+    """Return the retention heatmap (colour scale from day 1 on; day 0 is 100% by definition; partial weeks
+    marked)."""
+    return view.heatmap_figure(table, "Retention", skip_day0_in_scale=True, note=_cohort_note(request))
 
 
 def retention_curves_frame(request: ChartRequest) -> pd.DataFrame:
@@ -62,13 +84,14 @@ def retention_curves_view(table: pd.DataFrame, request: ChartRequest):
 
 
 def conversion_heatmap_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return conversion per acquisition week and lifetime, all users (what the heatmap shows)."""
-    return view.heatmap_table(_cohort_metric(request, metrics.conversion, ("week",)))
+    """Return conversion per acquisition week and lifetime, all users, with each week's days in the cohort (what
+    the heatmap shows)."""
+    return _weeks_marked(view.heatmap_table(_cohort_metric(request, metrics.conversion, ("week",))), request)
 
 
 def conversion_heatmap_view(table: pd.DataFrame, request: ChartRequest):
-    """Return the conversion heatmap."""
-    return view.heatmap_figure(table, "Conversion", colorscale="Greens")
+    """Return the conversion heatmap (partial weeks marked)."""
+    return view.heatmap_figure(table, "Conversion", colorscale="Greens", note=_cohort_note(request))
 
 
 def conversion_curves_frame(request: ChartRequest) -> pd.DataFrame:
@@ -89,6 +112,7 @@ NO_COHORT = ("No users acquired early enough to be followed for the whole horizo
 # the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
 HEATMAP_COLUMNS = {"week": "Acquisition week (Monday)", "cohort_size": "Cohort size (users)",
                    "lifetime": "Lifetime day (days since first visit)"}
+WEEK_DAYS_COLUMNS = {DAYS_IN_PERIOD: "Days of the week in the cohort", PARTIAL: "Partial week"}
 
 
 def retention_curves_columns(request: ChartRequest) -> dict[str, str]:
@@ -103,19 +127,19 @@ def conversion_curves_columns(request: ChartRequest) -> dict[str, str]:
 
 CHARTS = (
     Chart(CohortIds.RETENTION_HEATMAP, "Retention by acquisition week",
-          "Share of the week's cohort with a visit on lifetime day k", retention_heatmap_frame,
+          terms("retention", "cohort", "lifetime"), retention_heatmap_frame,
           retention_heatmap_view, params=("payer",), empty_message=NO_COHORT,
-          columns={**HEATMAP_COLUMNS, "value": "Retention"}),
+          columns={**HEATMAP_COLUMNS, "value": "Retention", **WEEK_DAYS_COLUMNS}),
     Chart(CohortIds.RETENTION_CURVES, "Retention curves",
-          "Share of the cohort active on lifetime day k, by the chosen breakdown", retention_curves_frame,
+          terms("retention", "horizon"), retention_curves_frame,
           retention_curves_view, params=("breakdown", "payer"), empty_message=NO_COHORT,
           columns=retention_curves_columns),
     Chart(CohortIds.CONVERSION_HEATMAP, "Conversion by acquisition week",
-          "Share of the week's cohort with a first order by lifetime day k (cumulative)", conversion_heatmap_frame,
+          terms("conversion", "cohort", "lifetime"), conversion_heatmap_frame,
           conversion_heatmap_view, empty_message=NO_COHORT,
-          columns={**HEATMAP_COLUMNS, "value": "Conversion (cumulative)"}),
+          columns={**HEATMAP_COLUMNS, "value": "Conversion (cumulative)", **WEEK_DAYS_COLUMNS}),
     Chart(CohortIds.CONVERSION_CURVES, "Conversion curves",
-          "Cumulative share of the cohort that has paid, by the chosen breakdown", conversion_curves_frame,
+          terms("conversion", "horizon"), conversion_curves_frame,
           conversion_curves_view, params=("breakdown",), empty_message=NO_COHORT,
           columns=conversion_curves_columns),
 )

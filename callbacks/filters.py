@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from dash import ALL, Dash, Input, Output, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
@@ -23,8 +23,9 @@ from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind, unavailable_marker
 from dashboard.errors import error_summary
 from layouts.common import retry_interval_id, unavailable_state
-from layouts.filters import (DataBounds, PageParam, filter_notes, global_query, normalise_state, page_param_value,
-                             parse_query, state_from_store, to_query)
+from layouts.filters import (PERIOD_PRESETS, DataBounds, FilterState, PageParam, attribute_options, filter_notes,
+                             global_query, matching_preset, normalise_state, page_param_value, parse_query,
+                             period_options, preset_dates, state_from_store, to_query)
 from layouts.ids import FilterIds, ShellIds, nav_link_id, page_param_id
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,20 @@ def page_params_of(pathname: str | None) -> tuple[PageParam, ...]:
     return page.page_params if page else ()
 
 
-def _options(values: Iterable[str]) -> list[dict]:
-    return [{"label": v, "value": v} for v in values]
+def user_counts(read: MetricReader, state: FilterState):
+    """Return `metrics.users_by_attributes` for the state's end and observation date (the users to date of every
+    combination of attributes), read through the cache (one entry per end and observation date)."""
+    import metrics
+
+    return read(metrics.users_by_attributes,
+                metrics.MetricQuery(metrics.Filters(end=state.end, observation_date=state.observation_date)))
 
 
 @dataclass
 class SyncResult:
     """What `sync_filters_and_url` sets (dash.no_update where nothing changes)."""
 
+    state: FilterState | None = None  # the filter state in force (not an output)
     search: Any = no_update
     store: Any = no_update
     start_date: Any = no_update
@@ -100,6 +107,8 @@ class SyncResult:
     device_options: Any = no_update
     channels: Any = no_update
     channel_options: Any = no_update
+    period: Any = no_update
+    period_options: Any = no_update
     horizon: Any = no_update
     page_values: Any = no_update
     notes: Any = no_update
@@ -108,8 +117,8 @@ class SyncResult:
         """Return the values in the order of the callback's outputs."""
         return (self.search, self.store, self.start_date, self.end_date, self.min_date, self.max_date,
                 self.observation_date, self.min_date, self.max_date, self.countries, self.country_options,
-                self.devices, self.device_options, self.channels, self.channel_options, self.horizon,
-                self.page_values, self.notes)
+                self.devices, self.device_options, self.channels, self.channel_options, self.period,
+                self.period_options, self.horizon, self.page_values, self.notes)
 
 
 def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
@@ -118,12 +127,28 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     """Return the updates that bring URL, controls and filter state into agreement after `triggered` changed.
 
     `triggered` is the id of the component that changed (None on the first call = the URL); `controls`
-    holds start, end, observation_date, horizon, country, device, channel as the controls show them.
+    holds period, start, end, observation_date, horizon, country, device, channel as the controls show them.
+    The country, device and channel options are the values with users under the other two filters, each with its
+    number of users to date (`attribute_options`); the period control shows the preset the dates match.
     """
     import metrics
 
     with MetricReader(ctx) as read:
         raw_bounds = read(metrics.data_bounds)
+        result = _synced(triggered, search, pathname, controls, page_param_ids, page_param_values, stored,
+                         raw_bounds)
+        state = result.state
+        if state is not None and not DataBounds.from_metric(raw_bounds).is_empty:
+            options = attribute_options(user_counts(read, state), state, DataBounds.from_metric(raw_bounds))
+            result.country_options, result.device_options, result.channel_options = (
+                options["country"], options["device"], options["channel"])
+    return result
+
+
+def _synced(triggered: Any, search: str | None, pathname: str | None, controls: Mapping[str, Any],
+            page_param_ids: list[dict], page_param_values: list, stored: dict | None, raw_bounds: Mapping
+            ) -> "SyncResult":
+    """Return sync_filters_and_url's updates but the attribute options (`state` set to the filter state in force)."""
     bounds = DataBounds.from_metric(raw_bounds)
     params = page_params_of(pathname)
     names = [pid["name"] for pid in page_param_ids]
@@ -133,14 +158,14 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
         if bounds.is_empty:
             notes = [empty_data_note(raw_bounds)] + notes
         defaults = {p.name: p.default for p in params}
+        preset = matching_preset(state.start, state.end, bounds)
         return SyncResult(
+            state=state, period=preset, period_options=period_options(preset),
             store=state.to_store() if state.to_store() != stored else no_update,
             start_date=state.start.isoformat(), end_date=state.end.isoformat(),
             min_date=bounds.first_date.isoformat(), max_date=bounds.last_date.isoformat(),
             observation_date=state.observation_date.isoformat(),
-            countries=list(state.countries), country_options=_options(bounds.regions),
-            devices=list(state.devices), device_options=_options(bounds.devices),
-            channels=list(state.channels), channel_options=_options(bounds.channels),
+            countries=list(state.countries), devices=list(state.devices), channels=list(state.channels),
             horizon=state.horizon,
             page_values=[page_values.get(n, defaults.get(n, no_update)) for n in names],
             notes=filter_notes(notes),
@@ -160,9 +185,12 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
             except ValueError:  # not a filter state (a crafted request): the URL's state stands in
                 previous = shown_state
         obs = controls.get("observation_date")
-        if triggered == FilterIds.DATE_RANGE and previous.observation_date == previous.end:
-            obs = controls.get("end")  # an observation date left at its default keeps following the end
-        state = normalise_state(controls.get("start"), controls.get("end"), obs,
+        start, end = controls.get("start"), controls.get("end")
+        if triggered == FilterIds.PERIOD and controls.get("period") in dict(PERIOD_PRESETS):
+            start, end = preset_dates(controls["period"], bounds)
+        if triggered in (FilterIds.DATE_RANGE, FilterIds.PERIOD) and previous.observation_date == previous.end:
+            obs = end  # an observation date left at its default keeps following the end
+        state = normalise_state(start, end, obs,
                                 previous.horizon if horizon in (None, "") else horizon,
                                 controls.get("country") or (), controls.get("device") or (),
                                 controls.get("channel") or (), bounds, notes)
@@ -175,7 +203,8 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
     # runs them only if it updates an input, so a no_update here left every chart of the page empty whenever
     # the page layout arrived after the first filter sync (test_dcb020, test_uib006).
     resend = triggered == "page-param" and unchanged
-    result = SyncResult(search=no_update if unchanged or query == (search or "") else query,
+    preset = matching_preset(state.start, state.end, bounds, controls.get("period"))
+    result = SyncResult(state=state, search=no_update if unchanged or query == (search or "") else query,
                         store=state.to_store() if state.to_store() != stored or resend else no_update,
                         # a page control appearing or changing keeps the note about the link; a filter change replaces it
                         notes=no_update if triggered == "page-param" and not notes else filter_notes(notes))
@@ -187,6 +216,8 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
         result.observation_date = state.observation_date.isoformat()
     if horizon in (None, "") or str(horizon) != str(state.horizon):
         result.horizon = state.horizon
+    if controls.get("period") != preset:
+        result.period, result.period_options = preset, period_options(preset)
     for url_name, attr in (("country", "countries"), ("device", "devices"), ("channel", "channels")):
         if sorted(controls.get(url_name) or ()) != list(getattr(state, attr)):
             setattr(result, attr, list(getattr(state, attr)))
@@ -256,7 +287,7 @@ def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], 
 def register(app: Dash, ctx: AppContext) -> None:
     """Register the URL <-> filters callback and the navigation callback on `app`."""
     control_inputs = [
-        Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
+        Input(FilterIds.PERIOD, "value"), Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
         Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
         Input(FilterIds.COUNTRY, "value"), Input(FilterIds.DEVICE, "value"), Input(FilterIds.CHANNEL, "value"),
     ]
@@ -270,6 +301,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(FilterIds.COUNTRY, "value"), Output(FilterIds.COUNTRY, "options"),
         Output(FilterIds.DEVICE, "value"), Output(FilterIds.DEVICE, "options"),
         Output(FilterIds.CHANNEL, "value"), Output(FilterIds.CHANNEL, "options"),
+        Output(FilterIds.PERIOD, "value"), Output(FilterIds.PERIOD, "options"),
         Output(FilterIds.HORIZON, "value"),
         Output(page_param_id(ALL), "value"),
         Output(FilterIds.NOTES, "children"),
@@ -279,7 +311,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(retry_interval_id("filters", ALL), "n_intervals"),
         State(ShellIds.URL, "pathname"), State(page_param_id(ALL), "id"), State(FilterIds.STATE, "data"),
     )
-    def _sync(search, start, end, obs, horizon, country, device, channel, param_values, retries, pathname,
+    def _sync(search, period, start, end, obs, horizon, country, device, channel, param_values, retries, pathname,
               param_ids, stored):
         triggered = callback_context.triggered_id
         attempt = retry_attempt(triggered, retries)
@@ -289,7 +321,7 @@ def register(app: Dash, ctx: AppContext) -> None:
             triggered = RETRY_TRIGGER
         elif isinstance(triggered, dict):  # a page-specific control
             triggered = "page-param"
-        controls = {"start": start, "end": end, "observation_date": obs, "horizon": horizon,
+        controls = {"period": period, "start": start, "end": end, "observation_date": obs, "horizon": horizon,
                     "country": country, "device": device, "channel": channel}
         return sync_or_notice(ctx, triggered, search, pathname, controls, param_ids, param_values, stored,
                               attempt).outputs()

@@ -12,7 +12,10 @@ import pandas as pd
 import metrics
 from layouts import marketing as view
 from layouts.charts import Chart, ChartRequest
+from layouts.glossary import terms
 from layouts.ids import MarketingIds
+from layouts.periods import (DAYS_IN_PERIOD, PARTIAL, new_users_period, partial_note, period_buckets,
+                             with_days_in_period)
 from metrics.kpis import ROLLING_DAYS, rolling_roi_by_date
 
 
@@ -71,14 +74,22 @@ def cac_by_channel_view(table: pd.DataFrame, request: ChartRequest):
     return view.cac_by_channel_figure(table, _colors(request, "channel", table, "channel"))
 
 
+def _acquisition_days(request: ChartRequest):
+    """Return (first, last) acquisition day of the period's new users and spend: [start, min(end, O)]."""
+    return new_users_period(request.state.start, request.state.end, request.state.observation_date)
+
+
 def cac_over_time_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return weekly CAC per paid channel (what the CAC-over-time chart shows)."""
-    return view.cac_over_time_table(request.read(metrics.channel_economics, request.query, grain="week"))
+    """Return weekly CAC per paid channel with each week's days in the period and whether it is partial (what the
+    CAC-over-time chart shows)."""
+    table = view.cac_over_time_table(request.read(metrics.channel_economics, request.query, grain="week"))
+    return with_days_in_period(table, "period", *_acquisition_days(request), "week")
 
 
 def cac_over_time_view(table: pd.DataFrame, request: ChartRequest):
-    """Return the CAC-over-time lines."""
-    return view.cac_over_time_figure(table, _colors(request, "channel", table, "channel"))
+    """Return the CAC-over-time lines (partial first and last weeks marked, with a note)."""
+    note = partial_note(period_buckets(*_acquisition_days(request), "week"))
+    return view.cac_over_time_figure(table, _colors(request, "channel", table, "channel"), note=note)
 
 
 def channel_table_frame(request: ChartRequest) -> pd.DataFrame:
@@ -159,6 +170,7 @@ SPEND_SHARE_COLUMNS = {"channel": "Channel", "costs": "Spend ($)", "share": "Sha
 CAC_COLUMNS = {"channel": "Channel", "period": "Week of acquisition (start date)", "new_users": "New users",
                "costs": "Attributed spend ($)", "cac": "CAC ($)"}
 CHANNEL_TABLE_COLUMNS = {**CAC_COLUMNS, "unattributed": "Unattributed spend ($)", "total_spend": "Total spend ($)"}
+CAC_OVER_TIME_COLUMNS = {**CAC_COLUMNS, DAYS_IN_PERIOD: "Days in period", PARTIAL: "Partial week"}
 LIFETIME = "Lifetime day (days since first visit)"
 
 
@@ -190,40 +202,32 @@ def payback_columns(request: ChartRequest) -> dict[str, str]:
 
 
 CHARTS = (
-    Chart(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time",
-          "Ad spend per day, stacked by channel (whole spend, unattributed included). With a country or device "
-          "filter: the spend attributed to the filtered new users, as spend has no country or device",
+    Chart(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time", terms("spend", "unattributed"),
           spend_over_time_frame, spend_over_time_view, empty_message=NO_SPEND, columns=SPEND_OVER_TIME_COLUMNS),
-    Chart(MarketingIds.SPEND_SHARE, "Share of spend", "Channel's share of all spend in the period (with a country or device filter: of the spend attributed to "
-          "the filtered new users)",
+    Chart(MarketingIds.SPEND_SHARE, "Share of spend", terms("spend"),
           spend_share_frame, spend_share_view, empty_message=NO_SPEND, columns=SPEND_SHARE_COLUMNS),
-    Chart(MarketingIds.CAC_BY_CHANNEL, "CAC by channel (period's new users)",
-          "Attributed spend / new users acquired in the period, per paid channel (not the horizon cohort's CAC of the "
-          "payback table)",
+    Chart(MarketingIds.CAC_BY_CHANNEL, "CAC by channel (period's new users)", terms("cac", "paid_channel"),
           cac_by_channel_frame, cac_by_channel_view, empty_message=NO_PAID_CHANNEL, columns=CAC_COLUMNS),
-    Chart(MarketingIds.CAC_OVER_TIME, "CAC over time (new users per week)", "Weekly CAC per paid channel: attributed spend / new users of the week",
-          cac_over_time_frame, cac_over_time_view, empty_message=NO_PAID_CHANNEL, columns=CAC_COLUMNS),
+    Chart(MarketingIds.CAC_OVER_TIME, "CAC over time (new users per week)", terms("cac", "acquisition_cost"),
+          cac_over_time_frame, cac_over_time_view, empty_message=NO_PAID_CHANNEL, columns=CAC_OVER_TIME_COLUMNS),
     Chart(MarketingIds.CHANNEL_TABLE, "Channel economics",
-          "New users, attributed and unattributed spend per channel in the period",
+          terms("new_users", "cac", "unattributed"),
           channel_table_frame, channel_table_view,
           empty_message="No new users and no spend in the period for these filters.", min_height=200,
           columns=CHANNEL_TABLE_COLUMNS),
-    Chart(MarketingIds.LTV_CURVES, "LTV by lifetime", "Cumulative revenue per cohort user",
+    Chart(MarketingIds.LTV_CURVES, "LTV by lifetime", terms("ltv", "cohort", "lifetime", "horizon"),
           ltv_curves_frame, ltv_curves_view, params=("breakdown",),
           empty_message="No users acquired early enough to be followed for the whole horizon. "
                         "Widen the period, move the observation date later or shorten the horizon.",
           columns=ltv_curves_columns),
-    Chart(MarketingIds.ROI_CURVES, "ROI by lifetime", "LTV / CAC of the paid cohort; dashed line = break-even",
+    Chart(MarketingIds.ROI_CURVES, "ROI by lifetime", terms("roi_curve", "cac_cohort", "paid_channel"),
           roi_curves_frame, roi_curves_view, params=("breakdown",), empty_message=NO_PAID_COHORT,
           columns=roi_curves_columns),
     Chart(MarketingIds.ROI_BY_DATE, "ROI at the horizon by acquisition date",
-          f"Which groups pay back, and since when. {ROLLING_DAYS}-day rolling: revenue sum / cost sum of the paid "
-          "cohorts acquired in the window (cost-weighted, not a mean of daily ROIs)",
+          terms("rolling_roi", "roi"),
           roi_by_date_frame, roi_by_date_view, params=("breakdown",), empty_message=NO_PAID_COHORT,
           columns=roi_by_date_columns),
-    Chart(MarketingIds.PAYBACK_TABLE, "Payback", "First lifetime day on which the paid cohort's ROI reaches 1.0. Its CAC is the horizon cohort's "
-          "(users acquired early enough to be followed for the whole horizon), not the period's new users of the CAC "
-          "charts",
+    Chart(MarketingIds.PAYBACK_TABLE, "Payback", terms("payback_day", "cac_cohort"),
           payback_frame, payback_view, params=("breakdown",), empty_message=NO_PAID_COHORT, min_height=200,
           columns=payback_columns),
 )

@@ -6,7 +6,8 @@ import pandas as pd
 
 import metrics
 from layouts import overview as view
-from layouts.charts import Chart, ChartRequest, view_only
+from layouts.charts import Chart, ChartRequest
+from layouts.glossary import terms
 from layouts.ids import OverviewIds
 
 
@@ -15,13 +16,39 @@ def kpi_query(request: ChartRequest) -> metrics.MetricQuery:
     return request.query.with_(compare=request.params.get("comparison") or view.DEFAULT_COMPARE)
 
 
+def comparison_of(request: ChartRequest) -> tuple[metrics.ComparisonPeriod | None, metrics.MetricQuery | None]:
+    """Return the comparison period chosen on the page (None for "none") and the query of that period, as of its
+    own observation date (None when there is no comparison or it is not comparable)."""
+    query = kpi_query(request)
+    comparison = request.read(metrics.comparison_period, query)
+    if comparison is None or not comparison.comparable:
+        return comparison, None
+    return comparison, query.with_filters(start=comparison.start, end=comparison.end,
+                                          observation_date=comparison.observation_date)
+
+
+def shift_days(request: ChartRequest, comparison: metrics.ComparisonPeriod) -> int:
+    """Return how many days the comparison period lies before the current one (n for "previous", 364 for "year")."""
+    return (request.state.observation_date - comparison.observation_date).days
+
+
 def kpi_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the contract's KPI table (kpi, label, value, previous_value, change, kind) of the Overview cards."""
-    table = request.read(metrics.kpi_table, kpi_query(request))  # shares the profiles of both periods itself
-    values = table.set_index("kpi")["value"]
-    if not values.get("users", 0) and not values.get("new_users", 0):
-        return pd.DataFrame()  # no user matches: the card shows its empty state
+    with request.read.shared_profiles():  # on a cache miss, built once per period for the table and the series
+        table = request.read(metrics.kpi_table, kpi_query(request))
+        values = table.set_index("kpi")["value"]
+        if not values.get("users", 0) and not values.get("new_users", 0):
+            return pd.DataFrame()  # no user matches: the card shows its empty state
+        kpi_series(request)  # the sparklines' series, read here to share the profiles (kpi_view reads them cached)
     return view.kpi_rows(table)
+
+
+def kpi_series(request: ChartRequest) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Return the KPIs per day (`metrics.kpi_daily`) of the period and of the comparable comparison period (None
+    when there is none): the cards' sparklines."""
+    _, previous = comparison_of(request)
+    series = request.read(metrics.kpi_daily, kpi_query(request))
+    return series, request.read(metrics.kpi_daily, previous) if previous is not None else None
 
 
 COMPARISON_DAYS = 28
@@ -45,25 +72,50 @@ def last_weeks_href(request: ChartRequest) -> str | None:
 def kpi_view(frame: pd.DataFrame, request: ChartRequest):
     """Return the KPI cards with a line naming the comparison period, or why there is none (and a comparable view)."""
     query = kpi_query(request)
-    comparison = request.read(metrics.comparison_period, query)
+    comparison, _ = comparison_of(request)
     href = last_weeks_href(request) if comparison is not None and not comparison.comparable else None
-    return view.kpi_cards(frame, query.compare, comparison, suggestion_href=href)
+    series, previous_series = kpi_series(request)
+    return view.kpi_cards(frame, query.compare, comparison, suggestion_href=href, series=series,
+                          previous_series=previous_series)
 
 
 def activity_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return the DAU / WAU7 / MAU30 trend the activity chart shows."""
-    return view.activity_table(request.read(metrics.activity_daily, request.query))
+    """Return the DAU / WAU7 / MAU30 trend the activity chart shows, with the comparison period's (comparable)
+    series moved onto the current dates."""
+    comparison, previous = comparison_of(request)
+    daily = request.read(metrics.activity_daily, request.query)
+    if previous is None:
+        return view.activity_table(daily)
+    return view.activity_table(daily, request.read(metrics.activity_daily, previous), shift_days(request, comparison))
+
+
+def activity_view(frame: pd.DataFrame, request: ChartRequest):
+    """Return the activity figure, its comparison lines dashed, under a line saying what they are (or why none)."""
+    comparison, _ = comparison_of(request)
+    compare = kpi_query(request).compare
+    return view.chart_with_note(OverviewIds.ACTIVITY, view.activity_figure(frame, compare),
+                                view.comparison_note(compare, comparison))
 
 
 def revenue_spend_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return daily revenue and spend (the contract's one spend rule) the revenue-vs-spend chart shows."""
+    """Return daily revenue and spend (the contract's one spend rule) the revenue-vs-spend chart shows, with the
+    comparison period's (comparable) series moved onto the current dates."""
+    comparison, previous = comparison_of(request)
+    before = None if previous is None else (request.read(metrics.daily_revenue, previous),
+                                            request.read(metrics.spend_daily_by_rule, previous))
     return view.revenue_spend_table(request.read(metrics.daily_revenue, request.query),
-                                    request.read(metrics.spend_daily_by_rule, request.query))
+                                    request.read(metrics.spend_daily_by_rule, request.query), before,
+                                    shift_days(request, comparison) if previous is not None else 0)
 
 
 def revenue_spend_view(frame: pd.DataFrame, request: ChartRequest):
-    """Return the revenue-vs-spend figure, saying when the spend is the attributed spend of the filtered users."""
-    return view.revenue_spend_figure(frame, attributed=bool(request.state.countries or request.state.devices))
+    """Return the revenue-vs-spend figure, saying when the spend is the attributed spend of the filtered users, its
+    comparison lines dashed under a line saying what they are (or why none)."""
+    comparison, _ = comparison_of(request)
+    compare = kpi_query(request).compare
+    fig = view.revenue_spend_figure(frame, attributed=bool(request.state.countries or request.state.devices),
+                                    compare=compare)
+    return view.chart_with_note(OverviewIds.REVENUE_SPEND, fig, view.comparison_note(compare, comparison))
 
 
 # the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
@@ -72,16 +124,29 @@ KPI_COLUMNS = {"kpi": "Key", "label": "Key figure", "value": "Value", "previous_
 ACTIVITY_COLUMNS = {"date": "Date", "dau": "DAU", "wau7": "WAU (rolling 7 days)", "mau30": "MAU (rolling 30 days)"}
 REVENUE_SPEND_COLUMNS = {"date": "Date", "revenue": "Revenue ($)", "spend": "Ad spend ($)"}
 
+
+def with_comparison_labels(labels: dict[str, str]):
+    """Return a column-label function of the request: `labels`, and for each of their value columns the comparison
+    column's label ("DAU, previous period"), with "Comparison date (previous period)"."""
+    def columns(request: ChartRequest | None) -> dict[str, str]:
+        """Return the labels of the chart's columns for the comparison chosen in `request`."""
+        compare = kpi_query(request).compare if request is not None else view.DEFAULT_COMPARE
+        label = view.COMPARISON_LABELS.get(compare, "comparison period")
+        extra = {f"{column}{view.COMPARISON_SUFFIX}": f"{text}, {label}" for column, text in labels.items()
+                 if column != "date"}
+        return {**labels, view.COMPARISON_DATE: f"Comparison date ({label})", **extra}
+    return columns
+
+
 CHARTS = (
-    Chart(OverviewIds.KPIS, "Key figures",
-          "The selected period against the comparison chosen here (the previous period of equal length, the same "
-          "days a year (364 days) earlier, or none), each as of its own observation date",
+    Chart(OverviewIds.KPIS, "Key figures", terms("comparison", "not_available", "observation_date"),
           kpi_frame, kpi_view, params=("comparison",), empty_message="No user matches these filters.", min_height=180,
           columns=KPI_COLUMNS, controls=view.page_controls),
-    Chart(OverviewIds.ACTIVITY, "Active users", "DAU with rolling WAU (7 days) and MAU (30 days)",
-          activity_frame, view_only(view.activity_figure),
-          empty_message="Nobody matching these filters was active in the period.", columns=ACTIVITY_COLUMNS),
-    Chart(OverviewIds.REVENUE_SPEND, "Revenue and ad spend",
-          "Daily revenue of the filtered users against daily ad spend (with a country or device filter: the spend attributed to the filtered new users, as spend has no country or device)", revenue_spend_frame, revenue_spend_view,
-          empty_message="No revenue and no ad spend in the period for these filters.", columns=REVENUE_SPEND_COLUMNS),
+    Chart(OverviewIds.ACTIVITY, "Active users", terms("dau", "wau", "mau"),
+          activity_frame, activity_view, params=("comparison",),
+          empty_message="Nobody matching these filters was active in the period.",
+          columns=with_comparison_labels(ACTIVITY_COLUMNS)),
+    Chart(OverviewIds.REVENUE_SPEND, "Revenue and ad spend", terms("revenue", "spend"), revenue_spend_frame, revenue_spend_view,
+          params=("comparison",), empty_message="No revenue and no ad spend in the period for these filters.",
+          columns=with_comparison_labels(REVENUE_SPEND_COLUMNS)),
 )

@@ -4,16 +4,19 @@ parameters -> ml.risk_report (through the cache) -> layouts.risk."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
-from dash import Dash, Input, Output, State, callback_context, dcc, html
+from dash import Dash, Input, Output, State, callback_context, dcc, html, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from callbacks.state import checked_state, load_bounds
-from dashboard.cache import MetricReader
+from dashboard.cache import MetricReader, memo_key
 from dashboard.context import AppContext, marker_kind, unavailable_kind
 from dashboard.spreadsheet_export import frame_csv, frame_xlsx  # formula-like text is written as text
 from layouts import risk as view
-from layouts.charts import Chart, ChartRequest, view_only
+from layouts.charts import Chart, ChartRequest, chart_drawn_id, view_only
+from layouts.glossary import terms
 from layouts.ids import (FilterIds, RiskIds, chart_body_id, chart_graph_id, csv_button_id, csv_download_id,
                          xlsx_button_id)
 from ml import demo_model_status, risk_report
@@ -106,9 +109,41 @@ def clusters_download(ctx: AppContext, file_format: str = "csv") -> dict:
     return dcc.send_string(frame_csv(frame, CLUSTERS_COLUMNS), filename)
 
 
+def segment_model_fingerprint(ctx: AppContext) -> str | None:
+    """Return "path:mtime_ns:size" of the saved segment model file (export-segments replaces it without changing the
+    data), None when there is none (text: a browser's JSON numbers would round the nanoseconds)."""
+    from ml.segments import SEGMENT_MODEL_NAME
+
+    path = Path(ctx.config.model_dir) / SEGMENT_MODEL_NAME
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return f"{path}:{status.st_mtime_ns}:{status.st_size}"
+
+
+CLUSTERS_MEMO_KEY = "risk_clusters_body"
+
+
+def clusters_update(ctx: AppContext, drawn) -> tuple:
+    """Return (body, store content) of the clustering card for its store `drawn`: (no_update, no_update) while the
+    saved model file is the one it shows; else its content, memoized per model file (`clusters_body` loads the
+    model: about a second on the demo) and the file's fingerprint (None without a model: asked again each time)."""
+    fingerprint = segment_model_fingerprint(ctx)
+    if fingerprint is not None and drawn == fingerprint:
+        return no_update, no_update
+    if fingerprint is None:
+        return clusters_body(ctx), None
+    memo = ctx.extras.get(CLUSTERS_MEMO_KEY)
+    if memo is None or memo[0] != fingerprint:
+        memo = ctx.extras[CLUSTERS_MEMO_KEY] = (fingerprint, clusters_body(ctx))
+    return memo[1], fingerprint
+
+
 def clusters_body(ctx: AppContext):
     """Return the clustering card: the saved model's scores by k and profiles (read from the file each time,
-    not cached, because export-segments replaces the model without changing the data)."""
+    not cached, because export-segments replaces the model without changing the data; `clusters_update` memoizes
+    it per model file)."""
     from layouts.common import empty_state
     from ml.segments import load_segment_model
 
@@ -149,10 +184,22 @@ def scoring_facts(ctx: AppContext, stored: dict | None) -> dict | None:
     try:
         with MetricReader(ctx) as read:  # the state checked by the URL's rules, as every chart reads it
             state = checked_state(stored, load_bounds(read))
-            conn, filters = read.connection(), state.to_filters()
-            scored = risk_report.scoring_date(conn, filters)  # None at once without a scores table
-            return {"scored": scored, "end": state.end, "first": risk_report.first_scoring_date(conn),
-                    "cutoff": risk_report.scoring_cutoff(conn, filters) if scored is not None else None}
+
+            def facts() -> dict:
+                conn, filters = read.connection(), state.to_filters()
+                scored = risk_report.scoring_date(conn, filters)  # None at once without a scores table
+                return {"scored": scored, "end": state.end, "first": risk_report.first_scoring_date(conn),
+                        "cutoff": risk_report.scoring_cutoff(conn, filters) if scored is not None else None}
+
+            # memoized in the metric cache, keyed like a chart's content (a scoring run bumps the data version, which
+            # is part of the key); through get/set, not `read.cached`: not a metric, so not in the hit/miss counts
+            # (the warm-up does not compute it; before it was memoized, it was read from the database each time)
+            key = memo_key("risk-scoring-facts", state.to_store(), read.data_version)
+            known = read.cache.get(key)
+            if known is None:
+                known = facts()
+                read.cache.set(key, known)
+            return known
     except Exception as exc:
         if unavailable_kind(exc) is None:
             raise
@@ -222,35 +269,35 @@ CLUSTERS_COLUMNS = {"cluster": "Cluster", "name": "Name", "customers": "Customer
                     "revenue_share": "Revenue share"}
 
 CHARTS = (
-    Chart(RiskIds.DISTRIBUTION, "Risk distribution", "Customers by predicted probability of activity decline",
+    Chart(RiskIds.DISTRIBUTION, "Risk distribution", terms("churn_score", "risk_band"),
           distribution_frame, view_only(view.distribution_figure), empty_message=unless_unscored(NO_SCORES),
           columns=DISTRIBUTION_COLUMNS),
     Chart(RiskIds.MATRIX, "RFM segment × risk band",
-          "Customers (numbers) and revenue at risk (colour); outlined: the target segment",
+          terms("rfm_segments", "risk_band", "value_at_risk", "target_segment"),
           matrix_frame, view_only(view.matrix_figure), empty_message=unless_unscored(NO_SCORES), min_height=420,
           columns=MATRIX_COLUMNS),
     Chart(RiskIds.TARGET_PROFILE, "Target segment: high value, high risk",
-          "How its behaviour differs from everyone else (largest effect first)",
+          terms("target_segment", "effect_size"),
           target_profile_frame, target_profile_view, empty_message=NO_TARGET, columns=TARGET_PROFILE_COLUMNS),
     Chart(RiskIds.TARGET_REASONS, "The model's main reasons for the target segment",
-          "Top-3 reasons per customer, grouped by wording; the numbers are medians over the customers",
+          terms("churn_reasons"),
           target_reasons_frame, view_only(view.reasons_figure), empty_message=NO_TARGET, columns=TARGET_REASONS_COLUMNS),
     Chart(RiskIds.SEGMENTS, "RFM segments",
-          "Customers with an order up to the observation date; no churn scores needed",
+          terms("rfm_segments"),
           segments_frame, view_only(view.segments_figure),
           empty_message="No customer with an order up to the observation date for these filters.", min_height=380,
           columns=SEGMENTS_COLUMNS),
     # filled by register() below from the saved segment model (a file, not the database): not a ChartRequest read
     Chart(RiskIds.CLUSTERS, "Customer clusters (R, F, M)",
-          "KMeans on log-scaled, standardised recency, frequency, monetary; k by silhouette",
+          terms("clusters"),
           None, None, min_height=380, own_callbacks=True, columns=CLUSTERS_COLUMNS),
     Chart(RiskIds.SEGMENT_TESTS, "Conversion and retention by segment",
-          "Each group against all other users of the cohort: two-proportion z-test, Holm-corrected",
+          terms("segment_tests", "conversion", "retention"),
           segment_tests_frame, segment_tests_view, params=("compare",),
           empty_message="No cohort for these filters and horizon.", controls=view.compare_control,
           columns=SEGMENT_TESTS_COLUMNS),
     # its CSV is the grid's own export (register() below): exactly the rows it shows after sorting and filtering
-    Chart(RiskIds.CUSTOMERS, "Customers at risk", "Sort and filter in the table; CSV holds the rows the table shows",
+    Chart(RiskIds.CUSTOMERS, "Customers at risk", terms("churn_score", "churn_reasons", "recommended_action"),
           customers_frame, view_only(view.customers_grid), params=("band", "segment"),
           empty_message=unless_unscored(NO_SCORES), csv=False, min_height=520, controls=view.customers_controls,
           columns=CUSTOMERS_COLUMNS),
@@ -279,9 +326,15 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     clusters = RiskIds.CLUSTERS
 
-    @app.callback(Output(chart_body_id(clusters), "children"), Input(FilterIds.STATE, "data"))
-    def _clusters(stored):
-        return clusters_body(ctx)
+    # the clustering does not depend on the filters: a filter change sends nothing while the saved model is the one
+    # shown (the store beside the body holds its file's fingerprint; set_props keeps this callback's one output)
+    @app.callback(Output(chart_body_id(clusters), "children"), Input(FilterIds.STATE, "data"),
+                  State(chart_drawn_id(clusters), "data"))
+    def _clusters(stored, drawn):
+        body, key = clusters_update(ctx, drawn)
+        if key is not no_update:
+            set_props(chart_drawn_id(clusters), {"data": key})
+        return body
 
     @app.callback(Output(csv_download_id(clusters), "data"), Input(csv_button_id(clusters), "n_clicks"),
                   Input(xlsx_button_id(clusters), "n_clicks"), prevent_initial_call=True)

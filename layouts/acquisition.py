@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import html
@@ -19,6 +20,8 @@ from layouts.common import (DIMENSION_LABELS, HOVER_FORMATS, TICK_FORMATS, Palet
                             narrow_form, narrow_legend_entries, param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import AcquisitionIds, page_param_id
+from layouts.periods import (DAYS_IN_PERIOD, PARTIAL, add_note_under, bar_marker, hover_texts,
+                             partial_flags)
 
 # URL value of `breakdown` -> metric dimension (the URL says "country", the data says "region").
 BREAKDOWN_DIMENSIONS = {"channel": "channel", "country": "region", "device": "device"}
@@ -42,24 +45,45 @@ def new_users_table(new_users: pd.DataFrame, grain: str, dimension: str) -> pd.D
     return table
 
 
-def new_users_figure(table: pd.DataFrame, grain: str, dimension: str, palette: Palette) -> go.Figure:
-    """Return stacked bars of new users per period, one colour per value of `dimension`."""
+def new_users_figure(table: pd.DataFrame, grain: str, dimension: str, palette: Palette,
+                     note: str | None = None) -> go.Figure:
+    """Return stacked bars of new users per period, one colour per value of `dimension`; the bars of a partial week
+    or month (the table's PARTIAL column) lighter and hatched, its hover saying so, and `note` under the plot."""
     fig = go.Figure()
     label = DIMENSION_LABELS[dimension]
     totals = table.groupby(dimension)["new_users"].sum().sort_values(ascending=False)
+    texts = partial_hover_lines(table, grain, dimension, list(totals.index))
     for value in totals.index:  # largest group at the bottom of the stack
         part = table[table[dimension] == value]
+        part = part.iloc[np.argsort(partial_flags(part), kind="stable")]  # a full bar first: the legend's swatch
         fig.add_trace(go.Bar(
-            x=part[grain], y=part["new_users"], name=str(value), marker_color=palette.color(dimension, value),
-            hovertemplate=f"%{{y:{HOVER_FORMATS['int']}}} new users<extra>{value}</extra>",
+            x=part[grain], y=part["new_users"], name=str(value),
+            marker=bar_marker(palette.color(dimension, value), partial_flags(part)),
+            customdata=[texts.get((v, x), "") for v, x in zip(part[dimension], part[grain])],
+            hovertemplate=f"%{{y:{HOVER_FORMATS['int']}}} new users%{{customdata}}<extra>{value}</extra>",
         ))
     fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_xaxes(hoverformat={"dt": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}[grain])
+    if grain == "month":  # a tick on each month's bar, named by its month (not plotly's mid-month "May 31")
+        fig.update_xaxes(dtick="M1", tickformat="%b %Y")
     style_figure(fig, x_title=GRAIN_LABELS[grain], y_title="New users", y_kind="int", legend_title=label)
     # many series: a legend down the right side, clear of the mode bar
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01),
                       margin=dict(t=30))
-    return narrow_legend_entries(fig, len(totals) + 1)  # narrow: every value and the title under the plot
+    fig = narrow_legend_entries(fig, len(totals) + 1)  # narrow: every value and the title under the plot
+    return add_note_under(fig, note)
+
+
+def partial_hover_lines(table: pd.DataFrame, grain: str, dimension: str, stack_order: list) -> dict:
+    """Return {(value, period): "<br>partial week: 4 of 7 days in the period"} for the lowest bar of each partial
+    period's stack (in `stack_order`), so that the period's hover says it once however many values are stacked."""
+    if DAYS_IN_PERIOD not in table.columns or not any(partial_flags(table)):
+        return {}
+    rank = {value: i for i, value in enumerate(stack_order)}
+    rows = table[table[PARTIAL]].assign(rank=table[dimension].map(rank)).sort_values([grain, "rank"])
+    lowest = rows.drop_duplicates(grain)
+    lines = hover_texts(lowest[grain], lowest[DAYS_IN_PERIOD], grain)
+    return {(v, x): f"<br>{line}" for v, x, line in zip(lowest[dimension], lowest[grain], lines)}
 
 
 def users_by_table(new_users_by_payer: pd.DataFrame, dimension: str) -> pd.DataFrame:

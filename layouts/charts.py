@@ -16,9 +16,53 @@ from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
+from dash import dcc
 
 from layouts.common import FIGURE_HEIGHT, Palette, chart_card
 from layouts.filters import DataBounds, FilterState
+from layouts.glossary import HelpTerms
+
+# the FilterState fields a chart's numbers can depend on (what `StateReads` records)
+STATE_FIELDS = ("start", "end", "observation_date", "horizon", "countries", "devices", "channels")
+# the MetricQuery fields taken from the filter state, and the state fields each one carries (`state_fields_of`);
+# the other query fields (dimensions, grain, ignore_horizon, compare) come from the chart's code or page parameters
+QUERY_STATE_FIELDS = {"filters": ("start", "end", "observation_date", "countries", "devices", "channels"),
+                      "horizon": ("horizon",)}
+
+
+def state_fields_of(query_fields) -> set[str]:
+    """Return the FilterState fields that carry the given MetricQuery fields (`QUERY_STATE_FIELDS`)."""
+    return {field_name for name in query_fields for field_name in QUERY_STATE_FIELDS.get(name, ())}
+
+
+class StateReads:
+    """A FilterState that records which of its fields a chart's code reads (`read`): a data field by its name,
+    anything else (a method such as `to_store`) as every field. Attribute access is otherwise the state's own."""
+
+    def __init__(self, state: FilterState, read: set[str]):
+        object.__setattr__(self, "_state", state)
+        object.__setattr__(self, "_read", read)
+
+    def __getattr__(self, name: str):
+        self._read.update((name,) if name in STATE_FIELDS else STATE_FIELDS)
+        return getattr(self._state, name)
+
+    def __eq__(self, other) -> bool:
+        self._read.update(STATE_FIELDS)
+        return real_state(other) == self._state
+
+    __hash__ = None
+
+
+def real_state(state):
+    """Return the FilterState itself, unwrapped from a `StateReads` that records its reads."""
+    return state._state if isinstance(state, StateReads) else state
+
+
+def chart_drawn_id(name: str) -> str:
+    """Return the id of the dcc.Store beside chart `name`'s body that says what the body shows: the state fields its
+    numbers read and their key, and whether the body holds a graph (callbacks.charts.chart_update)."""
+    return f"{name}-drawn"
 
 
 @dataclass
@@ -34,13 +78,14 @@ class ChartRequest:
 
     @cached_property
     def filters(self):
-        """Return the `metrics.Filters` of the current state."""
-        return self.state.to_filters()
+        """Return the `metrics.Filters` of the current state (what a metric reads of it, the reader records)."""
+        return real_state(self.state).to_filters()
 
     @cached_property
     def query(self):
-        """Return the `metrics.MetricQuery` of the current state (filters, horizon)."""
-        return self.state.metric_query()
+        """Return the `metrics.MetricQuery` of the current state (filters, horizon; what a metric reads of it, the
+        reader records)."""
+        return real_state(self.state).metric_query()
 
 
 FrameFunction = Callable[[ChartRequest], pd.DataFrame]
@@ -74,7 +119,7 @@ class Chart:
 
     name: str
     title: str
-    help: str | None
+    help: HelpTerms | str | None  # glossary terms (`layouts.glossary.terms`), plain text or none
     frame: FrameFunction | None
     view: ViewFunction | None
     params: tuple[str, ...] = ()
@@ -88,10 +133,13 @@ class Chart:
     page: str = ""
 
     def card(self, params: Mapping[str, str] | None = None):
-        """Return the chart's card (title, help, controls, CSV and Excel buttons, the body its callback fills)."""
+        """Return the chart's card (title, help, controls, CSV and Excel buttons, the body its callback fills), with
+        the store saying what the body shows (`chart_drawn_id`) inside it."""
         controls = self.controls(dict(params or {})) if self.controls is not None else None
-        return chart_card(self.name, self.title, self.help, controls=controls, min_height=self.min_height,
+        card = chart_card(self.name, self.title, self.help, controls=controls, min_height=self.min_height,
                           xlsx=self.xlsx)
+        card.children = [*card.children, dcc.Store(id=chart_drawn_id(self.name), data=None)]
+        return card
 
     def column_labels(self, request: ChartRequest | None = None) -> dict[str, str]:
         """Return {frame column: label shown} of the chart for `request` (empty when none are declared)."""

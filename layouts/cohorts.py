@@ -18,6 +18,7 @@ from dash import html
 from layouts.common import NARROW_TICKS, narrow_form, param_select
 from layouts.filters import PageParam
 from layouts.ids import CohortIds, page_param_id
+from layouts.periods import DAYS_IN_PERIOD, PARTIAL, add_note_under, hover_texts
 from layouts.marketing import BREAKDOWNS, CHART_HEIGHT, lifetime_curves_figure
 
 # URL value of the cohorts page's `breakdown` -> (metric dimension, label): the marketing ones plus payer.
@@ -71,34 +72,41 @@ def heatmap_table(weekly: pd.DataFrame, payer: str = "all") -> pd.DataFrame:
 
 
 def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = "Blues",
-                   skip_day0_in_scale: bool = False) -> go.Figure:
+                   skip_day0_in_scale: bool = False, note: str | None = None) -> go.Figure:
     """Return a week x lifetime heatmap of a heatmap table (z = value as a ratio, cells labelled in %).
 
     With `skip_day0_in_scale` the colour scale tops out at the largest value after day 0 (retention on day 0
-    is 100% by definition and would wash out the rest); the day-0 cells still show their exact value.
+    is 100% by definition and would wash out the rest); the day-0 cells still show their exact value. A partial
+    week (the table's PARTIAL column) has a "*" after its date and its hover says so; `note` goes under the plot.
     """
     weeks = sorted(table["week"].unique()) if len(table) else []
     lifetimes = sorted(table["lifetime"].unique()) if len(table) else []
     z = table.pivot(index="week", columns="lifetime", values="value").reindex(index=weeks, columns=lifetimes)
     sizes = table.groupby("week")["cohort_size"].first().reindex(weeks)
-    week_labels = [f"{pd.Timestamp(w).strftime('%Y-%m-%d')} · n={int(n):,}" for w, n in zip(weeks, sizes)]
+    days = table.groupby("week")[DAYS_IN_PERIOD].first().reindex(weeks) if DAYS_IN_PERIOD in table else None
+    partial = (table.groupby("week")[PARTIAL].first().reindex(weeks).tolist() if PARTIAL in table
+               else [False] * len(weeks))
+    stars = ["*" if p else "" for p in partial]
+    week_labels = [f"{pd.Timestamp(w).strftime('%Y-%m-%d')}{s} · n={int(n):,}" for w, s, n in zip(weeks, stars, sizes)]
     size_grid = np.repeat(sizes.to_numpy(dtype=float)[:, None], len(lifetimes), axis=1)
+    partial_text = [f"<br>{t}" if t else "" for t in hover_texts(weeks, days, "week")]
     later = table[table["lifetime"] > 0]["value"] if skip_day0_in_scale else table["value"]
     zmax = float(later.max()) if len(later) and later.max() > 0 else 1.0
     fig = go.Figure(go.Heatmap(
         z=z.to_numpy(dtype=float), x=[int(k) for k in lifetimes], y=week_labels, customdata=size_grid,
-        colorscale=colorscale, zmin=0, zmax=zmax, xgap=1, ygap=1,
+        text=[[t] * len(lifetimes) for t in partial_text], colorscale=colorscale, zmin=0, zmax=zmax, xgap=1, ygap=1,
         texttemplate="%{z:.1%}", textfont=dict(size=10),
         colorbar=dict(title=dict(text=metric_label), tickformat=".0%", thickness=12),
         hovertemplate=(f"Acquisition week %{{y}}<br>Cohort size: %{{customdata:,.0f}} users<br>Lifetime day %{{x}}"
-                       f"<br>{metric_label}: %{{z:.2%}}<extra></extra>"),
+                       f"<br>{metric_label}: %{{z:.2%}}%{{text}}<extra></extra>"),
     ))
     height = max(CHART_HEIGHT, 90 + 22 * len(weeks))
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=140, r=20, t=36, b=50),
                       font=dict(size=12))
     fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom", automargin=True)
     fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category", automargin=True)
-    return narrow_heatmap(fig, week_labels, [pd.Timestamp(w).strftime("%m-%d") for w in weeks])
+    fig = narrow_heatmap(fig, week_labels, [f"{pd.Timestamp(w).strftime('%m-%d')}{s}" for w, s in zip(weeks, stars)])
+    return add_note_under(fig, f"* {note}" if note and any(partial) else note)
 
 
 def narrow_heatmap(fig: go.Figure, week_labels: list[str], short_labels: list[str]) -> go.Figure:

@@ -1,8 +1,11 @@
 """The global filter bar and the URL state it mirrors.
 
-URL query names: start, end, observation_date, horizon, country, device, channel (the last three repeat:
+URL query names: period, start, end, observation_date, horizon, country, device, channel (the last three repeat:
 `?channel=TipTop&channel=FaceBoom`), plus page-specific parameters (`PageParam`, e.g. breakdown=channel).
-Values equal to their default are left out of the URL, so a link without parameters means "whole range".
+Values equal to their default are left out of the URL, so a link without parameters means the default period: the
+last 28 days of the data (`DEFAULT_PERIOD_DAYS`). Dates that are a preset of `PERIOD_PRESETS` (last 7 / 28 / 90
+days, this month, last month, quarter to date, year to date, all data; "this" and "last" counted from the data's
+last date) are written `?period=<preset>`, so a shared link keeps meaning "the last 90 days" as data arrives.
 Everything from the URL is validated against the known values of the data (`metrics.data_bounds`);
 what cannot be used is dropped with a note the page shows. Nothing from the URL ever reaches SQL other
 than through `metrics.Filters`, whose values the metrics bind as parameters.
@@ -21,10 +24,11 @@ from dash import dcc, html
 from layouts.ids import FilterIds
 
 DEFAULT_HORIZON = 14
+DEFAULT_PERIOD_DAYS = 28  # the default period: the last 28 days of the data (compared with the 28 before)
 MAX_HORIZON = 365
 MAX_LIST_VALUES = 1000  # values of one dimension a filter state may name (more is a malformed request)
 MAX_VALUE_LENGTH = 200  # characters of one dimension value
-GLOBAL_PARAMS = ("start", "end", "observation_date", "horizon", "country", "device", "channel")
+GLOBAL_PARAMS = ("period", "start", "end", "observation_date", "horizon", "country", "device", "channel")
 # URL name -> (FilterState attribute, data_bounds key, label)
 LIST_PARAMS = {"country": ("countries", "regions", "country"), "device": ("devices", "devices", "device"),
                "channel": ("channels", "channels", "channel")}
@@ -86,6 +90,65 @@ class DataBounds:
         return not (self.regions or self.devices or self.channels)
 
 
+PERIOD_PRESETS: tuple[tuple[str, str], ...] = (
+    ("last7", "Last 7 days"), ("last28", "Last 28 days"), ("last90", "Last 90 days"), ("this_month", "This month"),
+    ("last_month", "Last month"), ("quarter", "Quarter to date"), ("year", "Year to date"), ("all", "All data"),
+)
+DEFAULT_PERIOD = "last28"
+CUSTOM_PERIOD = "custom"  # the period control's value when the dates are no preset
+
+
+def default_dates(bounds: DataBounds, end: _dt.date | None = None) -> tuple[_dt.date, _dt.date]:
+    """Return (start, end) of the default period ending on `end` (the data's last date when None): its
+    DEFAULT_PERIOD_DAYS days, or fewer when the data starts later."""
+    end = bounds.last_date if end is None else end
+    return max(bounds.first_date, end - _dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)), end
+
+
+def preset_dates(preset: str, bounds: DataBounds) -> tuple[_dt.date, _dt.date]:
+    """Return (start, end) of period preset `preset` (a key of PERIOD_PRESETS) counted from the data's last date
+    ("this month" is the month of the last date), clamped to the data; ValueError for an unknown preset."""
+    if preset not in dict(PERIOD_PRESETS):
+        raise ValueError(f"unknown period {preset!r}")
+    last = bounds.last_date
+    if preset.startswith("last") and preset[4:].isdigit():
+        start, end = last - _dt.timedelta(days=int(preset[4:]) - 1), last
+    elif preset == "this_month":
+        start, end = last.replace(day=1), last
+    elif preset == "last_month":
+        end = last.replace(day=1) - _dt.timedelta(days=1)
+        start = end.replace(day=1)
+    elif preset == "quarter":
+        start, end = last.replace(month=3 * ((last.month - 1) // 3) + 1, day=1), last
+    elif preset == "year":
+        start, end = last.replace(month=1, day=1), last
+    else:  # "all"
+        start, end = bounds.first_date, last
+    end = max(bounds.first_date, end)  # "last month" of data that starts this month: its first day
+    return max(bounds.first_date, start), end
+
+
+MATCH_ORDER = ("last7", "last28", "last90", "all", "this_month", "last_month", "quarter", "year")
+
+
+def matching_preset(start: _dt.date, end: _dt.date, bounds: DataBounds, shown: str | None = None) -> str:
+    """Return the preset whose dates are (start, end): `shown` (the one the control shows) when it is one, else the
+    first of MATCH_ORDER ("all" before "year to date" when the data starts this year); CUSTOM_PERIOD when none is."""
+    for preset in ((shown,) if shown in MATCH_ORDER else ()) + MATCH_ORDER:
+        if preset_dates(preset, bounds) == (start, end):
+            return preset
+    return CUSTOM_PERIOD
+
+
+def period_options(current: str) -> list[dict]:
+    """Return the period control's options: the presets, and "Custom dates" (not selectable) when `current` is
+    no preset."""
+    options = [{"label": label, "value": value} for value, label in PERIOD_PRESETS]
+    if current == CUSTOM_PERIOD:
+        options.append({"label": "Custom dates", "value": CUSTOM_PERIOD, "disabled": True})
+    return options
+
+
 @dataclass(frozen=True)
 class FilterState:
     """The validated global filters: explicit dates, horizon and sorted value tuples (empty = all)."""
@@ -100,8 +163,10 @@ class FilterState:
 
     @classmethod
     def default(cls, bounds: DataBounds) -> "FilterState":
-        """Return the default state: the whole date range, observed at its end, horizon 14, no filters."""
-        return cls(bounds.first_date, bounds.last_date, bounds.last_date)
+        """Return the default state: the last DEFAULT_PERIOD_DAYS days of the data, observed at their end, horizon 14,
+        no filters."""
+        start, end = default_dates(bounds)
+        return cls(start, end, end)
 
     def to_filters(self):
         """Return the `metrics.Filters` of this state."""
@@ -131,6 +196,31 @@ class FilterState:
                        tuple(data["channel"]))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a filter state: {data!r}") from exc
+
+
+def attribute_options(counts, state: FilterState, bounds: DataBounds) -> dict[str, list[dict]]:
+    """Return {"country"|"device"|"channel": dropdown options}: each value with its users to date under the other two
+    filters ("France (12,345)"), from `counts` (`metrics.users_by_attributes`: region, device, channel, users).
+
+    Without a filter on the other two attributes every known value is offered (a channel with spend and no user yet
+    shows 0); with one, only the values that have users under it, plus the values already chosen.
+    """
+    options: dict[str, list[dict]] = {}
+    for url_name, (attr, bounds_key, _) in LIST_PARAMS.items():
+        column = "region" if url_name == "country" else url_name
+        others = [(("region" if other == "country" else other), getattr(state, other_attr))
+                  for other, (other_attr, _, _) in LIST_PARAMS.items() if other != url_name]
+        rows = counts
+        for other_column, chosen in others:
+            if chosen:
+                rows = rows[rows[other_column].isin(chosen)]
+        users = rows.groupby(column)["users"].sum() if len(rows) else {}
+        narrowed = any(chosen for _, chosen in others)
+        chosen_here = set(getattr(state, attr))
+        values = sorted(value for value in getattr(bounds, bounds_key)
+                        if not narrowed or int(users.get(value, 0)) > 0 or value in chosen_here)
+        options[url_name] = [{"label": f"{value} ({int(users.get(value, 0)):,})", "value": value} for value in values]
+    return options
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:
@@ -186,8 +276,8 @@ def normalise_state(start, end, observation_date, horizon, countries: Iterable[s
                     channels: Iterable[str], bounds: DataBounds, notes: list[str] | None = None) -> FilterState:
     """Return a valid FilterState from raw values: defaults filled, dates ordered, unknown values dropped."""
     notes = notes if notes is not None else []
-    start = as_date(start) or bounds.first_date
     end = as_date(end) or bounds.last_date
+    start = as_date(start) or default_dates(bounds, min(max(end, bounds.first_date), bounds.last_date))[0]
     start = min(max(start, bounds.first_date), bounds.last_date)
     end = min(max(end, bounds.first_date), bounds.last_date)
     if end < start:
@@ -229,6 +319,14 @@ def parse_query(search: str | None, bounds: DataBounds,
     notes: list[str] = []
     start = _date_param(query, "start", bounds, notes)
     end = _date_param(query, "end", bounds, notes)
+    period = _first(query, "period")
+    if period is not None:
+        if period not in dict(PERIOD_PRESETS):
+            notes.append(f"Ignored period={period[:40]!r}: choose one of {', '.join(dict(PERIOD_PRESETS))}.")
+        elif start is not None or end is not None:
+            notes.append(f"Ignored period={period}: the link also gives start or end dates, which are used.")
+        else:
+            start, end = preset_dates(period, bounds)
     obs = _date_param(query, "observation_date", bounds, notes)
     state = normalise_state(start, end, obs, _first(query, "horizon"), query.get("country", []),
                             query.get("device", []), query.get("channel", []), bounds, notes)
@@ -305,10 +403,17 @@ def to_query(state: FilterState, bounds: DataBounds, page_values: Mapping[str, s
              page_params: Iterable[PageParam] = ()) -> str:
     """Return the URL query string ("?..." or "") of a state; values equal to their default are left out."""
     pairs: list[tuple[str, str]] = []
-    if state.start != bounds.first_date:
+    preset = matching_preset(state.start, state.end, bounds)
+    if (state.start, state.end) == default_dates(bounds):
+        pass
+    elif preset != CUSTOM_PERIOD:
+        pairs.append(("period", preset))
+    elif state.end == bounds.last_date:
         pairs.append(("start", state.start.isoformat()))
-    if state.end != bounds.last_date:
+    elif state.start == default_dates(bounds, state.end)[0]:  # the 28 days up to an end: the end is enough
         pairs.append(("end", state.end.isoformat()))
+    else:
+        pairs += [("start", state.start.isoformat()), ("end", state.end.isoformat())]
     if state.observation_date != state.end:
         pairs.append(("observation_date", state.observation_date.isoformat()))
     if state.horizon != DEFAULT_HORIZON:
@@ -348,15 +453,20 @@ def filter_bar() -> html.Div:
     )
     controls = dbc.Row(
         [
-            labelled("Date range", dcc.DatePickerRange(id=FilterIds.DATE_RANGE, display_format="YYYY-MM-DD",
-                                                       first_day_of_week=1, minimum_nights=0,
-                                                       updatemode="bothdates", className="filter-dates"), 3),
+            labelled("Period", html.Div(
+                [dcc.Dropdown(id=FilterIds.PERIOD, options=period_options(DEFAULT_PERIOD), value=DEFAULT_PERIOD,
+                              clearable=False, searchable=False, className="filter-period"),
+                 dcc.DatePickerRange(id=FilterIds.DATE_RANGE, display_format="YYYY-MM-DD", first_day_of_week=1,
+                                     minimum_nights=0, updatemode="bothdates", className="filter-dates")],
+                className="filter-period-group"), 4, FilterIds.PERIOD_GROUP,
+                "A preset period counted from the data's last date, or any dates in the calendar"),
             labelled("Country", dcc.Dropdown(id=FilterIds.COUNTRY, placeholder="All countries", **dropdown), 2),
             labelled("Device", dcc.Dropdown(id=FilterIds.DEVICE, placeholder="All devices", **dropdown), 2),
             labelled("Channel", dcc.Dropdown(id=FilterIds.CHANNEL, placeholder="All channels", **dropdown), 2),
-            labelled("Observation date", dcc.DatePickerSingle(id=FilterIds.OBSERVATION_DATE,
-                                                              display_format="YYYY-MM-DD", first_day_of_week=1),
-                     2, FilterIds.OBSERVATION_GROUP),
+            labelled("As of", dcc.DatePickerSingle(id=FilterIds.OBSERVATION_DATE, display_format="YYYY-MM-DD",
+                                                   first_day_of_week=1, className="filter-as-of"),
+                     1, FilterIds.OBSERVATION_GROUP,
+                     "Observation date: the metrics count only events up to this date (default: the period's end)"),
             labelled("Horizon", dcc.Input(id=FilterIds.HORIZON, type="number", min=1, max=MAX_HORIZON,
                                           step=1, debounce=True, className="form-control form-control-sm"),
                      1, FilterIds.HORIZON_GROUP, "Horizon in days: cohort metrics cover lifetimes 0 .. horizon-1"),

@@ -18,6 +18,8 @@ class FilterIds:
 
     BAR = "filter-bar"
     DATE_RANGE = "filter-date-range"
+    PERIOD = "filter-period"  # the period preset select beside the dates (last 28 days, ..., all data)
+    PERIOD_GROUP = "filter-period-group"
     COUNTRY = "filter-country"
     DEVICE = "filter-device"
     CHANNEL = "filter-channel"

@@ -22,6 +22,7 @@ from layouts.common import (data_grid, fmt_money, fmt_pct, grid_column, narrow_f
                             param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import MarketingIds, page_param_id
+from layouts.periods import DAYS_IN_PERIOD, add_note_under, hover_texts, partial_flags, partial_segments
 from metrics.kpis import ROLLING_DAYS
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def spend_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None
             hovertemplate=f"{channel}: $%{{y:,.2f}}<extra></extra>",
         ))
     fig.update_layout(hovermode="x unified")
-    fig.update_yaxes(tickformat="$,.0f", rangemode="tozero")
+    fig.update_yaxes(tickformat="$,.2~f", rangemode="tozero")  # $0.5 and $1 on small spend, not "$1" twice
     return legend_beside_when_many(fig)
 
 
@@ -235,20 +236,39 @@ def cac_over_time_table(economics_by_period: pd.DataFrame) -> pd.DataFrame:
 
 
 def cac_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None,
-                         grain_label: str = "Week") -> go.Figure:
-    """Return CAC over time, one line per paid channel (x = period start, y = cac in $; gaps = no new users)."""
+                         grain_label: str = "Week", note: str | None = None) -> go.Figure:
+    """Return CAC over time, one line per paid channel (x = period start, y = cac in $; gaps = no new users); a
+    partial week (the table's PARTIAL column) an open marker joined by a dotted segment, its hover saying so; `note`
+    under the plot."""
     fig = _base_figure(f"{grain_label} of acquisition (start date)", "CAC ($ per new user)")
+    hover = (f"%{{meta}}<br>{grain_label} of %{{x}}<br>CAC: $%{{y:,.2f}}"
+             "<br>New users: %{customdata[0]:,.0f}%{customdata[1]}<extra></extra>")
+    partial_traces = []
     for i, channel in enumerate(_groups(table, "channel")):
         part = table[table["channel"] == channel]
-        fig.add_trace(go.Scatter(
-            x=_dates(part["period"]), y=part["cac"].to_numpy(dtype=float), name=str(channel), mode="lines+markers",
-            line=dict(color=color_of(channel, i, colors), width=2), marker=dict(size=5),
-            customdata=part["new_users"].to_numpy(dtype=float),
-            hovertemplate=(f"{channel}<br>{grain_label} of %{{x}}<br>CAC: $%{{y:,.2f}}"
-                           "<br>New users: %{customdata:,.0f}<extra></extra>"),
-        ))
+        color, partial = color_of(channel, i, colors), partial_flags(part)
+        x, y = _dates(part["period"]), part["cac"].to_numpy(dtype=float)
+        texts = [f"<br>{t}" if t else "" for t in
+                 hover_texts(part["period"], part.get(DAYS_IN_PERIOD), grain_label.lower())]
+        customdata = np.column_stack([part["new_users"].to_numpy(dtype=float), np.array(texts, dtype=object)])
+        fig.add_trace(go.Scatter(  # the full weeks: a solid line
+            x=x, y=[np.nan if p else v for v, p in zip(y, partial)], name=str(channel), mode="lines+markers",
+            line=dict(color=color, width=2), marker=dict(size=5), legendgroup=str(channel), meta=str(channel),
+            customdata=customdata, hovertemplate=hover))
+        if any(partial):  # the partial weeks: open markers, joined to their full neighbours by dotted segments
+            seg_x, seg_y = partial_segments(x, list(y), partial)
+            chosen = np.flatnonzero(partial)
+            partial_traces += [
+                go.Scatter(x=seg_x, y=seg_y, mode="lines", line=dict(color=color, width=2, dash="dot"),
+                           legendgroup=str(channel), showlegend=False, hoverinfo="skip"),
+                go.Scatter(x=[x[k] for k in chosen], y=y[chosen], mode="markers", legendgroup=str(channel),
+                           marker=dict(size=8, symbol="circle-open", color=color, line=dict(width=2)),
+                           showlegend=False, name=f"{channel} (partial)", meta=str(channel),
+                           customdata=customdata[chosen], hovertemplate=hover)]
     fig.update_yaxes(tickformat="$,.2f", rangemode="tozero")
-    return legend_beside_when_many(fig)
+    fig = legend_beside_when_many(fig)  # by the channels' lines only
+    fig.add_traces(partial_traces)
+    return add_note_under(fig, note)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Pure functions: metric frames -> the table a card or chart shows (`*_table`, also its CSV) -> components
 and figures (`*_figure`, `kpi_cards`). No database, no callbacks. The KPI values themselves are computed by
-`metrics.kpi_table` (contract revision 2); the charts are declared in `callbacks/overview.py` (`CHARTS`).
+`metrics.kpi_table` (contract revision 2), their daily series (the cards' sparklines) by `metrics.kpi_daily`; the
+time charts carry the comparison period's series shifted onto the current dates (`*_comparison` columns, drawn
+dashed). The charts are declared in `callbacks/overview.py` (`CHARTS`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.common import FORMATTERS, HOVER_FORMATS, SERIES_COLORS, kpi_card, param_select, style_figure
+from layouts.common import FORMATTERS, HOVER_FORMATS, SERIES_COLORS, graph, kpi_card, param_select, style_figure
 from layouts.filters import PageParam
+from layouts.glossary import HelpTerms, terms
+from layouts.sparkline import sparkline_image
 from layouts.ids import page_param_id
 from layouts.ids import OverviewIds
 
@@ -25,6 +29,7 @@ DEFAULT_COMPARE = "previous"
 COMPARE_CHOICES = (("previous", "Previous period"), ("year", "Previous year"), ("none", "No comparison"))
 PAGE_PARAMS = (PageParam("comparison", "Compare with", COMPARE_CHOICES, DEFAULT_COMPARE),)
 COMPARISON_NAMES = {"previous": "the previous period of equal length", "year": "the same days 364 days earlier"}
+COMPARISON_LABELS = {"previous": "previous period", "year": "previous year"}  # in series names: "DAU (previous year)"
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
 
@@ -36,34 +41,32 @@ class Kpi:
     label: str
     kind: str
     good_direction: int
-    help: str
+    help: HelpTerms | str  # glossary terms (`layouts.glossary.terms`), or plain text
 
 
 KPIS: tuple[Kpi, ...] = (
-    Kpi("users", "Users to date", "int", +1,
-        "Filtered users whose first visit is on or before the end of the period (as of the observation date)."),
-    Kpi("new_users", "New users", "int", +1, "Filtered users whose first visit is in the period."),
-    Kpi("dau", "DAU", "number", +1, "Mean daily active users over every date of the period."),
-    Kpi("wau", "WAU", "number", +1,
-        "Mean over the period's days of the users active in the 7 days ending that day (rolling WAU)."),
-    Kpi("mau", "MAU", "number", +1,
-        "Mean over the period's days of the users active in the 30 days ending that day (rolling MAU)."),
-    Kpi("sticky", "Sticky factor", "pct", +1, "DAU / MAU: how many of the month's users come on an average day."),
-    Kpi("asl_seconds", "Avg session length", "duration", +1,
-        "Mean of session end minus start over the period's visits."),
-    Kpi("revenue", "Revenue", "money", +1, "Revenue of the filtered users' orders dated in the period."),
-    Kpi("spend", "Ad spend", "money", 0,
-        "Advertising costs dated in the period (the channel filter applies). With a country or device filter: the "
-        "spend attributed to the filtered new users, as spend has no country or device."),
-    Kpi("cac", "CAC (new users)", "money", -1,
-        "Spend attributed to the period's new users of paid channels / those users (organic users cost nothing "
-        "and are not counted)."),
-    Kpi("roi", "ROI at horizon", "ratio", +1,
-        "LTV / CAC of the paid cohort at lifetime horizon-1 (1.00× = break-even)."),
-    Kpi("payer_share", "Payer share", "pct", +1,
-        "Share of the period's new users with an order by the observation date."),
+    Kpi("users", "Users to date", "int", +1, terms("users")),
+    Kpi("new_users", "New users", "int", +1, terms("new_users")),
+    Kpi("dau", "DAU", "number", +1, terms("dau")),
+    Kpi("wau", "WAU", "number", +1, terms("wau")),
+    Kpi("mau", "MAU", "number", +1, terms("mau")),
+    Kpi("sticky", "Sticky factor", "pct", +1, terms("sticky")),
+    Kpi("asl_seconds", "Avg session length", "duration", +1, terms("asl_seconds")),
+    Kpi("revenue", "Revenue", "money", +1, terms("revenue")),
+    Kpi("spend", "Ad spend", "money", 0, terms("spend")),
+    Kpi("cac", "CAC (new users)", "money", -1, terms("cac")),
+    Kpi("roi", "ROI at horizon", "ratio", +1, terms("roi", "horizon")),
+    Kpi("payer_share", "Payer share", "pct", +1, terms("payer_share")),
 )
 KPI_BY_KEY = {k.key: k for k in KPIS}
+# what each card's sparkline shows, for its alt text: "DAU per day, 2026-05-04 – 2026-05-31"
+SPARKLINE_NAMES = {
+    "users": "Users to date per day", "new_users": "New users per day", "dau": "DAU per day",
+    "wau": "WAU (rolling 7 days) per day", "mau": "MAU (rolling 30 days) per day",
+    "sticky": "Sticky factor (DAU / MAU30) per day", "asl_seconds": "Avg session length per day",
+    "revenue": "Revenue per day", "spend": "Ad spend per day", "cac": "CAC of each day's paid new users",
+    "roi": "ROI at horizon of each day's new users", "payer_share": "Payer share of each day's new users",
+}
 
 
 def kpi_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -86,22 +89,46 @@ def comparison_caption(compare: str, comparison) -> tuple[str, str | None]:
         reason = comparison.reason or "the comparison period is not in the data"
         return (f"Changes n/a: {reason}. Comparing {period} would average days with no data.", reason)
     return (f"Changes compare with {COMPARISON_NAMES.get(compare, compare)}, {period} (as of "
-            f"{comparison.observation_date.isoformat()}). Green is good, red is bad, grey is neutral; hover a label "
-            "for its definition.", None)
+            f"{comparison.observation_date.isoformat()}). Green is good, red is bad, grey is neutral; the ? beside "
+            "a label gives its definition.", None)
+
+
+def period_text(dates: pd.Series) -> str:
+    """Return "first – last" (ISO dates) of a series of dates ("" when empty)."""
+    return f"{dates.iloc[0]:%Y-%m-%d} – {dates.iloc[-1]:%Y-%m-%d}" if len(dates) else ""
+
+
+def kpi_sparkline(key: str, series: pd.DataFrame | None, previous: pd.DataFrame | None = None,
+                  compare: str = DEFAULT_COMPARE):
+    """Return the sparkline image of KPI `key` from `metrics.kpi_daily`'s `series` (the comparison period's
+    `previous` series faint behind it, when given), with an alt text naming the KPI and the dates; None without a
+    defined value."""
+    if series is None or key not in series.columns or series.empty:
+        return None
+    alt = f"{SPARKLINE_NAMES.get(key, key)}, {period_text(series['date'])}"
+    before = None
+    if previous is not None and key in previous.columns and len(previous):
+        before = previous[key]
+        alt += f"; faint: the {COMPARISON_LABELS.get(compare, 'comparison period')}, {period_text(previous['date'])}"
+    return sparkline_image(series[key], alt, previous=before)
 
 
 def kpi_cards(table: pd.DataFrame, compare: str = DEFAULT_COMPARE, comparison=None,
-              suggestion_href: str | None = None) -> html.Div:
+              suggestion_href: str | None = None, series: pd.DataFrame | None = None,
+              previous_series: pd.DataFrame | None = None) -> html.Div:
     """Return the KPI cards of `kpi_rows`, with a line naming the comparison period or why there is none (then
-    each change reads "n/a" with that reason and `suggestion_href`, a link to a comparable view, is offered)."""
+    each change reads "n/a" with that reason and `suggestion_href`, a link to a comparable view, is offered); each
+    card has the sparkline of its column of `series` (`metrics.kpi_daily`), with `previous_series` (the comparable
+    comparison period's) faint behind it."""
     text, missing = comparison_caption(compare, comparison)
     cards = []
     for row in table.itertuples(index=False):
         kpi = KPI_BY_KEY[row.kpi]
         fmt = FORMATTERS[kpi.kind]
         change = None if pd.isna(row.change) else float(row.change)
+        line = kpi_sparkline(kpi.key, series, previous_series if missing is None else None, compare)
         cards.append(dbc.Col(kpi_card(kpi.key, kpi.label, fmt(row.value), change, kpi.good_direction,
-                                      fmt(row.previous_value), kpi.help, missing_reason=missing),
+                                      fmt(row.previous_value), kpi.help, missing_reason=missing, sparkline=line),
                              xs=6, sm=4, lg=3, xl=2, className="mb-2"))
     if missing is not None and compare != "none" and suggestion_href:
         text = [text, " ", dcc.Link("Compare the last 4 weeks with the 4 weeks before →", href=suggestion_href,
@@ -117,49 +144,127 @@ def page_controls(params: Mapping[str, str]) -> html.Div:
                     className="d-flex flex-wrap column-gap-3 row-gap-1")
 
 
-def activity_table(daily: pd.DataFrame) -> pd.DataFrame:
-    """Return the activity trend: date, dau, wau7, mau30 (empty when nobody was active)."""
+COMPARISON_DATE = "comparison_date"
+COMPARISON_SUFFIX = "_comparison"
+
+
+def with_comparison(table: pd.DataFrame, previous: pd.DataFrame | None, shift_days: int,
+                    columns: tuple[str, ...]) -> pd.DataFrame:
+    """Return `table` with the comparison period's values of `columns` from `previous` (a frame with a `date`
+    column), moved `shift_days` days forward onto the current dates: columns comparison_date and `<column>_comparison`
+    (NaN on a date the comparison period does not cover). `table` unchanged without `previous` or when empty."""
+    if previous is None or table.empty:
+        return table
+    moved = previous[["date", *columns]].rename(columns={c: c + COMPARISON_SUFFIX for c in columns})
+    moved = moved.rename(columns={"date": COMPARISON_DATE})
+    moved["date"] = moved[COMPARISON_DATE] + pd.Timedelta(days=int(shift_days))
+    out = table.merge(moved, on="date", how="left")
+    return out[[*table.columns, COMPARISON_DATE, *(c + COMPARISON_SUFFIX for c in columns)]]
+
+
+def comparison_trace(table: pd.DataFrame, column: str, name: str, color: str, hover: str) -> go.Scatter:
+    """Return the dashed line of the comparison period's `column` (drawn on the current dates, `color` of the current
+    series), its hover naming the comparison date; `hover` is the value's hover format with its unit."""
+    when = table[COMPARISON_DATE].dt.strftime("%a %Y-%m-%d").fillna("")
+    return go.Scatter(
+        x=table["date"], y=table[column + COMPARISON_SUFFIX], name=name, mode="lines", customdata=when,
+        line=dict(color=color, width=1.4, dash="dash"), opacity=0.85,
+        hovertemplate=f"{hover} on %{{customdata}}<extra>{name}</extra>",
+    )
+
+
+def comparison_note(compare: str, comparison) -> str | None:
+    """Return the line a time chart shows about its comparison: what the dashed lines are, why there are none (a
+    comparison period that starts before the data), or None when no comparison is chosen."""
+    if compare == "none" or comparison is None:
+        return None
+    label = COMPARISON_LABELS.get(compare, "comparison period")
+    period = f"{comparison.start.isoformat()} – {comparison.end.isoformat()}"
+    if not comparison.comparable:
+        return f"No {label} line: {comparison.reason or 'the comparison period is not in the data'}."
+    return f"Dashed: the {label}, {period}, shifted onto these dates."
+
+
+def chart_with_note(name: str, fig: go.Figure, note: str | None):
+    """Return chart `name`'s figure, under a muted line `note` when there is one."""
+    if note is None:
+        return fig
+    return html.Div([html.P(note, className="text-muted small mb-1 chart-comparison-note"), graph(name, fig)])
+
+
+ACTIVITY_SERIES = (("dau", "DAU"), ("wau7", "WAU (rolling 7 days)"), ("mau30", "MAU (rolling 30 days)"))
+
+
+def activity_table(daily: pd.DataFrame, previous: pd.DataFrame | None = None, shift_days: int = 0) -> pd.DataFrame:
+    """Return the activity trend: date, dau, wau7, mau30 (empty when nobody was active); with the comparison
+    period's `activity_daily` frame `previous`, also comparison_date, dau_comparison, wau7_comparison and
+    mau30_comparison, moved `shift_days` forward onto the current dates."""
     table = daily[["date", "dau", "wau7", "mau30"]].reset_index(drop=True)
-    return table if int(table["dau"].sum()) > 0 else table.iloc[0:0]
+    table = table if int(table["dau"].sum()) > 0 else table.iloc[0:0]
+    return with_comparison(table, previous, shift_days, ("dau", "wau7", "mau30"))
 
 
-def activity_figure(table: pd.DataFrame) -> go.Figure:
-    """Return DAU with the rolling WAU (7 days) and MAU (30 days) lines."""
+def activity_figure(table: pd.DataFrame, compare: str = DEFAULT_COMPARE) -> go.Figure:
+    """Return DAU with the rolling WAU (7 days) and MAU (30 days) lines; when `table` has comparison columns, the
+    comparison period's lines dashed in the same colours, named "DAU (previous period)" (`compare`'s label)."""
     fig = go.Figure()
-    series = (("dau", "DAU"), ("wau7", "WAU (rolling 7 days)"), ("mau30", "MAU (rolling 30 days)"))
-    for column, name in series:
+    hover = f"%{{y:{HOVER_FORMATS['int']}}} users"
+    for column, name in ACTIVITY_SERIES:
         fig.add_trace(go.Scatter(
             x=table["date"], y=table[column], name=name, mode="lines",
             line=dict(color=SERIES_COLORS[column], width=2 if column == "dau" else 1.6),
-            hovertemplate=f"%{{y:{HOVER_FORMATS['int']}}} users<extra>{name}</extra>",
+            hovertemplate=f"{hover}<extra>{name}</extra>",
         ))
+    if COMPARISON_DATE in table.columns:
+        label = COMPARISON_LABELS.get(compare, "comparison period")
+        for column, name in ACTIVITY_SERIES:
+            fig.add_trace(comparison_trace(table, column, f"{name.split(' (')[0]} ({label})",
+                                           SERIES_COLORS[column], hover))
     fig.update_xaxes(hoverformat="%a %Y-%m-%d")
     return style_figure(fig, x_title="Date", y_title="Active users", y_kind="int")
 
 
-def revenue_spend_table(revenue_daily: pd.DataFrame, spend_daily: pd.DataFrame) -> pd.DataFrame:
-    """Return date, revenue, spend per date of the period (empty when both are zero throughout)."""
+def _money_per_day(revenue_daily: pd.DataFrame, spend_daily: pd.DataFrame) -> pd.DataFrame:
+    """Return date, revenue, spend per date of `daily_revenue` and `spend_daily_by_rule` frames (0 where absent)."""
     revenue = revenue_daily[["date", "revenue"]]
     spend = spend_daily.groupby("date", as_index=False)["costs"].sum().rename(columns={"costs": "spend"}) \
         if len(spend_daily) else pd.DataFrame({"date": pd.Series([], dtype="datetime64[us]"),
                                                "spend": pd.Series([], dtype="float64")})
     table = revenue.merge(spend, on="date", how="outer").sort_values("date").reset_index(drop=True)
     table[["revenue", "spend"]] = table[["revenue", "spend"]].fillna(0.0).astype("float64")
-    if not np.any(table[["revenue", "spend"]].to_numpy() != 0):
-        return table.iloc[0:0]
     return table
 
 
-def revenue_spend_figure(table: pd.DataFrame, attributed: bool = False) -> go.Figure:
-    """Return daily revenue against daily ad spend (`attributed`: the spend of the filtered new users, named so)."""
+def revenue_spend_table(revenue_daily: pd.DataFrame, spend_daily: pd.DataFrame,
+                        previous: tuple[pd.DataFrame, pd.DataFrame] | None = None, shift_days: int = 0) -> pd.DataFrame:
+    """Return date, revenue, spend per date of the period (empty when both are zero throughout); with the comparison
+    period's (revenue, spend) frames `previous`, also comparison_date, revenue_comparison and spend_comparison, moved
+    `shift_days` forward onto the current dates."""
+    table = _money_per_day(revenue_daily, spend_daily)
+    if not np.any(table[["revenue", "spend"]].to_numpy() != 0):
+        return table.iloc[0:0]
+    before = _money_per_day(*previous) if previous is not None else None
+    return with_comparison(table, before, shift_days, ("revenue", "spend"))
+
+
+def revenue_spend_figure(table: pd.DataFrame, attributed: bool = False, compare: str = DEFAULT_COMPARE) -> go.Figure:
+    """Return daily revenue against daily ad spend (`attributed`: the spend of the filtered new users, named so);
+    when `table` has comparison columns, the comparison period's lines dashed in the same colours."""
     fig = go.Figure()
     spend_name = "Ad spend (attributed to these users)" if attributed else "Ad spend"
-    for column, name in (("revenue", "Revenue"), ("spend", spend_name)):
+    hover = f"%{{y:{HOVER_FORMATS['money']}}}"
+    series = (("revenue", "Revenue"), ("spend", spend_name))
+    for column, name in series:
         fig.add_trace(go.Scatter(
             x=table["date"], y=table[column], name=name, mode="lines",
             line=dict(color=SERIES_COLORS[column], width=2),
-            hovertemplate=f"%{{y:{HOVER_FORMATS['money']}}}<extra>{name}</extra>",
+            hovertemplate=f"{hover}<extra>{name}</extra>",
         ))
+    if COMPARISON_DATE in table.columns:
+        label = COMPARISON_LABELS.get(compare, "comparison period")
+        for column, name in series:
+            fig.add_trace(comparison_trace(table, column, f"{name.split(' (')[0]} ({label})",
+                                           SERIES_COLORS[column], hover))
     fig.update_xaxes(hoverformat="%a %Y-%m-%d")
     return style_figure(fig, x_title="Date", y_title="Amount per day ($)", y_kind="money")
 

@@ -249,3 +249,23 @@ def data_bounds(conn: Connection) -> dict:
         "devices": sorted(distinct(v.c.device)),
         "channels": sorted(distinct(v.c.channel) | distinct(c.c.channel)),
     }
+
+
+@reads()
+def users_by_attributes(conn: Connection, query: MetricQuery | Filters) -> pd.DataFrame:
+    """Return region, device, channel, users: the users to date (first visit on or before min(end, O)) of each
+    combination of attributes, whatever the query's attribute filters (the filter bar narrows its options with it)."""
+    period = resolve_period(conn, as_query(query).filters)
+    columns = ["region", "device", "channel", "users"]
+    if not db.schema_exists(conn) or period.is_empty:
+        return empty_frame(columns)
+    p = profiles_select(period.observation_date, None, dt_to=period.last, with_payer=False, with_cost=False,
+                        source=profile_source(conn)).subquery("profiles")
+    stmt = (sa.select(p.c.region, p.c.device, p.c.channel, sa.func.count().label("users"))
+            .group_by(p.c.region, p.c.device, p.c.channel)
+            .order_by(p.c.region, p.c.device, p.c.channel))
+    frame = read_frame(conn, stmt)
+    if frame.empty:
+        return empty_frame(columns)
+    frame[["region", "device", "channel"]] = frame[["region", "device", "channel"]].astype(str)
+    return frame.astype({"users": "int64"}).reset_index(drop=True)

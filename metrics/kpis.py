@@ -5,6 +5,8 @@
   database through the metric functions (activity_summary, daily_revenue, spend_daily_by_rule, roi) and one
   aggregate of the new users' profiles; pandas only adds and divides their results.
 - `comparison_period(conn, query)`: the comparison period's dates and whether it is comparable.
+- `kpi_daily(conn, query)`: the KPIs per date of the period (the Overview cards' sparklines), from the same metric
+  functions and one aggregate of the profiles per acquisition date and one of the visits per date.
 - Pure pandas over metric frames (`rolling_roi_by_date`): no database, no UI. The pages only format
   and draw what these functions return, so every number on screen traces to a function of the metrics package.
 """
@@ -15,17 +17,18 @@ import datetime as _dt
 import math
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import db
-from metrics.activity import activity_summary
+from metrics.activity import _visits_where, activity_daily, activity_summary
 from metrics.cohorts import roi as roi_table
-from metrics.dialect import date_of, float_sum
+from metrics.dialect import date_of, epoch_us, float_sum
 from metrics.economics import daily_revenue, spend_daily_by_rule
 from metrics.filters import Filters, Period, _as_date, resolve_period
-from metrics.frames import conform, read_frame
+from metrics.frames import DATETIME_UNIT, conform, read_frame
 from metrics.profiles import profile_source, profiles_select, shared_profiles
 from metrics.query import UNSET, MetricQuery, as_query, reads
 
@@ -220,3 +223,100 @@ def kpi_table(conn: Connection, query: MetricQuery | Filters, horizon: int = UNS
     frame = conform(frame)
     frame.attrs["comparison"] = comparison
     return frame
+
+
+# ------------------------------------------------------------------------------------- KPIs per day
+
+KPI_DAILY_COLUMNS = ("date", *KPI_NAMES)
+KPI_DAILY_COUNTS = ("users", "new_users", "dau", "wau", "mau")  # int64; every other KPI column is float64
+
+
+def _empty_daily() -> pd.DataFrame:
+    """Return the empty frame of `kpi_daily` with its dtypes."""
+    return pd.DataFrame({column: pd.Series([], dtype=DATETIME_UNIT if column == "date" else
+                                           "int64" if column in KPI_DAILY_COUNTS else "float64")
+                         for column in KPI_DAILY_COLUMNS})
+
+
+def _profiles_by_dt(conn: Connection, filters: Filters, period: Period) -> pd.DataFrame:
+    """Return [dt, paid, payer, users, cost]: the filtered profiles as of O with dt <= min(end, O) counted per
+    acquisition date, paid channel and payer, with their summed acquisition_cost (one aggregate)."""
+    p = profiles_select(period.observation_date, filters, dt_to=period.last, with_paid=True,
+                        source=profile_source(conn)).subquery("daily_profiles")
+    stmt = sa.select(p.c.dt, p.c.paid, p.c.payer, sa.func.count().label("users"),
+                     float_sum(p.c.acquisition_cost).label("cost")).group_by(p.c.dt, p.c.paid, p.c.payer)
+    frame = conform(read_frame(conn, stmt))
+    frame["cost"] = pd.to_numeric(frame["cost"]).astype("float64")
+    return frame
+
+
+def _sessions_by_date(conn: Connection, filters: Filters, period: Period) -> pd.Series:
+    """Return the mean session length in seconds of the filtered users' visits per start date of the period (dates
+    without a visit absent), from an exact integer sum of microseconds per date, as `session_stats` does."""
+    v = db.visits
+    day = date_of(v.c.session_start)
+    stmt = (sa.select(day.label("date"), sa.func.count().label("sessions"),
+                      sa.func.sum(epoch_us(v.c.session_end) - epoch_us(v.c.session_start)).label("micros"))
+            .where(*_visits_where(period, filters, period.start, conn)).group_by(day))
+    rows = read_frame(conn, stmt)
+    dates = conform(rows[["date"]])["date"]
+    means = [int(micros) / (int(sessions) * 1_000_000) for sessions, micros in zip(rows["sessions"], rows["micros"])]
+    return pd.Series(means, index=pd.DatetimeIndex(dates), dtype="float64")
+
+
+def _per_day(values: pd.Series, calendar: pd.DatetimeIndex, fill=None) -> np.ndarray:
+    """Return `values` (indexed by date) on every date of `calendar` (`fill` where absent, NaN without one)."""
+    aligned = values.groupby(level=0).sum().reindex(calendar)
+    return (aligned.fillna(fill) if fill is not None else aligned).to_numpy(dtype="float64")
+
+
+@reads("horizon")
+def kpi_daily(conn: Connection, query: MetricQuery | Filters, horizon: int = UNSET) -> pd.DataFrame:
+    """Return the KPIs per day: one row per date of [start, min(end, O)], columns date and KPI_NAMES (NaN undefined).
+
+    users: filtered profiles with dt <= the date (cumulative); new_users: with dt = the date; dau, wau, mau: DAU(d),
+    WAU7(d), MAU30(d); sticky: DAU(d) / MAU30(d); asl_seconds: mean session length of the visits starting that day;
+    revenue: the filtered users' orders of the day; spend: the contract's one spend rule on that day
+    (`spend_daily_by_rule`); cac: attributed spend / count of the day's paid new users; roi: roi(H-1) of the paid
+    cohort acquired that day (NaN after O - (H - 1) and where its cac is 0); payer_share: payers among the day's new
+    users. Every value as of O; the comparison period's series is `kpi_daily` of its query.
+    """
+    query = as_query(query, horizon=horizon)
+    filters, h = query.filters, query.horizon
+    with shared_profiles(conn):  # the profiles as of O, read by most of the series below: built once
+        period = resolve_period(conn, filters)
+        if period.is_empty:
+            return _empty_daily()
+        calendar = pd.date_range(period.start, period.last, freq="D").astype(DATETIME_UNIT)
+        activity = activity_daily(conn, filters).set_index("date").reindex(calendar, fill_value=0)
+        asl = _sessions_by_date(conn, filters, period)
+        profiles = _profiles_by_dt(conn, filters, period)
+        revenue = daily_revenue(conn, filters).set_index("date")["revenue"]
+        spend = spend_daily_by_rule(conn, filters).set_index("date")["costs"]
+        curve = roi_table(conn, filters, horizon=h, dimensions=("dt",), ignore_horizon=False)
+    at_horizon = curve[curve["lifetime"] == h - 1].set_index("dt")["value"]
+    dt = pd.DatetimeIndex(profiles["dt"])
+    users, before = profiles["users"].set_axis(dt), int(profiles.loc[dt < calendar[0], "users"].sum())
+    paid = profiles["paid"].to_numpy() & (dt >= calendar[0])
+    new = _per_day(users, calendar, 0.0)
+    payers = _per_day(users[profiles["payer"].to_numpy()], calendar, 0.0)
+    paid_new = _per_day(users[paid], calendar, 0.0)
+    paid_cost = _per_day(profiles["cost"].set_axis(dt)[paid], calendar, 0.0)
+    dau, mau = activity["dau"].to_numpy(dtype="float64"), activity["mau30"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame = pd.DataFrame({
+            "date": calendar,
+            "users": before + np.cumsum(new).astype("int64"),
+            "new_users": new.astype("int64"),
+            "dau": activity["dau"].to_numpy(dtype="int64"),
+            "wau": activity["wau7"].to_numpy(dtype="int64"),
+            "mau": activity["mau30"].to_numpy(dtype="int64"),
+            "asl_seconds": _per_day(asl, calendar),
+            "sticky": np.where(mau > 0, dau / mau, np.nan),
+            "revenue": _per_day(revenue, calendar, 0.0),
+            "spend": _per_day(spend, calendar, 0.0),
+            "cac": np.where(paid_new > 0, paid_cost / paid_new, np.nan),
+            "roi": _per_day(at_horizon, calendar),
+            "payer_share": np.where(new > 0, payers / new, np.nan),
+        })
+    return frame[list(KPI_DAILY_COLUMNS)]

@@ -127,7 +127,8 @@ def _pick(duo, dropdown_id: str, *labels: str) -> None:
     duo.find_element(f"#{dropdown_id}").click()
     for label in labels:
         option = WebDriverWait(duo.driver, 30).until(
-            lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]") if o.text == label), None))
+            lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")
+                            if o.text.rsplit(" (", 1)[0] == label), None))  # options read "TipTop (12,345)"
         duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", option)
         option.click()
     duo.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
@@ -149,12 +150,13 @@ def test_uib001_every_page_renders_without_console_errors(duo):
 
 def test_uib002_changing_a_filter_changes_the_chart_and_the_url(duo, demo_url):
     _open(duo, "/acquisition")
+    default = dict(start="2026-10-04", end="2026-10-31")  # the default period: the last 28 days of the data
     before = _trace_totals(_wait_figure(duo, "acq-new-users-graph", lambda t: len(t) > 2))
-    assert before == _new_users(demo_url, "channel")
+    assert before == _new_users(demo_url, "channel", **default)
     _pick(duo, "filter-channel", "TipTop", "FaceBoom")
     after = _trace_totals(_wait_figure(duo, "acq-new-users-graph", lambda t: {x["name"] for x in t} ==
                                        {"TipTop", "FaceBoom"}))
-    assert after == _new_users(demo_url, "channel", channels=["TipTop", "FaceBoom"])
+    assert after == _new_users(demo_url, "channel", channels=["TipTop", "FaceBoom"], **default)
     assert _query(duo) == {"channel": ["FaceBoom", "TipTop"]}
     assert duo.get_logs() == []
 

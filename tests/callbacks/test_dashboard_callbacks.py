@@ -91,8 +91,11 @@ def test_dcb001_url_sets_every_control_and_notes_what_it_ignored(tiny_ctx):
     assert result.store == {"start": "2026-05-02", "end": "2026-05-04", "observation_date": "2026-05-04",
                             "horizon": 14, "country": [], "device": [], "channel": ["TipTop"]}
     assert (result.start_date, result.end_date, result.channels) == ("2026-05-02", "2026-05-04", ["TipTop"])
-    assert result.channel_options == [{"label": v, "value": v} for v in ("TipTop", "organic")]
-    assert result.country_options == [{"label": "France", "value": "France"}, {"label": "UK", "value": "UK"}]
+    # options carry their users to date; the countries are narrowed by the channel chosen (TipTop's user is French)
+    assert result.channel_options == [{"label": "TipTop (1)", "value": "TipTop"},
+                                      {"label": "organic (1)", "value": "organic"}]
+    assert result.country_options == [{"label": "France (1)", "value": "France"}]
+    assert (result.period, [o["value"] for o in result.period_options][-1]) == ("custom", "custom")
     assert (result.min_date, result.max_date) == ("2026-05-01", "2026-05-04")
     assert result.page_values == ["device", "week"]
     assert result.search is dash.no_update  # a link is never rewritten (no history entry on load)
@@ -243,12 +246,12 @@ def test_dcb019_kpi_card_shares_the_profiles_and_gives_the_same_numbers(database
 
 
 def test_dcb011_acquisition_charts_follow_breakdown_and_grain(demo_ctx):
-    store = _store(demo_ctx, "?country=UK")
+    store = _store(demo_ctx, "?period=all&country=UK")  # the whole range, as f
     f = metrics.Filters.make(regions=["UK"])
     with demo_ctx.engine.connect() as conn:
         by_device = metrics.new_users(conn, f, dimensions=("device", "payer"))
     frame = chart_frame(demo_ctx, acq.new_users_frame, store, {"breakdown": "device", "grain": "month"})
-    assert list(frame.columns) == ["month", "device", "new_users"]
+    assert list(frame.columns) == ["month", "device", "new_users", "days_in_period", "partial"]
     assert frame.groupby("device")["new_users"].sum().to_dict() == \
         by_device.groupby("device")["new_users"].sum().to_dict()
     body = chart_body(demo_ctx, AcquisitionIds.NEW_USERS, acq.new_users_frame, acq.new_users_view, store,
@@ -348,17 +351,19 @@ def test_dcb017_an_empty_database_gives_empty_states_and_a_note(tmp_path):
     ctx.engine.dispose()
 
 
-def test_dcb090_default_overview_offers_the_last_four_weeks(demo_ctx):
+def test_dcb090_default_overview_compares_the_last_four_weeks_and_all_data_offers_them(demo_ctx):
+    # the default period is the last 28 days of the data (2026-10-04 .. 10-31): compared with the 28 days before
     default = _store(demo_ctx, "")
-    cards = chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, default)
-    text = str(cards)
-    assert "Changes n/a: the previous period starts on 2025-10-29, before the data's first date 2026-05-01" in text
-    # the data ends 2026-10-31: the last 4 weeks start 2026-10-04, and the 4 weeks before are in the data
-    assert "href='/?start=2026-10-04'" in text
-    shorter = _store(demo_ctx, "?start=2026-10-04")
-    compared = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, shorter))
+    assert (default["start"], default["end"]) == ("2026-10-04", "2026-10-31")
+    compared = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, default))
     assert "2026-09-06 – 2026-10-03" in compared and "n/a" not in compared
     assert "kpi-compare-last-weeks" not in compared
+    # all data (one click away): its previous period is not in the data, so n/a with the reason and a link back
+    everything = _store(demo_ctx, "?period=all")
+    assert (everything["start"], everything["end"]) == ("2026-05-01", "2026-10-31")
+    text = str(chart_body(demo_ctx, OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, everything))
+    assert "Changes n/a: the previous period starts on 2025-10-29, before the data's first date 2026-05-01" in text
+    assert "href='/'" in text  # the last 4 weeks are the default view
 
 
 def test_dcb021_a_new_database_shows_no_data_yet_on_every_chart(database_url):
@@ -518,3 +523,38 @@ def test_dcb033_one_spend_figure_on_every_card(demo_ctx, search):
                               store))
         assert "Spend attributed to the filtered new users" in note
     assert MarketingIds.CHANNEL_TABLE in charts
+
+
+def test_dcb091_a_period_preset_sets_the_dates_and_the_url(demo_ctx):
+    store = _store(demo_ctx)  # the default: the last 28 days, 2026-10-04 .. 10-31
+    controls = _controls(store) | {"period": "last28"}
+    result = sync_filters_and_url(demo_ctx, FilterIds.PERIOD, "", "/", controls | {"period": "last7"}, [], [], store)
+    assert (result.start_date, result.end_date, result.search) == ("2026-10-25", dash.no_update, "?period=last7")
+    assert result.store["start"] == "2026-10-25" and result.period is dash.no_update  # the control shows it already
+    result = sync_filters_and_url(demo_ctx, FilterIds.PERIOD, "", "/", controls | {"period": "last_month"}, [], [],
+                                  store)
+    assert (result.store["start"], result.store["end"], result.store["observation_date"]) == (
+        "2026-09-01", "2026-09-30", "2026-09-30")  # the observation date left at its default follows the end
+    assert result.search == "?period=last_month"
+    result = sync_filters_and_url(demo_ctx, FilterIds.PERIOD, "", "/", controls | {"period": "all"}, [], [], store)
+    assert (result.store["start"], result.search) == ("2026-05-01", "?period=all")
+    # dates picked in the calendar that are no preset: the control says "Custom dates"
+    result = sync_filters_and_url(demo_ctx, FilterIds.DATE_RANGE, "", "/", controls | {"start": "2026-10-10"}, [], [],
+                                  store)
+    assert result.period == "custom" and result.search == "?start=2026-10-10"
+    assert result.period_options[-1] == {"label": "Custom dates", "value": "custom", "disabled": True}
+    # a crafted preset value is no preset: the dates the controls show stand
+    result = sync_filters_and_url(demo_ctx, FilterIds.PERIOD, "", "/", controls | {"period": "'; DROP"}, [], [], store)
+    assert result.store is dash.no_update and result.search is dash.no_update and result.period == "last28"
+
+
+def test_dcb092_country_narrows_the_channel_options_to_channels_with_users_there(demo_ctx):
+    store = _store(demo_ctx)
+    result = sync_filters_and_url(demo_ctx, FilterIds.COUNTRY, "", "/", _controls(store) | {"country": ["France"]},
+                                  [], [], store)
+    with demo_ctx.engine.connect() as conn:
+        users = metrics.new_users(conn, metrics.Filters.make(end="2026-10-31", regions=["France"]),
+                                  dimensions=("channel",)).set_index("channel")["new_users"]
+    expected = [{"label": f"{channel} ({int(n):,})", "value": channel} for channel, n in sorted(users.items()) if n]
+    assert result.channel_options == expected
+    assert "TipTop" not in {o["value"] for o in expected} and len(expected) >= 2  # the demo's TipTop is US-only

@@ -213,7 +213,8 @@ def test_exp011_headers_name_the_breakdown_and_the_horizon_as_the_chart_does(sco
         "Channel", "Acquisition date (last day of the 7-day window)", "Paid users (7 days)",
         "Revenue by day 13 ($, 7 days)", "Acquisition cost ($, 7 days)", "ROI by day 13 (7-day rolling)"]
     assert header("coh-retention-curves", {"breakdown": "payer"})[0] == "Payer"
-    assert header("acq-new-users", {"grain": "month", "breakdown": "country"}) == ["Month", "Country", "New users"]
+    assert header("acq-new-users", {"grain": "month", "breakdown": "country"}) == ["Month", "Country", "New users",
+                                                                                   "Days in period", "Partial month"]
     assert header("acq-paying-channels", {}) == ["Channel", "New users", "Paying users", "Payer share",
                                                  "Attributed spend ($)", "CAC ($)", "Cost per paying user ($)"]
 

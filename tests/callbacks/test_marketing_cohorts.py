@@ -324,7 +324,7 @@ def test_mkc024_csv_download_is_the_frame_shown(demo_ctx, default_store):
     headers = {MarketingIds.PAYBACK_TABLE: ["Channel", "Paid users", "CAC of the horizon cohort ($)", "ROI by day 13",
                                             "Payback day (empty = never)", "Payback"],
                MarketingIds.CAC_OVER_TIME: ["Week of acquisition (start date)", "Channel", "New users",
-                                            "Attributed spend ($)", "CAC ($)"]}
+                                            "Attributed spend ($)", "CAC ($)", "Days in period", "Partial week"]}
     for name, frame_fn in ((MarketingIds.PAYBACK_TABLE, CM.payback_frame),
                            (MarketingIds.CAC_OVER_TIME, CM.cac_over_time_frame)):
         chart = registered_charts(demo_ctx)[name]

@@ -34,11 +34,11 @@ PATTERN_ITEMS = {"page-param": [{"type": "page-param", "name": "breakdown"}],
 
 @pytest.fixture(scope="module")
 def web(demo_duckdb_url):
-    """(Dash app, its context, default filter store) on the shared DuckDB demo database (3,000 users, read only),
+    """(Dash app, its context, the whole range's filter store) on the shared DuckDB demo database (3,000 users, read only),
     a 4 MB metric cache."""
     app = create_app(Config(database_url=demo_duckdb_url, cache_max_mb=CACHE_MB))
     ctx = app.server.extensions["dashboard_context"]
-    store = sync_filters_and_url(ctx, None, "", "/", {}, [], [], None).store
+    store = sync_filters_and_url(ctx, None, "?period=all", "/", {}, [], [], None).store  # the whole range
     yield app, ctx, store
     ctx.engine.dispose()
 
@@ -50,7 +50,7 @@ def server_outputs(app) -> list[str]:
 
 def default_value(component: str, prop: str, store: dict):
     """Return what the browser sends for (component, prop) on the default view."""
-    values = {("url", "search"): "", ("url", "pathname"): "/", (FilterIds.STATE, "data"): store,
+    values = {("url", "search"): "?period=all", ("url", "pathname"): "/", (FilterIds.STATE, "data"): store,
               (FilterIds.DATE_RANGE, "start_date"): store["start"], (FilterIds.DATE_RANGE, "end_date"): store["end"],
               (FilterIds.OBSERVATION_DATE, "date"): store["observation_date"], (FilterIds.HORIZON, "value"): 14,
               (FilterIds.COUNTRY, "value"): [], (FilterIds.DEVICE, "value"): [], (FilterIds.CHANNEL, "value"): [],

@@ -40,7 +40,8 @@ def test_dash001_url_round_trip_restores_the_same_state():
 def test_dash002_defaults_are_left_out_of_the_url():
     assert to_query(FilterState.default(BOUNDS), BOUNDS, {"breakdown": "channel"}, (BREAKDOWN,)) == ""
     state, values, notes = parse_query("", BOUNDS, (BREAKDOWN,))
-    assert state == FilterState(dt.date(2026, 5, 1), dt.date(2026, 10, 31), dt.date(2026, 10, 31), 14)
+    # the default period: the last 28 days of the data (Oct 4 - Oct 31), observed at its end
+    assert state == FilterState(dt.date(2026, 10, 4), dt.date(2026, 10, 31), dt.date(2026, 10, 31), 14)
     assert values == {"breakdown": "channel"} and notes == []
 
 
@@ -49,7 +50,8 @@ def test_dash003_unknown_and_malformed_url_values_are_dropped_with_notes():
         "?channel=TipTop&channel=Bogus%27%3B+DROP+TABLE+visits&country=Narnia&start=2026-13-01&end=2027-01-01"
         "&horizon=0&breakdown=planet", BOUNDS, (BREAKDOWN,))
     assert state.channels == ("TipTop",) and state.countries == ()
-    assert state.start == dt.date(2026, 5, 1) and state.end == dt.date(2026, 10, 31) and state.horizon == 14
+    # an unreadable start is dropped: the default period's start for the end in force (the 28 days to Oct 31)
+    assert state.start == dt.date(2026, 10, 4) and state.end == dt.date(2026, 10, 31) and state.horizon == 14
     assert values == {"breakdown": "channel"}
     text = " ".join(notes)
     assert "Unknown channel \"Bogus'; DROP TABLE visits\" ignored." in text

@@ -295,7 +295,8 @@ def test_rsk010_orders_only_data_gets_segments_dates_and_a_plain_note(tmp_path):
     result = sync_filters_and_url(ctx, None, "/risk", "/risk", {}, [], [], None)
     assert "holds orders but no visits" in str(result.notes)
     state = FilterState.from_store(result.store)
-    assert (state.start, state.end) == (dt.date(2011, 1, 3), dt.date(2011, 2, 10))  # the orders' own period
+    # the default period: the last 28 days of the orders' own dates (2011-01-03 .. 02-10)
+    assert (state.start, state.end) == (dt.date(2011, 1, 14), dt.date(2011, 2, 10))
     summary = chart_frame(ctx, segments_frame, result.store, {})
     assert summary["customers"].sum() == 3 and summary["revenue"].sum() == pytest.approx(52.5)
     assert summary["revenue_share"].sum() == pytest.approx(1.0)
