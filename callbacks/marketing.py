@@ -12,6 +12,7 @@ import pandas as pd
 import metrics
 from layouts import marketing as view
 from layouts.charts import Chart, ChartRequest
+from layouts.common import ATTRIBUTED_SPEND_NOTE, figure_with_notes
 from layouts.glossary import terms
 from layouts.ids import MarketingIds
 from layouts.periods import (DAYS_IN_PERIOD, PARTIAL, new_users_period, partial_note, period_buckets,
@@ -45,9 +46,16 @@ def spend_over_time_frame(request: ChartRequest) -> pd.DataFrame:
     return view.spend_over_time_table(request.read(metrics.spend_daily_by_rule, request.query))
 
 
+def attributed_note(request: ChartRequest) -> str | None:
+    """Return the line a spend card shows when a country or device filter switches it to attributed spend."""
+    return ATTRIBUTED_SPEND_NOTE if request.state.countries or request.state.devices else None
+
+
 def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
-    """Return the stacked spend chart."""
-    return view.spend_over_time_figure(table, _colors(request, "channel", table, "channel"))
+    """Return the stacked spend chart (under the attributed-spend line with a country or device filter)."""
+    return figure_with_notes(MarketingIds.SPEND_OVER_TIME,
+                             view.spend_over_time_figure(table, _colors(request, "channel", table, "channel")),
+                             attributed_note(request))
 
 
 def spend_share_frame(request: ChartRequest) -> pd.DataFrame:
@@ -57,8 +65,10 @@ def spend_share_frame(request: ChartRequest) -> pd.DataFrame:
 
 
 def spend_share_view(table: pd.DataFrame, request: ChartRequest):
-    """Return the share-of-spend bars."""
-    return view.spend_share_figure(table, _colors(request, "channel", table, "channel"))
+    """Return the share-of-spend bars (under the attributed-spend line with a country or device filter)."""
+    return figure_with_notes(MarketingIds.SPEND_SHARE,
+                             view.spend_share_figure(table, _colors(request, "channel", table, "channel")),
+                             attributed_note(request))
 
 
 # ----------------------------------------------------------------------------------------------- CAC

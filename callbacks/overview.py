@@ -7,6 +7,7 @@ import pandas as pd
 import metrics
 from layouts import overview as view
 from layouts.charts import Chart, ChartRequest
+from layouts.common import ATTRIBUTED_SPEND_NOTE
 from layouts.glossary import terms
 from layouts.ids import OverviewIds
 
@@ -115,7 +116,9 @@ def revenue_spend_view(frame: pd.DataFrame, request: ChartRequest):
     compare = kpi_query(request).compare
     fig = view.revenue_spend_figure(frame, attributed=bool(request.state.countries or request.state.devices),
                                     compare=compare)
-    return view.chart_with_note(OverviewIds.REVENUE_SPEND, fig, view.comparison_note(compare, comparison))
+    attributed = bool(request.state.countries or request.state.devices)
+    return view.chart_with_note(OverviewIds.REVENUE_SPEND, fig, ATTRIBUTED_SPEND_NOTE if attributed else None,
+                                view.comparison_note(compare, comparison))
 
 
 # the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads

@@ -125,7 +125,8 @@ def users_by_figure(table: pd.DataFrame, dimension: str, palette: Palette) -> go
     fig.update_xaxes(title_text="New users", tickformat=TICK_FORMATS["int"], nticks=4, row=1, col=1)
     fig.update_xaxes(title_text="Payer share", tickformat=".1%", rangemode="tozero", nticks=4, row=1, col=2)
     fig.update_yaxes(title_text=label, row=1, col=1)
-    fig.update_yaxes(rangemode=None)
+    # every category labelled (plotly's automatic ticks left out every other channel name of 11)
+    fig.update_yaxes(rangemode=None, tickmode="linear", tick0=0, dtick=1)
     # narrow: no legend, so no room kept for one; three ticks keep "100k" clear of "0.0%"
     return narrow_form(fig, {"height": height, "xaxis.nticks": 3, "xaxis2.nticks": 3})
 

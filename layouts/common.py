@@ -394,3 +394,17 @@ def kpi_card(kpi_id: str, label: str, value_text: str, change: float | None, goo
         ),
         className="kpi-card h-100", id=OverviewIds.kpi_card(kpi_id),
     )
+
+
+# what a card says above its figure when its spend numbers switch to attributed spend (the contract's one spend rule)
+ATTRIBUTED_SPEND_NOTE = ("Spend attributed to the filtered new users: spend has no country or device, so with a "
+                         "country or device filter it is each channel's daily spend shared out over its new users.")
+
+
+def figure_with_notes(name: str, fig, *notes: str | None):
+    """Return chart `name`'s graph of `fig` under a muted line per note (the figure alone when there is none)."""
+    shown = [note for note in notes if note]
+    if not shown:
+        return fig
+    return html.Div([*(html.P(note, className="text-muted small mb-1 chart-note") for note in shown),
+                     graph(name, fig)])

@@ -153,6 +153,10 @@ def spend_share_table(daily_spend: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["costs", "channel"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+# every channel named on a bar chart's category axis (plotly's automatic ticks skip every other name of 11)
+EVERY_CHANNEL = {"tickmode": "linear", "tick0": 0, "dtick": 1}
+
+
 def spend_share_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
     """Return a horizontal bar chart of each channel's share of spend (x = share; label and hover show $ too)."""
     fig = _base_figure("Share of spend in the period", "")
@@ -167,7 +171,7 @@ def spend_share_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = N
         showlegend=False,
     ))
     fig.update_xaxes(tickformat=".0%", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", **EVERY_CHANNEL)
     return fig
 
 
@@ -222,7 +226,7 @@ def cac_by_channel_figure(table: pd.DataFrame, colors: Mapping[str, str] | None 
         showlegend=False,
     ))
     fig.update_xaxes(tickformat="$,.2f", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed", tickformat="")
+    fig.update_yaxes(autorange="reversed", tickformat="", **EVERY_CHANNEL)
     return fig
 
 

@@ -18,7 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from layouts.common import FORMATTERS, HOVER_FORMATS, SERIES_COLORS, graph, kpi_card, param_select, style_figure
+from layouts.common import (FORMATTERS, HOVER_FORMATS, SERIES_COLORS, figure_with_notes, kpi_card, param_select,
+                            style_figure)
 from layouts.filters import PageParam
 from layouts.glossary import HelpTerms, terms
 from layouts.sparkline import sparkline_image
@@ -185,11 +186,9 @@ def comparison_note(compare: str, comparison) -> str | None:
     return f"Dashed: the {label}, {period}, shifted onto these dates."
 
 
-def chart_with_note(name: str, fig: go.Figure, note: str | None):
-    """Return chart `name`'s figure, under a muted line `note` when there is one."""
-    if note is None:
-        return fig
-    return html.Div([html.P(note, className="text-muted small mb-1 chart-comparison-note"), graph(name, fig)])
+def chart_with_note(name: str, fig: go.Figure, note: str | None, *more_notes: str | None):
+    """Return chart `name`'s figure, under muted lines `note` and `more_notes` when there are any."""
+    return figure_with_notes(name, fig, note, *more_notes)
 
 
 ACTIVITY_SERIES = (("dau", "DAU"), ("wau7", "WAU (rolling 7 days)"), ("mau30", "MAU (rolling 30 days)"))
@@ -204,23 +203,31 @@ def activity_table(daily: pd.DataFrame, previous: pd.DataFrame | None = None, sh
     return with_comparison(table, previous, shift_days, ("dau", "wau7", "mau30"))
 
 
-def activity_figure(table: pd.DataFrame, compare: str = DEFAULT_COMPARE) -> go.Figure:
-    """Return DAU with the rolling WAU (7 days) and MAU (30 days) lines; when `table` has comparison columns, the
-    comparison period's lines dashed in the same colours, named "DAU (previous period)" (`compare`'s label)."""
+def trend_figure(table: pd.DataFrame, series, hover: str, compare: str, widths=None) -> go.Figure:
+    """Return one solid line per (column, name) of `series` over the table's dates (`widths`: column -> line width,
+    2 by default); when `table` has comparison columns, the comparison period's lines dashed in the same colours,
+    named "<name> (previous period)" (`compare`'s label)."""
     fig = go.Figure()
-    hover = f"%{{y:{HOVER_FORMATS['int']}}} users"
-    for column, name in ACTIVITY_SERIES:
+    for column, name in series:
         fig.add_trace(go.Scatter(
             x=table["date"], y=table[column], name=name, mode="lines",
-            line=dict(color=SERIES_COLORS[column], width=2 if column == "dau" else 1.6),
+            line=dict(color=SERIES_COLORS[column], width=(widths or {}).get(column, 2)),
             hovertemplate=f"{hover}<extra>{name}</extra>",
         ))
     if COMPARISON_DATE in table.columns:
         label = COMPARISON_LABELS.get(compare, "comparison period")
-        for column, name in ACTIVITY_SERIES:
+        for column, name in series:
             fig.add_trace(comparison_trace(table, column, f"{name.split(' (')[0]} ({label})",
                                            SERIES_COLORS[column], hover))
     fig.update_xaxes(hoverformat="%a %Y-%m-%d")
+    return fig
+
+
+def activity_figure(table: pd.DataFrame, compare: str = DEFAULT_COMPARE) -> go.Figure:
+    """Return DAU with the rolling WAU (7 days) and MAU (30 days) lines; when `table` has comparison columns, the
+    comparison period's lines dashed in the same colours, named "DAU (previous period)" (`compare`'s label)."""
+    fig = trend_figure(table, ACTIVITY_SERIES, f"%{{y:{HOVER_FORMATS['int']}}} users", compare,
+                       widths={"wau7": 1.6, "mau30": 1.6})
     return style_figure(fig, x_title="Date", y_title="Active users", y_kind="int")
 
 
@@ -250,22 +257,9 @@ def revenue_spend_table(revenue_daily: pd.DataFrame, spend_daily: pd.DataFrame,
 def revenue_spend_figure(table: pd.DataFrame, attributed: bool = False, compare: str = DEFAULT_COMPARE) -> go.Figure:
     """Return daily revenue against daily ad spend (`attributed`: the spend of the filtered new users, named so);
     when `table` has comparison columns, the comparison period's lines dashed in the same colours."""
-    fig = go.Figure()
     spend_name = "Ad spend (attributed to these users)" if attributed else "Ad spend"
-    hover = f"%{{y:{HOVER_FORMATS['money']}}}"
-    series = (("revenue", "Revenue"), ("spend", spend_name))
-    for column, name in series:
-        fig.add_trace(go.Scatter(
-            x=table["date"], y=table[column], name=name, mode="lines",
-            line=dict(color=SERIES_COLORS[column], width=2),
-            hovertemplate=f"{hover}<extra>{name}</extra>",
-        ))
-    if COMPARISON_DATE in table.columns:
-        label = COMPARISON_LABELS.get(compare, "comparison period")
-        for column, name in series:
-            fig.add_trace(comparison_trace(table, column, f"{name.split(' (')[0]} ({label})",
-                                           SERIES_COLORS[column], hover))
-    fig.update_xaxes(hoverformat="%a %Y-%m-%d")
+    fig = trend_figure(table, (("revenue", "Revenue"), ("spend", spend_name)), f"%{{y:{HOVER_FORMATS['money']}}}",
+                       compare)
     return style_figure(fig, x_title="Date", y_title="Amount per day ($)", y_kind="money")
 
 

@@ -26,14 +26,6 @@ from layouts.filters import FilterState
 from layouts.ids import MarketingIds, OverviewIds, chart_graph_id
 
 
-@pytest.fixture(scope="module")
-def demo_ctx(demo_duckdb_url):
-    """An app context on the shared DuckDB demo database (3,000 demo users, read only), its charts registered."""
-    ctx = create_app(Config(database_url=demo_duckdb_url)).server.extensions["dashboard_context"]
-    yield ctx
-    ctx.engine.dispose()
-
-
 def _store(ctx, search: str) -> dict:
     return sync_filters_and_url(ctx, None, search, "/", {}, [], [], None).store
 

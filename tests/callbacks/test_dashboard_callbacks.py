@@ -10,6 +10,8 @@ import dash_ag_grid as dag
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.callbacks.conftest import app_context
 from dash import dcc
 
 import metrics
@@ -36,18 +38,6 @@ def trace_values(values) -> list:
     return list(values)
 
 
-def _context(url: str):
-    return create_app(Config(database_url=url)).server.extensions["dashboard_context"]
-
-
-@pytest.fixture(scope="module")
-def demo_ctx(demo_duckdb_url):
-    """An app context on the shared DuckDB demo database (3,000 demo users, read only)."""
-    ctx = _context(demo_duckdb_url)
-    yield ctx
-    ctx.engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def tiny_ctx(tmp_path_factory):
     """An app context on two hand-made users (UK/PC/organic paying; France/Mac/TipTop) and no costs."""
@@ -66,7 +56,7 @@ def tiny_ctx(tmp_path_factory):
         db.bulk_insert(conn, db.orders, orders)
         db.bump_data_version(conn)
     engine.dispose()
-    ctx = _context(url)
+    ctx = app_context(url)
     yield ctx
     ctx.engine.dispose()
 
@@ -226,7 +216,7 @@ def test_dcb019_kpi_card_shares_the_profiles_and_gives_the_same_numbers(database
     engine = db.make_engine(database_url)
     write_demo(engine, users=600, seed=4)
     engine.dispose()
-    ctx = _context(database_url)
+    ctx = app_context(database_url)
     statements = []
     sa.event.listen(ctx.engine, "before_cursor_execute",
                     lambda conn, cursor, statement, *rest: statements.append(statement))
@@ -311,7 +301,7 @@ def test_dcb015_every_chart_renders_on_every_backend(database_url):
     engine = db.make_engine(database_url)
     write_demo(engine, users=200, days=60, seed=3)
     engine.dispose()
-    ctx = _context(database_url)
+    ctx = app_context(database_url)
     store = _store(ctx, "?horizon=7")
     charts = [(OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view, {}),
               (OverviewIds.ACTIVITY, ov.activity_frame, lambda fr, _: ov_view.activity_figure(fr), {}),
@@ -341,7 +331,7 @@ def test_dcb017_an_empty_database_gives_empty_states_and_a_note(tmp_path):
     engine = db.make_engine(url)
     db.create_schema(engine)
     engine.dispose()
-    ctx = _context(url)
+    ctx = app_context(url)
     result = sync_filters_and_url(ctx, None, "", "/", {}, [], [], None)
     assert "The database holds no data yet" in str(result.notes)
     charts = [(OverviewIds.KPIS, ov.kpi_frame, ov.kpi_view), (AcquisitionIds.NEW_USERS, acq.new_users_frame,
@@ -522,6 +512,12 @@ def test_dcb033_one_spend_figure_on_every_card(demo_ctx, search):
         note = str(chart_body(demo_ctx, MarketingIds.CHANNEL_TABLE, mkt.channel_table_frame, mkt.channel_table_view,
                               store))
         assert "Spend attributed to the filtered new users" in note
+    # every card whose spend switches to attributed spend says so above its figure; without the filter none does
+    for chart in (charts[MarketingIds.SPEND_OVER_TIME], charts[MarketingIds.SPEND_SHARE],
+                  charts[OverviewIds.REVENUE_SPEND]):
+        body = str(chart_body(demo_ctx, chart.name, chart.frame, chart.view, store))
+        assert ("Spend attributed to the filtered new users: spend has no country or device" in body) == (
+            "?start=2026-07-01&end=2026-09-30" != search), chart.name
     assert MarketingIds.CHANNEL_TABLE in charts
 
 

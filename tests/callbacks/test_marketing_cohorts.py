@@ -241,15 +241,6 @@ from layouts.filters import FilterState  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def demo_ctx(demo_duckdb_url):
-    """App context of an app on the shared DuckDB demo database (3000 users, read only)."""
-    app = create_app(Config(database_url=demo_duckdb_url, autofill_demo=False))
-    ctx = app.server.extensions["dashboard_context"]
-    yield ctx
-    ctx.engine.dispose()
-
-
-@pytest.fixture(scope="module")
 def default_store(demo_ctx):
     """The filter store of the default view: whole range, observed at its end, horizon 14, no filters."""
     with demo_ctx.engine.connect() as conn:

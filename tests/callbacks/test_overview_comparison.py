@@ -11,6 +11,8 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.callbacks.conftest import app_context
 from dash import dcc, html
 
 import metrics
@@ -35,10 +37,6 @@ def trace_values(values) -> list:
     return list(values)
 
 
-def _context(url: str):
-    return create_app(Config(database_url=url)).server.extensions["dashboard_context"]
-
-
 def _store(ctx, search: str) -> dict:
     return sync_filters_and_url(ctx, None, search, "/", {}, [], [], None).store
 
@@ -54,20 +52,12 @@ def components(tree, predicate) -> list:
 
 
 def graph_and_note(body) -> tuple[dict, str | None]:
-    """Return (the figure, the note above it or None) of a time chart's body."""
+    """Return (the figure, the notes above it joined, or None) of a time chart's body."""
     if isinstance(body, dcc.Graph):
         return body.figure, None
     assert isinstance(body, html.Div), str(body)[:300]
-    note, graph = body.children
-    return graph.figure, note.children
-
-
-@pytest.fixture(scope="module")
-def demo_ctx(demo_duckdb_url):
-    """An app context on the shared DuckDB demo database (2026-05-01 .. 2026-10-31, read only)."""
-    ctx = _context(demo_duckdb_url)
-    yield ctx
-    ctx.engine.dispose()
+    *notes, graph = body.children
+    return graph.figure, " ".join(note.children for note in notes)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +68,7 @@ def two_year_ctx(tmp_path_factory):
     engine = db.make_engine(url)
     write_demo(engine, users=800, days=420, seed=11)
     engine.dispose()
-    ctx = _context(url)
+    ctx = app_context(url)
     yield ctx
     ctx.engine.dispose()
 
@@ -156,7 +146,9 @@ def test_ovc003_revenue_spend_chart_draws_the_previous_period_dashed(demo_ctx):
     body = chart_body(demo_ctx, OverviewIds.REVENUE_SPEND, ov.revenue_spend_frame, ov.revenue_spend_view, store,
                       {"comparison": "previous"})
     figure, note = graph_and_note(body)
-    assert note.startswith("Dashed: the previous period, 2026-09-06 – 2026-10-03")
+    # a UK filter: the attributed-spend line first, then what the dashes are
+    assert note.startswith("Spend attributed to the filtered new users")
+    assert "Dashed: the previous period, 2026-09-06 – 2026-10-03" in note
     names = [t["name"] for t in figure["data"]]
     assert names == ["Revenue", "Ad spend (attributed to these users)", "Revenue (previous period)",
                      "Ad spend (previous period)"]
@@ -166,7 +158,8 @@ def test_ovc003_revenue_spend_chart_draws_the_previous_period_dashed(demo_ctx):
     assert sum(dashed_spend) > 0
     figure, note = graph_and_note(chart_body(demo_ctx, OverviewIds.REVENUE_SPEND, ov.revenue_spend_frame,
                                              ov.revenue_spend_view, store, {"comparison": "none"}))
-    assert len(figure["data"]) == 2 and note is None
+    assert len(figure["data"]) == 2 and note.startswith("Spend attributed to the filtered new users")
+    assert "Dashed" not in note
 
 
 def test_ovc004_csv_carries_the_comparison_columns(demo_ctx):

@@ -188,6 +188,7 @@ def test_dash020_users_by_table_sorts_by_users_with_payer_share():
     assert list(users.x) == [5, 10, 30] and list(share.x) == [0.0, 0.2, 0.0]
     assert list(users.marker.color) == [palette.color("channel", v) for v in ["FaceBoom", "TipTop", "organic"]]
     assert "new users" in users.hovertemplate and ".2%" in share.hovertemplate
+    assert (fig.layout.yaxis.tickmode, fig.layout.yaxis.dtick) == ("linear", 1)  # every value named, none skipped
 
 
 def test_dash021_new_users_figure_stacks_one_trace_per_value():
@@ -220,3 +221,17 @@ def test_dash022_paying_channels_table_joins_spend_and_payers():
     assert organic["new_users"] == row.loc["organic", "new_users"] > 0 and organic["spend"] == 0.0
     assert organic["cac"] is None and organic["cost_per_payer"] is None  # no spend: no CAC ("—", not $0.00)
     assert [c["field"] for c in grid.columnDefs] == list(table.columns)
+
+
+def test_dash030_bar_charts_of_channels_name_every_channel():
+    """Marketing's share of spend and CAC by channel label all 11 demo channels, not every other one (plotly's
+    automatic category ticks skipped names on an 11-bar chart)."""
+    from layouts import marketing as M
+
+    channels = [f"Channel{i:02d}" for i in range(11)]
+    share = M.spend_share_figure(pd.DataFrame({"channel": channels, "share": [1 / 11] * 11, "costs": [10.0] * 11}))
+    cac = M.cac_by_channel_figure(pd.DataFrame({"channel": channels, "new_users": [5] * 11, "costs": [10.0] * 11,
+                                                "cac": [2.0] * 11}))
+    for fig in (share, cac):
+        assert (fig.layout.yaxis.tickmode, fig.layout.yaxis.tick0, fig.layout.yaxis.dtick) == ("linear", 0, 1)
+        assert list(fig.data[0].y) == channels
