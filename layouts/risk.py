@@ -88,7 +88,7 @@ def scores_date_line(scored: _dt.date, cutoff: _dt.date, end: _dt.date) -> html.
 DEMO_POLL_MS = 5000
 
 DEMO_STEPS = {"train": "training the churn model", "score": "scoring the customers",
-              "segments": "clustering the customers"}
+              "segments": "clustering the customers", "cac": "training the acquisition-cost model"}
 
 
 def demo_model_notice(status: dict) -> dbc.Alert:
@@ -113,7 +113,7 @@ def demo_model_notice(status: dict) -> dbc.Alert:
     doing = DEMO_STEPS.get(status.get("step", ""), "starting")
     return dbc.Alert(
         [html.Strong("The demo's churn model is being built in the background "),
-         f"({doing}; started {since[11:19] or 'just now'} UTC, about 1-2 minutes in all). ",
+         f"({doing}; started {since[11:19] or 'just now'} UTC, about 3-4 minutes in all). ",
          "This page reloads itself when it is done, with the risk scores and clusters. Segment comparisons "
          "below need no scores.",
          # polled by callbacks/risk.py: the store turns True when the build is no longer under way

@@ -24,6 +24,7 @@ from ml.scoring import churn_scores  # the table declared once, in ml.scoring
 
 CHURN = "churn"
 CLUSTERS = "clusters"
+CAC = "cac"
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,44 @@ def _clusters_card(model_dir: Path) -> dict | None:
     return cluster_card(model_dir)
 
 
+# --- the acquisition-cost (CAC) model ----------------------------------------------------------------------
+
+def _train_cac(conn: Connection, options: TrainOptions):
+    """Return a trained CacArtifact (ml.cac_model) with data up to `options.as_of` (default: the data's last date)."""
+    from ml.cac_model import DEFAULT_CV, train_cac_model
+
+    return train_cac_model(conn, origin=options.as_of, seed=options.seed, cv=options.cv or DEFAULT_CV,
+                           n_jobs=options.n_jobs, progress=options.progress, log=options.log, **options.extra)
+
+
+def _cac_save(artifact, model_dir: Path) -> Path:
+    """Write the CAC artifact and its JSON card under `model_dir`; return the joblib path."""
+    from ml.cac_model import save_cac
+
+    return save_cac(artifact, model_dir)
+
+
+def _cac_latest_file(model_dir: Path) -> Path | None:
+    """Return the newest CAC model file of `model_dir`, None when there is none."""
+    from ml.cac_model import cac_latest_file
+
+    return cac_latest_file(model_dir)
+
+
+def _cac_load(path: Path):
+    """Return the CAC artifact at `path` (a model file, or a directory's newest); FileNotFoundError when none."""
+    from ml.cac_model import load_cac
+
+    return load_cac(path)
+
+
+def _cac_card(model_dir: Path) -> dict | None:
+    """Return the card of the newest CAC model of `model_dir`, None when there is none."""
+    from ml.cac_model import read_cac_card
+
+    return read_cac_card(model_dir)
+
+
 REGISTRY = ModelRegistry((
     ModelSpec(
         name=CHURN, title="Churn risk (activity decline)", train=_train_churn, save=_churn_save,
@@ -229,4 +268,10 @@ REGISTRY = ModelRegistry((
         describe=lambda fit: f"{len(fit.table):,} customers clustered",
         how_to_train="python -m dashboard export-segments --out segments.csv", commands=("export-segments",),
         api_operations=("predictSegment",), demo_build=True, demo_step="segments"),
+    ModelSpec(
+        name=CAC, title="Acquisition cost (CAC) regression", train=_train_cac, save=_cac_save,
+        latest_file=_cac_latest_file, load=_cac_load, read_card=_cac_card,
+        describe=lambda artifact: f"CAC model {artifact.version} ({artifact.card['chosen_model']['family']})",
+        how_to_train="python -m dashboard forecast train", commands=("forecast",), demo_build=True,
+        demo_step="cac"),
 ))

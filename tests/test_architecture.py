@@ -70,6 +70,7 @@ LAYER_OF = {
     "metrics.export": "commands",  # the `export-metrics` command (writes files; reads metrics only)
     "ml.commands": "commands",
     "ml.segment_commands": "commands",
+    "ml.forecast_commands": "commands",
     "ml.demo_model": "commands",
 }
 
