@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import callbacks.acquisition
 import callbacks.cohorts
+import callbacks.forecast
 import callbacks.marketing
 import callbacks.overview
 import callbacks.risk
 import layouts.acquisition
 import layouts.cohorts
+import layouts.forecast
 import layouts.marketing
 import layouts.overview
 import layouts.risk
@@ -28,6 +30,7 @@ ALL_PAGES: tuple[Page, ...] = (
     Page("/marketing", "Marketing", layouts.marketing, callbacks.marketing),
     Page("/cohorts", "Cohorts", layouts.cohorts, callbacks.cohorts),
     Page("/risk", "Risk", layouts.risk, callbacks.risk),
+    Page("/forecast", "Forecast", layouts.forecast, callbacks.forecast),
     Page("/data", "Data", None),
 )
 

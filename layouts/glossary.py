@@ -153,6 +153,37 @@ _TERMS = (
          "No change is shown when the comparison period starts before the first day of the data: its averages "
          "would count days without data. Choose a later period (for example the last 28 days) or no comparison. "
          "A value that cannot exist (0 / 0, the CAC of organic users) shows —.", COMPARISON, "comparable"),
+    # ------------------------------------------------------------------ forecasts (the what-if page)
+    Term("what_if", "What-if of a daily budget",
+         "What a daily budget on one paid channel, country and device over a period would bring: the acquisition-"
+         "cost model's expected CAC of each day, the new users the budget buys (budget / CAC), the spend, and from "
+         "the channel's observed LTV curve (its users of the last 8 weeks followed for the horizon) the revenue by "
+         "the horizon, the ROI (revenue / spend) and the payback day (the first lifetime day on which the LTV "
+         "reaches the CAC). These are the model's estimates: for budgets larger or smaller than the channel has "
+         "had, it extrapolates (in the demo its CAC rises with the budget), so read them with their interval.",
+         MONEY),
+    Term("forecast_interval", "80% interval",
+         "The range the figure falls in 8 times out of 10 if the past repeats. The CAC's comes from the model's "
+         "error on the last 28 days it was tested on (held out of its training); the LTV's from how much the "
+         "channel's weekly cohorts differed; users, revenue, ROI and payback combine both ends.", MONEY),
+    Term("what_if_roi", "Cumulative ROI of the budget",
+         "Revenue the budget's users would have brought by each lifetime day, divided by the spend: the channel's "
+         "observed LTV by that day over the expected CAC. The band is its 80% interval; the dashed line at 1.0 is "
+         "break-even (the payback day is where the line crosses it).", MONEY),
+    Term("cac_model", "Acquisition-cost model",
+         "A regression predicting a day's CAC of a channel, country and device from the day's spend, the channel's "
+         "recent CAC and new users, the calendar and the share of high-value customers. Five kinds of model are "
+         "tried (ridge, nearest neighbours, SVR, random forest, gradient boosting), each scored on later days than "
+         "it learnt from (time-ordered cross-validation: R² — 1 is perfect —, MAE — the average miss in money —, "
+         "MAPE — in percent); the best CV MAE is chosen and tested on the last 28 days against a naive forecast "
+         "(each group's CAC of the previous 7 days).", MONEY),
+    Term("validation_curve", "Validation curve",
+         "Each kind of model's score for each value of its main setting (ridge: alpha, neighbours: k, SVR: gamma, "
+         "forest: leaf size, boosting: learning rate), on the days it learnt from (train) and on later days (CV). "
+         "A large gap between the two means the model learns noise.", MONEY),
+    Term("learning_curve", "Learning curve",
+         "The chosen model's score when it learns from only the latest 25, 50, 75 or 100% of the training days: a "
+         "CV score still rising at 100% means more history would help.", MONEY),
     # ------------------------------------------------------------------ customers and risk
     Term("rfm_segments", "RFM segments",
          "Customers (users with an order by the observation date) scored 1–5 by quintiles on recency (days since "

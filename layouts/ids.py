@@ -120,6 +120,32 @@ class RiskIds:
     SCORES_DATE = "risk-scores-date"  # holds the SCORES_AS_OF line
 
 
+class ForecastIds:
+    """Every id of the what-if page (/forecast): its form, its cards (charts with their own callbacks), the notice
+    and the sentence above them, and the store of the last answer (what the downloads read)."""
+
+    CHANNEL = "fc-channel"
+    REGION = "fc-region"
+    DEVICE = "fc-device"
+    START = "fc-start"
+    DAYS = "fc-days"
+    BUDGET = "fc-budget"
+    HORIZON = "fc-horizon"
+    STATUS = "fc-status"
+    SENTENCE = "fc-sentence"
+    RESULT = "fc-result"
+    FIGURES = "fc-figures"
+    ROI = "fc-roi"
+    MODELS = "fc-models"
+    VALIDATION = "fc-validation"
+    LEARNING = "fc-learning"
+
+    @staticmethod
+    def figure_value(key: str) -> str:
+        """Return the id of one what-if figure's value ("fc-value-cac")."""
+        return f"fc-value-{key}"
+
+
 class DataPageIds:
     """Every id of the Data page."""
 

@@ -42,10 +42,12 @@ def _body_section(body: dict, schemas: dict) -> list[str]:
     """Return the HTML of a JSON request body: its schema name, a field table and the example."""
     esc = html.escape
     content = body["content"]["application/json"]
-    name = content["schema"]["oneOf"][0]["$ref"].rsplit("/", 1)[-1]  # one object, or a list of them
+    batch = "oneOf" in content["schema"]  # one object, or a list of them
+    name = (content["schema"]["oneOf"][0] if batch else content["schema"])["$ref"].rsplit("/", 1)[-1]
     fields = schemas.get(name, {}).get("properties", {})
     required = set(schemas.get(name, {}).get("required", []))
-    parts = [f"<p>JSON body: <code>{esc(name)}</code> (one object, or a list of up to {MAX_BATCH})"
+    shape = f"one object, or a list of up to {MAX_BATCH}" if batch else "one object"
+    parts = [f"<p>JSON body: <code>{esc(name)}</code> ({shape})"
              "; unknown fields are rejected.</p>",
              "<table><tr><th>field</th><th>type</th><th>required</th></tr>"]
     for field_name, prop in fields.items():

@@ -19,11 +19,12 @@ from ml.api.schemas import API_PREFIX, API_VERSION, MAX_BATCH, ApiError
 
 TITLE = "Marketing analytics: churn-risk API"
 DESCRIPTION = ("Read churn scores and score customers with the latest trained model; list the registered models "
-               "and read their cards. "
+               "and read their cards; forecast a budget's CAC, users and return, and spend, users, revenue, DAU and "
+               "CAC over the coming weeks. "
                "Errors are JSON {error, message, errors[]}; the message names the field.")
 ERROR_DESCRIPTIONS = {400: "Bad input: the message names the field", 404: "Unknown customer, model or path",
                       405: "Method not allowed", 413: "Body too large", 415: "Body is not JSON",
-                      503: "No scores / no model / database unavailable"}
+                      503: "No scores / no model / no data / database unavailable"}
 _RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")  # Flask's <converter:name> -> OpenAPI's {name}
 
 
@@ -38,10 +39,12 @@ class PathParam:
 
 @dataclass(frozen=True)
 class JsonBody:
-    """A JSON request body: one object of `model`, or a list of 1..MAX_BATCH of them; `example` is one object."""
+    """A JSON request body: one object of `model`, or (`batch`) a list of 1..MAX_BATCH of them; `example` is one
+    object."""
 
     model: type[BaseModel]
     example: Any
+    batch: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,10 @@ def _parameters(route: ApiRoute) -> list[dict]:
 
 
 def _request_body(body: JsonBody) -> dict:
-    """Return the OpenAPI requestBody of a JSON body: one object or a list of 1..MAX_BATCH objects."""
+    """Return the OpenAPI requestBody of a JSON body: one object, or one or a list of 1..MAX_BATCH objects."""
     ref = _ref(body.model)
-    schema = {"oneOf": [ref, {"type": "array", "items": ref, "minItems": 1, "maxItems": MAX_BATCH}]}
+    schema = ref if not body.batch else {"oneOf": [ref, {"type": "array", "items": ref, "minItems": 1,
+                                                         "maxItems": MAX_BATCH}]}
     return {"required": True, "content": {"application/json": {"schema": schema, "example": body.example}}}
 
 

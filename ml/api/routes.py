@@ -21,16 +21,18 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from dashboard import db
+from dashboard.cache import metric_reader
 from dashboard.context import BUSY, AppContext, unavailable_kind
 from ml.api.docs_page import docs_html
+from ml.api.forecast_reads import cac_artifact, no_cac_model_problem, series_forecast, what_if
 from ml.api.model_stores import ModelStore, SegmentModelStore, predict_segments, score_customers, served_feature_kinds
 from ml.api.openapi import Answer, ApiRoute, JsonBody, PathParam, openapi_document
 from ml.api.risk_reads import customer_risk, risk_page
 from ml.api.schemas import (
     API_PREFIX, EXAMPLE_MODEL, EXAMPLE_RISK, MAX_BATCH, MAX_BODY_BYTES, MAX_ID_LENGTH, MODEL_NAME_PATTERN, ApiProblem,
-    CustomerPath, CustomerRisk, ModelInfo, ModelList, ModelPath, RiskListQuery, RiskPage, ScoreBatchResult,
-    ScoreResult, SegmentBatchResult, SegmentRequest, SegmentResult, bad_input, feature_request_model,
-    problem_response,
+    CustomerPath, CustomerRisk, EXAMPLE_WHAT_IF, ForecastPath, ForecastQuery, ForecastRows, ModelInfo, ModelList,
+    ModelPath, RiskListQuery, RiskPage, ScoreBatchResult, ScoreResult, SegmentBatchResult, SegmentRequest,
+    SegmentResult, WhatIfRequest, WhatIfResult, bad_input, feature_request_model, problem_response,
 )
 from ml.registry import REGISTRY, ModelRegistry, ModelSpec
 
@@ -105,6 +107,35 @@ def segments_predict_route(api: ApiState) -> Response:
     if single:
         return jsonify(results[0].model_dump(mode="json"))
     return jsonify(SegmentBatchResult(items=results, count=len(results)).model_dump(mode="json"))
+
+
+def forecast_cac_route(api: ApiState) -> Response:
+    """Return the what-if of a daily budget (ml.api.forecast_reads.what_if); 400 naming the field, 503 without a
+    saved CAC model."""
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "bad_request", "body: must be a JSON object",
+                         [{"field": "body", "message": "must be a JSON object"}])
+    try:
+        what = WhatIfRequest.model_validate(body)
+    except ValidationError as exc:
+        raise bad_input(exc) from None
+    artifact = cac_artifact(api.ctx.config.model_dir)
+    if artifact is None:
+        raise no_cac_model_problem(api.ctx.config.model_dir)
+    with metric_reader(api.ctx) as reader:
+        return jsonify(what_if(reader, artifact, what).model_dump(mode="json"))
+
+
+def forecast_metric_route(api: ApiState, metric: str) -> Response:
+    """Return the ETS forecast rows of one series (ml.api.forecast_reads.series_forecast); 400 for bad values."""
+    try:
+        ForecastPath(metric=metric)
+        query = ForecastQuery.model_validate(request.args.to_dict(flat=True))  # first value of repeated keys
+    except ValidationError as exc:
+        raise bad_input(exc) from None
+    with metric_reader(api.ctx) as reader:
+        return jsonify(series_forecast(reader, metric, query.channel, query.horizon_days).model_dump(mode="json"))
 
 
 def _model_info(api: ApiState, spec: ModelSpec) -> ModelInfo:
@@ -211,6 +242,20 @@ ROUTES: tuple[ApiRoute, ...] = (
              body=JsonBody(SegmentRequest, {"user_id": "c-42", "recency_days": 12, "frequency": 3, "monetary": 250.0}),
              curl=f"{_POST_JSON} -d '{{\"recency_days\": 12, \"frequency\": 3, \"monetary\": 250.0}}' "
                   f"{API_PREFIX}/segments/predict"),
+    ApiRoute("POST", "/forecast/cac", "forecastCac",
+             "What a daily budget would bring: CAC, new users, spend, revenue, ROI and payback with 80% intervals",
+             forecast_cac_route, Answer("The what-if (docs/forecast.md: how the intervals are made)", WhatIfResult),
+             errors=(400, 413, 415, 503), body=JsonBody(WhatIfRequest, EXAMPLE_WHAT_IF, batch=False),
+             curl=f"{_POST_JSON} -d '{{\"channel\": \"TipTop\", \"region\": \"United States\", "
+                  f"\"device\": \"iPhone\", \"start\": \"2026-11-01\", \"days\": 28, \"daily_budget\": 500}}' "
+                  f"{API_PREFIX}/forecast/cac"),
+    ApiRoute("GET", "/forecast/<metric>", "forecastMetric",
+             "Forecast of spend, new_users, revenue, dau (daily) or cac (weekly) with 80% and 95% intervals",
+             forecast_metric_route, Answer("The forecast rows after the data's last date", ForecastRows),
+             errors=(400, 503), query=ForecastQuery,
+             path_params=(PathParam("metric", "spend, new_users, revenue, dau or cac",
+                                    {"type": "string", "enum": ["spend", "new_users", "revenue", "dau", "cac"]}),),
+             curl=f"curl '{API_PREFIX}/forecast/new_users?channel=TipTop&horizon_days=28'"),
     ApiRoute("GET", "/models", "listModels", "Every registered model, and whether a trained artifact is saved",
              models_route, Answer("The registered models, in registry order", ModelList),
              curl=f"curl {API_PREFIX}/models"),

@@ -8,10 +8,12 @@ message names the field (`bad_input`), never a 500. Every error body is `ApiErro
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from pydantic_core import PydanticCustomError
 
 from ml.risk_bands import RiskBand
 
@@ -161,6 +163,135 @@ class ModelList(BaseModel):
 EXAMPLE_MODEL = {"name": "churn", "title": "Churn risk (activity decline)", "trained": True,
                  "artifact": "churn-20261101T120000Z.joblib", "table": "churn_scores", "commands": ["train", "score"],
                  "operations": ["getCustomerRisk", "listRisk", "scoreChurn"]}
+
+
+# --- forecasts (ml/api/forecast_reads.py) ------------------------------------------------------------------
+
+MAX_DAILY_BUDGET = 1_000_000.0  # a larger daily budget is an input error, far beyond any channel's spend
+WHAT_IF_DAYS = (1, 90)
+WHAT_IF_HORIZON = (7, 120)
+AttributeValue = Annotated[str, Field(strict=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class WhatIfRequest(BaseModel):
+    """Body of POST /api/v1/forecast/cac: a daily budget for one paid channel, region and device over a period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: AttributeValue = Field(description="A paid channel the CAC model knows")
+    region: AttributeValue = Field(description="A region (country) the CAC model knows")
+    device: AttributeValue = Field(description="A device the CAC model knows")
+    start: date = Field(description="First day of the period, YYYY-MM-DD")
+    days: Annotated[int, Field(strict=True, ge=WHAT_IF_DAYS[0], le=WHAT_IF_DAYS[1],
+                               description="Days of the period, 1..90")]
+    daily_budget: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=MAX_DAILY_BUDGET,
+                                         description="Ad spend per day, > 0 and <= 1,000,000")]
+    horizon_days: Annotated[int, Field(strict=True, ge=WHAT_IF_HORIZON[0], le=WHAT_IF_HORIZON[1],
+                                       description="Lifetime days of the ROI and payback, 7..120 (default 60)")] = 60
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_is_text(cls, value: Any) -> Any:
+        """Return `value` when it is text (a number would be read as a timestamp); raise otherwise."""
+        if not isinstance(value, str):
+            raise PydanticCustomError("date_type", "must be a date YYYY-MM-DD")
+        return value
+
+
+class Interval(BaseModel):
+    """A figure with its 80% interval."""
+
+    value: float
+    lo80: float
+    hi80: float
+
+
+class WhatIfRoiPoint(BaseModel):
+    """Cumulative ROI of the budget on one lifetime day, with its 80% interval."""
+
+    lifetime: int
+    roi: float
+    lo80: float
+    hi80: float
+
+
+class WhatIfDay(BaseModel):
+    """The model's CAC and the new users the budget buys on one day of the period."""
+
+    date: date
+    cac: float
+    new_users: float
+
+
+class WhatIfResult(BaseModel):
+    """The answer of POST /api/v1/forecast/cac (docs/forecast.md: how the intervals are made)."""
+
+    channel: str
+    region: str
+    device: str
+    start: date
+    end: date = Field(description="Last day of the period")
+    days: int
+    daily_budget: float
+    horizon_days: int
+    spend: float = Field(description="daily_budget x days")
+    cac: Interval = Field(description="Expected CAC over the period: spend / new users")
+    new_users: Interval = Field(description="New users over the period: the sum of budget / CAC per day")
+    new_users_per_day: Interval
+    revenue: Interval = Field(description="Revenue of those users by lifetime day horizon_days - 1")
+    roi: Interval = Field(description="Revenue / spend at the horizon")
+    payback_day: int | None = Field(description="First lifetime day with LTV >= CAC; null: not within horizon_days")
+    payback_day_lo80: int | None = Field(description="Earliest payback day of the interval (null: not within)")
+    payback_day_hi80: int | None = Field(description="Latest payback day of the interval (null: not within)")
+    roi_curve: list[WhatIfRoiPoint] = Field(description="Cumulative ROI by lifetime day 0 .. horizon_days - 1")
+    daily: list[WhatIfDay]
+    ltv_cohorts: int = Field(description="Users of the channel's recent weekly cohorts the LTV curve comes from")
+    model_version: str
+    model_origin: date = Field(description="Last data date the CAC model saw")
+
+
+EXAMPLE_WHAT_IF = {"channel": "TipTop", "region": "United States", "device": "iPhone", "start": "2026-11-01",
+                   "days": 28, "daily_budget": 500.0}
+
+
+class ForecastPath(BaseModel):
+    """Path parameter of GET /api/v1/forecast/{metric}."""
+
+    metric: Literal["spend", "new_users", "revenue", "dau", "cac"]
+
+
+class ForecastQuery(BaseModel):
+    """Query parameters of GET /api/v1/forecast/{metric}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                  description="A channel, or All for the total (cac: a paid channel)")] = "All"
+    horizon_days: int = Field(28, ge=7, le=90, description="Days to forecast after the data's last date, 7..90")
+
+
+class ForecastRow(BaseModel):
+    """One forecast date: the mean and the 80% and 95% intervals (lo95 <= lo80 <= mean <= hi80 <= hi95)."""
+
+    date: date
+    mean: float
+    lo80: float
+    hi80: float
+    lo95: float
+    hi95: float
+
+
+class ForecastRows(BaseModel):
+    """The answer of GET /api/v1/forecast/{metric}: the ETS forecast of one series (docs/forecast.md)."""
+
+    metric: str
+    channel: str
+    horizon_days: int
+    origin: date = Field(description="The data's last date: the forecast starts the day after")
+    grain: str = Field(description="day, or week for cac (rows dated by the week's Monday)")
+    model: str
+    items: list[ForecastRow]
+    count: int
 
 
 class ErrorItem(BaseModel):
