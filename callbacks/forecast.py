@@ -13,6 +13,7 @@ from dash import Dash, Input, Output, State, callback_context, dcc, html
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
+from callbacks.request_guards import BadCallbackInput
 from dashboard.cache import metric_reader
 from dashboard.context import AppContext
 from dashboard.spreadsheet_export import frame_csv, frame_xlsx  # formula-like text is written as text
@@ -21,7 +22,7 @@ from layouts.charts import Chart
 from layouts.glossary import terms
 from layouts.ids import ForecastIds, chart_body_id, csv_button_id, csv_download_id, xlsx_button_id
 from ml.api.forecast_reads import cac_artifact, model_choices, model_origin, what_if
-from ml.api.schemas import ApiProblem, WhatIfRequest, bad_input
+from ml.api.schemas import ApiProblem, WhatIfRequest, WhatIfResult, bad_input
 from ml.cac_model import comparison_rows
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,31 @@ def what_if_answer(ctx: AppContext, values: dict[str, Any]) -> dict:
         return {"notice": problem.message, "kind": "bad"}
 
 
+NOTICE_KINDS = ("empty", "bad")
+
+
+def checked_answer(answer: Any) -> dict | None:
+    """Return the what-if store's data as the server wrote it: None (no answer yet), a notice {"notice", "kind"} or
+    a what-if answer (`WhatIfResult`'s JSON); BadCallbackInput (a 400) for anything else a crafted request sends."""
+    if answer is None or answer == {}:
+        return None
+    if not isinstance(answer, dict):
+        raise BadCallbackInput(f"{ForecastIds.RESULT}.data must be an object, not {type(answer).__name__}")
+    if "notice" in answer:
+        if set(answer) != {"notice", "kind"} or not isinstance(answer["notice"], str) \
+                or answer["kind"] not in NOTICE_KINDS or len(answer["notice"]) > 2000:
+            raise BadCallbackInput(f"{ForecastIds.RESULT}.data is not a notice the server writes")
+        return answer
+    try:
+        WhatIfResult.model_validate(answer)
+    except ValidationError:
+        raise BadCallbackInput(f"{ForecastIds.RESULT}.data is not a what-if answer") from None
+    return answer
+
+
 def _notice(answer: dict | None):
     """Return the component of a notice answer (None when `answer` is a what-if)."""
+    answer = checked_answer(answer)
     if not answer:
         return html.P(FORM_INCOMPLETE, className="text-muted")
     if "notice" not in answer:
@@ -160,14 +184,21 @@ def _notice(answer: dict | None):
     return html.P(answer["notice"], className="text-muted")
 
 
+def sentence_of(answer: dict | None) -> str:
+    """Return the plain sentence of a what-if answer ("" for none or a notice)."""
+    return view.sentence(answer) if answer and "notice" not in answer else ""
+
+
 def figures_body(answer: dict | None):
     """Return the figures card's body for a what-if answer (or its notice)."""
+    answer = checked_answer(answer)
     notice = _notice(answer)
     return notice if notice is not None else view.figures_view(answer)
 
 
 def roi_body(answer: dict | None):
     """Return the ROI card's body for a what-if answer (empty after a refused value: the figures card says why)."""
+    answer = checked_answer(answer)
     notice = _notice(answer)
     if notice is not None:
         return html.Div() if answer and answer.get("kind") == "bad" else notice
@@ -206,14 +237,16 @@ def register(app: Dash, ctx: AppContext) -> None:
     )
     def _what_if(channel, region, device, start, days, budget, horizon):
         values = {"channel": channel, "region": region, "device": device, "start": start, "days": days,
-                  "daily_budget": budget, "horizon_days": int(horizon) if str(horizon).isdigit() else horizon}
+                  "daily_budget": budget,
+                  # a select's text; digits only, and few (int() refuses texts of over 4,300 digits with a 500)
+                  "horizon_days": int(horizon) if str(horizon).isdigit() and len(str(horizon)) < 10 else horizon}
         return what_if_answer(ctx, values)
 
     app.callback(Output(chart_body_id(ForecastIds.FIGURES), "children"), Input(ForecastIds.RESULT, "data"))(
         figures_body)
     app.callback(Output(chart_body_id(ForecastIds.ROI), "children"), Input(ForecastIds.RESULT, "data"))(roi_body)
     app.callback(Output(ForecastIds.SENTENCE, "children"), Input(ForecastIds.RESULT, "data"))(
-        lambda answer: view.sentence(answer) if answer and "notice" not in answer else "")
+        lambda answer: sentence_of(checked_answer(answer)))
     for name in (ForecastIds.MODELS, ForecastIds.VALIDATION, ForecastIds.LEARNING):
         app.callback(Output(chart_body_id(name), "children"), Input(ForecastIds.STATUS, "id"))(
             lambda _, name=name: card_body(ctx, name))
@@ -245,6 +278,7 @@ def _register_download(app: Dash, chart: Chart, frame_of) -> None:
     def _download(csv_clicks, xlsx_clicks, answer):
         if not (csv_clicks or xlsx_clicks):
             raise PreventUpdate
+        answer = checked_answer(answer)
         answer = answer if answer and "notice" not in answer else None
         file_format = "xlsx" if callback_context.triggered_id == xlsx_button_id(name) else "csv"
         stem = "_".join(str(answer[k]) for k in ("channel", "start", "end")) if answer else ""

@@ -13,7 +13,10 @@ import metrics
 from layouts import marketing as view
 from layouts.charts import Chart, ChartRequest
 from layouts.common import ATTRIBUTED_SPEND_NOTE, figure_with_notes
+from callbacks.overview import forecast_channel, forecast_rows
 from layouts.glossary import terms
+from layouts.overview import forecast_labels, forecast_note
+from ml.forecast_series import TOTAL
 from layouts.ids import MarketingIds
 from layouts.periods import (DAYS_IN_PERIOD, PARTIAL, new_users_period, partial_note, period_buckets,
                              with_days_in_period)
@@ -42,8 +45,14 @@ def _colors(request: ChartRequest, dimension: str, table: pd.DataFrame, column: 
 
 
 def spend_over_time_frame(request: ChartRequest) -> pd.DataFrame:
-    """Return spend per date and channel under the contract's one spend rule (what the spend-over-time chart shows)."""
-    return view.spend_over_time_table(request.read(metrics.spend_daily_by_rule, request.query))
+    """Return spend per date and channel under the contract's one spend rule (what the spend-over-time chart shows),
+    then the spend forecast's rows: the total's, or the one chosen channel's (`callbacks.overview.forecast_channel`)."""
+    table = view.spend_over_time_table(request.read(metrics.spend_daily_by_rule, request.query))
+    channel, _ = forecast_channel(request)
+    if channel is None or table.empty:
+        return table
+    return view.spend_with_forecast(table, forecast_rows(request, "spend", channel),
+                                    view.TOTAL_SPEND_LABEL if channel == TOTAL else channel)
 
 
 def attributed_note(request: ChartRequest) -> str | None:
@@ -52,10 +61,11 @@ def attributed_note(request: ChartRequest) -> str | None:
 
 
 def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
-    """Return the stacked spend chart (under the attributed-spend line with a country or device filter)."""
+    """Return the stacked spend chart (under the attributed-spend line with a country or device filter), and a line
+    about its forecast (or why none)."""
     return figure_with_notes(MarketingIds.SPEND_OVER_TIME,
                              view.spend_over_time_figure(table, _colors(request, "channel", table, "channel")),
-                             attributed_note(request))
+                             attributed_note(request), forecast_note(table) or forecast_channel(request)[1])
 
 
 def spend_share_frame(request: ChartRequest) -> pd.DataFrame:
@@ -175,7 +185,8 @@ NO_PAID_COHORT = ("No paid users acquired early enough to be followed for the wh
 NO_PAID_CHANNEL = "No paid channel brought new users in the period for these filters."
 
 # the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
-SPEND_OVER_TIME_COLUMNS = {"date": "Date", "channel": "Channel", "costs": "Spend ($)"}
+SPEND_OVER_TIME_COLUMNS = {"date": "Date", "channel": "Channel", "costs": "Spend ($)",
+                           **forecast_labels({"costs": "Spend ($)"})}
 SPEND_SHARE_COLUMNS = {"channel": "Channel", "costs": "Spend ($)", "share": "Share of spend"}
 CAC_COLUMNS = {"channel": "Channel", "period": "Week of acquisition (start date)", "new_users": "New users",
                "costs": "Attributed spend ($)", "cac": "CAC ($)"}
@@ -213,7 +224,8 @@ def payback_columns(request: ChartRequest) -> dict[str, str]:
 
 CHARTS = (
     Chart(MarketingIds.SPEND_OVER_TIME, "Spend by channel over time", terms("spend", "unattributed"),
-          spend_over_time_frame, spend_over_time_view, empty_message=NO_SPEND, columns=SPEND_OVER_TIME_COLUMNS),
+          spend_over_time_frame, spend_over_time_view, params=("forecast",), empty_message=NO_SPEND,
+          columns=SPEND_OVER_TIME_COLUMNS, controls=view.forecast_control),
     Chart(MarketingIds.SPEND_SHARE, "Share of spend", terms("spend"),
           spend_share_frame, spend_share_view, empty_message=NO_SPEND, columns=SPEND_SHARE_COLUMNS),
     Chart(MarketingIds.CAC_BY_CHANNEL, "CAC by channel (period's new users)", terms("cac", "paid_channel"),

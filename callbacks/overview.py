@@ -10,6 +10,9 @@ from layouts.charts import Chart, ChartRequest
 from layouts.common import ATTRIBUTED_SPEND_NOTE
 from layouts.glossary import terms
 from layouts.ids import OverviewIds
+from ml.api.forecast_reads import series_forecast
+from ml.api.schemas import ApiProblem
+from ml.forecast_series import DEFAULT_HORIZON_DAYS, TOTAL
 
 
 def kpi_query(request: ChartRequest) -> metrics.MetricQuery:
@@ -80,22 +83,69 @@ def kpi_view(frame: pd.DataFrame, request: ChartRequest):
                           previous_series=previous_series)
 
 
+FORECAST_DAYS = DEFAULT_HORIZON_DAYS  # a time chart's forecast: the next 28 days after the data's last date
+FILTER_HIDES_FORECAST = "Forecast shown without country or device filters."
+CHANNELS_HIDE_FORECAST = "Forecast shown for all channels or for one channel."
+
+
+def forecast_channel(request: ChartRequest) -> tuple[str | None, str | None]:
+    """Return (the channel of the series a time chart's forecast continues: "All", or the one channel chosen; None
+    when it shows none, the line saying why or None): a forecast needs the page's `forecast` on, a period ending
+    on the data's last date (as observed then) and no country or device filter (series are totals or per channel)."""
+    if (request.params.get("forecast") or view.DEFAULT_FORECAST) != "on":
+        return None, None
+    state, last = request.state, request.bounds.last_date
+    if state.end != last or state.observation_date != last:
+        return None, None
+    if state.countries or state.devices:
+        return None, FILTER_HIDES_FORECAST
+    if len(state.channels) > 1:
+        return None, CHANNELS_HIDE_FORECAST
+    return (state.channels[0] if state.channels else TOTAL), None
+
+
+def forecast_rows(request: ChartRequest, metric: str, channel: str) -> pd.DataFrame | None:
+    """Return the forecast of `metric` for `channel` over the FORECAST_DAYS after the data's last date: date, mean,
+    lo80, hi80, lo95, hi95 (ml.api.forecast_reads.series_forecast, memoized per data version); None when that series
+    has no forecast (no spend of an organic channel, too little history)."""
+    # the forecast depends on the data alone (its version), not on the filters: read it with the reader under the one
+    # that records the state fields a chart reads (callbacks.charts.ReadsRecorder), so that it records none
+    reader = getattr(request.read, "_reader", request.read)
+    try:
+        rows = series_forecast(reader, metric, channel, FORECAST_DAYS)
+    except ApiProblem:
+        return None
+    if rows.origin != request.bounds.last_date or not rows.items:
+        return None
+    frame = pd.DataFrame([item.model_dump() for item in rows.items])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
 def activity_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the DAU / WAU7 / MAU30 trend the activity chart shows, with the comparison period's (comparable)
-    series moved onto the current dates."""
+    series moved onto the current dates, and the DAU forecast's rows after them (`forecast_channel`)."""
     comparison, previous = comparison_of(request)
     daily = request.read(metrics.activity_daily, request.query)
     if previous is None:
-        return view.activity_table(daily)
-    return view.activity_table(daily, request.read(metrics.activity_daily, previous), shift_days(request, comparison))
+        table = view.activity_table(daily)
+    else:
+        table = view.activity_table(daily, request.read(metrics.activity_daily, previous),
+                                    shift_days(request, comparison))
+    channel, _ = forecast_channel(request)
+    if channel is None or table.empty:
+        return table
+    return view.with_forecast(table, {"dau": forecast_rows(request, "dau", channel)})
 
 
 def activity_view(frame: pd.DataFrame, request: ChartRequest):
-    """Return the activity figure, its comparison lines dashed, under a line saying what they are (or why none)."""
+    """Return the activity figure, its comparison lines dashed, under a line saying what they are (or why none),
+    and one about its forecast (or why none)."""
     comparison, _ = comparison_of(request)
     compare = kpi_query(request).compare
     return view.chart_with_note(OverviewIds.ACTIVITY, view.activity_figure(frame, compare),
-                                view.comparison_note(compare, comparison))
+                                view.comparison_note(compare, comparison),
+                                view.forecast_note(frame) or forecast_channel(request)[1])
 
 
 def revenue_spend_frame(request: ChartRequest) -> pd.DataFrame:
@@ -104,9 +154,14 @@ def revenue_spend_frame(request: ChartRequest) -> pd.DataFrame:
     comparison, previous = comparison_of(request)
     before = None if previous is None else (request.read(metrics.daily_revenue, previous),
                                             request.read(metrics.spend_daily_by_rule, previous))
-    return view.revenue_spend_table(request.read(metrics.daily_revenue, request.query),
-                                    request.read(metrics.spend_daily_by_rule, request.query), before,
-                                    shift_days(request, comparison) if previous is not None else 0)
+    table = view.revenue_spend_table(request.read(metrics.daily_revenue, request.query),
+                                     request.read(metrics.spend_daily_by_rule, request.query), before,
+                                     shift_days(request, comparison) if previous is not None else 0)
+    channel, _ = forecast_channel(request)
+    if channel is None or table.empty:
+        return table
+    return view.with_forecast(table, {metric: forecast_rows(request, metric, channel)
+                                      for metric in ("revenue", "spend")})
 
 
 def revenue_spend_view(frame: pd.DataFrame, request: ChartRequest):
@@ -118,7 +173,8 @@ def revenue_spend_view(frame: pd.DataFrame, request: ChartRequest):
                                     compare=compare)
     attributed = bool(request.state.countries or request.state.devices)
     return view.chart_with_note(OverviewIds.REVENUE_SPEND, fig, ATTRIBUTED_SPEND_NOTE if attributed else None,
-                                view.comparison_note(compare, comparison))
+                                view.comparison_note(compare, comparison),
+                                view.forecast_note(frame) or forecast_channel(request)[1])
 
 
 # the labels each chart shows for its frame's columns: the headers of its CSV and Excel downloads
@@ -130,14 +186,16 @@ REVENUE_SPEND_COLUMNS = {"date": "Date", "revenue": "Revenue ($)", "spend": "Ad 
 
 def with_comparison_labels(labels: dict[str, str]):
     """Return a column-label function of the request: `labels`, and for each of their value columns the comparison
-    column's label ("DAU, previous period"), with "Comparison date (previous period)"."""
+    column's label ("DAU, previous period"), with "Comparison date (previous period)", and its forecast columns
+    labels ("DAU forecast, 80% low")."""
     def columns(request: ChartRequest | None) -> dict[str, str]:
         """Return the labels of the chart's columns for the comparison chosen in `request`."""
         compare = kpi_query(request).compare if request is not None else view.DEFAULT_COMPARE
         label = view.COMPARISON_LABELS.get(compare, "comparison period")
         extra = {f"{column}{view.COMPARISON_SUFFIX}": f"{text}, {label}" for column, text in labels.items()
                  if column != "date"}
-        return {**labels, view.COMPARISON_DATE: f"Comparison date ({label})", **extra}
+        return {**labels, view.COMPARISON_DATE: f"Comparison date ({label})", **extra,
+                **view.forecast_labels(labels)}
     return columns
 
 
@@ -146,10 +204,11 @@ CHARTS = (
           kpi_frame, kpi_view, params=("comparison",), empty_message="No user matches these filters.", min_height=180,
           columns=KPI_COLUMNS, controls=view.page_controls),
     Chart(OverviewIds.ACTIVITY, "Active users", terms("dau", "wau", "mau"),
-          activity_frame, activity_view, params=("comparison",),
+          activity_frame, activity_view, params=("comparison", "forecast"),
           empty_message="Nobody matching these filters was active in the period.",
           columns=with_comparison_labels(ACTIVITY_COLUMNS)),
     Chart(OverviewIds.REVENUE_SPEND, "Revenue and ad spend", terms("revenue", "spend"), revenue_spend_frame, revenue_spend_view,
-          params=("comparison",), empty_message="No revenue and no ad spend in the period for these filters.",
+          params=("comparison", "forecast"),
+          empty_message="No revenue and no ad spend in the period for these filters.",
           columns=with_comparison_labels(REVENUE_SPEND_COLUMNS)),
 )

@@ -22,6 +22,7 @@ from layouts.common import (data_grid, fmt_money, fmt_pct, grid_column, narrow_f
                             param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import MarketingIds, page_param_id
+from layouts.overview import FORECAST_FIELDS, FORECAST_PARAM, forecast_column, forecast_part, forecast_traces
 from layouts.periods import DAYS_IN_PERIOD, add_note_under, hover_texts, partial_flags, partial_segments
 from metrics.kpis import ROLLING_DAYS
 
@@ -40,6 +41,7 @@ DEFAULT_BREAKDOWN = "channel"
 PAGE_PARAMS = (
     PageParam("breakdown", "Break down by", tuple((value, label) for value, (_, label) in BREAKDOWNS.items()),
               DEFAULT_BREAKDOWN),
+    FORECAST_PARAM,  # the spend-over-time chart's forecast, on or off (its card's select)
 )
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
 
@@ -127,8 +129,34 @@ def spend_over_time_table(daily_spend: pd.DataFrame) -> pd.DataFrame:
     return table[["date", "channel", "costs"]]
 
 
+FORECAST_COLOR = "#343a40"  # the total spend forecast over the stack of channels
+TOTAL_SPEND_LABEL = "All channels"
+
+
+def spend_with_forecast(table: pd.DataFrame, forecast: pd.DataFrame | None, channel: str) -> pd.DataFrame:
+    """Return the spend-over-time table followed by the spend forecast's rows (date, mean, lo80, hi80, lo95, hi95;
+    None: none) of `channel` ("All channels" for the total): columns costs_forecast, costs_lo80, costs_hi80,
+    costs_lo95, costs_hi95, their costs empty. `table` unchanged when empty or without a forecast."""
+    if table.empty or forecast is None or forecast.empty:
+        return table
+    future = forecast[["date", *FORECAST_FIELDS]].rename(
+        columns={field: forecast_column("costs", name) for field, name in FORECAST_FIELDS.items()})
+    future.insert(1, "channel", channel)
+    future["date"] = pd.to_datetime(future["date"]).astype(table["date"].dtype)
+    return pd.concat([table, future], ignore_index=True)
+
+
+def forecast_control(params: Mapping[str, str]) -> html.Div:
+    """Return the spend-over-time card's forecast select (on / off), set to `params`."""
+    value = dict(params or {}).get(FORECAST_PARAM.name) or FORECAST_PARAM.default
+    return param_select(page_param_id(FORECAST_PARAM.name), FORECAST_PARAM.label, FORECAST_PARAM.choices, value)
+
+
 def spend_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
-    """Return a stacked area chart of daily spend by channel (one trace per channel, y = that channel's spend)."""
+    """Return a stacked area chart of daily spend by channel (one trace per channel, y = that channel's spend); with
+    forecast rows (`spend_with_forecast`), the forecast after them as a dashed line with its 80% band (the
+    channel's colour for one channel, dark grey for the total)."""
+    table, future = forecast_part(table)
     fig = _base_figure("Date", "Spend per day ($)")
     for i, channel in enumerate(_groups(table, "channel")):
         part = table[table["channel"] == channel]
@@ -137,6 +165,12 @@ def spend_over_time_figure(table: pd.DataFrame, colors: Mapping[str, str] | None
             mode="lines", stackgroup="spend", line=dict(width=0.5, color=color_of(channel, i, colors)),
             hovertemplate=f"{channel}: $%{{y:,.2f}}<extra></extra>",
         ))
+    if len(future):
+        channel = str(future["channel"].iloc[0])
+        total = channel == TOTAL_SPEND_LABEL
+        color = FORECAST_COLOR if total else color_of(channel, 0, colors)
+        fig.add_traces(forecast_traces(future, "costs", "Spend" if total else f"{channel} spend", color,
+                                       "$%{y:,.2f}"))
     fig.update_layout(hovermode="x unified")
     fig.update_yaxes(tickformat="$,.2~f", rangemode="tozero")  # $0.5 and $1 on small spend, not "$1" twice
     return legend_beside_when_many(fig)

@@ -28,7 +28,9 @@ from layouts.ids import OverviewIds
 
 DEFAULT_COMPARE = "previous"
 COMPARE_CHOICES = (("previous", "Previous period"), ("year", "Previous year"), ("none", "No comparison"))
-PAGE_PARAMS = (PageParam("comparison", "Compare with", COMPARE_CHOICES, DEFAULT_COMPARE),)
+DEFAULT_FORECAST = "on"
+FORECAST_PARAM = PageParam("forecast", "Forecast", (("on", "On"), ("off", "Off")), DEFAULT_FORECAST)
+PAGE_PARAMS = (PageParam("comparison", "Compare with", COMPARE_CHOICES, DEFAULT_COMPARE), FORECAST_PARAM)
 COMPARISON_NAMES = {"previous": "the previous period of equal length", "year": "the same days 364 days earlier"}
 COMPARISON_LABELS = {"previous": "previous period", "year": "previous year"}  # in series names: "DAU (previous year)"
 FILTERS = ("dates", "attributes", "observation_date", "horizon")
@@ -139,7 +141,7 @@ def kpi_cards(table: pd.DataFrame, compare: str = DEFAULT_COMPARE, comparison=No
 
 
 def page_controls(params: Mapping[str, str]) -> html.Div:
-    """Return the KPI card's comparison select, set to `params`."""
+    """Return the KPI card's selects of the page parameters (comparison, forecast), set to `params`."""
     values = {p.name: p.default for p in PAGE_PARAMS} | dict(params or {})
     return html.Div([param_select(page_param_id(p.name), p.label, p.choices, values[p.name]) for p in PAGE_PARAMS],
                     className="d-flex flex-wrap column-gap-3 row-gap-1")
@@ -191,6 +193,88 @@ def chart_with_note(name: str, fig: go.Figure, note: str | None, *more_notes: st
     return figure_with_notes(name, fig, note, *more_notes)
 
 
+# a forecast continues a time chart: per forecast column, `<column>_forecast` (the mean) and its interval bounds
+FORECAST_FIELDS = {"mean": "forecast", "lo80": "lo80", "hi80": "hi80", "lo95": "lo95", "hi95": "hi95"}
+FORECAST_LABELS = {"forecast": "forecast", "lo80": "forecast, 80% low", "hi80": "forecast, 80% high",
+                   "lo95": "forecast, 95% low", "hi95": "forecast, 95% high"}
+FORECAST_BAND_NAME = "80% interval"
+
+
+def forecast_column(column: str, field: str) -> str:
+    """Return the frame column of a forecast `field` (forecast, lo80, hi80, lo95, hi95) of series `column`."""
+    return f"{column}_{field}"
+
+
+def forecast_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Return the labels of the forecast columns of each value column of `labels` ("DAU forecast, 80% low",
+    "Revenue forecast, 95% high ($)": a unit in parentheses stays last)."""
+    out = {}
+    for column, text in labels.items():
+        name, unit = (text[:-4], text[-4:]) if text.endswith(" ($)") else (text, "")
+        out.update({forecast_column(column, field): f"{name} {label}{unit}" for field, label in FORECAST_LABELS.items()
+                    if column != "date"})
+    return out
+
+
+def with_forecast(table: pd.DataFrame, forecasts: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Return `table` followed by one row per forecast date: for each column of `forecasts` (column -> forecast rows
+    date, mean, lo80, hi80, lo95, hi95; None: no forecast) its columns `<column>_forecast`, `_lo80`, `_hi80`,
+    `_lo95`, `_hi95` (the observed columns empty on those rows). `table` unchanged when empty or without forecasts."""
+    parts = [frame.set_index("date")[list(FORECAST_FIELDS)].rename(
+        columns={field: forecast_column(column, name) for field, name in FORECAST_FIELDS.items()})
+        for column, frame in forecasts.items() if frame is not None and len(frame)]
+    if table.empty or not parts:
+        return table
+    future = pd.concat(parts, axis=1).sort_index().rename_axis("date").reset_index()
+    future["date"] = pd.to_datetime(future["date"]).astype(table["date"].dtype)
+    return pd.concat([table, future], ignore_index=True)
+
+
+def forecast_part(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (the observed rows, the forecast rows) of a time chart's table (`with_forecast`)."""
+    columns = [c for c in table.columns if c.endswith("_forecast")]
+    if not columns:
+        return table, table.iloc[0:0]
+    future = table[columns].notna().any(axis=1)
+    return table[~future], table[future]
+
+
+def light(color: str, alpha: float = 0.15) -> str:
+    """Return the hex colour `color` ("#1f77b4") as a translucent rgba colour for a band."""
+    red, green, blue = (int(color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def forecast_traces(future: pd.DataFrame, column: str, name: str, color: str, hover: str,
+                    band_in_legend: bool = True) -> list[go.Scatter]:
+    """Return the forecast of `column` in `future` (`with_forecast` rows): its 80% interval as a light band (named
+    "80% interval", in the legend when `band_in_legend`) and its mean as a dashed line named "<name> forecast",
+    whose hover gives the 95% interval; `hover` is the value's hover format (with "%{y:...}")."""
+    rows = future[future[forecast_column(column, "forecast")].notna()]
+    label = f"{name.split(' (')[0]} forecast"
+    low, high = (hover.replace("%{y:", f"%{{customdata[{i}]:") for i in (0, 1))
+    band = dict(mode="lines", line=dict(width=0, color=color), legendgroup=FORECAST_BAND_NAME, hoverinfo="skip")
+    return [
+        go.Scatter(x=rows["date"], y=rows[forecast_column(column, "lo80")], showlegend=False,
+                   name=f"{label} 80% low", **band),
+        go.Scatter(x=rows["date"], y=rows[forecast_column(column, "hi80")], fill="tonexty", fillcolor=light(color),
+                   name=FORECAST_BAND_NAME, showlegend=band_in_legend, legendrank=1001, **band),
+        go.Scatter(x=rows["date"], y=rows[forecast_column(column, "forecast")], name=label, mode="lines",
+                   legendgroup=label, line=dict(color=color, width=2, dash="dash"),
+                   customdata=rows[[forecast_column(column, "lo95"), forecast_column(column, "hi95")]].to_numpy(),
+                   hovertemplate=f"{hover} (95%: {low} – {high})<extra>{label}</extra>"),
+    ]
+
+
+def forecast_note(table: pd.DataFrame) -> str | None:
+    """Return the line a time chart shows about its forecast (None when it has none)."""
+    observed, future = forecast_part(table)
+    if future.empty:
+        return None
+    return (f"Dashed after {observed['date'].max():%Y-%m-%d}: the forecast of the next {len(future)} days (ETS), "
+            "its 80% interval shaded (95% in the hover).")
+
+
 ACTIVITY_SERIES = (("dau", "DAU"), ("wau7", "WAU (rolling 7 days)"), ("mau30", "MAU (rolling 30 days)"))
 
 
@@ -206,7 +290,9 @@ def activity_table(daily: pd.DataFrame, previous: pd.DataFrame | None = None, sh
 def trend_figure(table: pd.DataFrame, series, hover: str, compare: str, widths=None) -> go.Figure:
     """Return one solid line per (column, name) of `series` over the table's dates (`widths`: column -> line width,
     2 by default); when `table` has comparison columns, the comparison period's lines dashed in the same colours,
-    named "<name> (previous period)" (`compare`'s label)."""
+    named "<name> (previous period)" (`compare`'s label); when it has forecast rows (`with_forecast`), each
+    forecast column's dashed line after the last date with its 80% band (`forecast_traces`)."""
+    table, future = forecast_part(table)
     fig = go.Figure()
     for column, name in series:
         fig.add_trace(go.Scatter(
@@ -219,6 +305,9 @@ def trend_figure(table: pd.DataFrame, series, hover: str, compare: str, widths=N
         for column, name in series:
             fig.add_trace(comparison_trace(table, column, f"{name.split(' (')[0]} ({label})",
                                            SERIES_COLORS[column], hover))
+    forecast = [(column, name) for column, name in series if forecast_column(column, "forecast") in future.columns]
+    for i, (column, name) in enumerate(forecast):
+        fig.add_traces(forecast_traces(future, column, name, SERIES_COLORS[column], hover, band_in_legend=i == 0))
     fig.update_xaxes(hoverformat="%a %Y-%m-%d")
     return fig
 

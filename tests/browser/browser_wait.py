@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import time
 
+# [document width, window width]: a page wider than its window scrolls sideways
+PAGE_WIDTH = "return [document.documentElement.scrollWidth, window.innerWidth];"
+# what sticks out on the right of the window (id or class @ its right edge), for a failure message
+WIDE_ELEMENTS = """
+const w = window.innerWidth;
+const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (getComputedStyle(a).overflowX !== 'visible') { return true; } } return false; };
+return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > w + 1
+    && !clipped(e)).slice(0, 8).map(e => (e.id || e.className || e.tagName).toString().slice(0, 60)
+    + '@' + Math.round(e.getBoundingClientRect().right));
+"""
+
 
 def wait_until_idle(dash_duo, quiet: float = 1.0, timeout: float = 20.0) -> None:
     """Return once no Dash component has been loading for `quiet` seconds; AssertionError after `timeout`."""

@@ -23,20 +23,10 @@ from layouts.ids import ForecastIds, chart_body_id
 from callbacks.forecast import usual_group
 from ml.api.forecast_reads import model_origin
 from ml.cac_model import load_cac
-from tests.browser.browser_wait import wait_until_idle
+from tests.browser.browser_wait import PAGE_WIDTH, WIDE_ELEMENTS, wait_until_idle
 from tests.ml.test_forecast_api import cac_model_dir  # noqa: F401  (the session fixture: a trained CAC model)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-PAGE_WIDTH = "return [document.documentElement.scrollWidth, window.innerWidth];"
-WIDE_ELEMENTS = """
-const w = window.innerWidth;
-const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-    if (getComputedStyle(a).overflowX !== 'visible') { return true; } } return false; };
-return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > w + 1
-    && !clipped(e)).slice(0, 8).map(e => (e.id || e.className || e.tagName).toString().slice(0, 60)
-    + '@' + Math.round(e.getBoundingClientRect().right));
-"""
-
 pytestmark = pytest.mark.browser
 
 

@@ -18,6 +18,7 @@ from app import create_app
 from callbacks.pages import available_pages
 from dashboard.config import Config
 from layouts.ids import CohortIds, FilterIds, OverviewIds, chart_body_id
+from tests.browser.browser_wait import PAGE_WIDTH, WIDE_ELEMENTS
 
 pytestmark = pytest.mark.browser
 
@@ -39,15 +40,6 @@ return Array.from(document.querySelectorAll('#page-content .js-plotly-plot')).ev
     const narrow = spec && g.getBoundingClientRect().width < spec.below;
     return !narrow || !!g._narrowSaved;
 });
-"""
-PAGE_WIDTH = "return [document.documentElement.scrollWidth, window.innerWidth];"
-# what sticks out on the right of the window, for the failure message
-WIDE_ELEMENTS = """
-const w = window.innerWidth;
-const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-    if (getComputedStyle(a).overflowX !== 'visible') { return true; } } return false; };
-return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > w + 1
-    && !clipped(e)).slice(0, 8).map(e => (e.id || e.className || e.tagName).toString().slice(0, 60));
 """
 GRAPH = """
 const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');

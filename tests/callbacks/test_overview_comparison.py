@@ -113,7 +113,7 @@ def test_ovc002_activity_chart_draws_the_previous_period_dashed(demo_ctx):
         current, previous = metrics.activity_daily(conn, query), metrics.activity_daily(conn, before)
     assert shift == 28
     body = chart_body(demo_ctx, OverviewIds.ACTIVITY, ov.activity_frame, ov.activity_view, store,
-                      {"comparison": "previous"})
+                      {"comparison": "previous", "forecast": "off"})
     figure, note = graph_and_note(body)
     assert note == "Dashed: the previous period, 2026-09-06 – 2026-10-03, shifted onto these dates."
     traces = figure["data"]
@@ -125,7 +125,8 @@ def test_ovc002_activity_chart_draws_the_previous_period_dashed(demo_ctx):
         assert dashed["line"]["dash"] == "dash" and dashed["line"]["color"] == solid["line"]["color"]
         assert trace_values(dashed["x"]) == trace_values(solid["x"])  # drawn on the current dates
         assert list(dashed["customdata"])[:2] == ["Sun 2026-09-06", "Mon 2026-09-07"]  # the hover's date
-    for params in ({"comparison": "none"}, {"comparison": "year"}):  # none / the demo has no previous year
+    # none / the demo has no previous year (and no forecast: the dashed lines are the comparison's alone)
+    for params in ({"comparison": "none", "forecast": "off"}, {"comparison": "year", "forecast": "off"}):
         figure, note = graph_and_note(chart_body(demo_ctx, OverviewIds.ACTIVITY, ov.activity_frame,
                                                  ov.activity_view, store, params))
         assert len(figure["data"]) == 3 and not any("previous" in t["name"] for t in figure["data"])
@@ -166,7 +167,7 @@ def test_ovc004_csv_carries_the_comparison_columns(demo_ctx):
     store = _store(demo_ctx, PERIOD)
     chart = registered_charts(demo_ctx)[OverviewIds.ACTIVITY]
     assert "comparison" in chart.params
-    download = chart_download(demo_ctx, chart, store, {"comparison": "previous"})
+    download = chart_download(demo_ctx, chart, store, {"comparison": "previous", "forecast": "off"})
     assert download["filename"] == "overview_activity_2026-10-04_2026-10-31.csv"
     text = base64.b64decode(download["content"]).decode() if download["base64"] else download["content"]
     csv = pd.read_csv(io.StringIO(text))
@@ -175,7 +176,7 @@ def test_ovc004_csv_carries_the_comparison_columns(demo_ctx):
                                  "WAU (rolling 7 days), previous period", "MAU (rolling 30 days), previous period"]
     assert csv["Date"].iloc[0] == "2026-10-04" and csv["Comparison date (previous period)"].iloc[0] == "2026-09-06"
     revenue = registered_charts(demo_ctx)[OverviewIds.REVENUE_SPEND]
-    text = chart_download(demo_ctx, revenue, store, {"comparison": "none"})["content"]
+    text = chart_download(demo_ctx, revenue, store, {"comparison": "none", "forecast": "off"})["content"]
     assert pd.read_csv(io.StringIO(text)).columns.tolist() == ["Date", "Revenue ($)", "Ad spend ($)"]
 
 
@@ -188,7 +189,7 @@ def test_ovc005_previous_year_is_drawn_when_the_data_has_it(two_year_ctx):
         previous = metrics.activity_daily(conn, before)
         series = metrics.kpi_daily(conn, before)
     figure, note = graph_and_note(chart_body(two_year_ctx, OverviewIds.ACTIVITY, ov.activity_frame,
-                                             ov.activity_view, store, {"comparison": "year"}))
+                                             ov.activity_view, store, {"comparison": "year", "forecast": "off"}))
     assert note == "Dashed: the previous year, 2025-10-05 – 2025-11-01, shifted onto these dates."
     assert [t["name"] for t in figure["data"]][3:] == ["DAU (previous year)", "WAU (previous year)",
                                                        "MAU (previous year)"]
