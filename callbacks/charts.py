@@ -86,6 +86,12 @@ class ReadsRecorder:
         self._read.update(state_fields_of(fields))
         return self._reader(fn, filters, **params)
 
+    @property
+    def unrecorded(self) -> MetricReader:
+        """Return the reader itself: for what depends on the data alone (its version), not on the filter state (a
+        forecast of the whole data), so that it records no state field."""
+        return self._reader
+
     def connection(self):
         """Return the reader's connection, recording every state field (SQL run on it may read any of them)."""
         self._read.update(STATE_FIELDS)

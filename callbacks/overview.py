@@ -108,9 +108,9 @@ def forecast_rows(request: ChartRequest, metric: str, channel: str) -> pd.DataFr
     """Return the forecast of `metric` for `channel` over the FORECAST_DAYS after the data's last date: date, mean,
     lo80, hi80, lo95, hi95 (ml.api.forecast_reads.series_forecast, memoized per data version); None when that series
     has no forecast (no spend of an organic channel, too little history)."""
-    # the forecast depends on the data alone (its version), not on the filters: read it with the reader under the one
-    # that records the state fields a chart reads (callbacks.charts.ReadsRecorder), so that it records none
-    reader = getattr(request.read, "_reader", request.read)
+    # the forecast depends on the data alone (its version), not on the filters: read without recording state fields
+    # (callbacks.charts.ReadsRecorder.unrecorded; a plain MetricReader records nothing anyway)
+    reader = getattr(request.read, "unrecorded", request.read)
     try:
         rows = series_forecast(reader, metric, channel, FORECAST_DAYS)
     except ApiProblem:
