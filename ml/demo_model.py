@@ -58,9 +58,9 @@ def start_background(config: Config, extra_args: tuple[str, ...] = ()) -> subpro
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
     process = subprocess.Popen([sys.executable, "-m", "ml.demo_model", *extra_args], env=env, cwd=str(repo),
                                stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
-    log.warning("Started process %s to build the demo's churn model and clusters in the background (about 1-2 "
-                "minutes; with several workers, one such process does it); the risk page fills in when it is "
-                "done.", process.pid)
+    log.warning("Started process %s to build the demo's churn model, clusters and acquisition-cost model in the "
+                "background (about 3-4 minutes; with several workers, one such process does it); the risk page "
+                "fills in when the churn scores are done.", process.pid)
     return process
 
 
