@@ -53,9 +53,8 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from bench_common import free_port, percentile  # noqa: E402
+from bench_common import free_port, percentile, wait_for_ok  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "bench" / ".cache"
@@ -272,17 +271,8 @@ class App:
 
     def wait_ready(self, timeout: float = 120) -> None:
         """Return once /ready answers 200; SystemExit with the log's tail otherwise."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
+        if wait_for_ok(f"{self.base_url}/ready", self.proc, timeout):
+            return
         raise SystemExit(f"the app did not get ready:\n{self.log_path.read_text(errors='replace')[-3000:]}")
 
     def stop(self) -> None:

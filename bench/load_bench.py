@@ -68,7 +68,7 @@ except ImportError as missing:  # pragma: no cover - a missing dev dependency
     sys.exit(f"{missing}: install the test tools first: python3 -m pip install -r requirements-dev.txt")
 
 from layouts.ids import FilterIds, OverviewIds, chart_body_id  # noqa: E402  (light: no app, no database)
-from bench_common import free_port, percentile  # noqa: E402
+from bench_common import free_port, percentile, wait_for_ok  # noqa: E402
 
 PAGE_PATHS = ("/", "/acquisition", "/marketing", "/cohorts", "/risk", "/data", "/_dash-layout", "/_dash-dependencies")
 CHARTS = (OverviewIds.KPIS, OverviewIds.ACTIVITY, OverviewIds.REVENUE_SPEND)
@@ -289,19 +289,10 @@ class Server:
 
     def wait_ready(self, timeout: float) -> None:
         """Wait until /health answers 200 (SystemExit with the log's tail when it does not in `timeout` s)."""
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
+        if wait_for_ok(f"{self.base_url}/health", self.proc, timeout):
+            return
+        if self.proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
         raise SystemExit(f"gunicorn did not answer /health within {timeout:.0f} s:\n{self.log_text()[-3000:]}")
 
     def wait_warmed(self, workers: int, timeout: float) -> bool:

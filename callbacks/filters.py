@@ -135,21 +135,21 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
 
     with MetricReader(ctx) as read:
         raw_bounds = read(metrics.data_bounds)
+        bounds = DataBounds.from_metric(raw_bounds)
         result = _synced(triggered, search, pathname, controls, page_param_ids, page_param_values, stored,
-                         raw_bounds)
-        state = result.state
-        if state is not None and not DataBounds.from_metric(raw_bounds).is_empty:
-            options = attribute_options(user_counts(read, state), state, DataBounds.from_metric(raw_bounds))
+                         raw_bounds, bounds)
+        if not bounds.is_empty:
+            options = attribute_options(user_counts(read, result.state), result.state, bounds)
             result.country_options, result.device_options, result.channel_options = (
                 options["country"], options["device"], options["channel"])
     return result
 
 
 def _synced(triggered: Any, search: str | None, pathname: str | None, controls: Mapping[str, Any],
-            page_param_ids: list[dict], page_param_values: list, stored: dict | None, raw_bounds: Mapping
-            ) -> "SyncResult":
-    """Return sync_filters_and_url's updates but the attribute options (`state` set to the filter state in force)."""
-    bounds = DataBounds.from_metric(raw_bounds)
+            page_param_ids: list[dict], page_param_values: list, stored: dict | None, raw_bounds: Mapping,
+            bounds: DataBounds) -> "SyncResult":
+    """Return sync_filters_and_url's updates but the attribute options (`state` set to the filter state in force);
+    `bounds` is `DataBounds.from_metric(raw_bounds)`."""
     params = page_params_of(pathname)
     names = [pid["name"] for pid in page_param_ids]
     controls_ready = bool(controls.get("start")) and bool(controls.get("end"))

@@ -12,7 +12,7 @@ import pandas as pd
 import metrics
 from layouts import marketing as view
 from layouts.charts import Chart, ChartRequest
-from layouts.common import ATTRIBUTED_SPEND_NOTE, figure_with_notes
+from layouts.common import attributed_spend_note, figure_with_notes, spend_is_attributed
 from callbacks.overview import forecast_channel, forecast_rows
 from layouts.glossary import terms
 from layouts.overview import forecast_labels, forecast_note
@@ -55,17 +55,12 @@ def spend_over_time_frame(request: ChartRequest) -> pd.DataFrame:
                                     view.TOTAL_SPEND_LABEL if channel == TOTAL else channel)
 
 
-def attributed_note(request: ChartRequest) -> str | None:
-    """Return the line a spend card shows when a country or device filter switches it to attributed spend."""
-    return ATTRIBUTED_SPEND_NOTE if request.state.countries or request.state.devices else None
-
-
 def spend_over_time_view(table: pd.DataFrame, request: ChartRequest):
     """Return the stacked spend chart (under the attributed-spend line with a country or device filter), and a line
     about its forecast (or why none)."""
     return figure_with_notes(MarketingIds.SPEND_OVER_TIME,
                              view.spend_over_time_figure(table, _colors(request, "channel", table, "channel")),
-                             attributed_note(request), forecast_note(table) or forecast_channel(request)[1])
+                             attributed_spend_note(request.state), forecast_note(table) or forecast_channel(request)[1])
 
 
 def spend_share_frame(request: ChartRequest) -> pd.DataFrame:
@@ -78,7 +73,7 @@ def spend_share_view(table: pd.DataFrame, request: ChartRequest):
     """Return the share-of-spend bars (under the attributed-spend line with a country or device filter)."""
     return figure_with_notes(MarketingIds.SPEND_SHARE,
                              view.spend_share_figure(table, _colors(request, "channel", table, "channel")),
-                             attributed_note(request))
+                             attributed_spend_note(request.state))
 
 
 # ----------------------------------------------------------------------------------------------- CAC
@@ -116,7 +111,7 @@ def channel_table_frame(request: ChartRequest) -> pd.DataFrame:
     """Return the channel economics table with the unattributed spend (what the channel table shows); with a country
     or device filter, the filtered users' attributed spend only (the contract's one spend rule)."""
     return view.channel_economics_table(request.read(metrics.channel_economics, request.query),
-                                        attributed_only=bool(request.state.countries or request.state.devices))
+                                        attributed_only=spend_is_attributed(request.state))
 
 
 def channel_table_view(table: pd.DataFrame, request: ChartRequest):

@@ -7,7 +7,7 @@ import pandas as pd
 import metrics
 from layouts import overview as view
 from layouts.charts import Chart, ChartRequest
-from layouts.common import ATTRIBUTED_SPEND_NOTE
+from layouts.common import attributed_spend_note, spend_is_attributed
 from layouts.glossary import terms
 from layouts.ids import OverviewIds
 from ml.api.forecast_reads import series_forecast
@@ -169,10 +169,8 @@ def revenue_spend_view(frame: pd.DataFrame, request: ChartRequest):
     comparison lines dashed under a line saying what they are (or why none)."""
     comparison, _ = comparison_of(request)
     compare = kpi_query(request).compare
-    fig = view.revenue_spend_figure(frame, attributed=bool(request.state.countries or request.state.devices),
-                                    compare=compare)
-    attributed = bool(request.state.countries or request.state.devices)
-    return view.chart_with_note(OverviewIds.REVENUE_SPEND, fig, ATTRIBUTED_SPEND_NOTE if attributed else None,
+    fig = view.revenue_spend_figure(frame, attributed=spend_is_attributed(request.state), compare=compare)
+    return view.chart_with_note(OverviewIds.REVENUE_SPEND, fig, attributed_spend_note(request.state),
                                 view.comparison_note(compare, comparison),
                                 view.forecast_note(frame) or forecast_channel(request)[1])
 

@@ -401,6 +401,17 @@ ATTRIBUTED_SPEND_NOTE = ("Spend attributed to the filtered new users: spend has 
                          "country or device filter it is each channel's daily spend shared out over its new users.")
 
 
+def spend_is_attributed(state) -> bool:
+    """True when a country or device filter switches a state's spend to the filtered new users' attributed spend (the
+    contract's one spend rule; reads only the two fields, so a chart's recorded reads stay exact)."""
+    return bool(state.countries or state.devices)
+
+
+def attributed_spend_note(state) -> str | None:
+    """Return the line a spend card shows above its figure when `state`'s spend is attributed spend, else None."""
+    return ATTRIBUTED_SPEND_NOTE if spend_is_attributed(state) else None
+
+
 def figure_with_notes(name: str, fig, *notes: str | None):
     """Return chart `name`'s graph of `fig` under a muted line per note (the figure alone when there is none)."""
     shown = [note for note in notes if note]
