@@ -11,19 +11,20 @@
   are recorded (the MetricQuery fields of every metric call, through `ReadsRecorder`, and the fields its code reads
   of `request.state`, through `layouts.charts.StateReads`); their values, the page parameters and the data version
   make its key, kept in the store beside the body (`layouts.charts.chart_drawn_id`). A change of a control the
-  chart does not read leaves the body as it is (no request to the database, no redraw); when only the figure of
-  the body's graph (or the rows of its table) differ, they go to that mounted graph's `figure` (Plotly.react, no
-  new mount, no resize) or grid's `rowData` (`LIVE_PROPS`).
+  chart does not read leaves the body as it is (no request to the database, no redraw); when only the props of
+  the body's components with an id differ (`body_parts`: a graph's figure, a grid's rows and height, a KPI card's
+  value, change and sparkline), only the changed props go to those mounted components (set_props: Plotly.react
+  for a graph, new rows for a grid; no new mount, no resize).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from typing import Mapping
 
-import dash_ag_grid as dag
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
@@ -182,22 +183,94 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
 @dataclasses.dataclass
 class ChartUpdate:
     """What a chart's body callback sends: the body's children (`no_update`: it stays as it is), the new props of
-    the graph or grid the body already holds (`props`, e.g. {"figure": ...}; None: no such update) and the new
-    content of its store (`no_update`: unchanged)."""
+    components the body already holds (`props`: {component id: {prop: value}}, e.g. a graph's figure or a KPI's
+    value; None: no such update) and the new content of its store (`no_update`: unchanged)."""
 
     body: object
     props: dict | None
     drawn: object
+    graph_id: str | None = None  # the chart's graph or grid (chart_graph_id): whose figure `figure` returns
 
     @property
     def figure(self):
-        """Return the new figure of the mounted graph (None when this update sends none)."""
-        return (self.props or {}).get("figure")
+        """Return the new figure of the chart's mounted graph (None when this update sends none)."""
+        return ((self.props or {}).get(self.graph_id) or {}).get("figure")
 
 
-# the prop of a chart's mounted component (id chart_graph_id) that a new drawing may set in place: a graph's figure
-# (Plotly.react) and a grid's rows; any other difference in the body sends the body anew (a new mount)
-LIVE_PROPS = ((dcc.Graph, "figure"), (dag.AgGrid, "rowData"))
+def _is_component(node) -> bool:
+    """True when JSON `node` is a serialised Dash component ({"type", "namespace", "props"})."""
+    return isinstance(node, dict) and "props" in node and "type" in node and "namespace" in node
+
+
+def _holds_id(node) -> bool:
+    """True when JSON `node` (a component's prop value) holds a component with an id."""
+    if _is_component(node):
+        return node["props"].get("id") is not None or any(_holds_id(v) for v in node["props"].values())
+    if isinstance(node, dict):
+        return any(_holds_id(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_holds_id(v) for v in node)
+    return False
+
+
+def _digest(value) -> str:
+    """Return a short digest of value `value` as Plotly's JSON encoder writes it."""
+    return hashlib.sha256(to_json_plotly(value).encode()).hexdigest()[:24]
+
+
+def _leaf_key(ident) -> str:
+    """Return component id `ident` as a text key (a pattern-matching id as its sorted JSON)."""
+    return ident if isinstance(ident, str) else json.dumps(ident, sort_keys=True, separators=(",", ":"))
+
+
+def body_parts(body) -> tuple[str, dict[str, dict]]:
+    """Return (structure digest, leaves) of content `body`: its leaves are the components with an id and no component
+    with an id inside them ({id: {prop: value}} of the props set on them, e.g. a graph's figure, a grid's rows, a
+    KPI's value text); the digest covers everything else, so equal digests mean the mounted body can stay and take
+    the leaves' new props (set_props) instead of a new mount."""
+    found: set[str] = set()
+
+    def strip(node):
+        if _is_component(node):
+            props = node["props"]
+            ident = props.get("id")
+            if ident is not None and not any(_holds_id(v) for k, v in props.items() if k != "id"):
+                found.add(_leaf_key(ident))  # which props it sets is structure: a prop that goes away remounts it
+                return {"leaf": _leaf_key(ident), "type": node["type"], "namespace": node["namespace"],
+                        "props": sorted(props)}
+            return {**node, "props": {k: strip(v) for k, v in props.items()}}
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    structure = strip(json.loads(to_json_plotly(body)))
+    components = [body, *body._traverse()] if hasattr(body, "_traverse") else [body]  # noqa: SLF001 - Dash's walk
+    leaves = {}
+    for component in components:
+        ident = getattr(component, "id", None)
+        if ident is not None and _leaf_key(ident) in found:
+            leaves[_leaf_key(ident)] = {k: v for k, v in component.to_plotly_json()["props"].items() if k != "id"}
+    return hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:24], leaves
+
+
+def leaf_digests(leaves: Mapping[str, Mapping]) -> dict[str, dict[str, str]]:
+    """Return {leaf id: {prop: digest}} of `body_parts`'s leaves (what the chart's store keeps of them)."""
+    return {ident: {prop: _digest(value) for prop, value in props.items()} for ident, props in leaves.items()}
+
+
+def changed_leaf_props(leaves: Mapping[str, Mapping], drawn_leaves) -> dict[str, dict]:
+    """Return {id: {prop: value}} of the leaves' props whose digest differs from the store's `drawn_leaves` (every
+    prop of a leaf the store does not describe)."""
+    known = drawn_leaves if isinstance(drawn_leaves, Mapping) else {}
+    changed: dict[str, dict] = {}
+    for ident, props in leaves.items():
+        before = known.get(ident) if isinstance(known.get(ident), Mapping) else {}
+        different = {prop: value for prop, value in props.items() if before.get(prop) != _digest(value)}
+        if different:
+            changed[ident] = different
+    return changed
 
 
 def unchanged_reads(ctx: AppContext, name: str, stored: dict, params: Mapping[str, str] | None,
@@ -222,44 +295,24 @@ def chart_update(ctx: AppContext, chart: Chart, stored: dict | None, params: Map
                  drawn: Mapping | None = None, retry_attempt: int = 0) -> ChartUpdate:
     """Return what declared chart `chart`'s body callback sends for a filter state and page parameter values, given
     its store `drawn`: nothing when the state fields and parameters its numbers read are unchanged; else its new
-    content (`chart_body`), as the figure of the graph the body holds when both old and new content are graphs."""
+    content (`chart_body`), as new props of the components the body holds when only those differ (`body_parts`:
+    a graph's figure, a grid's rows and height, a KPI card's value, change and sparkline), else as a new body."""
     if not stored:
         raise PreventUpdate
+    graph_id = chart_graph_id(chart.name)
     if not marker_kind(stored) and not retry_attempt and unchanged_reads(ctx, chart.name, stored, params, drawn):
-        return ChartUpdate(no_update, None, no_update)
+        return ChartUpdate(no_update, None, no_update, graph_id)
     new_drawn: dict = {}
     body = chart_body(ctx, chart.name, chart.frame, chart.view, stored, params, chart.empty_message,
                       retry_attempt=retry_attempt, drawn=new_drawn)
-    held = live_component(body, chart.name)
-    frame_of_graph = graph_frame(body, *held) if held is not None else None
-    new_drawn = {"reads": new_drawn.get("reads"), "key": new_drawn.get("key"), "graph_frame": frame_of_graph}
-    if frame_of_graph is not None and isinstance(drawn, Mapping) and drawn.get("graph_frame") == frame_of_graph:
-        component, prop = held
-        return ChartUpdate(no_update, {prop: getattr(component, prop)}, new_drawn)
-    return ChartUpdate(body, None, new_drawn)
-
-
-def live_component(body, name: str) -> tuple | None:
-    """Return (component, prop) of chart `name`'s graph or grid (id `chart_graph_id(name)`) in content `body` and
-    the prop a new drawing sets in place (`LIVE_PROPS`); None when the body holds none."""
-    wanted = chart_graph_id(name)
-    children = [body, *body._traverse()] if hasattr(body, "_traverse") else [body]  # noqa: SLF001 - Dash's walk
-    for child in children:
-        if getattr(child, "id", None) == wanted:
-            return next(((child, prop) for kind, prop in LIVE_PROPS if isinstance(child, kind)), None)
-    return None
-
-
-def graph_frame(body, held, prop: str) -> str:
-    """Return a digest of content `body` without prop `prop` of its component `held`: equal digests mean that only
-    that prop differs, so the mounted component can take the new value and everything else stays."""
-    value = getattr(held, prop)
-    setattr(held, prop, None)
-    try:
-        text = to_json_plotly(body)
-    finally:
-        setattr(held, prop, value)
-    return hashlib.sha256(text.encode()).hexdigest()
+    if new_drawn.get("key") is None:  # a notice (error, database unavailable): sent whole, remembered as nothing
+        return ChartUpdate(body, None, {"reads": None, "key": None, "structure": None, "leaves": {}}, graph_id)
+    structure, leaves = body_parts(body)
+    new_drawn = {"reads": new_drawn.get("reads"), "key": new_drawn.get("key"), "structure": structure,
+                 "leaves": leaf_digests(leaves)}
+    if isinstance(drawn, Mapping) and drawn.get("structure") == structure:
+        return ChartUpdate(no_update, changed_leaf_props(leaves, drawn.get("leaves")), new_drawn, graph_id)
+    return ChartUpdate(body, None, new_drawn, graph_id)
 
 
 def chart_frame(ctx: AppContext, frame_fn: FrameFunction, stored: dict, params: Mapping[str, str] | None = None
@@ -341,8 +394,8 @@ def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> 
         if attempt is None:
             raise PreventUpdate  # the notice's retry timer appeared; it fires later
         update = chart_update(ctx, chart, stored, dict(zip(params, values)), drawn, retry_attempt=attempt)
-        if update.props is not None:
-            set_props(chart_graph_id(name), update.props)
+        for component_id, props in (update.props or {}).items():
+            set_props(json.loads(component_id) if component_id.startswith("{") else component_id, props)
         if update.drawn is not no_update:
             set_props(chart_drawn_id(name), {"data": update.drawn})
         return update.body

@@ -4,6 +4,8 @@
   page-specific controls and the validated filter state (dcc.Store `FilterIds.STATE`) in agreement.
   A URL change (first load, a pasted link, back/forward) sets the controls; a control change writes
   the URL (`dcc.Location(refresh=False)` pushes a history entry, so back/forward work).
+- `filter_options`: the country, device and channel options (values with users under the other filters, with
+  counts) follow the filter state in their own callback, which runs beside the chart callbacks.
 - `navigation`: the navbar links carry the global filters; the filter bar shows the filters the page uses.
 """
 
@@ -102,11 +104,8 @@ class SyncResult:
     max_date: Any = no_update
     observation_date: Any = no_update
     countries: Any = no_update
-    country_options: Any = no_update
     devices: Any = no_update
-    device_options: Any = no_update
     channels: Any = no_update
-    channel_options: Any = no_update
     period: Any = no_update
     period_options: Any = no_update
     horizon: Any = no_update
@@ -116,9 +115,8 @@ class SyncResult:
     def outputs(self) -> tuple:
         """Return the values in the order of the callback's outputs."""
         return (self.search, self.store, self.start_date, self.end_date, self.min_date, self.max_date,
-                self.observation_date, self.min_date, self.max_date, self.countries, self.country_options,
-                self.devices, self.device_options, self.channels, self.channel_options, self.period,
-                self.period_options, self.horizon, self.page_values, self.notes)
+                self.observation_date, self.min_date, self.max_date, self.countries, self.devices, self.channels,
+                self.period, self.period_options, self.horizon, self.page_values, self.notes)
 
 
 def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
@@ -128,21 +126,43 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
 
     `triggered` is the id of the component that changed (None on the first call = the URL); `controls`
     holds period, start, end, observation_date, horizon, country, device, channel as the controls show them.
-    The country, device and channel options are the values with users under the other two filters, each with its
-    number of users to date (`attribute_options`); the period control shows the preset the dates match.
+    The period control shows the preset the dates match. The country, device and channel options follow the
+    filter state in their own callback (`filter_options`), beside the charts rather than before them.
     """
     import metrics
 
     with MetricReader(ctx) as read:
         raw_bounds = read(metrics.data_bounds)
-        bounds = DataBounds.from_metric(raw_bounds)
-        result = _synced(triggered, search, pathname, controls, page_param_ids, page_param_values, stored,
-                         raw_bounds, bounds)
-        if not bounds.is_empty:
-            options = attribute_options(user_counts(read, result.state), result.state, bounds)
-            result.country_options, result.device_options, result.channel_options = (
-                options["country"], options["device"], options["channel"])
-    return result
+        return _synced(triggered, search, pathname, controls, page_param_ids, page_param_values, stored,
+                       raw_bounds, DataBounds.from_metric(raw_bounds))
+
+
+OPTION_CONTROLS = ("country", "device", "channel")
+
+
+def filter_options(ctx: AppContext, stored: dict | None, shown: Mapping[str, Any] | None = None) -> tuple:
+    """Return the (country, device, channel) dropdown options of the filter state `stored`: the values with users
+    under the other two filters, each with its number of users to date (`attribute_options`); dash.no_update for
+    a list equal to the one `shown` ({"country": options, ...}, as the dropdowns show them) and for all three when
+    the store is no filter state (the database notice) or the data is empty."""
+    import metrics
+
+    unchanged = (no_update,) * len(OPTION_CONTROLS)
+    if not stored or marker_kind(stored):
+        return unchanged
+    try:
+        with MetricReader(ctx) as read:
+            bounds = load_bounds(read)
+            if bounds.is_empty:
+                return unchanged
+            state = checked_state(stored, bounds)
+            options = attribute_options(user_counts(read, state), state, bounds)
+    except Exception as exc:
+        if unavailable_kind(exc) is None:
+            raise
+        return unchanged  # the database does not answer: the filter bar's notice says so
+    shown = shown or {}
+    return tuple(no_update if shown.get(name) == options[name] else options[name] for name in OPTION_CONTROLS)
 
 
 def _synced(triggered: Any, search: str | None, pathname: str | None, controls: Mapping[str, Any],
@@ -285,7 +305,7 @@ def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], 
 
 
 def register(app: Dash, ctx: AppContext) -> None:
-    """Register the URL <-> filters callback and the navigation callback on `app`."""
+    """Register the URL <-> filters callback, the filter options callback and the navigation callback on `app`."""
     control_inputs = [
         Input(FilterIds.PERIOD, "value"), Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
         Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
@@ -298,9 +318,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(FilterIds.DATE_RANGE, "min_date_allowed"), Output(FilterIds.DATE_RANGE, "max_date_allowed"),
         Output(FilterIds.OBSERVATION_DATE, "date"), Output(FilterIds.OBSERVATION_DATE, "min_date_allowed"),
         Output(FilterIds.OBSERVATION_DATE, "max_date_allowed"),
-        Output(FilterIds.COUNTRY, "value"), Output(FilterIds.COUNTRY, "options"),
-        Output(FilterIds.DEVICE, "value"), Output(FilterIds.DEVICE, "options"),
-        Output(FilterIds.CHANNEL, "value"), Output(FilterIds.CHANNEL, "options"),
+        Output(FilterIds.COUNTRY, "value"), Output(FilterIds.DEVICE, "value"), Output(FilterIds.CHANNEL, "value"),
         Output(FilterIds.PERIOD, "value"), Output(FilterIds.PERIOD, "options"),
         Output(FilterIds.HORIZON, "value"),
         Output(page_param_id(ALL), "value"),
@@ -325,6 +343,14 @@ def register(app: Dash, ctx: AppContext) -> None:
                     "country": country, "device": device, "channel": channel}
         return sync_or_notice(ctx, triggered, search, pathname, controls, param_ids, param_values, stored,
                               attempt).outputs()
+
+    @app.callback(
+        Output(FilterIds.COUNTRY, "options"), Output(FilterIds.DEVICE, "options"), Output(FilterIds.CHANNEL, "options"),
+        Input(FilterIds.STATE, "data"),
+        State(FilterIds.COUNTRY, "options"), State(FilterIds.DEVICE, "options"), State(FilterIds.CHANNEL, "options"),
+    )
+    def _options(stored, *shown):
+        return filter_options(ctx, stored, dict(zip(OPTION_CONTROLS, shown)))
 
     @app.callback(
         Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),

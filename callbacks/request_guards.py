@@ -124,6 +124,7 @@ def value_rules() -> dict[tuple[str, str], Callable[[Any], str | None]]:
         ("*", "n_intervals"): _count_or_none,
         ("*", "rowData"): _list_or_none,
         ("*", "columnDefs"): _list_or_none,
+        ("*", "options"): _list_or_none,  # dropdown options a callback compares with what it would send
         ("*", "id"): lambda value: None,  # pattern ids: checked against the pattern itself
         (RiskIds.DEMO_FINISHED, "data"): _boolean_or_none,
     }

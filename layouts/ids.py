@@ -60,6 +60,11 @@ class OverviewIds:
         """Return the id of the change line on KPI `key`'s card."""
         return f"kpi-{key}-change"
 
+    @staticmethod
+    def kpi_sparkline(key: str) -> str:
+        """Return the id of the sparkline image on KPI `key`'s card."""
+        return f"kpi-{key}-sparkline"
+
 
 class AcquisitionIds:
     """Every id of the Acquisition page: its charts' names and its own components."""

@@ -113,7 +113,7 @@ def kpi_sparkline(key: str, series: pd.DataFrame | None, previous: pd.DataFrame 
     if previous is not None and key in previous.columns and len(previous):
         before = previous[key]
         alt += f"; faint: the {COMPARISON_LABELS.get(compare, 'comparison period')}, {period_text(previous['date'])}"
-    return sparkline_image(series[key], alt, previous=before)
+    return sparkline_image(series[key], alt, previous=before, image_id=OverviewIds.kpi_sparkline(key))
 
 
 def kpi_cards(table: pd.DataFrame, compare: str = DEFAULT_COMPARE, comparison=None,

@@ -8,6 +8,7 @@ mounted graph.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 
@@ -39,6 +40,19 @@ def _params(chart, **values) -> dict:
 
 def _json(component) -> str:
     return to_json_plotly(component)
+
+
+def _applied(body, update):
+    """Return what the browser shows after `update` reaches a card showing `body`: the new body, or `body` with the
+    update's props set on its components (by id)."""
+    if update.body is not no_update:
+        return update.body
+    shown = copy.deepcopy(body)
+    components = {c.id: c for c in [shown, *shown._traverse()] if getattr(c, "id", None) is not None}
+    for ident, props in (update.props or {}).items():
+        for prop, value in props.items():
+            setattr(components[ident], prop, value)
+    return shown
 
 
 def _graph(component) -> dcc.Graph:
@@ -84,7 +98,7 @@ def test_crd001_a_horizon_change_leaves_a_chart_that_does_not_read_it(demo_ctx, 
     expected = chart_body(demo_ctx, name, chart.frame, chart.view, channel, _params(chart), chart.empty_message)
     assert picked.body is no_update and picked.figure is not None
     assert json.loads(_json(picked.figure)) == json.loads(_json(_graph(expected).figure))
-    assert picked.drawn["graph_frame"] == drawn["graph_frame"]
+    assert picked.drawn["structure"] == drawn["structure"]
 
 
 @pytest.mark.parametrize("name", [MarketingIds.ROI_CURVES, MarketingIds.LTV_CURVES, MarketingIds.PAYBACK_TABLE,
@@ -100,12 +114,9 @@ def test_crd002_a_horizon_change_redraws_the_charts_that_read_it(demo_ctx, name)
     update = chart_update(demo_ctx, chart, changed, _params(chart), drawn)
     assert update.drawn is not no_update and update.drawn["key"] != drawn["key"]
     expected = chart_body(demo_ctx, name, chart.frame, chart.view, changed, _params(chart), chart.empty_message)
-    sent = update.figure if update.figure is not None else update.body
-    assert sent is not no_update
-    if update.figure is not None:
-        assert json.loads(_json(update.figure)) == json.loads(_json(_graph(expected).figure))
-    else:
-        assert _json(update.body) == _json(expected)
+    assert update.body is not no_update or update.props
+    first, _ = _drawn(demo_ctx, chart, store)
+    assert _json(_applied(first.body, update)) == _json(expected)
 
 
 def test_crd003_every_chart_skipped_for_a_field_it_does_not_read_draws_the_same(demo_ctx):
@@ -161,10 +172,50 @@ def test_crd005_the_graph_is_remounted_only_when_more_than_its_figure_changes(de
     _, drawn = _drawn(demo_ctx, chart, store, _params(chart, comparison="previous"))
     other = chart_update(demo_ctx, chart, store, _params(chart, comparison="none"), drawn)
     assert other.body is not no_update and other.figure is None
-    assert other.drawn["graph_frame"] != drawn["graph_frame"]
-    for foreign in (None, {}, {"reads": "start", "key": 3}, {"reads": [], "key": drawn["key"], "graph_frame": None}):
+    assert other.drawn["structure"] != drawn["structure"]
+    for foreign in (None, {}, {"reads": "start", "key": 3}, {"reads": [], "key": drawn["key"], "structure": None}):
         update = chart_update(demo_ctx, chart, store, _params(chart, comparison="previous"), foreign)
         assert update.body is not no_update and update.figure is None, foreign
+
+
+def test_crd007_every_chart_updated_in_place_shows_what_a_new_drawing_shows(demo_ctx):
+    """For EVERY generated chart and three filter changes (a channel, a country, later dates): what the browser shows
+    after the update (a new body, or the drawn body with the sent props set on its components) is exactly what a new
+    drawing shows. The KPI cards and the tables take new values in place (no new mount) on a channel change, and
+    only the props that changed are sent."""
+    store = _store(demo_ctx, BASE)
+    changes = [dict(store, channel=["FaceBoom"]), dict(store, country=["France"]), dict(store, start="2026-08-01")]
+    in_place = set()
+    for name, chart in registered_charts(demo_ctx).items():
+        params = _params(chart)
+        first, drawn = _drawn(demo_ctx, chart, store, params)
+        for changed in changes:
+            update = chart_update(demo_ctx, chart, changed, params, drawn)
+            expected = chart_body(demo_ctx, name, chart.frame, chart.view, changed, params, chart.empty_message)
+            assert _json(_applied(first.body, update)) == _json(expected), (name, changed)
+            if update.body is no_update and update.props and changed is changes[0]:
+                in_place.add(name)
+    assert {OverviewIds.KPIS, OverviewIds.ACTIVITY, MarketingIds.CHANNEL_TABLE, MarketingIds.PAYBACK_TABLE} <= in_place
+    kpis = registered_charts(demo_ctx)[OverviewIds.KPIS]
+    _, drawn = _drawn(demo_ctx, kpis, store)
+    update = chart_update(demo_ctx, kpis, dict(store, channel=["FaceBoom"]), _params(kpis), drawn)
+    sent = set(update.props)
+    assert OverviewIds.kpi_value("revenue") in sent and OverviewIds.kpi_sparkline("revenue") in sent
+    assert not any(ident.endswith("-help") or "popover" in ident for ident in sent)  # the help texts stay
+
+
+def test_crd008_a_crafted_store_never_sends_props_of_components_the_body_does_not_hold(demo_ctx):
+    """A drawn store sent by a browser is not trusted: with the body's structure digest and made-up leaves, only the
+    body's own components get props (every prop, as for a first drawing), never an id the store names."""
+    chart = registered_charts(demo_ctx)[OverviewIds.KPIS]
+    store = _store(demo_ctx, BASE)
+    first, drawn = _drawn(demo_ctx, chart, store)
+    crafted = dict(drawn, key="x", leaves={"url": {"search": "?evil"}, OverviewIds.kpi_value("revenue"): "not a map"})
+    update = chart_update(demo_ctx, chart, store, _params(chart), crafted)
+    assert update.body is no_update and "url" not in update.props
+    own = {c.id for c in first.body._traverse() if isinstance(getattr(c, "id", None), str)}
+    assert set(update.props) <= own and OverviewIds.kpi_value("revenue") in update.props
+    assert _json(_applied(first.body, update)) == _json(first.body)
 
 
 def test_crd006_state_reads_record_the_fields_chart_code_reads():

@@ -1,0 +1,103 @@
+"""Browser tests of what a filter change redraws (issue 17, item 8), in headless Chromium through dash_duo.
+
+- A chart whose numbers change keeps its mounted graph, grid or KPI card and takes the new values in place
+  (callbacks.charts.body_parts): the elements are the same DOM nodes after the change.
+- assets/plotly_resize_guard.js: a Plotly.Plots.resize that would change nothing (the plot already has its div's
+  size) does not redraw; a real change of size (a narrower window) still does.
+"""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from app import create_app
+from dashboard.config import Config
+from layouts.ids import AcquisitionIds, OverviewIds, chart_graph_id
+from tests.browser.test_narrow_screens import _open
+
+pytestmark = pytest.mark.browser
+
+MARK_NODES = """
+window.__marked = arguments[0].map(id => { const e = document.getElementById(id); if (e) { e.__mark = 1; } return !!e; });
+return window.__marked;
+"""
+STILL_MARKED = "return arguments[0].map(id => { const e = document.getElementById(id); return !!(e && e.__mark); });"
+TEXT_OF = "return document.getElementById(arguments[0]).textContent;"
+COUNT_REDRAWS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot') || document.getElementById(arguments[0]);
+window.__redraws = 0;
+gd.on('plotly_afterplot', () => { window.__redraws += 1; });
+return !!gd._fullLayout;
+"""
+RESIZE = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot') || document.getElementById(arguments[0]);
+const done = arguments[arguments.length - 1];
+Plotly.Plots.resize(gd).then(() => done([window.__redraws, !!Plotly.Plots.resize.__guarded]));
+"""
+PLOT_FITS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot') || document.getElementById(arguments[0]);
+return [Math.round(gd._fullLayout.width), gd.clientWidth];
+"""
+
+
+@pytest.fixture(scope="module")
+def dashboard_app(demo_duckdb_url):
+    """One dashboard app on the shared DuckDB demo for the module."""
+    return create_app(Config(database_url=demo_duckdb_url))
+
+
+def _pick_channel(driver, name: str) -> None:
+    """Choose channel `name` in the filter bar's Channel dropdown."""
+    driver.find_element(By.CSS_SELECTOR, "#filter-channel").click()
+    WebDriverWait(driver, 20).until(lambda d: any(o.is_displayed() and o.text.startswith(name)
+                                                  for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")))
+    next(o for o in driver.find_elements(By.CSS_SELECTOR, "[role=option]")
+         if o.is_displayed() and o.text.startswith(name)).click()
+
+
+def test_rdr001_a_channel_change_updates_the_cards_and_grids_in_place(dash_duo, dashboard_app):
+    """Overview: after choosing a channel the KPI cards, their sparklines and the activity graph are the same DOM
+    nodes with new values. Acquisition: the paying-channels grid stays mounted with the new rows."""
+    dash_duo.start_server(dashboard_app)
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 900)
+    _open(dash_duo, "/?period=all")
+    kept = [OverviewIds.kpi_value("new_users"), OverviewIds.kpi_sparkline("new_users"),
+            OverviewIds.kpi_card("new_users"), chart_graph_id(OverviewIds.ACTIVITY)]
+    assert all(driver.execute_script(MARK_NODES, kept))
+    before = driver.execute_script(TEXT_OF, OverviewIds.kpi_value("new_users"))
+    _pick_channel(driver, "TipTop")
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(TEXT_OF, OverviewIds.kpi_value("new_users")) != before)
+    assert driver.execute_script(STILL_MARKED, kept) == [True] * len(kept)
+    assert dash_duo.get_logs() == []
+
+    _open(dash_duo, "/acquisition?period=all")
+    grid = chart_graph_id(AcquisitionIds.PAYING_CHANNELS)
+    assert driver.execute_script(MARK_NODES, [grid]) == [True]
+    rows = driver.execute_script("return document.querySelectorAll('#' + arguments[0] + ' .ag-row').length", grid)
+    _pick_channel(driver, "TipTop")
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+        "return document.querySelectorAll('#' + arguments[0] + ' .ag-center-cols-container .ag-row').length",
+        grid) == 1)
+    assert rows > 1 and driver.execute_script(STILL_MARKED, [grid]) == [True]
+    assert dash_duo.get_logs() == []
+
+
+def test_rdr002_a_resize_to_the_same_size_does_not_redraw_a_real_one_does(dash_duo, dashboard_app):
+    """Plots.resize on a plot that already has its div's size returns without a redraw; after the window narrows,
+    the same call redraws the plot to the new width."""
+    dash_duo.start_server(dashboard_app)
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 900)
+    _open(dash_duo, "/?period=all")
+    driver.set_script_timeout(20)
+    name = OverviewIds.ACTIVITY + "-body"
+    assert driver.execute_script(COUNT_REDRAWS, name)
+    redraws, guarded = driver.execute_async_script(RESIZE, name)
+    assert guarded and redraws == 0
+    driver.set_window_size(1000, 900)  # dcc.Graph resizes it by itself: the plot follows its narrower div
+    WebDriverWait(driver, 20).until(lambda d: (lambda w: abs(w[0] - w[1]) <= 1)(d.execute_script(PLOT_FITS, name)))
+    width, client = driver.execute_script(PLOT_FITS, name)
+    assert width < 1000 and driver.execute_script("return window.__redraws") >= 1
