@@ -13,7 +13,7 @@ import metrics
 from layouts import marketing as view
 from layouts.charts import Chart, ChartRequest
 from layouts.common import attributed_spend_note, figure_with_notes, spend_is_attributed
-from callbacks.overview import forecast_channel, forecast_rows
+from callbacks.forecast_lines import forecast_channel, forecast_rows
 from layouts.glossary import terms
 from layouts.overview import forecast_labels, forecast_note
 from ml.forecast_series import TOTAL
@@ -46,7 +46,7 @@ def _colors(request: ChartRequest, dimension: str, table: pd.DataFrame, column: 
 
 def spend_over_time_frame(request: ChartRequest) -> pd.DataFrame:
     """Return spend per date and channel under the contract's one spend rule (what the spend-over-time chart shows),
-    then the spend forecast's rows: the total's, or the one chosen channel's (`callbacks.overview.forecast_channel`)."""
+    then the spend forecast's rows: the total's, or the one chosen channel's (`callbacks.forecast_lines.forecast_channel`)."""
     table = view.spend_over_time_table(request.read(metrics.spend_daily_by_rule, request.query))
     channel, _ = forecast_channel(request)
     if channel is None or table.empty:

@@ -20,7 +20,7 @@ from dash import dcc, html, no_update
 
 from callbacks.charts import chart_body, chart_download, chart_update, registered_charts
 from callbacks.filters import sync_filters_and_url
-from callbacks.overview import FILTER_HIDES_FORECAST
+from callbacks.forecast_lines import FILTER_HIDES_FORECAST
 from layouts.ids import MarketingIds, OverviewIds
 from ml.forecast_backtest import forecast_one
 from ml.forecast_series import read_series
