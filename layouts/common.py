@@ -250,13 +250,15 @@ def grid_column(field_name: str, header: str, kind: str | None = None, **extra) 
 
 
 def data_grid(name: str, frame: pd.DataFrame, columns: list[dict], height: int = 360) -> dag.AgGrid:
-    """Return an AG Grid table of chart `name` holding `frame`'s rows (NaN shown as "—")."""
+    """Return an AG Grid table of chart `name` holding `frame`'s rows (NaN shown as "—"); its columns share the width
+    by flex (no columnSize: sizing the columns to fit again after each new set of rows moved every header a
+    moment after the rows were drawn)."""
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return dag.AgGrid(
         id=chart_graph_id(name), rowData=records, columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1, "minWidth": 110},
         dashGridOptions={"animateRows": False, "domLayout": "normal", "tooltipShowDelay": 300},
-        columnSize="responsiveSizeToFit", style={"height": f"{height}px"},
+        style={"height": f"{height}px"},
     )
 
 

@@ -329,7 +329,6 @@ def clusters_view(profiles: pd.DataFrame, card: dict) -> html.Div:
         grid_column("mean_frequency", "Orders", "number"), grid_column("mean_monetary", "Spend", "money"),
         grid_column("revenue_share", "Revenue share", "pct")], height=220)
     grid.columnDefs = [{**c, "minWidth": 300 if c["field"] == "name" else 120} for c in grid.columnDefs]
-    grid.columnSize = None  # keep the names readable; the table scrolls sideways on narrow screens
     from dash import dcc
 
     return html.Div([summary, dcc.Graph(figure=fig, config={"displaylogo": False}), grid])
@@ -358,7 +357,6 @@ def customers_grid(table: pd.DataFrame) -> dag.AgGrid:
                            **WRAPPED_HEADER)
                for field, header, kind in CUSTOMER_GRID_COLUMNS]
     grid = data_grid(RiskIds.CUSTOMERS, table, columns, height=520)
-    grid.columnSize = None  # keep the minimum widths: long ids and reasons scroll instead of being cut
     grid.dashGridOptions = {**grid.dashGridOptions, "pagination": True, "paginationPageSize": 25,
                             "paginationPageSizeSelector": [25, 50, 100]}
     # formula-like text (an id or reason starting with = + - @ ...) is exported as text: dashboard/spreadsheet_safety.py
