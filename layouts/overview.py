@@ -165,12 +165,15 @@ def with_comparison(table: pd.DataFrame, previous: pd.DataFrame | None, shift_da
     return out[[*table.columns, COMPARISON_DATE, *(c + COMPARISON_SUFFIX for c in columns)]]
 
 
-def comparison_trace(table: pd.DataFrame, column: str, name: str, color: str, hover: str) -> go.Scatter:
+def comparison_trace(table: pd.DataFrame, column: str, name: str, color: str, hover: str,
+                     group: str | None = None) -> go.Scatter:
     """Return the dashed line of the comparison period's `column` (drawn on the current dates, `color` of the current
-    series), its hover naming the comparison date; `hover` is the value's hover format with its unit."""
+    series), its hover naming the comparison date; `hover` is the value's hover format with its unit. With `group`,
+    the line belongs to that legend group (its series') and has no legend entry of its own."""
     when = table[COMPARISON_DATE].dt.strftime("%a %Y-%m-%d").fillna("")
     return go.Scatter(
         x=table["date"], y=table[column + COMPARISON_SUFFIX], name=name, mode="lines", customdata=when,
+        legendgroup=group, showlegend=group is None,
         line=dict(color=color, width=1.4, dash="dash"), opacity=0.85,
         hovertemplate=f"{hover} on %{{customdata}}<extra>{name}</extra>",
     )
@@ -246,10 +249,11 @@ def light(color: str, alpha: float = 0.15) -> str:
 
 
 def forecast_traces(future: pd.DataFrame, column: str, name: str, color: str, hover: str,
-                    band_in_legend: bool = True) -> list[go.Scatter]:
+                    band_in_legend: bool = True, group: str | None = None) -> list[go.Scatter]:
     """Return the forecast of `column` in `future` (`with_forecast` rows): its 80% interval as a light band (named
     "80% interval", in the legend when `band_in_legend`) and its mean as a dashed line named "<name> forecast",
-    whose hover gives the 95% interval; `hover` is the value's hover format (with "%{y:...}")."""
+    whose hover gives the 95% interval; `hover` is the value's hover format (with "%{y:...}"). With `group`, the
+    line belongs to that legend group (its series': shown and hidden with it) and has no legend entry of its own."""
     rows = future[future[forecast_column(column, "forecast")].notna()]
     label = f"{name.split(' (')[0]} forecast"
     low, high = (hover.replace("%{y:", f"%{{customdata[{i}]:") for i in (0, 1))
@@ -260,7 +264,7 @@ def forecast_traces(future: pd.DataFrame, column: str, name: str, color: str, ho
         go.Scatter(x=rows["date"], y=rows[forecast_column(column, "hi80")], fill="tonexty", fillcolor=light(color),
                    name=FORECAST_BAND_NAME, showlegend=band_in_legend, legendrank=1001, **band),
         go.Scatter(x=rows["date"], y=rows[forecast_column(column, "forecast")], name=label, mode="lines",
-                   legendgroup=label, line=dict(color=color, width=2, dash="dash"),
+                   legendgroup=group or label, showlegend=group is None, line=dict(color=color, width=2, dash="dash"),
                    customdata=rows[[forecast_column(column, "lo95"), forecast_column(column, "hi95")]].to_numpy(),
                    hovertemplate=f"{hover} (95%: {low} – {high})<extra>{label}</extra>"),
     ]
@@ -291,12 +295,14 @@ def trend_figure(table: pd.DataFrame, series, hover: str, compare: str, widths=N
     """Return one solid line per (column, name) of `series` over the table's dates (`widths`: column -> line width,
     2 by default); when `table` has comparison columns, the comparison period's lines dashed in the same colours,
     named "<name> (previous period)" (`compare`'s label); when it has forecast rows (`with_forecast`), each
-    forecast column's dashed line after the last date with its 80% band (`forecast_traces`)."""
+    forecast column's dashed line after the last date with its 80% band (`forecast_traces`). A series' comparison
+    and forecast lines share its legend entry (shown and hidden with it; the notes above the chart say what the
+    dashes are), so the legend stays one entry per series plus the band's (a phone shows it in a few rows)."""
     table, future = forecast_part(table)
     fig = go.Figure()
     for column, name in series:
         fig.add_trace(go.Scatter(
-            x=table["date"], y=table[column], name=name, mode="lines",
+            x=table["date"], y=table[column], name=name, mode="lines", legendgroup=name,
             line=dict(color=SERIES_COLORS[column], width=(widths or {}).get(column, 2)),
             hovertemplate=f"{hover}<extra>{name}</extra>",
         ))
@@ -304,10 +310,11 @@ def trend_figure(table: pd.DataFrame, series, hover: str, compare: str, widths=N
         label = COMPARISON_LABELS.get(compare, "comparison period")
         for column, name in series:
             fig.add_trace(comparison_trace(table, column, f"{name.split(' (')[0]} ({label})",
-                                           SERIES_COLORS[column], hover))
+                                           SERIES_COLORS[column], hover, group=name))
     forecast = [(column, name) for column, name in series if forecast_column(column, "forecast") in future.columns]
     for i, (column, name) in enumerate(forecast):
-        fig.add_traces(forecast_traces(future, column, name, SERIES_COLORS[column], hover, band_in_legend=i == 0))
+        fig.add_traces(forecast_traces(future, column, name, SERIES_COLORS[column], hover, band_in_legend=i == 0,
+                                       group=name))
     fig.update_xaxes(hoverformat="%a %Y-%m-%d")
     return fig
 
