@@ -4,8 +4,8 @@
   page-specific controls and the validated filter state (dcc.Store `FilterIds.STATE`) in agreement.
   A URL change (first load, a pasted link, back/forward) sets the controls; a control change writes
   the URL (`dcc.Location(refresh=False)` pushes a history entry, so back/forward work).
-- `filter_options`: the country, device and channel options (values with users under the other filters, with
-  counts) follow the filter state in their own callback, which runs beside the chart callbacks.
+  It also sets the country, device and channel options (values with users under the other filters, with counts)
+  with the values: a Dash 4 dropdown drops a value its options do not hold, so they cannot come later.
 - `navigation`: the navbar links carry the global filters; the filter bar shows the filters the page uses.
 """
 
@@ -104,8 +104,11 @@ class SyncResult:
     max_date: Any = no_update
     observation_date: Any = no_update
     countries: Any = no_update
+    country_options: Any = no_update
     devices: Any = no_update
+    device_options: Any = no_update
     channels: Any = no_update
+    channel_options: Any = no_update
     period: Any = no_update
     period_options: Any = no_update
     horizon: Any = no_update
@@ -115,52 +118,45 @@ class SyncResult:
     def outputs(self) -> tuple:
         """Return the values in the order of the callback's outputs."""
         return (self.search, self.store, self.start_date, self.end_date, self.min_date, self.max_date,
-                self.observation_date, self.min_date, self.max_date, self.countries, self.devices, self.channels,
-                self.period, self.period_options, self.horizon, self.page_values, self.notes)
+                self.observation_date, self.min_date, self.max_date, self.countries, self.country_options,
+                self.devices, self.device_options, self.channels, self.channel_options, self.period,
+                self.period_options, self.horizon, self.page_values, self.notes)
 
 
 def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
                          controls: Mapping[str, Any], page_param_ids: list[dict], page_param_values: list,
-                         stored: dict | None) -> SyncResult:
+                         stored: dict | None, shown_options: Mapping[str, Any] | None = None) -> SyncResult:
     """Return the updates that bring URL, controls and filter state into agreement after `triggered` changed.
 
     `triggered` is the id of the component that changed (None on the first call = the URL); `controls`
     holds period, start, end, observation_date, horizon, country, device, channel as the controls show them.
-    The period control shows the preset the dates match. The country, device and channel options follow the
-    filter state in their own callback (`filter_options`), beside the charts rather than before them.
+    The country, device and channel options are the values with users under the other two filters, each with its
+    number of users to date (`filter_options`), sent only when they differ from `shown_options` ({"country":
+    options, ...} as the dropdowns show them; None: always sent); the period control shows the preset the dates
+    match.
     """
     import metrics
 
     with MetricReader(ctx) as read:
         raw_bounds = read(metrics.data_bounds)
-        return _synced(triggered, search, pathname, controls, page_param_ids, page_param_values, stored,
-                       raw_bounds, DataBounds.from_metric(raw_bounds))
+        bounds = DataBounds.from_metric(raw_bounds)
+        result = _synced(triggered, search, pathname, controls, page_param_ids, page_param_values, stored,
+                         raw_bounds, bounds)
+        if not bounds.is_empty:
+            result.country_options, result.device_options, result.channel_options = filter_options(
+                read, result.state, bounds, shown_options)
+    return result
 
 
 OPTION_CONTROLS = ("country", "device", "channel")
 
 
-def filter_options(ctx: AppContext, stored: dict | None, shown: Mapping[str, Any] | None = None) -> tuple:
-    """Return the (country, device, channel) dropdown options of the filter state `stored`: the values with users
-    under the other two filters, each with its number of users to date (`attribute_options`); dash.no_update for
-    a list equal to the one `shown` ({"country": options, ...}, as the dropdowns show them) and for all three when
-    the store is no filter state (the database notice) or the data is empty."""
-    import metrics
-
-    unchanged = (no_update,) * len(OPTION_CONTROLS)
-    if not stored or marker_kind(stored):
-        return unchanged
-    try:
-        with MetricReader(ctx) as read:
-            bounds = load_bounds(read)
-            if bounds.is_empty:
-                return unchanged
-            state = checked_state(stored, bounds)
-            options = attribute_options(user_counts(read, state), state, bounds)
-    except Exception as exc:
-        if unavailable_kind(exc) is None:
-            raise
-        return unchanged  # the database does not answer: the filter bar's notice says so
+def filter_options(read: MetricReader, state: FilterState, bounds: DataBounds,
+                   shown: Mapping[str, Any] | None = None) -> tuple:
+    """Return the (country, device, channel) dropdown options of filter state `state`: the values with users under
+    the other two filters, each with its number of users to date (`attribute_options`); dash.no_update for a list
+    equal to the one `shown` ({"country": options, ...}, as the dropdowns show them)."""
+    options = attribute_options(user_counts(read, state), state, bounds)
     shown = shown or {}
     return tuple(no_update if shown.get(name) == options[name] else options[name] for name in OPTION_CONTROLS)
 
@@ -263,14 +259,15 @@ def retry_attempt(triggered: Any, retries: list | None) -> int | None:
 
 def sync_or_notice(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
                    controls: Mapping[str, Any], page_param_ids: list[dict], page_param_values: list,
-                   stored: dict | None, attempt: int = 0) -> SyncResult:
-    """Return sync_filters_and_url's updates; when the database cannot be read (PostgreSQL down, the DuckDB file
+                   stored: dict | None, attempt: int = 0, shown_options: Mapping[str, Any] | None = None
+                   ) -> SyncResult:
+    """Return sync_filters_and_url's updates (options as the dropdowns show them: `shown_options`); when the database cannot be read (PostgreSQL down, the DuckDB file
     locked by an import), the filter bar's notice instead (it retries this sync by itself, with backoff) and the
     unavailable marker as filter state, so every chart card shows the notice rather than staying blank."""
     previous_kind = marker_kind(stored)
     try:
         return sync_filters_and_url(ctx, triggered, search, pathname, controls, page_param_ids, page_param_values,
-                                    None if previous_kind else stored)
+                                    None if previous_kind else stored, shown_options)
     except Exception as exc:
         kind = unavailable_kind(exc)
         if kind is None:
@@ -305,7 +302,7 @@ def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], 
 
 
 def register(app: Dash, ctx: AppContext) -> None:
-    """Register the URL <-> filters callback, the filter options callback and the navigation callback on `app`."""
+    """Register the URL <-> filters callback and the navigation callback on `app`."""
     control_inputs = [
         Input(FilterIds.PERIOD, "value"), Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
         Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
@@ -318,7 +315,9 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(FilterIds.DATE_RANGE, "min_date_allowed"), Output(FilterIds.DATE_RANGE, "max_date_allowed"),
         Output(FilterIds.OBSERVATION_DATE, "date"), Output(FilterIds.OBSERVATION_DATE, "min_date_allowed"),
         Output(FilterIds.OBSERVATION_DATE, "max_date_allowed"),
-        Output(FilterIds.COUNTRY, "value"), Output(FilterIds.DEVICE, "value"), Output(FilterIds.CHANNEL, "value"),
+        Output(FilterIds.COUNTRY, "value"), Output(FilterIds.COUNTRY, "options"),
+        Output(FilterIds.DEVICE, "value"), Output(FilterIds.DEVICE, "options"),
+        Output(FilterIds.CHANNEL, "value"), Output(FilterIds.CHANNEL, "options"),
         Output(FilterIds.PERIOD, "value"), Output(FilterIds.PERIOD, "options"),
         Output(FilterIds.HORIZON, "value"),
         Output(page_param_id(ALL), "value"),
@@ -328,9 +327,10 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(page_param_id(ALL), "value"),
         Input(retry_interval_id("filters", ALL), "n_intervals"),
         State(ShellIds.URL, "pathname"), State(page_param_id(ALL), "id"), State(FilterIds.STATE, "data"),
+        State(FilterIds.COUNTRY, "options"), State(FilterIds.DEVICE, "options"), State(FilterIds.CHANNEL, "options"),
     )
     def _sync(search, period, start, end, obs, horizon, country, device, channel, param_values, retries, pathname,
-              param_ids, stored):
+              param_ids, stored, *shown_options):
         triggered = callback_context.triggered_id
         attempt = retry_attempt(triggered, retries)
         if attempt is None:
@@ -342,15 +342,7 @@ def register(app: Dash, ctx: AppContext) -> None:
         controls = {"period": period, "start": start, "end": end, "observation_date": obs, "horizon": horizon,
                     "country": country, "device": device, "channel": channel}
         return sync_or_notice(ctx, triggered, search, pathname, controls, param_ids, param_values, stored,
-                              attempt).outputs()
-
-    @app.callback(
-        Output(FilterIds.COUNTRY, "options"), Output(FilterIds.DEVICE, "options"), Output(FilterIds.CHANNEL, "options"),
-        Input(FilterIds.STATE, "data"),
-        State(FilterIds.COUNTRY, "options"), State(FilterIds.DEVICE, "options"), State(FilterIds.CHANNEL, "options"),
-    )
-    def _options(stored, *shown):
-        return filter_options(ctx, stored, dict(zip(OPTION_CONTROLS, shown)))
+                              attempt, dict(zip(OPTION_CONTROLS, shown_options))).outputs()
 
     @app.callback(
         Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),

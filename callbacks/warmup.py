@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from callbacks.charts import chart_content, registered_charts
-from callbacks.filters import filter_options, navigation, sync_filters_and_url
+from callbacks.filters import navigation, sync_filters_and_url
 from callbacks.pages import available_pages
 from callbacks.state import load_bounds
 from dashboard.cache import MetricReader
@@ -53,7 +53,6 @@ def render_page(ctx, page: Page, query: str = "", values: dict[str, str] | None 
     ids = [page_param_id(name) for name in values]
     result = sync_filters_and_url(ctx, None, query, page.path, {}, ids, [None] * len(ids), None)
     stored = result.store
-    filter_options(ctx, stored)
     navigation(page.path, stored, [{"type": "nav-link", "path": p.path} for p in available_pages()], ctx)
     charts = registered_charts(ctx)
     layout = page.layout(values)

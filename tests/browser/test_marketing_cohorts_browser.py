@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app import create_app
 from dashboard.config import Config
@@ -71,7 +71,10 @@ def test_mkb001_marketing_renders_all_charts_without_console_errors(dash_duo, de
     assert "Unattributed spend:" in dash_duo.find_element("#mkt-unattributed").text
     roi_names = {t["name"] for t in _traces(dash_duo, "mkt-roi-curves")}
     assert "FaceBoom" in roi_names and "organic" not in roi_names  # ROI is for paid channels only
-    assert "never within 14 days" in dash_duo.find_element("#mkt-payback-table-graph").text
+    payback = dash_duo.find_element("#mkt-payback-table-graph")
+    # AG Grid leaves the text of a grid below the fold unrendered (content-visibility: auto): scroll to it first
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", payback)
+    WebDriverWait(dash_duo.driver, 10).until(lambda _: "never within 14 days" in payback.text)
     _screenshot(dash_duo, "marketing.png")
     assert dash_duo.get_logs() == []
 

@@ -19,7 +19,7 @@ from app import create_app
 from callbacks import acquisition as acq
 from callbacks import overview as ov
 from callbacks.charts import chart_body, chart_download, chart_frame, registered_charts
-from callbacks.filters import filter_options, navigation, sync_filters_and_url
+from callbacks.filters import navigation, sync_filters_and_url
 from callbacks.routing import render_page
 from dashboard import db
 from dashboard.config import Config
@@ -82,12 +82,15 @@ def test_dcb001_url_sets_every_control_and_notes_what_it_ignored(tiny_ctx):
                             "horizon": 14, "country": [], "device": [], "channel": ["TipTop"]}
     assert (result.start_date, result.end_date, result.channels) == ("2026-05-02", "2026-05-04", ["TipTop"])
     # options carry their users to date; the countries are narrowed by the channel chosen (TipTop's user is French)
-    countries, devices, channels = filter_options(tiny_ctx, result.store)
-    assert channels == [{"label": "TipTop (1)", "value": "TipTop"}, {"label": "organic (1)", "value": "organic"}]
-    assert countries == [{"label": "France (1)", "value": "France"}]
-    # the same lists as the dropdowns show are not sent again
-    again = filter_options(tiny_ctx, result.store, {"country": countries, "device": [], "channel": channels})
-    assert again[0] is dash.no_update and again[2] is dash.no_update and again[1] == devices
+    assert result.channel_options == [{"label": "TipTop (1)", "value": "TipTop"},
+                                      {"label": "organic (1)", "value": "organic"}]
+    assert result.country_options == [{"label": "France (1)", "value": "France"}]
+    # the same lists as the dropdowns show are not sent again (a list that differs is)
+    again = sync_filters_and_url(tiny_ctx, None, "?channel=TipTop&start=2026-05-02", "/acquisition", {}, ACQ_PARAMS,
+                                 [None, None], None, {"country": result.country_options, "device": [],
+                                                      "channel": result.channel_options})
+    assert again.country_options is dash.no_update and again.channel_options is dash.no_update
+    assert again.device_options == result.device_options != []
     assert (result.period, [o["value"] for o in result.period_options][-1]) == ("custom", "custom")
     assert (result.min_date, result.max_date) == ("2026-05-01", "2026-05-04")
     assert result.page_values == ["device", "week"]
@@ -555,5 +558,5 @@ def test_dcb092_country_narrows_the_channel_options_to_channels_with_users_there
         users = metrics.new_users(conn, metrics.Filters.make(end="2026-10-31", regions=["France"]),
                                   dimensions=("channel",)).set_index("channel")["new_users"]
     expected = [{"label": f"{channel} ({int(n):,})", "value": channel} for channel, n in sorted(users.items()) if n]
-    assert filter_options(demo_ctx, result.store)[2] == expected
+    assert result.channel_options == expected
     assert "TipTop" not in {o["value"] for o in expected} and len(expected) >= 2  # the demo's TipTop is US-only
