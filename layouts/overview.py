@@ -275,7 +275,7 @@ def forecast_note(table: pd.DataFrame) -> str | None:
     observed, future = forecast_part(table)
     if future.empty:
         return None
-    return (f"Dashed after {observed['date'].max():%Y-%m-%d}: the forecast of the next {len(future)} days (ETS), "
+    return (f"Dashed after {observed['date'].max():%Y-%m-%d}: the forecast of the next {len(future)} days, "
             "its 80% interval shaded (95% in the hover).")
 
 

@@ -13,7 +13,9 @@ The artifact's pipeline is then refit on every row up to the origin, for `predic
 The card (JSON beside the joblib file, like the churn model's) holds the features, the chosen family and
 parameters, the CV table of every candidate, each family's validation curve (scores against its main
 hyperparameter: the grid) and the chosen family's learning curve (scores against the training days kept), the
-holdout metrics, the data version and the library versions. `comparison_rows(card)` is the per-family table.
+holdout metrics, the quantiles of the chosen family's holdout residuals (log of actual / predicted CAC: 2.5, 10,
+90, 97.5 %; the what-if's CAC interval), the data version and the library versions. `comparison_rows(card)` is
+the per-family table.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ BASELINE_FAMILY = "naive_baseline"
 DEFAULT_CV = 4
 DEFAULT_HOLDOUT_DAYS = 28
 LEARNING_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+# The card's holdout residual quantiles (log of actual / predicted CAC): 10-90 is the what-if's 80% interval,
+# 2.5-97.5 a 95% one.
+RESIDUAL_QUANTILES = (0.025, 0.1, 0.9, 0.975)
 SCORING = {"r2": "r2", "mae": "neg_mean_absolute_error", "mape": "neg_mean_absolute_percentage_error"}
 PREFIX = "cac-"
 LATEST_POINTER = "cac-latest"
@@ -203,6 +208,19 @@ def learning_curve_rows(family: str, value, X: pd.DataFrame, y: pd.Series, folds
     return out
 
 
+def residual_quantiles(y_true, y_pred) -> dict[str, Any]:
+    """Return the card's `holdout_residuals`: how the log ratio actual / predicted is defined, its row count, mean,
+    median and RESIDUAL_QUANTILES (keys "0.025", "0.1", "0.9", "0.975")."""
+    ratio = np.log(np.asarray(y_true, dtype=float) / np.asarray(y_pred, dtype=float))
+    ratio = ratio[np.isfinite(ratio)]
+    quantiles = np.quantile(ratio, RESIDUAL_QUANTILES) if len(ratio) else [float("nan")] * len(RESIDUAL_QUANTILES)
+    return {"definition": "log(actual CAC / predicted CAC) of the chosen family on the holdout rows, fitted on the "
+                          "days before the holdout",
+            "rows": int(len(ratio)), "mean": float(np.mean(ratio)) if len(ratio) else float("nan"),
+            "median": float(np.median(ratio)) if len(ratio) else float("nan"),
+            "quantiles": {str(q): float(v) for q, v in zip(RESIDUAL_QUANTILES, quantiles)}}
+
+
 def _baseline_cv(X: pd.DataFrame, y: pd.Series, rows: pd.DataFrame, folds: DateFolds) -> dict[str, float]:
     """Return the naive baseline's mean r2, mae, mape over the CV folds' scored rows."""
     scores = [regression_metrics(y.iloc[test], baseline_predictions(rows.iloc[test], float(y.iloc[train].median())))
@@ -247,7 +265,7 @@ def train_cac_model(conn: Connection, origin: _dt.date | None = None, seed: int 
         f"({holdout_start.date()} .. {data.origin}); features {timings['features']:.1f}s")
 
     stage = time.perf_counter()
-    cv_rows, best_values, family_rows = [], {}, []
+    cv_rows, best_values, family_rows, holdout_predictions = [], {}, [], {}
     bar = None
     if progress:
         from tqdm import tqdm
@@ -259,7 +277,8 @@ def train_cac_model(conn: Connection, origin: _dt.date | None = None, seed: int 
         searched, best_values[family] = _search_family(family, X, y, folds, seed, n_jobs)
         cv_rows += searched
         best = next(r for r in searched if r["value"] == best_values[family])
-        hold = regression_metrics(y_hold, _fitted(family, best_values[family], X, y, seed).predict(X_hold))
+        holdout_predictions[family] = _fitted(family, best_values[family], X, y, seed).predict(X_hold)
+        hold = regression_metrics(y_hold, holdout_predictions[family])
         family_rows.append({"family": family, "param": best["param"], "value": best["value"], "cv_r2": best["cv_r2"],
                             "cv_mae": best["cv_mae"], "cv_mape": best["cv_mape"], "holdout_r2": hold["r2"],
                             "holdout_mae": hold["mae"], "holdout_mape": hold["mape"]})
@@ -289,6 +308,7 @@ def train_cac_model(conn: Connection, origin: _dt.date | None = None, seed: int 
                         "holdout_r2": baseline_hold["r2"], "holdout_mae": baseline_hold["mae"],
                         "holdout_mape": baseline_hold["mape"], "chosen": False})
     model_hold = {k.removeprefix("holdout_"): chosen[k] for k in ("holdout_r2", "holdout_mae", "holdout_mape")}
+    holdout_residuals = residual_quantiles(y_hold, holdout_predictions[family])
 
     stage = time.perf_counter()
     pipeline = _fitted(family, value, rows[cf.FEATURES], rows[cf.TARGET], seed)  # every row up to the origin
@@ -330,6 +350,7 @@ def train_cac_model(conn: Connection, origin: _dt.date | None = None, seed: int 
                            "method": "each fold keeps its latest fraction of training dates"},
         "holdout_metrics": {"model": model_hold, "naive_baseline": baseline_hold,
                             "baseline": "the group's CAC over the previous 7 days, else the channel's"},
+        "holdout_residuals": holdout_residuals,
         "library_versions": library_versions(),
         "training_seconds": round(time.perf_counter() - started, 1),
         "stage_seconds": {k: round(v, 1) for k, v in timings.items()},

@@ -1,12 +1,14 @@
 """Forecasts of every series at an origin and their rolling-origin backtest.
 
-`run_forecasts` forecasts each series (`ml.forecast_series.read_series`) over the horizon with the ETS model and
-backtests both models (ETS and seasonal naive) at 4 earlier origins, 14 days apart, the latest at
-origin - horizon so that each backtest forecast is scored on a whole horizon of observed values. At each backtest
-origin the models see only the values known then (days up to it, weeks that ended by it), and ETS chooses its
-form again. Scores per (metric, channel, model): MASE (the forecast's MAE over the horizon divided by the
-in-sample MAE of the seasonal-naive forecast of the training values, averaged over the origins) and the share of
-the backtest values inside the 80% and 95% intervals.
+`run_forecasts` forecasts each series (`ml.forecast_series.read_series`) over the horizon with the "auto" model
+(`ml.forecast_models`: per series the ETS form or trend regression that did best in a validation on its own
+history) and backtests the three models ("auto", the AICc-chosen "ets" alone, and the "seasonal_naive" baseline)
+at 4 earlier origins, 14 days apart, the latest at origin - horizon so that each backtest forecast is scored on a
+whole horizon of observed values. At each backtest origin the models see only the values known then (days up to
+it, weeks that ended by it), and choose their form again (auto's validation origins lie before it). Scores per
+(metric, channel, model): MASE (the forecast's MAE over the horizon divided by the in-sample MAE of the
+seasonal-naive forecast of the training values, averaged over the origins) and the share of the backtest values
+inside the 80% and 95% intervals.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from dashboard.errors import BadInput
-from ml.forecast_models import ETS, MODELS, PERIOD, covered, forecast, mase, mase_scale
+from ml.forecast_models import AUTO, PERIOD, covered, forecast, forecast_all, mase, mase_scale
 from ml.forecast_series import DEFAULT_HORIZON_DAYS, MIN_TRAIN_DAYS, Series, check_horizon, future_index, truncate
 
 BACKTEST_ORIGINS = 4
@@ -43,7 +45,7 @@ def backtest_origins(first: _dt.date, origin: _dt.date, horizon_days: int) -> li
     return sorted(origins)
 
 
-def forecast_one(series: Series, origin: _dt.date, horizon_days: int, model: str = ETS) -> pd.DataFrame:
+def forecast_one(series: Series, origin: _dt.date, horizon_days: int, model: str = AUTO) -> pd.DataFrame:
     """Return [metric, channel, date, mean, lo80, hi80, lo95, hi95] of `model`'s forecast of `series` from `origin`."""
     history = truncate(series, origin)
     index = future_index(history, series.freq, origin, horizon_days)
@@ -65,8 +67,7 @@ def backtest_one(series: Series, origins: list[_dt.date], horizon_days: int) -> 
             continue
         actual = series.values.reindex(index).to_numpy(float)
         scale = mase_scale(history, period)
-        for model in MODELS:
-            result = forecast(model, history, index, period)
+        for model, result in forecast_all(history, index, period).items():
             rows.append({"metric": series.metric, "channel": series.channel, "model": model, "origin": at,
                          "days": len(index), "mase": mase(actual, result.mean, scale),
                          "hits80": int(covered(actual, result.lo80, result.hi80).sum()),
@@ -113,8 +114,8 @@ class ForecastRun:
 
 def run_forecasts(series: list[Series], first: _dt.date, origin: _dt.date, horizon_days: int = DEFAULT_HORIZON_DAYS,
                   progress: bool = False) -> ForecastRun:
-    """Return the ETS forecast of every series from `origin` over `horizon_days` and the backtest of both models at
-    the 4 earlier origins (a progress bar over the series on stderr when `progress`)."""
+    """Return the "auto" forecast of every series from `origin` over `horizon_days` and the backtest of every model
+    at the 4 earlier origins (a progress bar over the series on stderr when `progress`)."""
     check_horizon(horizon_days)
     origins = backtest_origins(first, origin, horizon_days)
     started = time.perf_counter()

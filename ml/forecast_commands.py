@@ -1,8 +1,8 @@
 """`forecast` command: `forecast export` (time-series forecasts with intervals, their backtest and the CAC model
 comparison as CSV files) and `forecast train` (the acquisition-cost model, through `ml.registry`).
 
-The forecasting itself is `ml.forecast_series` (the series as of the origin), `ml.forecast_models` (ETS and the
-seasonal naive) and `ml.forecast_backtest` (forecasts and the rolling-origin backtest); see docs/forecast.md.
+The forecasting itself is `ml.forecast_series` (the series as of the origin), `ml.forecast_models` ("auto": ETS
+or a trend regression per series, ETS alone and the seasonal naive) and `ml.forecast_backtest` (forecasts and the rolling-origin backtest); see docs/forecast.md.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
         "export", help="write forecast.csv, backtest.csv and cac_models.csv to a folder",
         description="Forecast every series as if the data ended on --origin (nothing after it is read), backtest the "
-        "ETS model and the seasonal-naive baseline at 4 earlier origins, and write forecast.csv, backtest.csv and "
+        "auto model (the ETS form or trend regression chosen per series), ETS alone and the seasonal-naive baseline at 4 earlier origins, and write forecast.csv, backtest.csv and "
         "(when a CAC model is saved) cac_models.csv to --out.",
     )
     export.add_argument("--out", required=True, help="folder to write the CSV files to (created when missing)")

@@ -5,13 +5,16 @@ and by the page's callbacks alike (never an HTTP call to itself).
   CAC model's expected CAC per day (`ml.cac_model.predict_cac`), the new users it buys (budget / CAC), the spend,
   and from the channel's observed LTV curve (`metrics.ltv` of its recent weekly cohorts) the revenue, ROI at the
   horizon and payback day, each with an 80% interval, and the cumulative ROI by lifetime day.
-- `series_forecast(reader, metric, channel, horizon_days)`: the ETS forecast with 80/95% intervals of one series
+- `series_forecast(reader, metric, channel, horizon_days)`: the forecast (model "auto": per series the ETS form or
+  trend regression chosen by a validation on its history) with 80/95% intervals of one series
   (`ml.forecast_series`, `ml.forecast_backtest.forecast_one`), memoized per data version and parameters.
 
-Intervals of the what-if (docs/forecast.md, "The what-if page and its API"): the CAC model's error is taken as
-log-normal with sigma = holdout MAPE x sqrt(pi / 2) (the mean absolute log error of a normal error is
-sigma x sqrt(2 / pi)), the same factor for every day of the period (an error of the model does not average out over
-days); the LTV interval is the 10th-90th percentile of the recent weekly cohorts' LTV. The bounds of users, revenue,
+Intervals of the what-if (docs/forecast.md, "The what-if page and its API"): the CAC's 80% interval is the CAC
+times exp of the 10th and 90th percentile of the model's holdout residuals (log of actual / predicted CAC, stored in
+its card); a card without them (saved before they were) falls back to a log-normal error with sigma = holdout MAPE x
+sqrt(pi / 2) (the mean absolute log error of a normal error is sigma x sqrt(2 / pi)). The same factors apply to
+every day of the period (an error of the model does not average out over days); the LTV interval is the 10th-90th
+percentile of the recent weekly cohorts' LTV. The bounds of users, revenue,
 ROI and payback combine the two ends (fewest users at the highest CAC, lowest ROI from the lowest LTV at the highest
 CAC, ...).
 """
@@ -19,9 +22,11 @@ CAC, ...).
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import logging
 import math
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +40,9 @@ from ml.api.schemas import (
     ApiProblem, ForecastRow, ForecastRows, Interval, WhatIfDay, WhatIfRequest, WhatIfResult, WhatIfRoiPoint,
 )
 from ml.cac_model import predict_cac
+from ml import forecast_backtest, forecast_models, forecast_series
 from ml.forecast_backtest import forecast_one
+from ml.forecast_models import AUTO
 from ml.forecast_series import METRICS, TOTAL, read_series
 from ml.registry import CAC, REGISTRY
 
@@ -45,6 +52,7 @@ Z80 = 1.2815515655446004  # the standard normal's 90th percentile: a central 80%
 RECENT_COHORT_DAYS = 56  # the LTV curve: users acquired in the 8 weeks before the last date followed for the horizon
 MIN_WEEK_USERS = 10  # a weekly cohort smaller than this is left out of the LTV interval (kept in the curve)
 LTV_QUANTILES = (0.1, 0.9)
+RESIDUAL_80 = (0.1, 0.9)  # the card's holdout residual quantiles that bound the CAC's 80% interval
 MAX_START_AHEAD_DAYS = 366  # a what-if may start at most a year after the model's origin
 
 
@@ -101,6 +109,18 @@ def cac_sigma(artifact: Any) -> float:
     """Return sigma of the model's log-normal error: its holdout MAPE x sqrt(pi / 2)."""
     mape = float(artifact.card["holdout_metrics"]["model"]["mape"])
     return mape * math.sqrt(math.pi / 2)
+
+
+def cac_interval_factors(artifact: Any) -> tuple[float, float]:
+    """Return (low, high) factors of the CAC's 80% interval: exp of the 10th and 90th percentile of the card's
+    holdout residuals (log of actual / predicted CAC), or exp(-/+ 1.2816 sigma) (`cac_sigma`) for a card without
+    them; low <= 1 <= high, so the interval holds the CAC."""
+    quantiles = (artifact.card.get("holdout_residuals") or {}).get("quantiles") or {}
+    low, high = quantiles.get(str(RESIDUAL_80[0])), quantiles.get(str(RESIDUAL_80[1]))
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        spread = math.exp(Z80 * cac_sigma(artifact))
+        return 1.0 / spread, spread
+    return min(1.0, math.exp(low)), max(1.0, math.exp(high))
 
 
 # --- the what-if --------------------------------------------------------------------------------------
@@ -172,11 +192,11 @@ def what_if(reader: MetricReader, artifact: Any, request: WhatIfRequest) -> What
     cac_days = predict_cac(artifact, rows)
     if not np.all(np.isfinite(cac_days)) or np.any(cac_days <= 0):
         raise _field_problem("daily_budget", "the model gives no finite positive CAC for this budget")
-    spread = math.exp(Z80 * cac_sigma(artifact))
+    low, high = cac_interval_factors(artifact)
     spend = request.daily_budget * request.days
     users = float(np.sum(request.daily_budget / cac_days))
-    cac = Interval(value=spend / users, lo80=spend / users / spread, hi80=spend / users * spread)
-    new_users = Interval(value=users, lo80=users / spread, hi80=users * spread)
+    cac = Interval(value=spend / users, lo80=spend / users * low, hi80=spend / users * high)
+    new_users = Interval(value=users, lo80=users / high, hi80=users / low)
 
     weekly = ltv_cohorts(reader, request.channel, request.horizon_days)
     curve = ltv_curve(weekly, request.horizon_days)
@@ -209,17 +229,28 @@ def what_if(reader: MetricReader, artifact: Any, request: WhatIfRequest) -> What
 
 # --- time-series forecasts ------------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def forecast_code_version() -> str:
+    """Return a hash of the forecasting modules' source (series, models, backtest), part of the memoized forecasts'
+    key: a changed model is not answered from a shared (Redis) cache filled by the code before it."""
+    digest = hashlib.sha256()
+    for module in (forecast_series, forecast_models, forecast_backtest):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def all_series(reader: MetricReader) -> list:
     """Return every series of ml.forecast_series as of the data's last date (memoized per data version)."""
     try:
-        return reader.cached("forecast-series", {}, lambda: read_series(reader.connection())[1])
+        return reader.cached("forecast-series", {"code": forecast_code_version()},
+                             lambda: read_series(reader.connection())[1])
     except BadInput as exc:  # no data, or too little history to forecast
         raise ApiProblem(503, "no_data", f"data: {exc}") from None
 
 
 def series_forecast(reader: MetricReader, metric: str, channel: str, horizon_days: int) -> ForecastRows:
-    """Return the ETS forecast rows of (metric, channel) for the next `horizon_days` days (memoized per data version
-    and parameters); a 400 problem naming `metric` or `channel` when there is no such series."""
+    """Return the forecast rows (model "auto") of (metric, channel) for the next `horizon_days` days (memoized per
+    data version and parameters); a 400 problem naming `metric` or `channel` when there is no such series."""
     if metric not in METRICS:
         raise _field_problem("metric", f"must be one of {', '.join(METRICS)}")
     series = {s.key: s for s in all_series(reader)}
@@ -236,8 +267,9 @@ def series_forecast(reader: MetricReader, metric: str, channel: str, horizon_day
         return forecast_one(chosen, origin, horizon_days)
 
     frame = reader.cached("forecast-rows", {"metric": metric, "channel": channel, "horizon": horizon_days,
+                                            "code": forecast_code_version(),
                                             "origin": origin.isoformat()}, compute)
     rows = [ForecastRow(date=pd.Timestamp(r.date).date(), mean=r.mean, lo80=r.lo80, hi80=r.hi80, lo95=r.lo95,
                         hi95=r.hi95) for r in frame.itertuples(index=False)]
     return ForecastRows(metric=metric, channel=channel, horizon_days=horizon_days, origin=origin,
-                        grain="week" if chosen.freq == "W" else "day", model="ets", items=rows, count=len(rows))
+                        grain="week" if chosen.freq == "W" else "day", model=AUTO, items=rows, count=len(rows))

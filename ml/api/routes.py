@@ -128,7 +128,7 @@ def forecast_cac_route(api: ApiState) -> Response:
 
 
 def forecast_metric_route(api: ApiState, metric: str) -> Response:
-    """Return the ETS forecast rows of one series (ml.api.forecast_reads.series_forecast); 400 for bad values."""
+    """Return the forecast rows ("auto" model) of one series (ml.api.forecast_reads.series_forecast); 400 for bad values."""
     try:
         ForecastPath(metric=metric)
         query = ForecastQuery.model_validate(request.args.to_dict(flat=True))  # first value of repeated keys

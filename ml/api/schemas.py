@@ -282,7 +282,7 @@ class ForecastRow(BaseModel):
 
 
 class ForecastRows(BaseModel):
-    """The answer of GET /api/v1/forecast/{metric}: the ETS forecast of one series (docs/forecast.md)."""
+    """The answer of GET /api/v1/forecast/{metric}: the forecast of one series ("auto": the ETS form or trend regression that did best on its own history; docs/forecast.md)."""
 
     metric: str
     channel: str

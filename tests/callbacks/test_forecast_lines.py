@@ -74,7 +74,7 @@ def _dates(trace) -> list[str]:
 
 @pytest.fixture(scope="module")
 def expected(demo_ctx) -> dict:
-    """The ETS forecasts of the series the charts continue, computed here from ml.forecast_* (no dashboard cache)."""
+    """The forecasts ("auto" model) of the series the charts continue, computed here from ml.forecast_* (no dashboard cache)."""
     with demo_ctx.engine.connect() as conn:
         origin, series = read_series(conn)
     assert origin == LAST
@@ -87,7 +87,7 @@ def expected(demo_ctx) -> dict:
 
 def test_fcl001_the_default_activity_chart_continues_with_the_dau_forecast(demo_ctx, expected):
     """The default Overview's activity chart: a dashed "DAU forecast" over the 28 days after 2026-10-31 equal to the
-    ETS forecast of dau/All, its 80% band ("80% interval") around it, the 95% interval in its hover."""
+    forecast of dau/All, its 80% band ("80% interval") around it, the 95% interval in its hover."""
     body = _body(demo_ctx, OverviewIds.ACTIVITY)
     traces = _traces(body)
     line, band = traces["DAU forecast"], traces["80% interval"]

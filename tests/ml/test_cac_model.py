@@ -203,3 +203,28 @@ def test_cac007_every_backend_gives_the_same_rows(backend, shared_demo, demo_duc
     pd.testing.assert_frame_equal(expected.rows, got.rows, check_exact=False, rtol=1e-9)
     pd.testing.assert_frame_equal(expected.state, got.state, check_exact=False, rtol=1e-9)
     pd.testing.assert_frame_equal(expected.channel_state, got.channel_state, check_exact=False, rtol=1e-9)
+
+
+def test_cac008_the_card_holds_the_holdout_residual_quantiles(trained, demo_duckdb_url):
+    """holdout_residuals: the 2.5/10/90/97.5 % quantiles of log(actual / predicted CAC) of the chosen family refit on
+    the days before the holdout, recomputed here from the rows; 80 % of the holdout rows lie between the 10th and
+    90th, and the spread matches the holdout MAPE's size."""
+    from ml.cac_model import RESIDUAL_QUANTILES, make_cac_pipeline, param_key
+
+    card = trained.card
+    residuals = card["holdout_residuals"]
+    assert residuals["rows"] == card["rows"]["holdout"]
+    quantiles = [residuals["quantiles"][str(q)] for q in RESIDUAL_QUANTILES]
+    assert quantiles == sorted(quantiles) and quantiles[1] < 0 < quantiles[2]
+    rows = _read_data(demo_duckdb_url, None).rows
+    before = rows["dt"] < pd.Timestamp(card["holdout"]["first"])
+    family, params = card["chosen_model"]["family"], card["chosen_model"]["params"]
+    pipeline = make_cac_pipeline(family, trained.seed).set_params(**{param_key(family): params[GRIDS[family][0]]})
+    pipeline.fit(rows.loc[before, cf.FEATURES], rows.loc[before, cf.TARGET])
+    ratio = np.log(rows.loc[~before, cf.TARGET].to_numpy() / pipeline.predict(rows.loc[~before, cf.FEATURES]))
+    assert quantiles == pytest.approx(list(np.quantile(ratio, RESIDUAL_QUANTILES)), rel=1e-6, abs=1e-9)
+    assert residuals["median"] == pytest.approx(float(np.median(ratio)), rel=1e-6, abs=1e-9)
+    inside = np.mean((ratio >= quantiles[1]) & (ratio <= quantiles[2]))
+    assert 0.79 <= inside <= 0.81
+    mape = card["holdout_metrics"]["model"]["mape"]
+    assert 0.5 * mape < (quantiles[2] - quantiles[1]) / (2 * 1.2816) < 2 * mape  # a log-normal's sigma ~ MAPE

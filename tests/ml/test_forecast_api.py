@@ -91,11 +91,33 @@ def test_fx001_what_if_numbers_agree_with_each_other(client):
         assert 0 <= r[key]["lo80"] <= r[key]["value"] < r[key]["hi80"], key
     for point in r["roi_curve"]:
         assert point["lo80"] <= point["roi"] <= point["hi80"]
-    # the CAC interval is the model's holdout error: sigma = MAPE x sqrt(pi/2), 80% = exp(+-1.2816 sigma)
+    # the CAC interval is the model's holdout error: exp of the 10th and 90th percentile of log(actual / predicted)
     artifact = load_cac(_model_dir(client))
-    sigma = artifact.card["holdout_metrics"]["model"]["mape"] * math.sqrt(math.pi / 2)
-    assert r["cac"]["hi80"] / r["cac"]["value"] == pytest.approx(math.exp(1.2815515655446004 * sigma))
+    quantiles = artifact.card["holdout_residuals"]["quantiles"]
+    assert r["cac"]["lo80"] / r["cac"]["value"] == pytest.approx(math.exp(quantiles["0.1"]), rel=1e-9)
+    assert r["cac"]["hi80"] / r["cac"]["value"] == pytest.approx(math.exp(quantiles["0.9"]), rel=1e-9)
+    assert r["new_users"]["lo80"] == pytest.approx(r["new_users"]["value"] / math.exp(quantiles["0.9"]), rel=1e-9)
     assert r["ltv_cohorts"] > 0 and r["model_version"] == artifact.version
+
+
+def test_fx004_a_card_without_residual_quantiles_falls_back_to_the_mape_rule(client, demo_duckdb_url, tmp_path):
+    """A CAC model saved before the cards held holdout residual quantiles: its 80% CAC interval is exp(-/+ 1.2816
+    sigma) with sigma = holdout MAPE x sqrt(pi / 2), symmetric on the log scale; the point figures are unchanged."""
+    import copy
+
+    old = copy.deepcopy(load_cac(_model_dir(client)))
+    del old.card["holdout_residuals"]
+    save_cac(old, tmp_path / "old_models")
+    old_client = create_app(Config(database_url=demo_duckdb_url, model_dir=tmp_path / "old_models",
+                                   autofill_demo=False)).server.test_client()
+    r = _post(old_client, GOOD).get_json()
+    sigma = old.card["holdout_metrics"]["model"]["mape"] * math.sqrt(math.pi / 2)
+    spread = math.exp(1.2815515655446004 * sigma)
+    assert r["cac"]["hi80"] / r["cac"]["value"] == pytest.approx(spread, rel=1e-9)
+    assert r["cac"]["value"] / r["cac"]["lo80"] == pytest.approx(spread, rel=1e-9)
+    new = _post(client, GOOD).get_json()
+    assert r["cac"]["value"] == pytest.approx(new["cac"]["value"], rel=1e-12)
+    assert (r["cac"]["lo80"], r["cac"]["hi80"]) != pytest.approx((new["cac"]["lo80"], new["cac"]["hi80"]), rel=1e-6)
 
 
 def _model_dir(client):
@@ -210,6 +232,7 @@ def test_fx020_series_rows_have_nested_intervals_after_the_data(client):
     assert response.status_code == 200, response.get_data(as_text=True)
     r = response.get_json()
     assert r["channel"] == "All" and r["horizon_days"] == 28 and r["grain"] == "day" and r["count"] == 28
+    assert r["model"] == "auto"
     origin = dt.date.fromisoformat(r["origin"])
     assert [row["date"] for row in r["items"]] == [(origin + dt.timedelta(days=k)).isoformat() for k in range(1, 29)]
     for row in r["items"]:

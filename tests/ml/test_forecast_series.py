@@ -1,6 +1,7 @@
 """Time-series forecasts (ml/forecast_series.py, forecast_models.py, forecast_backtest.py) and the `forecast`
 command (ml/forecast_commands.py): no leakage past the origin, determinism, the CSV files, the CLI's errors, and the
-planted demo figures (ETS against the seasonal naive, interval coverage, TipTop's rising CAC)."""
+planted demo figures (the chosen model against ETS and the seasonal naive, interval coverage, TipTop's rising
+CAC)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from dashboard.demo.generation import generate
 from dashboard.demo.loading import load_frames
 from ml.forecast_backtest import (BACKTEST_COLUMNS, FORECAST_COLUMNS, backtest_origins, nested_intervals,
                                   pooled_summary, run_forecasts)
-from ml.forecast_models import ETS, SEASONAL_NAIVE, forecast, mase, mase_scale
+from ml.forecast_models import (AUTO, ETS, MODELS, SEASONAL_NAIVE, VALIDATION_ORIGINS, RegressionForm,
+                                 auto_and_ets_forecasts, forecast, mase, mase_scale, regression_forecast,
+                                 validation_errors, validation_plan)
 from ml.forecast_series import METRICS, TOTAL, read_series, truncate
 
 ORIGIN = dt.date(2026, 9, 30)
@@ -140,6 +143,102 @@ def test_fc004_mase_and_the_seasonal_naive_by_hand():
         dt.date(2026, 8, 22), dt.date(2026, 9, 5), dt.date(2026, 9, 19), dt.date(2026, 10, 3)]
 
 
+WEEK_PATTERN = np.array([0.0, 8, 12, 5, -4, -10, -11])
+
+
+def _daily(values) -> pd.Series:
+    """Return `values` as a daily series from 2026-05-01."""
+    return pd.Series(np.asarray(values, dtype=float), index=pd.date_range("2026-05-01", periods=len(values), freq="D"))
+
+
+def _next_days(history: pd.Series, days: int) -> pd.DatetimeIndex:
+    """Return the `days` dates after the last of `history`."""
+    return pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=days, freq="D")
+
+
+def test_fc011_the_trend_regression_by_hand():
+    """An exact line plus a weekday pattern is continued exactly (no residual: no width); on the log scale an exact
+    exponential; a validated error larger than the interval's own scales it up to that RMSE (the 80% half-width's
+    root mean square is t(0.9, dof) x RMSE), a smaller one leaves it."""
+    t = np.arange(70)
+    line = _daily(100 + 2.0 * t + WEEK_PATTERN[t % 7])
+    index = _next_days(line, 10)
+    future = 100 + 2.0 * np.arange(70, 80) + WEEK_PATTERN[np.arange(70, 80) % 7]
+    exact = regression_forecast(line, index, 7, RegressionForm("linear", None))
+    assert exact.mean == pytest.approx(future, rel=1e-9)
+    assert exact.hi95 - exact.lo95 == pytest.approx(np.zeros(10), abs=1e-6)
+    last_weeks = regression_forecast(line, index, 7, RegressionForm("linear", 28))
+    assert last_weeks.mean == pytest.approx(future, rel=1e-9) and last_weeks.form == "TrendReg(last 28)"
+    growth = _daily(np.expm1(3.0 + 0.01 * t))
+    logged = regression_forecast(growth, index, 1, RegressionForm("log", None))
+    assert logged.mean == pytest.approx(np.expm1(3.0 + 0.01 * np.arange(70, 80)), rel=1e-9)
+    assert logged.form == "log TrendReg(all)"
+    errors = np.array([3.0, -3.0] * 14)
+    widened = regression_forecast(line, index, 7, RegressionForm("linear", None), validated=(errors, np.zeros(28)))
+    from scipy.stats import t as student_t
+    half = widened.hi80 - widened.mean
+    assert np.sqrt(np.mean(half ** 2)) == pytest.approx(student_t.ppf(0.9, 70 - 8) * 3.0, rel=1e-9)
+    # with residuals, the validated error scales the standard deviation up (its growth with the horizon kept) so that
+    # its root mean square over the horizon is the validated RMSE
+    noisy = _daily(line.to_numpy() + np.random.default_rng(1).normal(0, 2.0, 70))
+    plain = regression_forecast(noisy, index, 7, RegressionForm("linear", None))
+    scaled = regression_forecast(noisy, index, 7, RegressionForm("linear", None), validated=(errors * 10, np.zeros(28)))
+    sd = (plain.hi80 - plain.mean) / student_t.ppf(0.9, 62)
+    assert np.all(np.diff(sd) >= 0) and sd[-1] > sd[0] and scaled.mean == pytest.approx(plain.mean, rel=1e-12)
+    assert (scaled.hi80 - scaled.mean) == pytest.approx((plain.hi80 - plain.mean) * 30.0 / np.sqrt(np.mean(sd ** 2)))
+    small = regression_forecast(noisy, index, 7, RegressionForm("linear", None), validated=(errors / 100, np.zeros(28)))
+    assert small.hi95 == pytest.approx(plain.hi95, rel=1e-12)  # a smaller validated error leaves the interval as is
+    assert regression_forecast(_daily([1.0, 2, 3]), index, 7, RegressionForm()) is None  # too few observations
+    assert regression_forecast(_daily(-t - 1.0), index, 1, RegressionForm("log")) is None  # log of negatives
+
+
+def test_fc012_the_validation_refits_on_earlier_history_only():
+    """validation_errors cuts the history at VALIDATION_ORIGINS origins `step` apart, the latest `steps` before
+    the end, gives each fit only the values before its cut and returns the values after it with the predictions."""
+    values = _daily(np.arange(100.0))
+    seen = []
+
+    def last_value(history, index):
+        seen.append((len(history), float(history.iloc[-1]), list(index)))
+        return regression_forecast(history, index, 1, RegressionForm("linear", None))
+
+    actual, predicted = validation_errors(values, 5, 14, 20, last_value)
+    assert [s[0] for s in seen] == [95 - 14 * k for k in range(VALIDATION_ORIGINS)]
+    assert all(s[1] == s[0] - 1 for s in seen) and seen[0][2] == [95, 96, 97, 98, 99]
+    assert actual.tolist() == [v for k in range(VALIDATION_ORIGINS) for v in range(95 - 14 * k, 100 - 14 * k)]
+    assert predicted == pytest.approx(actual)  # a line continued by a line
+    assert [len(a) for a in validation_errors(values, 5, 14, 96, last_value)] == [0, 0]  # no origin leaves 96 values
+    assert validation_errors(values, 5, 14, 20, lambda h, i: None) is None
+    assert len(validation_errors(values, 5, 7, 20, last_value, origins=8)[0]) == 8 * 5
+    # the plan: 2 origins 14 days apart at 28 days ahead; at 7 days 8 origins a week apart (56 scored days); weekly
+    # series count in weeks
+    assert validation_plan(28, 7) == (2, 14) and validation_plan(7, 7) == (8, 7) and validation_plan(14, 7) == (4, 14)
+    assert validation_plan(4, 1) == (2, 2) and validation_plan(1, 1) == (8, 1)
+
+
+def test_fc013_auto_takes_the_regression_on_a_noisy_trend_and_ets_on_a_random_walk():
+    """On a line with a weekday pattern and noise the trend regression wins the validation and AUTO's forecast is
+    the regression's on all the history (its interval widened to the validation error); on a random walk AUTO keeps
+    the AICc-best ETS form. Both are deterministic."""
+    rng = np.random.default_rng(3)
+    t = np.arange(150)
+    trend = _daily(200 + 0.8 * t + WEEK_PATTERN[t % 7] + rng.normal(0, 6, 150))
+    index = _next_days(trend, 28)
+    auto, ets = auto_and_ets_forecasts(trend, index, 7)
+    assert auto.model == AUTO and auto.form.startswith("TrendReg") and ets.form.startswith("ETS")
+    form = RegressionForm("linear", None) if auto.form == "TrendReg(all)" else RegressionForm("linear", 84)
+    plain = regression_forecast(trend, index, 7, form)
+    assert auto.mean == pytest.approx(plain.mean, rel=1e-12)
+    assert np.all(auto.hi80 - auto.mean >= plain.hi80 - plain.mean - 1e-9)
+    truth = 200 + 0.8 * np.arange(150, 178) + WEEK_PATTERN[np.arange(150, 178) % 7]
+    assert np.mean(np.abs(auto.mean - truth)) < np.mean(np.abs(ets.mean - truth))
+    walk = _daily(500 + np.cumsum(rng.normal(0, 15, 150)))
+    auto_walk, ets_walk = auto_and_ets_forecasts(walk, index, 7)
+    assert auto_walk.form == ets_walk.form and auto_walk.mean == pytest.approx(ets_walk.mean, rel=1e-12)
+    again = auto_and_ets_forecasts(trend, index, 7)[0]
+    assert np.array_equal(again.mean, auto.mean) and np.array_equal(again.lo95, auto.lo95)
+
+
 @pytest.fixture(scope="module")
 def exported(twin_demos, tmp_path_factory):
     """(output folder, captured stdout, stderr, exit code) of `forecast export --horizon-days 14` on the small demo
@@ -178,9 +277,9 @@ def test_fc005_export_writes_forecast_and_backtest_csv_with_their_columns_and_ty
     assert nested_intervals(forecast_csv)
     backtest_csv = pd.read_csv(out / "backtest.csv")
     assert list(backtest_csv.columns) == BACKTEST_COLUMNS
-    assert set(backtest_csv["model"]) == {ETS, SEASONAL_NAIVE}
+    assert set(backtest_csv["model"]) == set(MODELS) == {AUTO, ETS, SEASONAL_NAIVE}
     series = forecast_csv[["metric", "channel"]].drop_duplicates()
-    assert len(backtest_csv) == 2 * len(series)
+    assert len(backtest_csv) == len(MODELS) * len(series)
     assert backtest_csv[["mase", "coverage80", "coverage95"]].dtypes.eq("float64").all()
     assert backtest_csv["coverage80"].between(0, 1).all() and (backtest_csv["coverage95"] >= backtest_csv["coverage80"]).all()
     assert not (out / "cac_models.csv").exists()
@@ -248,14 +347,27 @@ def default_demo_run(tmp_path_factory):
     return series, run_forecasts(series, dt.date(2026, 5, 1), origin, 28)
 
 
-def test_fc008_on_the_default_demo_ets_beats_the_seasonal_naive_and_the_80pc_intervals_cover_70_to_90pc(default_demo_run):
+def test_fc008_on_the_default_demo_auto_beats_ets_and_the_seasonal_naive_and_its_80pc_intervals_cover_70_to_90pc(
+        default_demo_run, capsys):
+    """The issue's targets on the default demo at 28 days: MASE < 1 on new users in total; spend in total stays
+    above 1 (docs/forecast.md says why) but well below the seasonal naive; AUTO beats the AICc-chosen ETS pooled
+    over the daily series; its 80% intervals cover 70-90% of all the backtest values."""
     _, run = default_demo_run
     totals = pooled_summary(run.detail, TOTAL).set_index(["metric", "model"])
+    every = pooled_summary(run.detail).set_index(["metric", "model"])
+    with capsys.disabled():
+        print("\n" + totals["mase"].unstack().round(3).to_string())
     for metric in ("spend", "new_users"):
-        assert totals.loc[(metric, ETS), "mase"] < totals.loc[(metric, SEASONAL_NAIVE), "mase"], metric
-    ets = run.detail[run.detail["model"] == ETS]
-    coverage80 = ets["hits80"].sum() / ets["days"].sum()
-    coverage95 = ets["hits95"].sum() / ets["days"].sum()
+        assert totals.loc[(metric, AUTO), "mase"] < totals.loc[(metric, SEASONAL_NAIVE), "mase"], metric
+    assert totals.loc[("new_users", AUTO), "mase"] < 1.0
+    assert totals.loc[("spend", AUTO), "mase"] < 0.8 * totals.loc[("spend", SEASONAL_NAIVE), "mase"]
+    daily = run.detail[run.detail["metric"] != "cac"]
+    assert daily.loc[daily["model"] == AUTO, "mase"].mean() < daily.loc[daily["model"] == ETS, "mase"].mean()
+    for metric in ("new_users", "revenue"):
+        assert every.loc[(metric, AUTO), "mase"] < every.loc[(metric, ETS), "mase"], metric
+    auto = run.detail[run.detail["model"] == AUTO]
+    coverage80 = auto["hits80"].sum() / auto["days"].sum()
+    coverage95 = auto["hits95"].sum() / auto["days"].sum()
     assert 0.70 <= coverage80 <= 0.90, coverage80
     assert coverage80 < coverage95 <= 1.0
 
