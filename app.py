@@ -18,6 +18,8 @@ from dashboard.config import Config
 from dashboard.context import AppContext
 from callbacks.request_guards import register_request_guards
 from dashboard.server_routes import register_server_routes
+from dashboard.auth_startup import check_open_bind
+from dashboard.web_auth import register_auth
 from callbacks.pages import app_layout
 from ml import demo_model
 from ml.api import register_api
@@ -45,6 +47,7 @@ def create_app(config: Config | None = None) -> Dash:
     register_server_routes(app.server, ctx)
     register_api(app.server, ctx)
     register_request_guards(app)  # crafted callback requests: 413 / 400 / 404, never 500
+    register_auth(app, ctx)  # sign-in, roles, CSRF, security headers (dashboard/web_auth.py); open without accounts
     app.server.extensions["dashboard_context"] = ctx
     if config.cache_warm:
         start_cache_warmer(ctx)
@@ -79,5 +82,6 @@ def check_dev_server(config: Config) -> None:
 if __name__ == "__main__":
     dev_config = Config.from_env()
     check_dev_server(dev_config)
+    check_open_bind(dev_config)  # no account on a non-loopback HOST: refused unless AUTH_DISABLED=1
     dev_app = create_app(dev_config)
     dev_app.run(host=dev_config.host, port=dev_config.port, debug=dev_config.debug)

@@ -11,7 +11,7 @@ import logging
 
 from dash import Dash
 
-from callbacks import filters, routing
+from callbacks import admin_accounts, data_admin, filters, routing
 from callbacks.charts import register_chart
 from callbacks.pages import available_pages
 from dashboard.cache import get_metric_cache
@@ -26,6 +26,8 @@ def register_callbacks(app: Dash, ctx: AppContext) -> None:
     log.info("metric cache: %s", cache.kind)
     routing.register(app, ctx)
     filters.register(app, ctx)
+    admin_accounts.register(app, ctx)  # the Data page's accounts and API tokens panel
+    data_admin.register(app, ctx)  # the Data page's uploads, jobs, job history and audit log
     for page in available_pages():
         for chart in page.charts:
             register_chart(app, ctx, chart, page.label)  # the label names the page in download file names

@@ -31,13 +31,13 @@ from dash.exceptions import DependencyException
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard.config import MAX_CALLBACK_BODY_BYTES  # noqa: F401 - re-exported: the limit the guards apply
 from dashboard.context import marker_kind
 from layouts.filters import MAX_LIST_VALUES, MAX_VALUE_LENGTH, store_shape_error
 from layouts.ids import FilterIds, RiskIds, ShellIds
 
 log = logging.getLogger(__name__)
 
-MAX_CALLBACK_BODY_BYTES = 1_000_000  # a real envelope of this app is a few kB (the largest: the filter sync)
 MAX_PATTERN_ITEMS = 200  # components one pattern-matching (ALL) dependency may list
 MAX_CHANGED_PROPS = 100
 MAX_ID_TEXT = 1000  # characters of an output string, prop id or id value

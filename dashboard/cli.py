@@ -15,14 +15,15 @@ import logging
 import signal
 import sys
 
-from dashboard import demo, importer, info, refresh
+from dashboard import account_commands, demo, importer, info, refresh
 from dashboard.db import DatabaseBusyError
 from dashboard.errors import BadInput, exception_chain
 from metrics import export
 from ml import commands, forecast_commands, segment_commands
 
 # The modules whose `register(subparsers)` adds the commands, in the order `--help` lists them.
-COMMAND_MODULES = (importer, demo, info, refresh, export, segment_commands, commands, forecast_commands)
+COMMAND_MODULES = (importer, demo, info, refresh, export, segment_commands, commands, forecast_commands,
+                   account_commands)
 
 INTERRUPTED = "interrupted: nothing was changed"
 # What drivers raise for a query stopped by Ctrl-C (DuckDB; PostgreSQL's cancel "due to user request").

@@ -9,6 +9,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_DUCKDB_PATH = DATA_DIR / "dashboard.duckdb"
+# the largest body of a Dash callback request (a real envelope of this app is a few kB; the largest: the filter
+# sync); callbacks/request_guards.py answers 413 above it, dashboard/web_auth.py sets it before anything reads a body
+MAX_CALLBACK_BODY_BYTES = 1_000_000
+# server.extensions key: the larger callback body an administrator may send (the Data page's uploads), set by the
+# callback that takes them (callbacks/data_admin.py)
+ADMIN_CALLBACK_BODY_LIMIT = "admin_callback_body_limit"
 
 
 def default_duckdb_path() -> Path:
@@ -62,6 +68,12 @@ class Config:
     port: int = 8050
     cache_warm: bool = False  # from_env: on unless CACHE_WARM=0 (callbacks/warmup.py)
     demo_model: bool = False  # from_env: on unless DEMO_MODEL=0 (ml/demo_model.py)
+    secret_key: str | None = field(default=None, repr=False)  # SECRET_KEY; None: a key kept on disk (dashboard.auth_startup)
+    session_hours: int = 12  # SESSION_HOURS: a sign-in lasts this long
+    auth_disabled: bool = False  # AUTH_DISABLED=1: no sign-in even with accounts or on a non-loopback bind
+    proxy_hops: int = 0  # PROXY_HOPS: reverse proxies in front whose X-Forwarded-* headers are trusted
+    upload_max_mb: int = 200  # UPLOAD_MAX_MB: the largest CSV file an admin may upload on the Data page
+    jobs_dir: Path | None = None  # JOBS_DIR: the Data page's background jobs (state, results); None: beside MODEL_DIR
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -81,7 +93,18 @@ class Config:
             port=_env_port("PORT", 8050),
             cache_warm=_env_bool("CACHE_WARM", True),
             demo_model=_env_bool("DEMO_MODEL", True),
+            secret_key=os.environ.get("SECRET_KEY") or None,
+            session_hours=_env_int("SESSION_HOURS", 12),
+            auth_disabled=_env_bool("AUTH_DISABLED", False),
+            proxy_hops=_env_int("PROXY_HOPS", 0),
+            upload_max_mb=_env_int("UPLOAD_MAX_MB", 200),
+            jobs_dir=Path(os.environ["JOBS_DIR"]) if os.environ.get("JOBS_DIR") else None,
         )
+
+    @property
+    def jobs_folder(self) -> Path:
+        """Return the folder of the Data page's background jobs: JOBS_DIR, else `jobs` beside MODEL_DIR."""
+        return Path(self.jobs_dir) if self.jobs_dir is not None else Path(self.model_dir).parent / "jobs"
 
     @property
     def uses_default_database(self) -> bool:

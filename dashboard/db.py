@@ -86,6 +86,68 @@ user_days = sa.Table(
 )
 DERIVED_TABLES = (user_first_visits, user_days)
 
+# Accounts (issue 19; written and read by dashboard.accounts and dashboard.audit): who may sign in and with which
+# role, their API tokens (only a SHA-256 hash of each), and the audit log. Ids come from a sequence (DuckDB has no
+# SERIAL); SQLite takes its rowid and, with sqlite_autoincrement, never hands a deleted row's id out again.
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer(), sa.Sequence("accounts_id_seq"), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("name_key", sa.String(64), nullable=False, unique=True),  # the name in lower case: one account per name
+    sa.Column("password_hash", sa.String(256), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("last_sign_in_at", sa.DateTime()),
+    sa.Column("disabled", sa.Boolean(), nullable=False),
+    sa.Column("session_epoch", sa.Integer(), nullable=False),  # bumped to end the account's sessions
+    sqlite_autoincrement=True,
+)
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer(), sa.Sequence("api_tokens_id_seq"), primary_key=True),
+    # an accounts.id; no FOREIGN KEY: DuckDB refuses to delete an account whose tokens the same transaction deleted
+    sa.Column("account_id", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 hex of the token; never the token
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("expires_at", sa.DateTime()),
+    sa.Column("revoked_at", sa.DateTime()),
+    sa.Column("last_used_at", sa.DateTime()),
+    sqlite_autoincrement=True,
+)
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer(), sa.Sequence("audit_log_id_seq"), primary_key=True),
+    sa.Column("occurred_at", sa.DateTime(), nullable=False),  # not "at": a keyword of DuckDB
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(1000), nullable=False),
+    sqlite_autoincrement=True,
+)
+# The Data page's background jobs (dashboard/jobs.py): one row per finished import, training, scoring, segment
+# export or refresh started from the browser, written by the job's process when it ends (a running job is read from
+# its state file: an embedded DuckDB file is locked while the job writes it).
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer(), sa.Sequence("jobs_id_seq"), primary_key=True),
+    sa.Column("job_id", sa.String(40), nullable=False),  # the job's folder name under Config.jobs_folder
+    sa.Column("kind", sa.String(16), nullable=False),  # import, train, score, segments, refresh
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("started_at", sa.DateTime(), nullable=False),
+    sa.Column("finished_at", sa.DateTime(), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # ok, refused, failed
+    sa.Column("message", sa.String(1000), nullable=False),
+    sqlite_autoincrement=True,
+)
+ACCOUNT_TABLES = (accounts, api_tokens, audit_log)
+
 
 def row_store_indexes(*indexes: sa.Index) -> tuple[sa.Index, ...]:
     """Return `indexes`, taken out of their tables' own DDL: `create_all` no longer emits them (it would on
@@ -214,7 +276,8 @@ def one_off_connection(url: str | None, read_only: bool = False):
 
 
 def create_schema(engine_or_conn: Engine | Connection) -> None:
-    """Create the event tables, app_meta and (on row stores) their indexes, if missing."""
+    """Create the event tables, app_meta, the derived tables, the account tables, the jobs table and (on row
+    stores) their indexes, if missing."""
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.begin() as conn:
             create_schema(conn)
@@ -229,6 +292,10 @@ def create_schema(engine_or_conn: Engine | Connection) -> None:
                                                                      f"DROP TABLE {table.name}"):
             continue
         owner_ddl(conn, lambda: table.create(conn), str(sa.schema.CreateTable(table).compile(conn)))
+    for table in ACCOUNT_TABLES + (jobs,):  # new in a database made by an earlier version: maybe by a role that may not create
+        if not sa.inspect(conn).has_table(table.name):
+            owner_ddl(conn, lambda: table.create(conn, checkfirst=True),
+                      str(sa.schema.CreateTable(table).compile(conn)))
     present = set(sa.inspect(conn).get_table_names())  # a derived table whose creation was refused has no index
     create_indexes(conn, [i for i in INDEXES if i.table.name in present], SUPERSEDED_INDEXES)
 

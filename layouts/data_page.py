@@ -1,11 +1,14 @@
 """The data page: what the database holds (backend, tables, rows, date ranges, data version) and how an
-administrator makes the churn scores."""
+administrator makes the churn scores; for admins also the administration (layouts/data_admin.py: uploads, jobs,
+job history, audit log, accounts)."""
 
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 from dash import html
 
+from dashboard.jobs import current_config, request_principal, upload_limit_bytes
+from layouts.data_admin import admin_area
 from layouts.ids import DataPageIds
 
 
@@ -105,8 +108,9 @@ def churn_scores_section() -> dbc.Card:
                            "administrator makes one on the server, with the same DATABASE_URL and MODEL_DIR as the "
                            "dashboard, and again after each import to keep the scores current:", className="mb-2"),
                     html.Ol(steps, className="mb-2"),
-                    html.P("The Risk page shows the new scores at once (scoring changes the data version).",
-                           className="mb-0 small text-muted"),
+                    html.P("The Risk page shows the new scores at once (scoring changes the data version). "
+                           "Admins can also start these commands below, in the administration's \"Models and "
+                           "derived tables\" card.", className="mb-0 small text-muted"),
                 ]
             ),
         ],
@@ -115,7 +119,10 @@ def churn_scores_section() -> dbc.Card:
 
 
 def data_page(info: dict) -> html.Div:
-    """Return the data page for the database summary `info`, with the churn scores instructions."""
+    """Return the data page for the database summary `info`, with the churn scores instructions and, when an admin
+    asks (or anyone in the open local mode), the administration."""
     has_rows = any(entry["rows"] for entry in info["tables"].values())
     body = [database_summary(info)] if has_rows else [empty_database_notice(info["backend"]), database_summary(info)]
-    return html.Div([html.H2("Data", className="h4 mb-3"), *body, churn_scores_section()], className="d-grid gap-3")
+    admin = [admin_area(upload_limit_bytes(current_config()))] if request_principal()[2] else []
+    return html.Div([html.H2("Data", className="h4 mb-3"), *body, churn_scores_section(), *admin],
+                    className="d-grid gap-3")

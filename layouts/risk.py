@@ -16,6 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from dashboard.access_rules import request_principal
+from dashboard.accounts import Role
 from layouts.common import data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
 from layouts.ids import DataPageIds, RiskIds, page_param_id
@@ -391,5 +393,18 @@ def page_layout(params: dict[str, str], cards: Mapping[str, Any]) -> html.Div:
         dbc.Row([dbc.Col(cards[RiskIds.SEGMENTS], lg=5), dbc.Col(cards[RiskIds.CLUSTERS], lg=7)],
                 className="g-3 mb-3"),
         dbc.Row([dbc.Col(cards[RiskIds.SEGMENT_TESTS])], className="g-3 mb-3"),
-        dbc.Row([dbc.Col(cards[RiskIds.CUSTOMERS])], className="g-3"),
+        dbc.Row([dbc.Col(customers_card_for_role(cards[RiskIds.CUSTOMERS]))], className="g-3"),
     ])
+
+
+CUSTOMERS_NEED_ANALYST = "Customer-level data needs the analyst role"
+CUSTOMERS_ROLE_NOTE = "risk-customers-role-note"  # replaces the customer table card for a signed-in viewer
+
+
+def customers_card_for_role(card):
+    """Return the customer table card, or for a signed-in account below analyst the short line saying it needs the
+    analyst role (the server refuses the card's callbacks to that account anyway: 403)."""
+    principal = request_principal()
+    if principal is None or principal.account.role.allows(Role.ANALYST):
+        return card
+    return html.P(f"{CUSTOMERS_NEED_ANALYST}.", className="text-muted small mb-0", id=CUSTOMERS_ROLE_NOTE)

@@ -18,6 +18,10 @@ from typing import Callable
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from flask_wtf.csrf import generate_csrf
+
+from dashboard.access_rules import request_principal
+from dashboard.web_auth import auth_state, open_mode_banner
 from layouts.charts import Chart, chart_cards
 from layouts.filters import filter_bar
 from layouts.ids import FilterIds, ShellIds, nav_link_id
@@ -99,6 +103,7 @@ def navbar(pages: tuple[tuple[str, str], ...]) -> dbc.Navbar:
                 dbc.NavbarBrand("Marketing analytics", href="/"),
                 dbc.Nav(links, navbar=True, className="me-auto"),
                 dcc.Link("Reset filters", href="/", id=ShellIds.RESET, className="nav-link text-light small"),
+                *signed_in_user(),
             ],
             fluid=True,
         ),
@@ -106,12 +111,31 @@ def navbar(pages: tuple[tuple[str, str], ...]) -> dbc.Navbar:
     )
 
 
+SIGNED_IN_ID = "navbar-signed-in"  # the signed-in user's name and role, and the Sign out button
+
+
+def signed_in_user() -> list:
+    """Return the navbar's signed-in user (name, role) and its Sign out button (a POST form to /logout with the
+    CSRF token), [] when nobody is signed in (the open local mode, a bearer token)."""
+    principal = request_principal()
+    state = auth_state()
+    if principal is None or principal.scope is not None or state is None:
+        return []
+    account = principal.account
+    sign_out = html.Form([dbc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+                          html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm py-0")],
+                         action=state.url("logout"), method="POST", className="d-inline mb-0 ms-2")
+    return [html.Div([html.Span(account.name, className="fw-semibold"),
+                      html.Span(f"· {account.role.value}", className="text-white-50 ms-1"), sign_out],
+                     id=SIGNED_IN_ID, className="navbar-text text-light small d-flex align-items-center ms-2")]
+
+
 def app_layout(pages: tuple[tuple[str, str], ...]) -> html.Div:
     """Return the app's root layout: location, navigation to the (path, label) `pages`, filter bar, notes and the
     page container."""
     return html.Div(
         [
-            dcc.Location(id=ShellIds.URL, refresh=False),
+            dcc.Location(id=ShellIds.URL, refresh=False), *open_mode_banner(),
             navbar(pages),
             dbc.Container(
                 [filter_bar(), html.Div(id=FilterIds.NOTES), html.Div(id=ShellIds.PAGE)],

@@ -43,6 +43,8 @@ LAYER_OF = {
     "dashboard.interrupts": "storage",
     "dashboard.spreadsheet_safety": "storage",
     "dashboard.spreadsheet_export": "storage",  # chart CSV / XLSX files: plain numbers, labelled headers
+    "dashboard.accounts": "storage",  # accounts, roles, API tokens (issue 19)
+    "dashboard.audit": "storage",  # the audit log table
     # metrics: pure SQL reads of the metric contract (and the derived tables' SQL)
     "metrics.*": "metrics",
     # models: features, training, scoring, segments, explanations, artifacts
@@ -51,6 +53,12 @@ LAYER_OF = {
     "dashboard.context": "web",
     "dashboard.cache": "web",
     "dashboard.server_routes": "web",
+    "dashboard.access_rules": "web",
+    "dashboard.auth_startup": "web",  # the secret key, the refusal of an open non-loopback bind  # which role each page, route and callback needs
+    "dashboard.login_page": "web",
+    "dashboard.security_headers": "web",
+    "dashboard.web_auth": "web",  # sign-in, sessions, bearer tokens
+    "dashboard.jobs": "web",  # the Data page's background jobs: start, state files, history (issue 19)
     "ml.api": "web",
     "ml.api.*": "web",
     # ui: the Dash pages, their callbacks, the shell
@@ -67,6 +75,8 @@ LAYER_OF = {
     "dashboard.importer.*": "commands",
     "dashboard.info": "commands",
     "dashboard.refresh": "commands",
+    "dashboard.account_commands": "commands",  # `users` and `tokens`
+    "dashboard.job_worker": "commands",  # the process of one Data page job (runs the import or a CLI command)
     "metrics.export": "commands",  # the `export-metrics` command (writes files; reads metrics only)
     "ml.commands": "commands",
     "ml.segment_commands": "commands",

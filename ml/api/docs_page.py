@@ -14,6 +14,20 @@ STYLE = ("<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2r
          "pre{padding:.6rem;overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0}"
          "td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
          "h2{border-top:1px solid #ddd;padding-top:1rem}.m{font-weight:bold;color:#064}</style>")
+AUTH_SECTION = ("<h2>Getting a token</h2><p>Once the dashboard has accounts, every route below except this page "
+                "and <code>openapi.json</code> needs a token (or the session of a browser signed in to the "
+                "dashboard). An administrator creates one on the server with <code>python -m dashboard tokens create "
+                "NAME --account ACCOUNT --scope read --expires-days 90</code> (it prints the token once; only its hash "
+                "is kept), or on the dashboard's Data page. The token has the rights of its account's role (viewer: "
+                "models and forecasts; analyst: also customer risk, scoring and segments); scope <code>read</code> "
+                "allows the GET routes, <code>score</code> also the POST routes. Send it in the Authorization "
+                "header:</p><pre>TOKEN=$(python -m dashboard tokens create nightly-export --account alice "
+                "--scope read)\n"
+                "curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8050" + API_PREFIX + "/models</pre>"
+                "<p>Without a valid token the answer is 401 with <code>WWW-Authenticate: Bearer</code>; a role or "
+                "scope that does not allow the route gets 403. <code>python -m dashboard tokens list</code> and "
+                "<code>tokens revoke ID</code> manage tokens. While the dashboard has no account at all (its open "
+                "local mode) no token is needed.</p>")
 ERRORS_SECTION = ("<h2>Errors</h2><p>Every error is JSON: <code>{\"error\": \"bad_request\", \"message\": "
                   "\"limit: must be &lt;= 1000\", \"errors\": [{\"field\": \"limit\", \"message\": "
                   "\"must be &lt;= 1000\"}]}</code>. Bad input is 400 and names the field; unknown customer 404; "
@@ -71,6 +85,7 @@ def docs_html(spec: dict, curl_examples: dict[str, str]) -> str:
         f"<p>Version {esc(spec['info']['version'])}. {esc(spec['info']['description'])} "
         f"Machine-readable: <a href='{API_PREFIX}/openapi.json'>{API_PREFIX}/openapi.json</a>.</p>",
     ]
+    parts.append(AUTH_SECTION)
     schemas = spec["components"]["schemas"]
     for path, operations in spec["paths"].items():
         for method, op in operations.items():

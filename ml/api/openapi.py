@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from dashboard.access_rules import API, ENDPOINT_RULES
 from ml.api.schemas import API_PREFIX, API_VERSION, MAX_BATCH, ApiError
 
 TITLE = "Marketing analytics: churn-risk API"
@@ -24,7 +25,16 @@ DESCRIPTION = ("Read churn scores and score customers with the latest trained mo
                "Errors are JSON {error, message, errors[]}; the message names the field.")
 ERROR_DESCRIPTIONS = {400: "Bad input: the message names the field", 404: "Unknown customer, model or path",
                       405: "Method not allowed", 413: "Body too large", 415: "Body is not JSON",
-                      503: "No scores / no model / no data / database unavailable"}
+                      503: "No scores / no model / no data / database unavailable",
+                      401: "No valid sign-in or bearer token (WWW-Authenticate: Bearer)",
+                      403: "The account's role or the token's scope does not allow this route"}
+BLUEPRINT_NAME = "api_v1"  # the Flask blueprint of the API (ml.api.routes): its endpoints are "api_v1.<handler>"
+SECURITY_SCHEME = "bearerAuth"
+BEARER_DESCRIPTION = ("An API token: `python -m dashboard tokens create NAME --account ACCOUNT [--scope read|score] "
+                      "[--expires-days N]` prints it once (admins also create tokens on the Data page). Send it as "
+                      "`Authorization: Bearer <token>`. It has the rights of its account's role; scope read allows "
+                      "the GET routes, score also the POST routes. A browser signed in to the dashboard may call "
+                      "the API with its session cookie instead.")
 _RULE_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")  # Flask's <converter:name> -> OpenAPI's {name}
 
 
@@ -147,6 +157,28 @@ def _request_body(body: JsonBody) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema, "example": body.example}}}
 
 
+def needed_role(route: ApiRoute) -> str | None:
+    """Return the role a route needs (dashboard.access_rules), None for an open route (this document, the docs)."""
+    rule = ENDPOINT_RULES.get(f"{BLUEPRINT_NAME}.{route.endpoint}")
+    return rule.role.value if rule is not None and rule.kind == API else None
+
+
+def _security(route: ApiRoute, operation: dict) -> None:
+    """Add to `operation` its security (the bearer scheme; none for an open route), the role it needs and the
+    401 and 403 answers."""
+    role = needed_role(route)
+    if role is None:
+        operation["security"] = []
+        return
+    operation["security"] = [{SECURITY_SCHEME: []}]
+    scope = "read or score" if route.method == "GET" else "score"
+    operation["description"] = f"Needs an account with the role {role} (a token of scope {scope})."
+    error_ref = _ref(ApiError)
+    for code in (401, 403):
+        operation["responses"][str(code)] = {"description": ERROR_DESCRIPTIONS[code],
+                                             "content": {"application/json": {"schema": error_ref}}}
+
+
 def openapi_document(routes: tuple[ApiRoute, ...], numeric: list[str], categorical: list[str]) -> dict:
     """Return the OpenAPI 3.1 document of `routes`, with the request bodies of the given feature names."""
     paths: dict[str, dict] = {}
@@ -162,6 +194,7 @@ def openapi_document(routes: tuple[ApiRoute, ...], numeric: list[str], categoric
             operation["requestBody"] = _request_body(body)
             request_models.append(body.model)
         operation["responses"] = _responses(route)
+        _security(route, operation)
         answer_models.extend(_answer_models(route.answer))
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation
     _, defs = models_json_schema(
@@ -172,5 +205,7 @@ def openapi_document(routes: tuple[ApiRoute, ...], numeric: list[str], categoric
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": API_VERSION, "description": DESCRIPTION},
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {"schemas": defs.get("$defs", {}),
+                       "securitySchemes": {SECURITY_SCHEME: {"type": "http", "scheme": "bearer",
+                                                             "description": BEARER_DESCRIPTION}}},
     }
