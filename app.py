@@ -21,6 +21,7 @@ from dashboard.server_routes import register_server_routes
 from dashboard.auth_startup import check_open_bind
 from dashboard.web_auth import register_auth
 from callbacks.pages import app_layout
+from layouts.paths import PREFIX_KEY
 from ml import demo_model
 from ml.api import register_api
 
@@ -43,6 +44,7 @@ def create_app(config: Config | None = None) -> Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = app_layout
+    app.server.config[PREFIX_KEY] = app.config.requests_pathname_prefix  # links and routing: layouts/paths.py
     register_callbacks(app, ctx)
     register_server_routes(app.server, ctx)
     register_api(app.server, ctx)

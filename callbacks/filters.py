@@ -29,6 +29,7 @@ from layouts.filters import (PERIOD_PRESETS, DataBounds, FilterState, PageParam,
                              global_query, matching_preset, normalise_state, page_param_value, parse_query,
                              period_options, preset_dates, state_from_store, to_query)
 from layouts.ids import FilterIds, ShellIds, nav_link_id, page_param_id
+from layouts.paths import app_path
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +293,13 @@ def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], 
             query = ""  # the database does not answer: the links keep the page, without the filters
     page = page_for(pathname)
     current = page.path if page else None
-    hrefs = [link["path"] + query for link in link_ids]
+    hrefs = [app_path(link["path"]) + query for link in link_ids]
     active = [link["path"] == current for link in link_ids]
     uses = page.filters if page else ()
     bar_style = SHOWN if uses else HIDDEN
     obs_style = SHOWN if "observation_date" in uses else HIDDEN
     horizon_style = SHOWN if "horizon" in uses else HIDDEN
-    return hrefs, active, current or "/", bar_style, obs_style, horizon_style
+    return hrefs, active, app_path(current or "/"), bar_style, obs_style, horizon_style
 
 
 def register(app: Dash, ctx: AppContext) -> None:

@@ -11,6 +11,7 @@ from layouts.charts import Chart, ChartRequest
 from layouts.common import attributed_spend_note, spend_is_attributed
 from layouts.glossary import terms
 from layouts.ids import OverviewIds
+from layouts.paths import app_path
 
 
 def kpi_query(request: ChartRequest) -> metrics.MetricQuery:
@@ -68,7 +69,7 @@ def last_weeks_href(request: ChartRequest) -> str | None:
     if start - _dt.timedelta(days=COMPARISON_DAYS) < bounds.first_date:
         return None
     shorter = FilterState(start, last, last, state.horizon, state.countries, state.devices, state.channels)
-    return "/" + to_query(shorter, bounds)
+    return app_path("/") + to_query(shorter, bounds)
 
 
 def kpi_view(frame: pd.DataFrame, request: ChartRequest):

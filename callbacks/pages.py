@@ -20,6 +20,7 @@ import layouts.forecast
 import layouts.marketing
 import layouts.overview
 import layouts.risk
+from layouts.paths import page_path
 from layouts.shell import Page
 from layouts.shell import app_layout as shell_layout
 
@@ -41,8 +42,9 @@ def available_pages() -> tuple[Page, ...]:
 
 
 def page_for(pathname: str | None) -> Page | None:
-    """Return the available page at `pathname` (trailing slash ignored), or None."""
-    path = (pathname or "/").rstrip("/") or "/"
+    """Return the available page at browser path `pathname` (under the app's URL prefix, trailing slash ignored),
+    or None."""
+    path = page_path(pathname)
     return next((page for page in available_pages() if page.path == path), None)
 
 

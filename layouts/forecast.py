@@ -19,6 +19,7 @@ from dash import dcc, html
 
 from layouts.common import fmt_int, fmt_money, fmt_number, fmt_ratio
 from layouts.ids import ForecastIds
+from layouts.paths import app_path
 
 FILTERS: tuple[str, ...] = ()  # the page has its own form: the filter bar is hidden
 DATA_PAGE_HELP = "/data"  # where an administrator reads how the models are made
@@ -61,7 +62,7 @@ def what_if_form() -> dbc.Card:
 def no_model_notice() -> dbc.Alert:
     """Return the notice shown while no acquisition-cost model is saved (for an administrator: the Data page)."""
     return dbc.Alert(["No acquisition-cost model has been trained yet, so the page cannot forecast. An administrator "
-                      "trains it once the data is imported: see ", dcc.Link("the Data page", href=DATA_PAGE_HELP),
+                      "trains it once the data is imported: see ", dcc.Link("the Data page", href=app_path(DATA_PAGE_HELP)),
                       ". On the demo it is trained in the background after the first start."],
                      color="info", className="mb-3", id=f"{ForecastIds.STATUS}-no-model")
 

@@ -21,6 +21,7 @@ from dashboard.accounts import Role
 from layouts.common import data_grid, fmt_int, fmt_money, grid_column, param_select, style_figure
 from layouts.filters import PageParam
 from layouts.ids import DataPageIds, RiskIds, page_param_id
+from layouts.paths import app_path
 from ml.risk_bands import BANDS
 from ml.risk_report import difference_words, format_p
 
@@ -58,7 +59,7 @@ CHURN_SCORES_HELP = f"/data#{DataPageIds.CHURN_SCORES}"  # the Data page's instr
 
 def admin_link(text: str = "how an administrator makes them") -> dcc.Link:
     """Return the link to the Data page's "Churn scores" instructions (the commands live there, not here)."""
-    return dcc.Link(text, href=CHURN_SCORES_HELP, className="admin-link")
+    return dcc.Link(text, href=app_path(CHURN_SCORES_HELP), className="admin-link")
 
 
 def no_scores_notice(first_scoring: _dt.date | None = None) -> dbc.Alert:

@@ -25,6 +25,7 @@ from dashboard.web_auth import auth_state, open_mode_banner
 from layouts.charts import Chart, chart_cards
 from layouts.filters import filter_bar
 from layouts.ids import FilterIds, ShellIds, nav_link_id
+from layouts.paths import app_path
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,14 @@ def stacked_page_layout(title: str, cards: dict) -> html.Div:
 
 def navbar(pages: tuple[tuple[str, str], ...]) -> dbc.Navbar:
     """Return the navigation bar with a link per (path, label) page (hrefs get the current filters by callback)."""
-    links = [dbc.NavItem(dbc.NavLink(label, href=path, id=nav_link_id(path))) for path, label in pages]
+    links = [dbc.NavItem(dbc.NavLink(label, href=app_path(path), id=nav_link_id(path))) for path, label in pages]
     return dbc.Navbar(
         dbc.Container(
             [
-                dbc.NavbarBrand("Marketing analytics", href="/"),
+                dbc.NavbarBrand("Marketing analytics", href=app_path("/")),
                 dbc.Nav(links, navbar=True, className="me-auto"),
-                dcc.Link("Reset filters", href="/", id=ShellIds.RESET, className="nav-link text-light small"),
+                dcc.Link("Reset filters", href=app_path("/"), id=ShellIds.RESET,
+                         className="nav-link text-light small"),
                 *signed_in_user(),
             ],
             fluid=True,
