@@ -260,14 +260,15 @@ def leaf_digests(leaves: Mapping[str, Mapping]) -> dict[str, dict[str, str]]:
     return {ident: {prop: _digest(value) for prop, value in props.items()} for ident, props in leaves.items()}
 
 
-def changed_leaf_props(leaves: Mapping[str, Mapping], drawn_leaves) -> dict[str, dict]:
-    """Return {id: {prop: value}} of the leaves' props whose digest differs from the store's `drawn_leaves` (every
-    prop of a leaf the store does not describe)."""
+def changed_leaf_props(leaves: Mapping[str, Mapping], digests: Mapping[str, Mapping[str, str]], drawn_leaves
+                       ) -> dict[str, dict]:
+    """Return {id: {prop: value}} of the leaves' props whose digest (`digests`: `leaf_digests(leaves)`) differs from
+    the store's `drawn_leaves` (every prop of a leaf the store does not describe)."""
     known = drawn_leaves if isinstance(drawn_leaves, Mapping) else {}
     changed: dict[str, dict] = {}
     for ident, props in leaves.items():
         before = known.get(ident) if isinstance(known.get(ident), Mapping) else {}
-        different = {prop: value for prop, value in props.items() if before.get(prop) != _digest(value)}
+        different = {prop: value for prop, value in props.items() if before.get(prop) != digests[ident][prop]}
         if different:
             changed[ident] = different
     return changed
@@ -308,10 +309,11 @@ def chart_update(ctx: AppContext, chart: Chart, stored: dict | None, params: Map
     if new_drawn.get("key") is None:  # a notice (error, database unavailable): sent whole, remembered as nothing
         return ChartUpdate(body, None, {"reads": None, "key": None, "structure": None, "leaves": {}}, graph_id)
     structure, leaves = body_parts(body)
+    digests = leaf_digests(leaves)  # each prop serialised once: kept in the store and compared with it
     new_drawn = {"reads": new_drawn.get("reads"), "key": new_drawn.get("key"), "structure": structure,
-                 "leaves": leaf_digests(leaves)}
+                 "leaves": digests}
     if isinstance(drawn, Mapping) and drawn.get("structure") == structure:
-        return ChartUpdate(no_update, changed_leaf_props(leaves, drawn.get("leaves")), new_drawn, graph_id)
+        return ChartUpdate(no_update, changed_leaf_props(leaves, digests, drawn.get("leaves")), new_drawn, graph_id)
     return ChartUpdate(body, None, new_drawn, graph_id)
 
 

@@ -26,8 +26,8 @@ from dashboard import audit, jobs
 from dashboard.context import AppContext, unavailable_kind
 from dashboard.errors import error_summary
 from dashboard.web_auth import auth_state
-from layouts.data_admin import DataAdminIds as Ids
 from layouts.data_admin import job_status_view
+from layouts.ids import DataAdminIds as Ids
 
 log = logging.getLogger(__name__)
 
@@ -219,27 +219,26 @@ def _too_large(message: str):
 
 
 def register_upload_body_limit(app: Dash, ctx: AppContext) -> None:
-    """Let an admin's request to the import callback carry the uploads (`upload_body_limit`): a body over the
-    guards' 1 MB with a Content-Length is read here, before the request guards (which then check the envelope of
-    these bytes), and kept only when its top-level "output" is the import callback's; any other gets 413 as from
-    the guards. Non-admins keep the guards' 1 MB."""
+    """Let an admin's request to the import callback carry the uploads (`upload_body_limit`). The limit itself is
+    applied by dashboard/web_auth.py before anything reads a body (this registers it, with its reason, under
+    ADMIN_CALLBACK_BODY_LIMIT: an admin gets it, everyone else the guards' 1 MB); here a body over 1 MB is read
+    before the request guards (which then check the envelope of these bytes) and kept only when its top-level
+    "output" is the import callback's; any other gets 413 as from the guards."""
     update_path = f"{app.config.routes_pathname_prefix}{UPDATE_COMPONENT}"
     limit = upload_body_limit(jobs.upload_limit_bytes(ctx.config))
-    app.server.extensions[ADMIN_CALLBACK_BODY_LIMIT] = limit  # dashboard/web_auth.py sets it before any body read
+    app.server.extensions[ADMIN_CALLBACK_BODY_LIMIT] = (limit, f"four uploads of UPLOAD_MAX_MB="
+                                                               f"{ctx.config.upload_max_mb} MB")
     import_output = f"{Ids.IMPORT_JOB}.data".encode()
 
     @app.server.before_request
     def _admin_upload_body():
-        """Return 413 for an admin's large callback body that is not an import within the limit; else None."""
+        """Return 413 for a callback body over the guards' 1 MB that is not an import; else None (a body this
+        large got past dashboard/web_auth.py's limit only as an admin's, within `limit`)."""
         if request.path != update_path or request.method != "POST":
             return None
         length = request.content_length
-        if length is None or length <= MAX_CALLBACK_BODY_BYTES or not jobs.request_principal()[2]:
+        if length is None or length <= MAX_CALLBACK_BODY_BYTES:
             return None
-        if length > limit:
-            return _too_large(f"request body: at most {limit:,} bytes (four uploads of UPLOAD_MAX_MB="
-                              f"{ctx.config.upload_max_mb} MB)")
-        request.max_content_length = limit
         output = OUTPUT_KEY.search(request.get_data(cache=True))  # a key: quotes inside texts are escaped
         if output is None or output.group(1) != import_output:
             return _too_large(f"request body: at most {MAX_CALLBACK_BODY_BYTES} bytes")

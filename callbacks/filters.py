@@ -262,9 +262,10 @@ def sync_or_notice(ctx: AppContext, triggered: Any, search: str | None, pathname
                    controls: Mapping[str, Any], page_param_ids: list[dict], page_param_values: list,
                    stored: dict | None, attempt: int = 0, shown_options: Mapping[str, Any] | None = None
                    ) -> SyncResult:
-    """Return sync_filters_and_url's updates (options as the dropdowns show them: `shown_options`); when the database cannot be read (PostgreSQL down, the DuckDB file
-    locked by an import), the filter bar's notice instead (it retries this sync by itself, with backoff) and the
-    unavailable marker as filter state, so every chart card shows the notice rather than staying blank."""
+    """Return sync_filters_and_url's updates (options as the dropdowns show them: `shown_options`); when the
+    database cannot be read (PostgreSQL down, the DuckDB file locked by an import), the filter bar's notice instead
+    (it retries this sync by itself, with backoff) and the unavailable marker as filter state, so every chart card
+    shows the notice rather than staying blank."""
     previous_kind = marker_kind(stored)
     try:
         return sync_filters_and_url(ctx, triggered, search, pathname, controls, page_param_ids, page_param_values,

@@ -12,8 +12,8 @@ DEFAULT_DUCKDB_PATH = DATA_DIR / "dashboard.duckdb"
 # the largest body of a Dash callback request (a real envelope of this app is a few kB; the largest: the filter
 # sync); callbacks/request_guards.py answers 413 above it, dashboard/web_auth.py sets it before anything reads a body
 MAX_CALLBACK_BODY_BYTES = 1_000_000
-# server.extensions key: the larger callback body an administrator may send (the Data page's uploads), set by the
-# callback that takes them (callbacks/data_admin.py)
+# server.extensions key: (bytes, reason) of the larger callback body an administrator may send (the Data page's
+# uploads), set by the callback that takes them (callbacks/data_admin.py)
 ADMIN_CALLBACK_BODY_LIMIT = "admin_callback_body_limit"
 
 

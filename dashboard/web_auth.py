@@ -522,8 +522,8 @@ def register_auth(app: Dash, ctx: AppContext) -> None:
             return None
         limit, why = MAX_CALLBACK_BODY_BYTES, ""
         if server.extensions.get(ADMIN_CALLBACK_BODY_LIMIT) and _may_administer(state):
-            limit = max(limit, int(server.extensions[ADMIN_CALLBACK_BODY_LIMIT]))
-            why = f" (four uploads of UPLOAD_MAX_MB={config.upload_max_mb} MB)"
+            admin_limit, reason = server.extensions[ADMIN_CALLBACK_BODY_LIMIT]  # (bytes, why) of the uploads
+            limit, why = max(limit, int(admin_limit)), f" ({reason})"
         request.max_content_length = limit
         if request.content_length is not None and request.content_length > limit:
             most = f"{limit:,}" if why else str(limit)  # the request guards' wording for everyone else
