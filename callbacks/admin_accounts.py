@@ -26,7 +26,7 @@ from dashboard.accounts import AccountError, Role
 from dashboard.backends import backend_spec
 from dashboard.context import AppContext, unavailable_kind
 from layouts import admin_accounts as view
-from layouts.admin_accounts import AdminAccountsIds as Ids
+from layouts.ids import AdminAccountsIds as Ids
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
 """The Data page's account administration (issue 19): accounts and API tokens, for admins.
 
 `accounts_panel()` is the panel the Data page's admin area places; its callbacks (callbacks/admin_accounts.py) fill
-the lists and run the actions, each refused on the server for anyone but a signed-in admin (every id here starts
-with "admin-accounts-": its access rule in dashboard/access_rules.py is the admin role). The view functions below
-turn the rows of dashboard.accounts into tables and notices; they read nothing themselves.
+the lists and run the actions, each refused on the server for anyone but a signed-in admin (every id of
+`layouts.ids.AdminAccountsIds` starts with "admin-accounts-": its access rule in dashboard/access_rules.py is the
+admin role). The view functions below turn the rows of dashboard.accounts into tables and notices; they read
+nothing themselves.
 """
 
 from __future__ import annotations
@@ -13,46 +14,11 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from layouts.ids import AdminAccountsIds
+
 ROLE_CHOICES = (("viewer", "viewer"), ("analyst", "analyst"), ("admin", "admin"))
 SCOPE_CHOICES = (("read", "read (GET routes)"), ("score", "score (also POST routes)"))
 NO_ACCOUNTS_YET = "No accounts."
-
-
-class AdminAccountsIds:
-    """Ids of the accounts panel; every one starts with "admin-accounts-" (access rule: admin only)."""
-
-    PANEL = "admin-accounts-panel"
-    CHANGED = "admin-accounts-changed"  # dcc.Store: bumped after every account action, the lists read it again
-    TOKENS_CHANGED = "admin-accounts-tokens-changed"  # dcc.Store: bumped after every token action
-    ACCOUNTS_TABLE = "admin-accounts-table"
-    ACCOUNT_MESSAGE = "admin-accounts-message"
-    # add an account
-    NEW_NAME = "admin-accounts-new-name"
-    NEW_ROLE = "admin-accounts-new-role"
-    NEW_PASSWORD = "admin-accounts-new-password"
-    NEW_PASSWORD_AGAIN = "admin-accounts-new-password-again"
-    ADD = "admin-accounts-add"
-    # change an account
-    TARGET = "admin-accounts-target"
-    TARGET_ROLE = "admin-accounts-target-role"
-    SET_ROLE = "admin-accounts-set-role"
-    RESET_PASSWORD_FIELD = "admin-accounts-reset-password-field"
-    RESET_PASSWORD_AGAIN = "admin-accounts-reset-password-again"
-    RESET_PASSWORD = "admin-accounts-reset-password"
-    DISABLE = "admin-accounts-disable"  # a ConfirmDialogProvider: its submit_n_clicks
-    REMOVE = "admin-accounts-remove"  # a ConfirmDialogProvider: its submit_n_clicks
-    # API tokens
-    TOKENS_TABLE = "admin-accounts-tokens-table"
-    TOKEN_MESSAGE = "admin-accounts-token-message"
-    TOKEN_NAME = "admin-accounts-token-name"
-    TOKEN_ACCOUNT = "admin-accounts-token-account"
-    TOKEN_SCOPE = "admin-accounts-token-scope"
-    TOKEN_DAYS = "admin-accounts-token-days"
-    CREATE_TOKEN = "admin-accounts-create-token"
-    TOKEN_SECRET = "admin-accounts-token-secret"  # the new token's text, shown once
-    TOKEN_SECRET_TEXT = "admin-accounts-token-secret-text"
-    REVOKE_TARGET = "admin-accounts-revoke-target"
-    REVOKE = "admin-accounts-revoke"  # a ConfirmDialogProvider: its submit_n_clicks
 
 
 def _field(label: str, control, width: int = 3) -> dbc.Col:

@@ -1,9 +1,9 @@
 """The Data page's administration (issue 19), shown to admins only: upload CSV files into the validated import, start
 training, scoring, segment export and refresh as background jobs, the job history and the audit log.
 
-Every id here starts with "data-admin-": its access rule (dashboard/access_rules.py) is the admin role, so the
-server refuses these callbacks to anyone else. The view functions turn a job's status (dashboard/jobs.py) into
-its progress bar, summary or message; they read nothing themselves.
+Every id of `layouts.ids.DataAdminIds` starts with "data-admin-": its access rule (dashboard/access_rules.py) is
+the admin role, so the server refuses these callbacks to anyone else. The view functions turn a job's status
+(dashboard/jobs.py) into its progress bar, summary or message; they read nothing themselves.
 """
 
 from __future__ import annotations
@@ -13,50 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.admin_accounts import accounts_panel
-
-
-class DataAdminIds:
-    """Ids of the Data page's administration; every one starts with "data-admin-" (access rule: admin only)."""
-
-    AREA = "data-admin-area"
-    LIMITS = "data-admin-limits"  # dcc.Store: {"max_bytes": upload limit} for the browser's size check
-    IMPORT_OPTIONS = "data-admin-import-options"
-    IMPORT_START = "data-admin-import-start"
-    IMPORT_JOB = "data-admin-import-job"  # dcc.Store: {"id": job id} or {"error": why it did not start}
-    IMPORT_STATUS = "data-admin-import-status"
-    IMPORT_SHOWN = "data-admin-import-shown"  # dcc.Store inside the status: the job shown ({"id", "files"})
-    IMPORT_PROGRESS = "data-admin-import-progress"
-    IMPORT_SUMMARY = "data-admin-import-summary"
-    IMPORT_MESSAGE = "data-admin-import-message"
-    IMPORT_FILES_BUTTON = "data-admin-import-files-button"
-    IMPORT_DOWNLOAD = "data-admin-import-download"
-    JOB_KIND = "data-admin-job-kind"
-    JOB_START = "data-admin-job-start"
-    JOB_ID = "data-admin-job-id"  # dcc.Store: {"id": job id} or {"error": why it did not start}
-    JOB_STATUS = "data-admin-job-status"
-    JOB_SHOWN = "data-admin-job-shown"
-    JOB_PROGRESS = "data-admin-job-progress"
-    JOB_MESSAGE = "data-admin-job-message"
-    JOB_FILES_BUTTON = "data-admin-job-files-button"
-    JOB_DOWNLOAD = "data-admin-job-download"
-    POLL = "data-admin-poll"  # dcc.Interval: reads the shown jobs' status while one runs
-    FINISHED = "data-admin-finished"  # dcc.Store: the ended jobs shown; a change reads the history and the log again
-    HISTORY = "data-admin-history"
-    HISTORY_NOTE = "data-admin-history-note"
-    HISTORY_REFRESH = "data-admin-history-refresh"
-    AUDIT = "data-admin-audit"
-    AUDIT_NOTE = "data-admin-audit-note"
-    AUDIT_REFRESH = "data-admin-audit-refresh"
-
-    @staticmethod
-    def upload(kind: str) -> str:
-        """Return the id of the dcc.Upload of import input `kind` ("data-admin-upload-visits")."""
-        return f"data-admin-upload-{kind}"
-
-    @staticmethod
-    def upload_name(kind: str) -> str:
-        """Return the id of the line naming the file chosen for input `kind`."""
-        return f"data-admin-upload-{kind}-name"
+from layouts.ids import DataAdminIds
 
 
 # the import's inputs (dashboard.jobs.IMPORT_INPUTS) and what each file holds

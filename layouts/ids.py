@@ -161,6 +161,87 @@ class DataPageIds:
     CHURN_SCORES = "churn-scores"  # the section the Risk page links to (also its URL fragment)
 
 
+class DataAdminIds:
+    """Ids of the Data page's administration; every one starts with "data-admin-" (access rule: admin only)."""
+
+    AREA = "data-admin-area"
+    LIMITS = "data-admin-limits"  # dcc.Store: {"max_bytes": upload limit} for the browser's size check
+    IMPORT_OPTIONS = "data-admin-import-options"
+    IMPORT_START = "data-admin-import-start"
+    IMPORT_JOB = "data-admin-import-job"  # dcc.Store: {"id": job id} or {"error": why it did not start}
+    IMPORT_STATUS = "data-admin-import-status"
+    IMPORT_SHOWN = "data-admin-import-shown"  # dcc.Store inside the status: the job shown ({"id", "files"})
+    IMPORT_PROGRESS = "data-admin-import-progress"
+    IMPORT_SUMMARY = "data-admin-import-summary"
+    IMPORT_MESSAGE = "data-admin-import-message"
+    IMPORT_FILES_BUTTON = "data-admin-import-files-button"
+    IMPORT_DOWNLOAD = "data-admin-import-download"
+    JOB_KIND = "data-admin-job-kind"
+    JOB_START = "data-admin-job-start"
+    JOB_ID = "data-admin-job-id"  # dcc.Store: {"id": job id} or {"error": why it did not start}
+    JOB_STATUS = "data-admin-job-status"
+    JOB_SHOWN = "data-admin-job-shown"
+    JOB_PROGRESS = "data-admin-job-progress"
+    JOB_MESSAGE = "data-admin-job-message"
+    JOB_FILES_BUTTON = "data-admin-job-files-button"
+    JOB_DOWNLOAD = "data-admin-job-download"
+    POLL = "data-admin-poll"  # dcc.Interval: reads the shown jobs' status while one runs
+    FINISHED = "data-admin-finished"  # dcc.Store: the ended jobs shown; a change reads the history and the log again
+    HISTORY = "data-admin-history"
+    HISTORY_NOTE = "data-admin-history-note"
+    HISTORY_REFRESH = "data-admin-history-refresh"
+    AUDIT = "data-admin-audit"
+    AUDIT_NOTE = "data-admin-audit-note"
+    AUDIT_REFRESH = "data-admin-audit-refresh"
+
+    @staticmethod
+    def upload(kind: str) -> str:
+        """Return the id of the dcc.Upload of import input `kind` ("data-admin-upload-visits")."""
+        return f"data-admin-upload-{kind}"
+
+    @staticmethod
+    def upload_name(kind: str) -> str:
+        """Return the id of the line naming the file chosen for input `kind`."""
+        return f"data-admin-upload-{kind}-name"
+
+
+class AdminAccountsIds:
+    """Ids of the accounts panel; every one starts with "admin-accounts-" (access rule: admin only)."""
+
+    PANEL = "admin-accounts-panel"
+    CHANGED = "admin-accounts-changed"  # dcc.Store: bumped after every account action, the lists read it again
+    TOKENS_CHANGED = "admin-accounts-tokens-changed"  # dcc.Store: bumped after every token action
+    ACCOUNTS_TABLE = "admin-accounts-table"
+    ACCOUNT_MESSAGE = "admin-accounts-message"
+    # add an account
+    NEW_NAME = "admin-accounts-new-name"
+    NEW_ROLE = "admin-accounts-new-role"
+    NEW_PASSWORD = "admin-accounts-new-password"
+    NEW_PASSWORD_AGAIN = "admin-accounts-new-password-again"
+    ADD = "admin-accounts-add"
+    # change an account
+    TARGET = "admin-accounts-target"
+    TARGET_ROLE = "admin-accounts-target-role"
+    SET_ROLE = "admin-accounts-set-role"
+    RESET_PASSWORD_FIELD = "admin-accounts-reset-password-field"
+    RESET_PASSWORD_AGAIN = "admin-accounts-reset-password-again"
+    RESET_PASSWORD = "admin-accounts-reset-password"
+    DISABLE = "admin-accounts-disable"  # a ConfirmDialogProvider: its submit_n_clicks
+    REMOVE = "admin-accounts-remove"  # a ConfirmDialogProvider: its submit_n_clicks
+    # API tokens
+    TOKENS_TABLE = "admin-accounts-tokens-table"
+    TOKEN_MESSAGE = "admin-accounts-token-message"
+    TOKEN_NAME = "admin-accounts-token-name"
+    TOKEN_ACCOUNT = "admin-accounts-token-account"
+    TOKEN_SCOPE = "admin-accounts-token-scope"
+    TOKEN_DAYS = "admin-accounts-token-days"
+    CREATE_TOKEN = "admin-accounts-create-token"
+    TOKEN_SECRET = "admin-accounts-token-secret"  # the new token's text, shown once
+    TOKEN_SECRET_TEXT = "admin-accounts-token-secret-text"
+    REVOKE_TARGET = "admin-accounts-revoke-target"
+    REVOKE = "admin-accounts-revoke"  # a ConfirmDialogProvider: its submit_n_clicks
+
+
 def nav_link_id(path: str) -> dict:
     """Return the id of the navbar link to `path` (pattern-matching, so pages can be added freely)."""
     return {"type": "nav-link", "path": path}

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from callbacks.admin_accounts import ADMINS_ONLY
 from dashboard import accounts, db
 from dashboard.accounts import Role
-from layouts.admin_accounts import AdminAccountsIds as Ids
+from layouts.ids import AdminAccountsIds as Ids
 from layouts.risk import CUSTOMERS_NEED_ANALYST, CUSTOMERS_ROLE_NOTE
 from layouts.shell import SIGNED_IN_ID
 from tests.app.auth_helpers import PASSWORD, add_account, audit_rows, csrf_cookie, make_app, run_on, sign_in

@@ -17,7 +17,7 @@ import pytest
 from dashboard import db, jobs
 from dashboard.accounts import Role
 from dashboard.demo.generation import generate
-from layouts.data_admin import DataAdminIds as Ids
+from layouts.ids import DataAdminIds as Ids
 from tests.app.auth_helpers import add_account, audit_rows, csrf_cookie, make_app, sign_in
 from tests.conftest import make_database_url
 

@@ -14,7 +14,7 @@ from app import create_app
 from dashboard import accounts
 from dashboard.accounts import Role
 from dashboard.config import Config
-from layouts.admin_accounts import AdminAccountsIds as Ids
+from layouts.ids import AdminAccountsIds as Ids
 from layouts.risk import CUSTOMERS_NEED_ANALYST, CUSTOMERS_ROLE_NOTE
 from layouts.shell import SIGNED_IN_ID
 from tests.app.auth_helpers import PASSWORD, add_account, run_on

@@ -17,7 +17,7 @@ from dashboard import db
 from dashboard.accounts import Role
 from dashboard.config import Config
 from dashboard.demo.generation import generate
-from layouts.data_admin import DataAdminIds as Ids
+from layouts.ids import DataAdminIds as Ids
 from tests.app.auth_helpers import PASSWORD, add_account
 from tests.browser.browser_wait import wait_until_idle
 from tests.browser.test_sign_in_browser import CSP_VIOLATIONS
