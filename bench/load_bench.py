@@ -170,13 +170,19 @@ def read_bounds(url: str):
         engine.dispose()
 
 
+def output_items(output: str) -> list[str]:
+    """Return the "id.prop" items of a callback's output key (a multi-output key is ..a.p...b.p..)."""
+    return output[2:-2].split("...") if output.startswith("..") else [output]
+
+
 def chart_dependencies(base_url: str) -> dict[str, dict]:
-    """Return {chart name: its callback's entry of /_dash-dependencies} for the charts of CHARTS."""
+    """Return {chart name: the entry of /_dash-dependencies of the callback that fills it} for the charts of CHARTS
+    (a page's charts share one body callback: one request fills them all)."""
     import urllib.request
 
     with urllib.request.urlopen(f"{base_url}/_dash-dependencies", timeout=30) as answer:
         dependencies = json.load(answer)
-    outputs = {entry["output"]: entry for entry in dependencies}
+    outputs = {item: entry for entry in dependencies for item in output_items(entry["output"])}
     missing = [chart for chart in CHARTS if f"{chart_body_id(chart)}.children" not in outputs]
     if missing:
         raise SystemExit(f"no callback fills {missing} in /_dash-dependencies")
@@ -199,10 +205,10 @@ def envelope_entries(declared: list[dict], store: dict) -> list:
 def callback_body(dependency: dict, store: dict) -> bytes:
     """Return the JSON envelope the Dash renderer posts to run the chart callback `dependency` (its entry of
     /_dash-dependencies) for filter state `store`."""
-    body_id, prop = dependency["output"].rsplit(".", 1)
+    outputs = [dict(zip(("id", "property"), item.rsplit(".", 1))) for item in output_items(dependency["output"])]
     return json.dumps({
         "output": dependency["output"],
-        "outputs": {"id": body_id, "property": prop},
+        "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
         "inputs": envelope_entries(dependency["inputs"], store),
         "changedPropIds": [f"{FilterIds.STATE}.data"],
         "state": envelope_entries(dependency["state"], store),

@@ -1,8 +1,9 @@
 """The chart framework: a declared chart (`layouts.charts.Chart`) -> its callbacks, its content, its downloads.
 
-- `register_chart(app, ctx, chart, page)`: the callback that fills the chart's card and the one that downloads
-  the same frame as CSV or Excel, generated from the declaration (`callbacks.register_callbacks` does it for every
-  chart of every page in `callbacks.pages.ALL_PAGES`).
+- `register_page_charts(app, ctx, charts, page)`: the callbacks generated from a page's declarations: one callback
+  that fills the cards of the page's charts (one per role the cards need: `chart_groups`), so that a filter change
+  is one request and one answer, and per chart the one that downloads its frame as CSV or Excel (`register_chart`);
+  `callbacks.register_callbacks` does it for every page in `callbacks.pages.ALL_PAGES`.
 - `chart_body`: the content of a card (figure, table, empty state, error or database notice), memoized with
   the metrics; `chart_frame` and `chart_download`: the numbers a chart shows, as a frame and as a CSV or XLSX
   download (headers as the chart labels them, plain numbers without float noise, formula-safe text, file name
@@ -370,13 +371,85 @@ def registered_charts(ctx: AppContext) -> dict[str, Chart]:
     return ctx.extras.setdefault(CHARTS_KEY, {})
 
 
-def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> None:
-    """Register the callbacks a chart declaration generates: the one that fills its card (figure, table, empty
-    state or notice) and the one that downloads its frame as CSV (unless `chart.csv` is False) or Excel (unless
-    `chart.xlsx` is False); `page` (the page's label) names the page in the file names.
+def chart_retry_attempt(triggered, name: str, retries: list | None) -> int | None:
+    """Return what a trigger of a page's body callback means for chart `name`: the retry of its database notice
+    (1, 2, ...), 0 for a filter or page change, None when it concerns another chart (another card's retry timer) or
+    when the chart's notice timer only appeared."""
+    if isinstance(triggered, dict) and triggered.get("type") == "db-retry" and triggered.get("source") != name:
+        return None
+    return retry_attempt(triggered, retries)
 
-    The card reads the page controls (layouts.ids.page_param_id) named in `chart.params`. A chart with
-    `own_callbacks` is filled by its page's `register(app, ctx)`: nothing is generated for it here.
+
+def chart_groups(charts) -> list[list[Chart]]:
+    """Return a page's charts filled by generated callbacks, grouped by the role their cards need (in page order):
+    one body callback per group, so that a role is still checked for every card (access_rules)."""
+    from dashboard.access_rules import component_role
+
+    groups: dict = {}
+    for chart in charts:
+        if not chart.own_callbacks:
+            groups.setdefault(component_role(chart_body_id(chart.name)), []).append(chart)
+    return list(groups.values())
+
+
+def register_page_charts(app: Dash, ctx: AppContext, charts, page: str = "") -> None:
+    """Register the callbacks of a page's declared charts: per role group (`chart_groups`), one callback that fills
+    every card of the group (figure, table, empty state or notice), and each chart's downloads (`register_chart`).
+
+    One callback per page rather than per chart: a filter change is one request and one answer the browser applies at
+    once (Dash's renderer works per answer, in proportion to the components on the page), and the charts whose
+    reads did not change send nothing (`chart_update`).
+    """
+    charts = [dataclasses.replace(chart, page=page) if page and not chart.page else chart for chart in charts]
+    for chart in charts:
+        register_chart(app, ctx, chart, page)
+    for group in chart_groups(charts):
+        register_chart_group(app, ctx, group)
+
+
+def register_chart_group(app: Dash, ctx: AppContext, group: list[Chart]) -> None:
+    """Register the body callback of charts `group`: its cards' children are its outputs; each card's graph, grid
+    or KPI props and its store are set with set_props when only those change."""
+    names = [chart.name for chart in group]
+    params = sorted({p for chart in group for p in chart.params})
+
+    # the outputs as a list: a multi-output callback (a list answer) also for a group of one
+    @app.callback([Output(chart_body_id(name), "children") for name in names], Input(FilterIds.STATE, "data"),
+                  *[Input(retry_interval_id(name, ALL), "n_intervals") for name in names],
+                  *[Input(page_param_id(p), "value") for p in params],
+                  *[State(chart_drawn_id(name), "data") for name in names])
+    def _bodies(stored, *args):
+        retries, values, drawn = args[:len(names)], args[len(names):len(names) + len(params)], args[-len(names):]
+        triggered = callback_context.triggered_id
+        by_param = dict(zip(params, values))
+        changed_param = triggered.get("name") if isinstance(triggered, dict) and triggered.get(
+            "type") == "page-param" else None
+        bodies = []
+        for chart, chart_retries, chart_drawn in zip(group, retries, drawn):
+            attempt = chart_retry_attempt(triggered, chart.name, chart_retries)
+            if attempt is None or (changed_param is not None and changed_param not in chart.params):
+                bodies.append(no_update)  # another card's retry, or a page control this chart does not read
+                continue
+            try:
+                update = chart_update(ctx, chart, stored, {p: by_param.get(p) for p in chart.params}, chart_drawn,
+                                      retry_attempt=attempt)
+            except PreventUpdate:
+                bodies.append(no_update)
+                continue
+            for component_id, props in (update.props or {}).items():
+                set_props(json.loads(component_id) if component_id.startswith("{") else component_id, props)
+            if update.drawn is not no_update:
+                set_props(chart_drawn_id(chart.name), {"data": update.drawn})
+            bodies.append(update.body)
+        return bodies
+
+
+def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> None:
+    """Register the download callbacks a chart declaration generates: its frame as CSV (unless `chart.csv` is False)
+    or Excel (unless `chart.xlsx` is False); `page` (the page's label) names the page in the file names. Its card is
+    filled by its page's body callback (`register_page_charts`).
+
+    A chart with `own_callbacks` is filled by its page's `register(app, ctx)`: nothing is generated for it here.
     """
     if chart.own_callbacks:
         return
@@ -384,23 +457,6 @@ def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> 
         chart = dataclasses.replace(chart, page=page)
     name, params = chart.name, chart.params
     registered_charts(ctx)[name] = chart
-
-    # one output (the body): the graph's figure and the store beside the body are set with set_props, so that a
-    # graph the body already holds is updated in place, and the store only when the body changes
-    @app.callback(Output(chart_body_id(name), "children"), Input(FilterIds.STATE, "data"),
-                  Input(retry_interval_id(name, ALL), "n_intervals"),
-                  *[Input(page_param_id(p), "value") for p in params], State(chart_drawn_id(name), "data"))
-    def _body(stored, retries, *values_and_drawn):
-        *values, drawn = values_and_drawn
-        attempt = retry_attempt(callback_context.triggered_id, retries)
-        if attempt is None:
-            raise PreventUpdate  # the notice's retry timer appeared; it fires later
-        update = chart_update(ctx, chart, stored, dict(zip(params, values)), drawn, retry_attempt=attempt)
-        for component_id, props in (update.props or {}).items():
-            set_props(json.loads(component_id) if component_id.startswith("{") else component_id, props)
-        if update.drawn is not no_update:
-            set_props(chart_drawn_id(name), {"data": update.drawn})
-        return update.body
 
     buttons = {fmt: button for fmt, button, wanted in (("csv", csv_button_id(name), chart.csv),
                                                        ("xlsx", xlsx_button_id(name), chart.xlsx)) if wanted}

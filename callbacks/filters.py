@@ -6,17 +6,22 @@
   the URL (`dcc.Location(refresh=False)` pushes a history entry, so back/forward work).
   It also sets the country, device and channel options (values with users under the other filters, with counts)
   with the values: a Dash 4 dropdown drops a value its options do not hold, so they cannot come later.
+  The controls, the options and the filter state are set with set_props, not declared as outputs: Dash holds back
+  every callback downstream of a pending callback's outputs, and the charts would wait for this one.
+- `STATE_FROM_CONTROLS_JS`: after a change of a control the browser writes the filter state itself, so the charts'
+  request leaves at once; the sync checks the controls meanwhile and corrects those it does not accept.
 - `navigation`: the navbar links carry the global filters; the filter bar shows the filters the page uses.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
-from dash import ALL, Dash, Input, Output, State, callback_context, no_update
+from dash import ALL, Dash, Input, Output, State, callback_context, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from callbacks.pages import available_pages, page_for
@@ -25,9 +30,9 @@ from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind, unavailable_marker
 from dashboard.errors import error_summary
 from layouts.common import retry_interval_id, unavailable_state
-from layouts.filters import (PERIOD_PRESETS, DataBounds, FilterState, PageParam, attribute_options, filter_notes,
-                             global_query, matching_preset, normalise_state, page_param_value, parse_query,
-                             period_options, preset_dates, state_from_store, to_query)
+from layouts.filters import (MAX_HORIZON, PERIOD_PRESETS, DataBounds, FilterState, PageParam, attribute_options,
+                             filter_notes, global_query, matching_preset, normalise_state, page_param_value,
+                             parse_query, period_options, preset_dates, state_from_store, to_query)
 from layouts.ids import FilterIds, ShellIds, nav_link_id, page_param_id
 from layouts.paths import app_path
 
@@ -117,11 +122,36 @@ class SyncResult:
     notes: Any = no_update
 
     def outputs(self) -> tuple:
-        """Return the values in the order of the callback's outputs."""
-        return (self.search, self.store, self.start_date, self.end_date, self.min_date, self.max_date,
-                self.observation_date, self.min_date, self.max_date, self.countries, self.country_options,
-                self.devices, self.device_options, self.channels, self.channel_options, self.period,
-                self.period_options, self.horizon, self.page_values, self.notes)
+        """Return the values of the callback's declared outputs, in their order (`SYNC_OUTPUTS`)."""
+        return (self.search, self.min_date, self.max_date, self.min_date, self.max_date, self.period,
+                self.period_options, self.notes)
+
+    def side_props(self, page_param_ids: list[dict]) -> list[tuple[Any, dict]]:
+        """Return [(component id, {prop: value})] of what the callback sets with set_props: the filter state first,
+        then the controls whose value changes (a dropdown's options with its value: a Dash 4 dropdown drops a value
+        its options do not hold) and the page controls (`page_param_ids`, in the order of `page_values`).
+
+        These are not declared outputs: Dash holds back every callback downstream of a pending callback's declared
+        outputs, so the charts (which read the filter state) would wait for this callback's answer on every change.
+        """
+        updates: list[tuple[Any, dict]] = []
+
+        def add(component_id, **props):
+            changed = {prop: value for prop, value in props.items() if value is not no_update}
+            if changed:
+                updates.append((component_id, changed))
+
+        add(FilterIds.STATE, data=self.store)
+        add(FilterIds.DATE_RANGE, start_date=self.start_date, end_date=self.end_date)
+        add(FilterIds.OBSERVATION_DATE, date=self.observation_date)
+        add(FilterIds.HORIZON, value=self.horizon)
+        add(FilterIds.COUNTRY, options=self.country_options, value=self.countries)
+        add(FilterIds.DEVICE, options=self.device_options, value=self.devices)
+        add(FilterIds.CHANNEL, options=self.channel_options, value=self.channels)
+        values = self.page_values if isinstance(self.page_values, list) else []
+        for component_id, value in zip(page_param_ids, values):
+            add(component_id, value=value)
+        return updates
 
 
 def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pathname: str | None,
@@ -176,17 +206,14 @@ def _synced(triggered: Any, search: str | None, pathname: str | None, controls: 
             notes = [empty_data_note(raw_bounds)] + notes
         defaults = {p.name: p.default for p in params}
         preset = matching_preset(state.start, state.end, bounds)
-        return SyncResult(
+        result = SyncResult(
             state=state, period=preset, period_options=period_options(preset),
             store=state.to_store() if state.to_store() != stored else no_update,
-            start_date=state.start.isoformat(), end_date=state.end.isoformat(),
             min_date=bounds.first_date.isoformat(), max_date=bounds.last_date.isoformat(),
-            observation_date=state.observation_date.isoformat(),
-            countries=list(state.countries), devices=list(state.devices), channels=list(state.channels),
-            horizon=state.horizon,
             page_values=[page_values.get(n, defaults.get(n, no_update)) for n in names],
             notes=filter_notes(notes),
         )
+        return _with_changed_controls(result, controls, state)
     shown_state, shown_values, _ = parse_query(search, bounds, params)
     notes: list[str] = []
     horizon = controls.get("horizon")
@@ -215,32 +242,46 @@ def _synced(triggered: Any, search: str | None, pathname: str | None, controls: 
     page_values = {p.name: page_param_value(p, by_name.get(p.name)) for p in params}
     query = to_query(state, bounds, page_values, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
-    # A new page's controls appearing (they show what the URL says) must send the state even when it is the
-    # same: Dash leaves the new page's chart callbacks to this callback (their inputs are its outputs) and
-    # runs them only if it updates an input, so a no_update here left every chart of the page empty whenever
-    # the page layout arrived after the first filter sync (test_dcb020, test_uib006).
-    resend = triggered == "page-param" and unchanged
+    # After a change of a control the browser writes the filter state itself (STATE_FROM_CONTROLS_JS, no round
+    # trip): this callback only corrects the controls it does not accept (their change makes the browser write
+    # the state again); it writes the state when the browser could not (the store held no state).
+    browser_wrote = triggered in BROWSER_STATE_CONTROLS and stored is not None
     preset = matching_preset(state.start, state.end, bounds, controls.get("period"))
     result = SyncResult(state=state, search=no_update if unchanged or query == (search or "") else query,
-                        store=state.to_store() if state.to_store() != stored or resend else no_update,
-                        # a page control appearing or changing keeps the note about the link; a filter change replaces it
-                        notes=no_update if triggered == "page-param" and not notes else filter_notes(notes))
+                        store=state.to_store() if state.to_store() != stored and not browser_wrote else no_update,
+                        # a page control appearing or changing, or the controls showing what the URL says (this
+                        # callback set them), keep the note about the link; a filter change replaces it
+                        notes=no_update if (triggered == "page-param" or unchanged) and not notes
+                        else filter_notes(notes))
+    if controls.get("period") != preset:
+        result.period, result.period_options = preset, period_options(preset)
+    result.page_values = [no_update for _ in names]
+    return _with_changed_controls(result, controls, state)
+
+
+def _with_changed_controls(result: SyncResult, controls: Mapping[str, Any], state: FilterState) -> SyncResult:
+    """Return `result` setting the controls (dates, horizon, attribute values) that do not show `state` yet: only
+    those, since each one set makes the browser run this sync and write the filter state again."""
     if str(controls.get("start") or "")[:10] != state.start.isoformat():
         result.start_date = state.start.isoformat()
     if str(controls.get("end") or "")[:10] != state.end.isoformat():
         result.end_date = state.end.isoformat()
     if str(controls.get("observation_date") or "")[:10] != state.observation_date.isoformat():
         result.observation_date = state.observation_date.isoformat()
+    horizon = controls.get("horizon")
     if horizon in (None, "") or str(horizon) != str(state.horizon):
         result.horizon = state.horizon
-    if controls.get("period") != preset:
-        result.period, result.period_options = preset, period_options(preset)
     for url_name, attr in (("country", "countries"), ("device", "devices"), ("channel", "channels")):
-        if sorted(controls.get(url_name) or ()) != list(getattr(state, attr)):
+        shown = controls.get(url_name)
+        shown = [shown] if isinstance(shown, str) else list(shown or ())
+        if sorted(shown) != list(getattr(state, attr)):
             setattr(result, attr, list(getattr(state, attr)))
-    result.page_values = [no_update for _ in names]
     return result
 
+
+# The controls from which the browser writes the filter state (STATE_FROM_CONTROLS_JS).
+BROWSER_STATE_CONTROLS = (FilterIds.DATE_RANGE, FilterIds.OBSERVATION_DATE, FilterIds.HORIZON, FilterIds.COUNTRY,
+                          FilterIds.DEVICE, FilterIds.CHANNEL)
 
 RETRY_TRIGGER = "db-retry"  # `triggered` of a sync re-run by the retry timer of the database notice
 
@@ -311,18 +352,12 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(FilterIds.COUNTRY, "value"), Input(FilterIds.DEVICE, "value"), Input(FilterIds.CHANNEL, "value"),
     ]
 
+    # Declared outputs: only what no chart reads (see SyncResult.side_props); the rest is set with set_props.
     @app.callback(
-        Output(ShellIds.URL, "search"), Output(FilterIds.STATE, "data"),
-        Output(FilterIds.DATE_RANGE, "start_date"), Output(FilterIds.DATE_RANGE, "end_date"),
+        Output(ShellIds.URL, "search"),
         Output(FilterIds.DATE_RANGE, "min_date_allowed"), Output(FilterIds.DATE_RANGE, "max_date_allowed"),
-        Output(FilterIds.OBSERVATION_DATE, "date"), Output(FilterIds.OBSERVATION_DATE, "min_date_allowed"),
-        Output(FilterIds.OBSERVATION_DATE, "max_date_allowed"),
-        Output(FilterIds.COUNTRY, "value"), Output(FilterIds.COUNTRY, "options"),
-        Output(FilterIds.DEVICE, "value"), Output(FilterIds.DEVICE, "options"),
-        Output(FilterIds.CHANNEL, "value"), Output(FilterIds.CHANNEL, "options"),
+        Output(FilterIds.OBSERVATION_DATE, "min_date_allowed"), Output(FilterIds.OBSERVATION_DATE, "max_date_allowed"),
         Output(FilterIds.PERIOD, "value"), Output(FilterIds.PERIOD, "options"),
-        Output(FilterIds.HORIZON, "value"),
-        Output(page_param_id(ALL), "value"),
         Output(FilterIds.NOTES, "children"),
         Input(ShellIds.URL, "search"),
         *control_inputs,
@@ -343,8 +378,19 @@ def register(app: Dash, ctx: AppContext) -> None:
             triggered = "page-param"
         controls = {"period": period, "start": start, "end": end, "observation_date": obs, "horizon": horizon,
                     "country": country, "device": device, "channel": channel}
-        return sync_or_notice(ctx, triggered, search, pathname, controls, param_ids, param_values, stored,
-                              attempt, dict(zip(OPTION_CONTROLS, shown_options))).outputs()
+        result = sync_or_notice(ctx, triggered, search, pathname, controls, param_ids, param_values, stored,
+                                attempt, dict(zip(OPTION_CONTROLS, shown_options)))
+        for component_id, props in result.side_props(param_ids):
+            set_props(component_id, props)
+        return result.outputs()
+
+    app.clientside_callback(
+        state_from_controls_js(),
+        Output(FilterIds.STATE, "data"),
+        Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
+        Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
+        Input(FilterIds.COUNTRY, "value"), Input(FilterIds.DEVICE, "value"), Input(FilterIds.CHANNEL, "value"),
+        State(FilterIds.STATE, "data"), prevent_initial_call=True)
 
     @app.callback(
         Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),
@@ -356,6 +402,40 @@ def register(app: Dash, ctx: AppContext) -> None:
         return navigation(pathname, stored, link_ids, ctx)
 
     register_filter_toggle(app)
+
+
+# The filter state from the controls, in the browser: a filter change reaches the charts without waiting for the
+# server's filter sync (which checks the controls in parallel and corrects those it does not accept, making this run
+# again). The same rules as `_synced` for valid controls: the observation date follows the end date when it was
+# left at it; a horizon that is not a whole number of days in range keeps the previous one; values sorted, without
+# repeats. Nothing when the store holds no state (the server writes it) or the state is the same.
+STATE_FROM_CONTROLS_JS = """function(start, end, observation, horizon, country, device, channel, previous) {
+    const skip = window.dash_clientside.no_update;
+    if (!start || !end || !previous || typeof previous.start !== "string") { return skip; }
+    const changed = ((window.dash_clientside.callback_context || {}).triggered || []).map(t => t.prop_id || "");
+    const moved = id => changed.some(prop => prop.startsWith(id + "."));
+    const day = value => String(value).slice(0, 10);
+    const values = value => Array.from(new Set((value === null || value === undefined ? [] :
+        (Array.isArray(value) ? value : [value])).map(String).filter(v => v !== ""))).sort();
+    let observed = observation ? day(observation) : day(end);
+    if (moved(%(date_range)s) && !moved(%(observation)s) && previous.observation_date === previous.end) {
+        observed = day(end);
+    }
+    const days = Number(horizon);
+    const next = {start: day(start), end: day(end), observation_date: observed,
+                  horizon: Number.isInteger(days) && days >= 1 && days <= %(max_horizon)d ? days : previous.horizon,
+                  country: values(country), device: values(device), channel: values(channel)};
+    const same = Object.keys(next).every(key => JSON.stringify(next[key]) === JSON.stringify(previous[key]));
+    return same ? skip : next;
+}"""
+
+
+
+def state_from_controls_js() -> str:
+    """Return the browser-side function that writes the filter state from the controls (STATE_FROM_CONTROLS_JS with
+    the ids and limits filled in)."""
+    return STATE_FROM_CONTROLS_JS % {"date_range": json.dumps(FilterIds.DATE_RANGE),
+                                     "observation": json.dumps(FilterIds.OBSERVATION_DATE), "max_horizon": MAX_HORIZON}
 
 
 TOGGLE_FILTERS_JS = "function(clicks, isOpen) { return !isOpen; }"

@@ -2,7 +2,7 @@
 it reads, its empty-state message, whether it has a CSV download and how its card looks.
 
 From one declaration the page gets its card (`Chart.card`, here: pure, no callbacks) and
-`callbacks.charts.register_chart` its callbacks (body and CSV download). A page's declarations are its
+`callbacks.charts.register_page_charts` its callbacks (body and CSV download). A page's declarations are its
 `CHARTS` tuple, in the page's callbacks module (the frame functions read metrics); the page registry
 (`callbacks.pages`) hands the cards to the page layout, which only arranges them. See docs/architecture.md,
 "Declaring a chart".
@@ -114,7 +114,7 @@ class Chart:
     Downloads: `columns` maps every frame column to the label the chart shows (a mapping, or a function of the
     request when a label depends on it); the CSV and Excel files carry these labels as headers. `xlsx=False`
     leaves out the Excel button. `page` is the page's name in file names (`<page>_<chart>_<start>_<end>.csv`); the
-    page registry sets it when the chart's callbacks are registered (`callbacks.charts.register_chart`).
+    page registry sets it when the chart's callbacks are registered (`callbacks.charts.register_page_charts`).
     """
 
     name: str

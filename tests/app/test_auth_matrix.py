@@ -141,7 +141,7 @@ def test_rm001_every_route_and_callback_has_a_rule(matrix):
     missing_callbacks = [output for output in server_outputs(app)
                          if access_rules.callback_rule(app.callback_map[output]) is None]
     assert missing_callbacks == [], "give these callbacks' ids a rule in dashboard/access_rules.py"
-    assert len(server_outputs(app)) >= 60
+    assert len(server_outputs(app)) >= 65  # a page's chart bodies: one callback per role group (chart_groups)
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
@@ -188,8 +188,8 @@ def test_rm003_every_callback_answers_as_the_rules_say(matrix, subject):
         if got == "ok":
             assert response.status_code in (200, 204), (output, response.get_data(as_text=True)[:300])
     assert wrong == {}
-    if subject == "viewer":  # the customer table: its body, its export; every other callback is aggregate
-        assert counts["403"] >= 2 and counts["ok"] >= 60
+    if subject == "viewer":  # the customer table: its body, its export; the Data page's administration (admin)
+        assert counts["403"] >= 2 and counts["ok"] >= 52  # 65 server callbacks, 13 of them analyst or admin only
 
 
 def test_rm004_the_routing_callback_checks_the_role_of_the_page_it_renders(matrix, monkeypatch):

@@ -110,3 +110,69 @@ def test_rdr002_a_resize_to_the_same_size_does_not_redraw_a_real_one_does(dash_d
     WebDriverWait(driver, 20).until(lambda d: (lambda w: abs(w[0] - w[1]) <= 1)(d.execute_script(PLOT_FITS, name)))
     width, client = driver.execute_script(PLOT_FITS, name)
     assert width < 1000 and driver.execute_script("return window.__redraws") >= 1
+
+
+RUN_STATE_JS = """
+const [source, args, changed] = arguments;
+const previousContext = window.dash_clientside.callback_context;
+window.dash_clientside.callback_context = {triggered: changed.map(prop_id => ({prop_id: prop_id, value: null}))};
+try {
+    const result = (0, eval)('(' + source + ')')(...args);
+    return result === window.dash_clientside.no_update ? 'unchanged' : result;
+} finally { window.dash_clientside.callback_context = previousContext; }
+"""
+
+
+def test_rdr003_the_browser_writes_the_filter_state_the_server_would(dash_duo, dashboard_app):
+    """A control change reaches the charts without the server's filter sync: the browser writes the filter state
+    (callbacks.filters.STATE_FROM_CONTROLS_JS). For every kind of valid control change it writes exactly the state
+    the server's rules give (`sync_filters_and_url`: values sorted without repeats, the observation date following
+    the end date when it was left at it, dates without a time, a horizon as a number), and nothing when the state
+    is the same or the store holds none."""
+    from callbacks.filters import state_from_controls_js, sync_filters_and_url
+    from layouts.ids import FilterIds
+
+    ctx = dashboard_app.server.extensions["dashboard_context"]
+    dash_duo.start_server(dashboard_app)
+    _open(dash_duo, "/?period=all")
+    base = sync_filters_and_url(ctx, None, "?start=2026-06-01&end=2026-08-31", "/", {}, [], [], None).store
+    apart = sync_filters_and_url(ctx, None, "?start=2026-06-01&end=2026-08-31&observation_date=2026-07-15", "/",
+                                 {}, [], [], None).store
+
+    def controls(store, **changes):
+        values = {"start": store["start"], "end": store["end"], "observation_date": store["observation_date"],
+                  "horizon": store["horizon"], "country": store["country"], "device": store["device"],
+                  "channel": store["channel"]} | changes
+        return values
+
+    date_range, observation = FilterIds.DATE_RANGE, FilterIds.OBSERVATION_DATE
+    cases = [  # (previous store, controls, changed props, the id the server sees as triggered)
+        (base, controls(base, channel=["TipTop", "FaceBoom"]), [f"{FilterIds.CHANNEL}.value"], FilterIds.CHANNEL),
+        (base, controls(base, country=["Germany", "France", "Germany"]), [f"{FilterIds.COUNTRY}.value"],
+         FilterIds.COUNTRY),
+        (base, controls(base, device="iPhone"), [f"{FilterIds.DEVICE}.value"], FilterIds.DEVICE),
+        (base, controls(base, end="2026-08-20"), [f"{date_range}.end_date"], date_range),
+        (base, controls(base, start="2026-07-01T00:00:00"), [f"{date_range}.start_date"], date_range),
+        (apart, controls(apart, end="2026-08-20"), [f"{date_range}.end_date"], date_range),
+        # the dates and the observation date set at once (by the server's sync): the observation date set wins,
+        # as when it alone is changed
+        (base, controls(base, end="2026-08-20", observation_date="2026-08-01"),
+         [f"{date_range}.end_date", f"{observation}.date"], observation),
+        (base, controls(base, observation_date="2026-08-10"), [f"{observation}.date"], observation),
+        (base, controls(base, horizon="30"), [f"{FilterIds.HORIZON}.value"], FilterIds.HORIZON),
+        (base, controls(base, horizon=7), [f"{FilterIds.HORIZON}.value"], FilterIds.HORIZON),
+    ]
+    source = state_from_controls_js()
+    for previous, values, changed, triggered in cases:
+        expected = sync_filters_and_url(ctx, triggered, "?start=2026-06-01&end=2026-08-31", "/", values, [], [],
+                                        previous).state.to_store()
+        args = [values["start"], values["end"], values["observation_date"], values["horizon"], values["country"],
+                values["device"], values["channel"], previous]
+        written = dash_duo.driver.execute_script(RUN_STATE_JS, source, args, changed)
+        assert written == expected, (values, changed, written, expected)
+    same = [base["start"], base["end"], base["observation_date"], base["horizon"], [], [], [], base]
+    assert dash_duo.driver.execute_script(RUN_STATE_JS, source, same, [f"{FilterIds.CHANNEL}.value"]) == "unchanged"
+    assert dash_duo.driver.execute_script(RUN_STATE_JS, source, same[:-1] + [None], []) == "unchanged"
+    assert dash_duo.driver.execute_script(RUN_STATE_JS, source, same[:-1] + [{"unavailable": "down"}],
+                                          []) == "unchanged"
+    assert dash_duo.get_logs() == []

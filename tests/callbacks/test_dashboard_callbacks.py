@@ -103,18 +103,23 @@ def test_dcb002_changing_a_control_writes_the_url(tiny_ctx):
     controls = _controls(store) | {"channel": ["organic", "TipTop"], "country": ["UK"]}
     result = sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, "", "/", controls, [], [], store)
     assert result.search == "?country=UK&channel=TipTop&channel=organic"
-    assert result.store["channel"] == ["TipTop", "organic"] and result.store["country"] == ["UK"]
+    checked = result.state.to_store()
+    assert checked["channel"] == ["TipTop", "organic"] and checked["country"] == ["UK"]
+    # after a control change the browser writes the state (STATE_FROM_CONTROLS_JS); the controls it shows are kept
+    assert result.store is dash.no_update and result.channels is dash.no_update and result.countries is dash.no_update
+    # ... unless the store held no state (the database was unavailable): then the server writes it
+    assert sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, "", "/", controls, [], [], None).store == checked
     # the observation date left at its default follows the end date
     controls = _controls(store) | {"end": "2026-05-03"}
     result = sync_filters_and_url(tiny_ctx, FilterIds.DATE_RANGE, "", "/", controls, [], [], store)
     assert result.search == "?end=2026-05-03"
-    assert result.observation_date == "2026-05-03" and result.store["observation_date"] == "2026-05-03"
+    assert result.observation_date == "2026-05-03" and result.state.observation_date.isoformat() == "2026-05-03"
     # horizon: written when not the default; out of range -> default, the control corrected, a note shown
     result = sync_filters_and_url(tiny_ctx, FilterIds.HORIZON, "", "/", _controls(store) | {"horizon": 7}, [], [],
                                   store)
-    assert result.search == "?horizon=7" and result.store["horizon"] == 7
+    assert result.search == "?horizon=7" and result.state.horizon == 7
     result = sync_filters_and_url(tiny_ctx, FilterIds.HORIZON, "?horizon=7", "/",
-                                  _controls(store) | {"horizon": 0}, [], [], result.store)
+                                  _controls(store) | {"horizon": 0}, [], [], result.state.to_store())
     assert result.search == "" and result.horizon == 14 and "horizon=0" in str(result.notes)
     # a page control writes its parameter; its default is left out (no new history entry)
     result = sync_filters_and_url(tiny_ctx, "page-param", "", "/acquisition", _controls(store), ACQ_PARAMS,
@@ -125,15 +130,16 @@ def test_dcb002_changing_a_control_writes_the_url(tiny_ctx):
     assert result.search == ""
 
 
-def test_dcb020_a_new_pages_controls_resend_the_unchanged_state(tiny_ctx):
-    """When a page's controls appear showing what the URL says, the filter state is sent again although it is
-    the same: Dash runs the new page's charts only through this callback's outputs (test_uib006 shows the
-    empty page this prevents). A control the user changes leaves the state alone (only its charts rerun)."""
+def test_dcb020_a_new_pages_controls_leave_the_unchanged_state(tiny_ctx):
+    """When a page's controls appear showing what the URL says, the filter state is not sent again: the new page's
+    charts run by themselves, since the state and the page controls are no declared output of this callback
+    (test_uib006 checks the page is drawn). A control the user changes leaves the state alone (only its charts
+    rerun)."""
     search = "?channel=TipTop&breakdown=device"
     store = _store(tiny_ctx, search, "/acquisition")
     appeared = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
                                     ["device", "week"], store)
-    assert appeared.store == store and appeared.store is not dash.no_update
+    assert appeared.store is dash.no_update and appeared.state.to_store() == store
     assert appeared.search is dash.no_update  # the URL is not rewritten
     changed = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
                                    ["country", "week"], store)
@@ -149,7 +155,8 @@ def test_dcb003_a_link_in_another_order_is_kept_as_it_is(tiny_ctx):
     store = _store(tiny_ctx, search)
     result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", _controls(store), ACQ_PARAMS,
                                   ["channel", "week"], store)
-    assert result.search is dash.no_update and result.store == store  # resent: see test_dcb020
+    assert result.search is dash.no_update and result.store is dash.no_update  # not resent: see test_dcb020
+    assert result.state.to_store() == store
     # a new page's controls appearing while the filter controls still show older values: the URL wins
     stale = _controls(_store(tiny_ctx))
     result = sync_filters_and_url(tiny_ctx, "page-param", search, "/acquisition", stale, ACQ_PARAMS,
@@ -434,12 +441,17 @@ def test_dcb031_every_declared_chart_has_a_registered_body_and_csv_callback(tiny
 
     app = create_app(tiny_ctx.config)
     ctx = app.server.extensions["dashboard_context"]
-    outputs = set(app.callback_map)
+    outputs = {item for key in app.callback_map for item in key.strip(".").split("...")}  # a multi-output key's items
     csv_inputs = {item["id"] for callback in app.callback_map.values() for item in callback["inputs"]
                   if item["property"] == "n_clicks"}
     charts = [chart for page in available_pages() for chart in page.charts]
     for chart in charts:
         assert f"{chart_body_id(chart.name)}.children" in outputs, chart.name
+    # one body callback per page and role: a page's generated cards are filled by one request
+    for page in available_pages():
+        generated = [f"{chart_body_id(chart.name)}.children" for chart in page.charts if not chart.own_callbacks]
+        keys = {key for key in app.callback_map for item in key.strip(".").split("...") if item in generated}
+        assert len(keys) == (2 if page.path == "/risk" else 1 if generated else 0), (page.path, keys)
         assert csv_button_id(chart.name) in csv_inputs, chart.name
         if chart.csv:
             assert f"{csv_download_id(chart.name)}.data" in outputs, chart.name
@@ -454,7 +466,7 @@ def test_dcb032_a_page_can_be_one_module_plus_one_registry_line(demo_ctx):
 
     from dash import Dash
 
-    from callbacks.charts import chart_content, chart_frame, register_chart
+    from callbacks.charts import chart_content, chart_frame, register_page_charts
     from layouts.charts import Chart, view_only
     from layouts.ids import chart_body_id, chart_card_id
     from layouts.shell import Page
@@ -469,8 +481,8 @@ def test_dcb032_a_page_can_be_one_module_plus_one_registry_line(demo_ctx):
     ids = {child.id for child in layout._traverse() if isinstance(getattr(child, "id", None), str)}
     assert {chart_card_id("made-up-dau"), chart_body_id("made-up-dau")} <= ids and "Made up" in str(layout)
     app = Dash(__name__)
-    register_chart(app, demo_ctx, module.CHARTS[0])
-    assert f"{chart_body_id('made-up-dau')}.children" in app.callback_map
+    register_page_charts(app, demo_ctx, module.CHARTS, page.label)
+    assert f"..{chart_body_id('made-up-dau')}.children.." in app.callback_map  # the page's one body callback
     store = _store(demo_ctx, "?start=2026-07-01&end=2026-07-31")
     with demo_ctx.engine.connect() as conn:
         daily = metrics.activity_daily(conn, metrics.Filters.make(start="2026-07-01", end="2026-07-31"))

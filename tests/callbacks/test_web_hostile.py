@@ -107,9 +107,25 @@ def post(client, body) -> tuple[int, bytes]:
     return response.status_code, response.get_data()
 
 
-def chart_output(name: str) -> str:
-    """Return the callback output key of chart `name`'s body."""
-    return f"{chart_body_id(name)}.children"
+def output_items(output: str) -> list[str]:
+    """Return the "<component>.<prop>" items of a callback output key (a multi-output key: "..a.p...b.q..")."""
+    return output[2:-2].split("...") if output.startswith("..") and output.endswith("..") else [output]
+
+
+def chart_output(app, name: str) -> str:
+    """Return the output key of the callback that fills chart `name`'s body: its page's (role group's) multi-output
+    body callback, whose outputs hold "<name>-body.children" (exactly one such callback)."""
+    item = f"{chart_body_id(name)}.children"
+    keys = [key for key in app.callback_map if item in output_items(key)]
+    assert len(keys) == 1, (name, keys)
+    return keys[0]
+
+
+def chart_response(data: bytes, name: str):
+    """Return chart `name`'s body in a callback answer (its entry under "response", keyed by its body id)."""
+    body = json.loads(data)
+    assert chart_body_id(name) in body["response"], (name, list(body["response"]))
+    return body["response"][chart_body_id(name)]["children"]
 
 
 def assert_refused(status: int, data: bytes, fragment: str = "") -> None:
@@ -132,7 +148,8 @@ def test_wh001_every_callback_answers_its_genuine_envelope(web):
         statuses[output] = status
         assert len(data) < MAX_RESPONSE_BYTES
     assert set(statuses.values()) <= {200, 204}, {k: v for k, v in statuses.items() if v not in (200, 204)}
-    assert statuses[chart_output(OverviewIds.KPIS)] == 200 and len(statuses) >= 60
+    # 65 server callbacks: each page's chart bodies are one callback per role group (callbacks.charts.chart_groups)
+    assert statuses[chart_output(app, OverviewIds.KPIS)] == 200 and len(statuses) >= 65
 
 
 # ----------------------------------------------------------------------------------- values clamped like the URL
@@ -182,22 +199,25 @@ def test_wh003_huge_horizon_and_far_dates_cost_the_clamped_view(web, chart, hori
     if expected.get("observation_date") == "first":  # a date before the data is its first date
         clamped["observation_date"] = store["start"]
     overrides = {(FilterIds.STATE, "data"): crafted}
-    status, data = post(client, envelope(app, chart_output(chart), store, overrides))
+    status, data = post(client, envelope(app, chart_output(app, chart), store, overrides))
     assert status == 200 and len(data) < MAX_RESPONSE_BYTES
-    reference_status, reference = post(client, envelope(app, chart_output(chart), store,
+    reference_status, reference = post(client, envelope(app, chart_output(app, chart), store,
                                                         {(FilterIds.STATE, "data"): clamped}))
-    assert reference_status == 200 and json.loads(data) == json.loads(reference)
+    assert reference_status == 200 and json.loads(data) == json.loads(reference)  # every card of the page
+    assert chart_response(data, chart) == chart_response(reference, chart)  # the chart's own body is answered
 
 
 def test_wh004_unknown_page_parameter_values_are_the_page_default(web):
     app, _, store = web
     client = app.server.test_client()
-    output = chart_output(MarketingIds.LTV_CURVES)
+    output = chart_output(app, MarketingIds.LTV_CURVES)
     default = post(client, envelope(app, output, store, {('{"name":"breakdown","type":"page-param"}', "value"): None}))
     for value in ("nonsense", "x" * 100, "CHANNEL", "channel ", "region"):
         crafted = post(client, envelope(app, output, store,
                                         {('{"name":"breakdown","type":"page-param"}', "value"): value}))
         assert crafted[0] == 200 and json.loads(crafted[1]) == json.loads(default[1]), value
+        assert chart_response(crafted[1], MarketingIds.LTV_CURVES) == chart_response(default[1],
+                                                                                      MarketingIds.LTV_CURVES)
 
 
 # ----------------------------------------------------------------------------------- wrong JSON in every slot
@@ -256,10 +276,16 @@ def test_wh006_url_search_of_the_wrong_type_is_400(web, value):
 
 def _malformed_bodies(app, store) -> list[tuple[str, object]]:
     """Return (label, body) of envelopes no renderer sends: each breaks one rule of the envelope."""
-    chart = chart_output(OverviewIds.ACTIVITY)
-    good = envelope(app, chart, store)
+    chart = chart_output(app, OverviewIds.ACTIVITY)
+    good = envelope(app, chart, store)  # the page's chart bodies: a multi-output callback
+    rest = good["inputs"][1:]  # the inputs after the first, left as sent: each body breaks one rule
     sync = next(o for o in server_outputs(app) if o.startswith("..url.search"))
     good_sync = envelope(app, sync, store)
+    # the navigation callback: its pattern outputs (the navbar links) list the components its state lists
+    nav = next(o for o in server_outputs(app) if output_items(o)[0].startswith('{"path":["ALL"],"type":"nav-link"}'))
+    good_nav = envelope(app, nav, store)
+    param_input = next(i for i, d in enumerate(app.callback_map[sync]["inputs"]) if '"page-param"' in d["id"])
+    param_state = next(i for i, d in enumerate(app.callback_map[sync]["state"]) if '"page-param"' in d["id"])
     clientside = next(k for k, c in app.callback_map.items() if "callback" not in c)
     bodies = [("list body", [good]), ("number body", 42), ("text body", "hello"), ("null body", None),
               ("missing output", {k: v for k, v in good.items() if k != "output"}),
@@ -269,21 +295,22 @@ def _malformed_bodies(app, store) -> list[tuple[str, object]]:
               ("missing inputs", {k: v for k, v in good.items() if k != "inputs"}),
               ("inputs an object", dict(good, inputs={"id": FilterIds.STATE})),
               ("extra input", dict(good, inputs=good["inputs"] + good["inputs"])),
-              ("input of another component", dict(good, inputs=[dict(good["inputs"][0], id="url")])),
-              ("input with a dict id", dict(good, inputs=[dict(good["inputs"][0], id={"type": "x"})])),
-              ("input of another property", dict(good, inputs=[dict(good["inputs"][0], property="children")])),
-              ("input entry a text", dict(good, inputs=["filter-state.data"])),
+              ("input of another component", dict(good, inputs=[dict(good["inputs"][0], id="url")] + rest)),
+              ("input with a dict id", dict(good, inputs=[dict(good["inputs"][0], id={"type": "x"})] + rest)),
+              ("input of another property", dict(good, inputs=[dict(good["inputs"][0], property="children")] + rest)),
+              ("input entry a text", dict(good, inputs=["filter-state.data"] + rest)),
               ("missing outputs", {k: v for k, v in good.items() if k != "outputs"}),
-              ("outputs of another component", dict(good, outputs={"id": "page-content", "property": "children"})),
+              ("outputs of another component", dict(good, outputs=[{"id": "page-content", "property": "children"}]
+                                                    + good["outputs"][1:])),
               ("multi outputs too short", dict(good_sync, outputs=good_sync["outputs"][:3])),
               ("multi outputs not a list", dict(good_sync, outputs=good_sync["outputs"][0])),
-              ("pattern outputs differ from inputs", dict(good_sync, outputs=good_sync["outputs"][:16] + [[]]
-                                                          + good_sync["outputs"][17:])),
-              ("pattern item of another type", dict(good_sync, inputs=good_sync["inputs"][:8] + [[{
-                  "id": {"type": "nav-link", "name": "breakdown"}, "property": "value", "value": None}]])),
-              ("pattern item with an object value", dict(good_sync, state=[good_sync["state"][0], [{
-                  "id": {"type": "page-param", "name": {"a": 1}}, "property": "id", "value": None}],
-                  good_sync["state"][2]])),
+              ("pattern outputs differ from inputs", dict(good_nav, outputs=[[]] + good_nav["outputs"][1:])),
+              ("pattern item of another type", dict(good_sync, inputs=good_sync["inputs"][:param_input] + [[{
+                  "id": {"type": "nav-link", "name": "breakdown"}, "property": "value", "value": None}]]
+                  + good_sync["inputs"][param_input + 1:])),
+              ("pattern item with an object value", dict(good_sync, state=good_sync["state"][:param_state] + [[{
+                  "id": {"type": "page-param", "name": {"a": 1}}, "property": "id", "value": None}]]
+                  + good_sync["state"][param_state + 1:])),
               ("changedPropIds not a list", dict(good, changedPropIds="filter-state.data")),
               ("changedPropIds unknown", dict(good, changedPropIds=["{not json.value"])),
               ("changedPropIds a number", dict(good, changedPropIds=[5])),
@@ -315,7 +342,8 @@ def test_wh008_non_json_bodies_and_wrong_content_types_are_400(web, data, conten
 @pytest.mark.parametrize("chunked", [False, True])
 def test_wh009_oversized_callback_bodies_are_413(web, size, chunked):
     app, _, store = web
-    body = json.dumps(dict(envelope(app, chart_output(OverviewIds.ACTIVITY), store), padding="x" * size)).encode()
+    chart = chart_output(app, OverviewIds.ACTIVITY)
+    body = json.dumps(dict(envelope(app, chart, store), padding="x" * size)).encode()
     client = app.server.test_client()
     if chunked:  # no Content-Length: the limit holds while reading
         response = client.post(UPDATE, input_stream=io.BytesIO(body), content_type="application/json",
@@ -325,7 +353,7 @@ def test_wh009_oversized_callback_bodies_are_413(web, size, chunked):
     assert response.status_code == 413
     assert str(MAX_CALLBACK_BODY_BYTES) in response.get_json()["message"]
     # just under the limit is read and checked as usual
-    fits = json.dumps(dict(envelope(app, chart_output(OverviewIds.ACTIVITY), store), padding="")).encode()
+    fits = json.dumps(dict(envelope(app, chart, store), padding="")).encode()
     assert client.post(UPDATE, data=fits, content_type="application/json").status_code == 200
 
 
@@ -366,7 +394,7 @@ def test_wh012_many_crafted_requests_keep_the_cache_under_its_budget(web):
         crafted = dict(store, start=start.isoformat(), horizon=rng.choice([rng.randint(1, MAX_HORIZON), 10**6]),
                        observation_date=rng.choice(["2600-01-01", last.isoformat()]),
                        channel=rng.sample(["TipTop", "FaceBoom", "organic", "nope"], 2))
-        status, data = post(client, envelope(app, chart_output(charts[i % len(charts)]), store,
+        status, data = post(client, envelope(app, chart_output(app, charts[i % len(charts)]), store,
                                              {(FilterIds.STATE, "data"): crafted}))
         assert status == 200 and len(data) < MAX_RESPONSE_BYTES
         assert cache.size_bytes <= cache.max_bytes == CACHE_MB * 2**20

@@ -90,20 +90,23 @@ class Server:
     # -- Dash callbacks, posted as the page posts them
 
     def dependency(self, output: str) -> dict:
-        """Return the callback declaration whose output names `output` (e.g. "filter-state.data")."""
-        found = [d for d in self.deps if output in d["output"]]
+        """Return the callback declaration one of whose outputs is exactly `output` (e.g. "url.search")."""
+        found = [d for d in self.deps if output in output_items(d["output"])]
         assert len(found) == 1, (output, [d["output"] for d in found])
         return found[0]
 
     def chart_names(self) -> list[str]:
-        """Return the name of every chart card filled from the database (register_chart: its callback also listens
-        to the card's retry timer); the clustering card reads a model file, not the database."""
+        """Return the name of every chart card filled from the database (register_page_charts: its page's body
+        callback also listens to the card's retry timer); the clustering card reads a model file, not the
+        database."""
         names = []
         for dep in self.deps:
-            name = dep["output"][:-len("-body.children")]
-            if dep["output"].endswith("-body.children") and any(
-                    json.loads(i["id"]).get("source") == name for i in dep["inputs"] if i["id"].startswith("{")):
-                names.append(name)
+            sources = {json.loads(i["id"]).get("source") for i in dep["inputs"] if i["id"].startswith("{")}
+            for item in output_items(dep["output"]):
+                name = item[:-len("-body.children")]
+                if item.endswith("-body.children") and name in sources:
+                    names.append(name)
+        assert len(names) == len(set(names)), names  # each card is filled by one callback
         return sorted(names)
 
     def callback(self, output: str, values: dict[str, Any], changed: list[str],
@@ -132,7 +135,7 @@ class Server:
             return {"id": raw, "property": prop}
 
         out = dep["output"]
-        outputs = [output_item(o) for o in out[2:-2].split("...")] if out.startswith("..") else output_item(out)
+        outputs = [output_item(o) for o in output_items(out)] if is_multi_output(out) else output_item(out)
         changed_ids = list(changed)
         for source, attempt in (retries or {}).items():
             changed_ids.append(json.dumps({"attempt": attempt, "source": source, "type": "db-retry"},
@@ -143,21 +146,41 @@ class Server:
 
     def sync(self, search: str = "", pathname: str = "/", retry: int | None = None) -> requests.Response:
         """Return the answer of the URL -> filters sync for a page load at `pathname` + `search`."""
-        return self.callback("filter-state.data", {"url.search": search, "url.pathname": pathname},
+        return self.callback("url.search", {"url.search": search, "url.pathname": pathname},
                              ["url.search"] if retry is None else [],
                              None if retry is None else {"filters": retry})
 
     def chart(self, name: str, stored: Any, retry: int | None = None) -> requests.Response:
-        """Return the answer of chart `name`'s body callback for the filter state `stored`."""
+        """Return the answer of the body callback filling chart `name`'s card (its page's callback for the charts of
+        its role group) for the filter state `stored`; `retry`: chart `name`'s retry timer fired instead."""
         return self.callback(f"{name}-body.children", {"filter-state.data": stored},
                              ["filter-state.data"] if retry is None else [],
                              None if retry is None else {name: retry})
 
 
+def is_multi_output(key: str) -> bool:
+    """True when `key` (a callback's "output" in /_dash-dependencies) is Dash's multi-output key
+    (".." + "...".join(outputs) + "..")."""
+    return key.startswith("..") and key.endswith("..")
+
+
+def output_items(key: str) -> list[str]:
+    """Return the outputs ("id.prop") named by a callback's output `key`."""
+    return key[2:-2].split("...") if is_multi_output(key) else [key]
+
+
 def response_of(answer: requests.Response) -> dict:
-    """Return {component id: {prop: value}} of a callback answer (a 200 with a body)."""
+    """Return {component id: {prop: value}} of a callback answer (a 200 with a body): its declared outputs
+    ("response") and what it set with set_props ("sideUpdate"), merged."""
     assert answer.status_code == 200, (answer.status_code, answer.text[:500])
-    return answer.json()["response"]
+    body = answer.json()
+    merged = {component: dict(props) for component, props in body.get("response", {}).items()}
+    for component, props in (body.get("sideUpdate") or {}).items():
+        target = merged.setdefault(component, {})
+        clashing = {prop for prop in props if prop in target and target[prop] != props[prop]}
+        assert not clashing, (component, clashing)  # a prop both returned and set differently
+        target.update(props)
+    return merged
 
 
 def chart_content(answer: requests.Response, name: str) -> Any:
