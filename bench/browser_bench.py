@@ -19,13 +19,15 @@ What it does, all on 127.0.0.1:
    - cold: the first time the server sees that filter state (its metric cache misses);
    - warm: the page opened again on the same base state, and the same option clicked again (the server answers
      from its metric cache; the browser still runs every callback and redraws every chart).
-4. The floor: after the last warm change the figures on the page (`gd.data` and `gd.layout` of every
+4. The floor: right after each warm change the figures on the page (`gd.data` and `gd.layout` of every
    `.js-plotly-plot`, typed arrays as lists) are written to bench/.cache/floor_<page>.html, a static page
    that loads the plotly.js Dash serves (plotly/package_data/plotly.min.js; no CDN) and calls Plotly.newPlot
    for every figure into a div of the size the chart had on the dashboard. Floor = the time of those newPlot
    calls (from before the first call until the promise of the last has resolved; plotly.js is loaded and the
-   JSON parsed before the clock starts, as it is in the dashboard before a filter change), measured on
-   --repeats fresh loads of that page. The JSON also has `floor_nav_ms`: navigation start to all plots drawn.
+   JSON parsed before the clock starts, as it is in the dashboard before a filter change): the faster of the
+   second and third of three loads of that page (the first pays plotly.js's first compile). Each repetition's warm and cold times are divided by its own floor (measured seconds apart, on the
+   figures that change drew); the table prints the medians of those ratios. The JSON also has `floor_nav_ms`:
+   navigation start to all plots drawn.
 
 All drawn: before the change the bench wraps `window.fetch` (counts `_dash-update-component` requests in flight),
 `Plotly.react` / `Plotly.newPlot` (counts draws, time their promises) and observes mutations under
@@ -34,8 +36,8 @@ has `data-dash-is-loading="true"`, every chart body (`#page-content [id$="-body"
 `.js-plotly-plot` has `_fullData`, and nothing of the above happened for --quiet ms (400). The time reported
 ends at the last such event (last response, draw or DOM change), so the quiet wait is not counted.
 
-Printed per page (milliseconds, medians over the repeats; p90 in the JSON): warm, cold, floor, warm/floor,
-cold/floor; callback requests per filter change and their total response bytes (Resource Timing API,
+Printed per page (milliseconds, medians over the repeats; p90 in the JSON): warm, cold, floor, and the medians of
+the per-repetition ratios warm/floor and cold/floor; callback requests per filter change and their total response bytes (Resource Timing API,
 `encodedBodySize` of the `_dash-update-component` entries, i.e. as sent, gzip when the server compresses);
 Plotly draws per change; the page's total figure JSON bytes (the floor page's figures). Then, per page, the
 largest callback responses of one warm change with their outputs and server times. `--out FILE.json` writes
@@ -415,22 +417,28 @@ def summary(values: list[float]) -> dict:
 
 def bench_page(driver, base_url: str, page: str, first_offset: int, first: dt.date, last: dt.date, repeats: int,
                quiet_ms: float) -> dict:
-    """Measure cold and warm filter changes and the floor on `page`; return its raw numbers."""
-    cold, warm, options = [], [], []
+    """Measure cold and warm filter changes and the floor on `page`; return its raw numbers.
+
+    The floor is measured in each repetition right after its warm change, on the figures that change drew, so that
+    each ratio compares two times taken moments apart (a shared machine's load moves both alike); the ratios printed
+    are the medians of the per-repetition ratios."""
+    cold, warm, options, floor_runs, figures = [], [], [], [], []
     for repeat in range(repeats):
         start = first + dt.timedelta(days=first_offset + repeat)
         url = f"{base_url}{page}?start={start.isoformat()}&end={last.isoformat()}"
         cold_run, option = measure_change(driver, url, quiet_ms)
         warm_run, _ = measure_change(driver, url, quiet_ms)
+        figures = driver.execute_script(FIGURES)
+        # three loads, the faster of the last two counted: the first pays plotly.js's first compile in a new renderer
+        # process, which the dashboard paid when the page opened (the faster one keeps the ratio on the safe side)
+        floor_run = min(measure_floor(driver, write_floor_page(page, figures), 3)[1:], key=lambda r: r["newplot_ms"])
         cold.append(cold_run)
         warm.append(warm_run)
+        floor_runs.append(floor_run)
         options.append(option)
         print(f"  {page} #{repeat + 1}: {option!r} cold {cold_run['ms']:,.0f} ms ({cold_run['requests']} requests), "
-              f"warm {warm_run['ms']:,.0f} ms ({warm_run['requests']} requests, {warm_run['draws']} draws)",
-              flush=True)
-    figures = driver.execute_script(FIGURES)
-    floor_path = write_floor_page(page, figures)
-    floor_runs = measure_floor(driver, floor_path, repeats)
+              f"warm {warm_run['ms']:,.0f} ms ({warm_run['requests']} requests, {warm_run['draws']} draws), "
+              f"floor {floor_run['newplot_ms']:,.0f} ms", flush=True)
     return {
         "page": page, "option": options, "cold": cold, "warm": warm, "floor": floor_runs,
         "figures": [{"id": f["id"], "bytes": len(f["figure"].encode()), "width": f["width"], "height": f["height"]}
@@ -439,6 +447,8 @@ def bench_page(driver, base_url: str, page: str, first_offset: int, first: dt.da
         "cold_ms": summary([r["ms"] for r in cold]), "warm_ms": summary([r["ms"] for r in warm]),
         "floor_ms": summary([r["newplot_ms"] for r in floor_runs]),
         "floor_nav_ms": summary([r["nav_ms"] for r in floor_runs]),
+        "warm_ratio": summary([w["ms"] / f["newplot_ms"] for w, f in zip(warm, floor_runs)]),
+        "cold_ratio": summary([c["ms"] / f["newplot_ms"] for c, f in zip(cold, floor_runs)]),
     }
 
 
@@ -451,18 +461,19 @@ def print_table(results: list[dict]) -> None:
     """Print the per-page table and the largest callback responses of one warm change per page."""
     header = (f"{'page':<13} {'warm':>7} {'cold':>7} {'floor':>6} {'warm/fl':>8} {'cold/fl':>8} {'requests':>8} "
               f"{'resp kB':>8} {'draws':>6} {'resizes':>7} {'fig kB':>7}")
-    print("\nmedians in ms (p90 in the JSON); per warm filter change: callback requests, their response kB (as "
-          "sent),\nPlotly.react/newPlot calls (draws), Plotly.relayout/Plots.resize calls (resizes); figure JSON kB "
-          "of the page")
+    print("\nmedians in ms (p90 in the JSON); warm/fl and cold/fl: medians of the ratios of each repetition to its "
+          "own floor;\nper warm filter change: callback requests, their response kB (as sent), Plotly.react/newPlot "
+          "calls (draws),\nPlotly.relayout/Plots.resize calls (resizes); figure JSON kB of the page")
     print(header)
     print("-" * len(header))
     for r in results:
         warm, cold, floor = r["warm_ms"]["median"], r["cold_ms"]["median"], r["floor_ms"]["median"]
+        warm_ratio, cold_ratio = r["warm_ratio"]["median"], r["cold_ratio"]["median"]
         requests = statistics.median(x["requests"] for x in r["warm"])
         response = statistics.median(x["response_bytes"] for x in r["warm"])
         draws = statistics.median(x["draws"] for x in r["warm"])
         resizes = statistics.median(x["resizes"] for x in r["warm"])
-        print(f"{r['page']:<13} {warm:>7,.0f} {cold:>7,.0f} {floor:>6,.0f} {warm / floor:>8.1f} {cold / floor:>8.1f} "
+        print(f"{r['page']:<13} {warm:>7,.0f} {cold:>7,.0f} {floor:>6,.0f} {warm_ratio:>8.2f} {cold_ratio:>8.1f} "
               f"{requests:>8.0f} {kb(response):>8} {draws:>6.0f} {resizes:>7.0f} {kb(r['figure_bytes']):>7}")
     print("\nlargest callback responses of the last warm change (kB as sent / decoded, ms total / server wait)")
     for r in results:

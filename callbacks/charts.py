@@ -408,13 +408,18 @@ def register_page_charts(app: Dash, ctx: AppContext, charts, page: str = "") -> 
 
 
 def register_chart_group(app: Dash, ctx: AppContext, group: list[Chart]) -> None:
-    """Register the body callback of charts `group`: its cards' children are its outputs; each card's graph, grid
-    or KPI props and its store are set with set_props when only those change."""
+    """Register the body callback of charts `group`: its outputs are its cards' children and the stores beside them
+    (what each body shows); a card's graph, grid or KPI props are set with set_props when only those change.
+
+    The stores are outputs, not set_props: Dash drops the answer of a call overtaken by a newer call of the same
+    callback (a page opening: its first call, then the filter state arriving), but applies its set_props; a store
+    set that way would say a body is drawn that was never drawn, and the newer call would then send nothing."""
     names = [chart.name for chart in group]
     params = sorted({p for chart in group for p in chart.params})
 
     # the outputs as a list: a multi-output callback (a list answer) also for a group of one
-    @app.callback([Output(chart_body_id(name), "children") for name in names], Input(FilterIds.STATE, "data"),
+    @app.callback([Output(chart_body_id(name), "children") for name in names]
+                  + [Output(chart_drawn_id(name), "data") for name in names], Input(FilterIds.STATE, "data"),
                   *[Input(retry_interval_id(name, ALL), "n_intervals") for name in names],
                   *[Input(page_param_id(p), "value") for p in params],
                   *[State(chart_drawn_id(name), "data") for name in names])
@@ -424,24 +429,25 @@ def register_chart_group(app: Dash, ctx: AppContext, group: list[Chart]) -> None
         by_param = dict(zip(params, values))
         changed_param = triggered.get("name") if isinstance(triggered, dict) and triggered.get(
             "type") == "page-param" else None
-        bodies = []
+        bodies, stores = [], []
         for chart, chart_retries, chart_drawn in zip(group, retries, drawn):
             attempt = chart_retry_attempt(triggered, chart.name, chart_retries)
             if attempt is None or (changed_param is not None and changed_param not in chart.params):
                 bodies.append(no_update)  # another card's retry, or a page control this chart does not read
+                stores.append(no_update)
                 continue
             try:
                 update = chart_update(ctx, chart, stored, {p: by_param.get(p) for p in chart.params}, chart_drawn,
                                       retry_attempt=attempt)
             except PreventUpdate:
                 bodies.append(no_update)
+                stores.append(no_update)
                 continue
             for component_id, props in (update.props or {}).items():
                 set_props(json.loads(component_id) if component_id.startswith("{") else component_id, props)
-            if update.drawn is not no_update:
-                set_props(chart_drawn_id(chart.name), {"data": update.drawn})
             bodies.append(update.body)
-        return bodies
+            stores.append(update.drawn)
+        return bodies + stores
 
 
 def register_chart(app: Dash, ctx: AppContext, chart: Chart, page: str = "") -> None:

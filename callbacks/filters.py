@@ -239,7 +239,9 @@ def _synced(triggered: Any, search: str | None, pathname: str | None, controls: 
                                 controls.get("country") or (), controls.get("device") or (),
                                 controls.get("channel") or (), bounds, notes)
     by_name = dict(zip(names, page_param_values))
-    page_values = {p.name: page_param_value(p, by_name.get(p.name)) for p in params}
+    # a page control not on the page yet (the page's layout arrives after this sync) keeps what the URL says
+    page_values = {p.name: page_param_value(p, by_name[p.name]) if p.name in by_name else shown_values[p.name]
+                   for p in params}
     query = to_query(state, bounds, page_values, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
     # After a change of a control the browser writes the filter state itself (STATE_FROM_CONTROLS_JS, no round

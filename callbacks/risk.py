@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from dash import Dash, Input, Output, State, callback_context, dcc, html, no_update, set_props
+from dash import Dash, Input, Output, State, callback_context, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.state import checked_state, load_bounds
@@ -327,14 +327,12 @@ def register(app: Dash, ctx: AppContext) -> None:
     clusters = RiskIds.CLUSTERS
 
     # the clustering does not depend on the filters: a filter change sends nothing while the saved model is the one
-    # shown (the store beside the body holds its file's fingerprint; set_props keeps this callback's one output)
-    @app.callback(Output(chart_body_id(clusters), "children"), Input(FilterIds.STATE, "data"),
-                  State(chart_drawn_id(clusters), "data"))
+    # shown (the store beside the body holds its file's fingerprint; an output, not set_props: see
+    # callbacks.charts.register_chart_group)
+    @app.callback(Output(chart_body_id(clusters), "children"), Output(chart_drawn_id(clusters), "data"),
+                  Input(FilterIds.STATE, "data"), State(chart_drawn_id(clusters), "data"))
     def _clusters(stored, drawn):
-        body, key = clusters_update(ctx, drawn)
-        if key is not no_update:
-            set_props(chart_drawn_id(clusters), {"data": key})
-        return body
+        return clusters_update(ctx, drawn)
 
     @app.callback(Output(csv_download_id(clusters), "data"), Input(csv_button_id(clusters), "n_clicks"),
                   Input(xlsx_button_id(clusters), "n_clicks"), prevent_initial_call=True)

@@ -459,6 +459,66 @@ def test_dcb031_every_declared_chart_has_a_registered_body_and_csv_callback(tiny
     ctx.engine.dispose()
 
 
+def test_dcb034_controls_set_from_a_link_before_the_page_controls_appear_keep_the_link(tiny_ctx):
+    """The sync sets the filter controls from a link with set_props, which runs it again (the controls are its
+    inputs), possibly before the page's own controls are on the page: the page parameters of the link, the URL and
+    the notes on ignored values stay; a real change of a filter then keeps the link's page parameter too."""
+    search = "?channel=TipTop&channel=Nope&breakdown=device"
+    loaded = sync_filters_and_url(tiny_ctx, None, search, "/acquisition", {}, [], [], None)
+    assert "Unknown channel 'Nope' ignored." in str(loaded.notes) and loaded.page_values == []
+    echo = sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, search, "/acquisition", _controls(loaded.store), [], [],
+                                loaded.store)
+    assert echo.search is dash.no_update and echo.notes is dash.no_update and echo.store is dash.no_update
+    changed = sync_filters_and_url(tiny_ctx, FilterIds.CHANNEL, search, "/acquisition",
+                                   _controls(loaded.store) | {"channel": ["organic"]}, [], [], loaded.store)
+    assert changed.search == "?channel=organic&breakdown=device"
+
+
+def test_dcb033_what_a_body_shows_is_an_output_beside_it_never_a_side_update(tiny_ctx):
+    """Dash drops the answer of a call overtaken by a newer call of the same callback (a page opening: its first
+    call, then the filter state arriving) but applies that answer's set_props. So the store saying what a card's body
+    shows is a declared output of the callback that fills the body, for every card with such a store: a dropped call
+    cannot mark as drawn a body that was never drawn (the newer call would then send nothing: an empty card)."""
+    import json as json_module
+
+    from layouts.charts import chart_drawn_id
+    from layouts.ids import chart_body_id
+
+    app = create_app(tiny_ctx.config)
+    bodies = 0
+    for key in app.callback_map:
+        items = key.strip(".").split("...")
+        for item in items:
+            if item.endswith("-body.children"):
+                name = item[:-len("-body.children")]
+                states = {f"{s['id']}.{s['property']}" for s in app.callback_map[key]["state"]}
+                if f"{chart_drawn_id(name)}.data" in states:
+                    bodies += 1
+                    assert f"{chart_drawn_id(name)}.data" in items, (name, key)
+    assert bodies >= 20
+    # posted as the page posts it: the stores come back among the outputs, not as side updates
+    key = next(k for k in app.callback_map if f"{chart_body_id(OverviewIds.KPIS)}.children" in k.strip(".").split("..."))
+    callback = app.callback_map[key]
+    store = _store(tiny_ctx)
+
+    def entry(spec):
+        if spec["id"].startswith("{"):  # a pattern id: no retry timer on the page; a page control as it is
+            pattern = json_module.loads(spec["id"])
+            return [] if ["ALL"] in pattern.values() else {"id": pattern, "property": spec["property"], "value": None}
+        value = store if spec["id"] == FilterIds.STATE else None
+        return {"id": spec["id"], "property": spec["property"], "value": value}
+
+    outputs = [dict(zip(("id", "property"), item.rsplit(".", 1))) for item in key.strip(".").split("...")]
+    body = {"output": key, "outputs": outputs, "inputs": [entry(s) for s in callback["inputs"]],
+            "state": [entry(s) for s in callback["state"]], "changedPropIds": [f"{FilterIds.STATE}.data"]}
+    answer = app.server.test_client().post("/_dash-update-component", json=body)
+    assert answer.status_code == 200, answer.get_data()[:300]
+    data = json_module.loads(answer.get_data())
+    assert data["response"][chart_drawn_id(OverviewIds.KPIS)]["data"]["key"]
+    assert data["response"][chart_body_id(OverviewIds.KPIS)]["children"]
+    assert not any(ident.endswith("-drawn") for ident in data.get("sideUpdate", {}))
+
+
 def test_dcb032_a_page_can_be_one_module_plus_one_registry_line(demo_ctx):
     """A page written as ONE module (its `CHARTS`, no layout module of its own) is available, stacks its cards
     under its label, and its chart's generated callbacks draw the metric's numbers through the chart framework."""
@@ -482,7 +542,8 @@ def test_dcb032_a_page_can_be_one_module_plus_one_registry_line(demo_ctx):
     assert {chart_card_id("made-up-dau"), chart_body_id("made-up-dau")} <= ids and "Made up" in str(layout)
     app = Dash(__name__)
     register_page_charts(app, demo_ctx, module.CHARTS, page.label)
-    assert f"..{chart_body_id('made-up-dau')}.children.." in app.callback_map  # the page's one body callback
+    # the page's one body callback: the card's body and the store saying what it shows
+    assert f"..{chart_body_id('made-up-dau')}.children...made-up-dau-drawn.data.." in app.callback_map
     store = _store(demo_ctx, "?start=2026-07-01&end=2026-07-31")
     with demo_ctx.engine.connect() as conn:
         daily = metrics.activity_daily(conn, metrics.Filters.make(start="2026-07-01", end="2026-07-31"))
