@@ -191,11 +191,15 @@ def chart_dependencies(base_url: str) -> dict[str, dict]:
 
 def envelope_entries(declared: list[dict], store: dict) -> list:
     """Return the renderer's values for a callback's declared inputs or states: the filter state for the store,
-    an empty list for a wildcard (ALL) id that no component on the page matches, None for anything else."""
+    an empty list for a wildcard (ALL) id that no component on the page matches, None for anything else (a page
+    control's None is its default)."""
     entries = []
     for item in declared:
-        if item["id"].startswith("{"):  # a pattern-matching id, e.g. a retry timer that only exists on a notice
+        pattern = json.loads(item["id"]) if item["id"].startswith("{") else None
+        if pattern is not None and ["ALL"] in pattern.values():  # e.g. a retry timer that only exists on a notice
             entries.append([])
+        elif pattern is not None:  # a page control ({"type": "page-param", "name": ...})
+            entries.append({"id": pattern, "property": item["property"], "value": None})
         else:
             value = store if item["id"] == FilterIds.STATE else None
             entries.append({"id": item["id"], "property": item["property"], "value": value})
