@@ -400,7 +400,6 @@ def register_page_charts(app: Dash, ctx: AppContext, charts, page: str = "") -> 
     once (Dash's renderer works per answer, in proportion to the components on the page), and the charts whose
     reads did not change send nothing (`chart_update`).
     """
-    charts = [dataclasses.replace(chart, page=page) if page and not chart.page else chart for chart in charts]
     for chart in charts:
         register_chart(app, ctx, chart, page)
     for group in chart_groups(charts):
@@ -432,21 +431,17 @@ def register_chart_group(app: Dash, ctx: AppContext, group: list[Chart]) -> None
         bodies, stores = [], []
         for chart, chart_retries, chart_drawn in zip(group, retries, drawn):
             attempt = chart_retry_attempt(triggered, chart.name, chart_retries)
-            if attempt is None or (changed_param is not None and changed_param not in chart.params):
-                bodies.append(no_update)  # another card's retry, or a page control this chart does not read
-                stores.append(no_update)
-                continue
-            try:
-                update = chart_update(ctx, chart, stored, {p: by_param.get(p) for p in chart.params}, chart_drawn,
-                                      retry_attempt=attempt)
-            except PreventUpdate:
-                bodies.append(no_update)
-                stores.append(no_update)
-                continue
-            for component_id, props in (update.props or {}).items():
+            update = None  # another card's retry, or a page control this chart does not read: nothing to send
+            if attempt is not None and (changed_param is None or changed_param in chart.params):
+                try:
+                    update = chart_update(ctx, chart, stored, {p: by_param.get(p) for p in chart.params},
+                                          chart_drawn, retry_attempt=attempt)
+                except PreventUpdate:
+                    update = None
+            for component_id, props in ((update and update.props) or {}).items():
                 set_props(json.loads(component_id) if component_id.startswith("{") else component_id, props)
-            bodies.append(update.body)
-            stores.append(update.drawn)
+            bodies.append(update.body if update else no_update)
+            stores.append(update.drawn if update else no_update)
         return bodies + stores
 
 

@@ -122,7 +122,7 @@ class SyncResult:
     notes: Any = no_update
 
     def outputs(self) -> tuple:
-        """Return the values of the callback's declared outputs, in their order (`SYNC_OUTPUTS`)."""
+        """Return the values of the callback's declared outputs, in their order (the rest: `side_props`)."""
         return (self.search, self.min_date, self.max_date, self.min_date, self.max_date, self.period,
                 self.period_options, self.notes)
 
@@ -281,9 +281,12 @@ def _with_changed_controls(result: SyncResult, controls: Mapping[str, Any], stat
     return result
 
 
-# The controls from which the browser writes the filter state (STATE_FROM_CONTROLS_JS).
-BROWSER_STATE_CONTROLS = (FilterIds.DATE_RANGE, FilterIds.OBSERVATION_DATE, FilterIds.HORIZON, FilterIds.COUNTRY,
-                          FilterIds.DEVICE, FilterIds.CHANNEL)
+# The control props from which the browser writes the filter state, in STATE_FROM_CONTROLS_JS's argument order
+# (the filter sync's inputs too, after the period preset), and their controls.
+BROWSER_STATE_PROPS = ((FilterIds.DATE_RANGE, "start_date"), (FilterIds.DATE_RANGE, "end_date"),
+                       (FilterIds.OBSERVATION_DATE, "date"), (FilterIds.HORIZON, "value"),
+                       (FilterIds.COUNTRY, "value"), (FilterIds.DEVICE, "value"), (FilterIds.CHANNEL, "value"))
+BROWSER_STATE_CONTROLS = tuple(dict.fromkeys(control for control, _ in BROWSER_STATE_PROPS))
 
 RETRY_TRIGGER = "db-retry"  # `triggered` of a sync re-run by the retry timer of the database notice
 
@@ -348,11 +351,8 @@ def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], 
 
 def register(app: Dash, ctx: AppContext) -> None:
     """Register the URL <-> filters callback and the navigation callback on `app`."""
-    control_inputs = [
-        Input(FilterIds.PERIOD, "value"), Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
-        Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
-        Input(FilterIds.COUNTRY, "value"), Input(FilterIds.DEVICE, "value"), Input(FilterIds.CHANNEL, "value"),
-    ]
+    state_inputs = [Input(control, prop) for control, prop in BROWSER_STATE_PROPS]
+    control_inputs = [Input(FilterIds.PERIOD, "value"), *state_inputs]
 
     # Declared outputs: only what no chart reads (see SyncResult.side_props); the rest is set with set_props.
     @app.callback(
@@ -386,13 +386,8 @@ def register(app: Dash, ctx: AppContext) -> None:
             set_props(component_id, props)
         return result.outputs()
 
-    app.clientside_callback(
-        state_from_controls_js(),
-        Output(FilterIds.STATE, "data"),
-        Input(FilterIds.DATE_RANGE, "start_date"), Input(FilterIds.DATE_RANGE, "end_date"),
-        Input(FilterIds.OBSERVATION_DATE, "date"), Input(FilterIds.HORIZON, "value"),
-        Input(FilterIds.COUNTRY, "value"), Input(FilterIds.DEVICE, "value"), Input(FilterIds.CHANNEL, "value"),
-        State(FilterIds.STATE, "data"), prevent_initial_call=True)
+    app.clientside_callback(state_from_controls_js(), Output(FilterIds.STATE, "data"), *state_inputs,
+                            State(FilterIds.STATE, "data"), prevent_initial_call=True)
 
     @app.callback(
         Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),
@@ -430,7 +425,6 @@ STATE_FROM_CONTROLS_JS = """function(start, end, observation, horizon, country, 
     const same = Object.keys(next).every(key => JSON.stringify(next[key]) === JSON.stringify(previous[key]));
     return same ? skip : next;
 }"""
-
 
 
 def state_from_controls_js() -> str:

@@ -18,6 +18,7 @@ from layouts.ids import AdminAccountsIds as Ids
 from layouts.risk import CUSTOMERS_NEED_ANALYST, CUSTOMERS_ROLE_NOTE
 from layouts.shell import SIGNED_IN_ID
 from tests.app.auth_helpers import PASSWORD, add_account, audit_rows, csrf_cookie, make_app, run_on, sign_in
+from tests.callback_keys import output_items
 from tests.conftest import make_database_url
 
 UPDATE = "/_dash-update-component"
@@ -59,7 +60,7 @@ def callback_body(app, component: str, trigger: tuple[str, str] | None, values: 
         return item
 
     outputs = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
-               for part in key.strip(".").split("...")]
+               for part in output_items(key)]
     changed = [f"{trigger[0]}.{trigger[1]}"] if trigger else [f"{callback['inputs'][0]['id']}."
                                                                f"{callback['inputs'][0]['property']}"]
     return {"output": key, "outputs": outputs if key.startswith("..") else outputs[0],

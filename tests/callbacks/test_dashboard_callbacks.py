@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.callback_keys import output_items
 from tests.callbacks.conftest import app_context
 from dash import dcc
 
@@ -441,7 +442,7 @@ def test_dcb031_every_declared_chart_has_a_registered_body_and_csv_callback(tiny
 
     app = create_app(tiny_ctx.config)
     ctx = app.server.extensions["dashboard_context"]
-    outputs = {item for key in app.callback_map for item in key.strip(".").split("...")}  # a multi-output key's items
+    outputs = {item for key in app.callback_map for item in output_items(key)}
     csv_inputs = {item["id"] for callback in app.callback_map.values() for item in callback["inputs"]
                   if item["property"] == "n_clicks"}
     charts = [chart for page in available_pages() for chart in page.charts]
@@ -450,7 +451,7 @@ def test_dcb031_every_declared_chart_has_a_registered_body_and_csv_callback(tiny
     # one body callback per page and role: a page's generated cards are filled by one request
     for page in available_pages():
         generated = [f"{chart_body_id(chart.name)}.children" for chart in page.charts if not chart.own_callbacks]
-        keys = {key for key in app.callback_map for item in key.strip(".").split("...") if item in generated}
+        keys = {key for key in app.callback_map for item in output_items(key) if item in generated}
         assert len(keys) == (2 if page.path == "/risk" else 1 if generated else 0), (page.path, keys)
         assert csv_button_id(chart.name) in csv_inputs, chart.name
         if chart.csv:
@@ -487,7 +488,7 @@ def test_dcb033_what_a_body_shows_is_an_output_beside_it_never_a_side_update(tin
     app = create_app(tiny_ctx.config)
     bodies = 0
     for key in app.callback_map:
-        items = key.strip(".").split("...")
+        items = output_items(key)
         for item in items:
             if item.endswith("-body.children"):
                 name = item[:-len("-body.children")]
@@ -497,7 +498,7 @@ def test_dcb033_what_a_body_shows_is_an_output_beside_it_never_a_side_update(tin
                     assert f"{chart_drawn_id(name)}.data" in items, (name, key)
     assert bodies >= 20
     # posted as the page posts it: the stores come back among the outputs, not as side updates
-    key = next(k for k in app.callback_map if f"{chart_body_id(OverviewIds.KPIS)}.children" in k.strip(".").split("..."))
+    key = next(k for k in app.callback_map if f"{chart_body_id(OverviewIds.KPIS)}.children" in output_items(k))
     callback = app.callback_map[key]
     store = _store(tiny_ctx)
 
@@ -508,7 +509,7 @@ def test_dcb033_what_a_body_shows_is_an_output_beside_it_never_a_side_update(tin
         value = store if spec["id"] == FilterIds.STATE else None
         return {"id": spec["id"], "property": spec["property"], "value": value}
 
-    outputs = [dict(zip(("id", "property"), item.rsplit(".", 1))) for item in key.strip(".").split("...")]
+    outputs = [dict(zip(("id", "property"), item.rsplit(".", 1))) for item in output_items(key)]
     body = {"output": key, "outputs": outputs, "inputs": [entry(s) for s in callback["inputs"]],
             "state": [entry(s) for s in callback["state"]], "changedPropIds": [f"{FilterIds.STATE}.data"]}
     answer = app.server.test_client().post("/_dash-update-component", json=body)

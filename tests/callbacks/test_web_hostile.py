@@ -24,6 +24,7 @@ from dashboard.config import Config
 from callbacks.request_guards import MAX_CALLBACK_BODY_BYTES, declared_outputs
 from layouts.filters import DataBounds, MAX_HORIZON, parse_query, state_from_store
 from layouts.ids import CohortIds, FilterIds, MarketingIds, OverviewIds, chart_body_id
+from tests.callback_keys import output_items
 
 UPDATE = "/_dash-update-component"
 MAX_RESPONSE_BYTES = 3_000_000
@@ -105,11 +106,6 @@ def post(client, body) -> tuple[int, bytes]:
     """Return (status, body bytes) of a callback request."""
     response = client.post(UPDATE, json=body)
     return response.status_code, response.get_data()
-
-
-def output_items(output: str) -> list[str]:
-    """Return the "<component>.<prop>" items of a callback output key (a multi-output key: "..a.p...b.q..")."""
-    return output[2:-2].split("...") if output.startswith("..") and output.endswith("..") else [output]
 
 
 def chart_output(app, name: str) -> str:

@@ -28,6 +28,7 @@ import requests
 
 from dashboard import db
 from dashboard.demo import write_demo
+from tests.callback_keys import is_multi_output, output_items
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_TIMEOUT = 5.0  # seconds a probe or an API client waits for an answer
@@ -156,17 +157,6 @@ class Server:
         return self.callback(f"{name}-body.children", {"filter-state.data": stored},
                              ["filter-state.data"] if retry is None else [],
                              None if retry is None else {name: retry})
-
-
-def is_multi_output(key: str) -> bool:
-    """True when `key` (a callback's "output" in /_dash-dependencies) is Dash's multi-output key
-    (".." + "...".join(outputs) + "..")."""
-    return key.startswith("..") and key.endswith("..")
-
-
-def output_items(key: str) -> list[str]:
-    """Return the outputs ("id.prop") named by a callback's output `key`."""
-    return key[2:-2].split("...") if is_multi_output(key) else [key]
 
 
 def response_of(answer: requests.Response) -> dict:
