@@ -2,8 +2,13 @@
    layouts/common.py `narrow_form`): {below: px, layout: {path: value}, traces: {trace type: {path: value}}}.
    While a graph is narrower than `below` px its layout paths and the attributes of its traces of that type take
    those values (legend under the plot, fewer ticks, heatmap numbers left to the hover); once it is wider again the
-   saved values come back. Plotly.update is used because it emits no relayout event: the figure Dash holds stays
-   the one the server sent. */
+   saved values come back.
+   - Before a draw: Plotly.react / Plotly.newPlot of a figure into a graph narrower than `below` px are given the
+     figure in its narrow form (copies of the objects on the changed paths; the figure Dash holds is not changed),
+     so a filter change draws a narrow chart once, not once wide and again narrow (a second whole draw: about
+     40 ms per chart).
+   - After a draw (plotly_afterplot), a graph whose width crossed `below` is adapted with Plotly.update, which
+     emits no relayout event: the figure Dash holds stays the one the server sent. */
 (function () {
     "use strict";
 
@@ -70,6 +75,98 @@
         window.Plotly.update(gd, saved.traces, saved.layout, saved.indices);
     }
 
+    // a copy of `object` with `path` ("legend.font.size", "annotations[2].text") set to `value` (null: removed);
+    // only the objects and arrays on the path are copied
+    function withValueAt(object, path, value) {
+        const keys = path.replace(/\[(\d+)\]/g, ".$1").split(".");
+        function set(node, depth) {
+            const key = keys[depth];
+            const copy = Array.isArray(node) ? node.slice() : Object.assign({}, node || {});
+            if (depth === keys.length - 1) {
+                if (value === null) { delete copy[key]; } else { copy[key] = value; }
+            } else {
+                copy[key] = set(node == null ? undefined : node[key], depth + 1);
+            }
+            return copy;
+        }
+        return set(object, 0);
+    }
+
+    // [data, layout] of the figure in its narrow form when `gd` is narrower than its `below`, else null; the wide
+    // values it replaced are saved on `gd` (as applyNarrow saves them) so that a wider graph gets them back
+    function narrowFigure(gd, data, layout) {
+        const spec = layout && layout.meta && layout.meta.narrow;
+        if (!spec || !gd || !gd.getBoundingClientRect || !Array.isArray(data)) { return null; }
+        const width = gd.getBoundingClientRect().width;
+        if (!(width > 0 && width < spec.below)) { return null; }
+        const saved = {layout: {}, traces: {}, indices: []};
+        let narrowLayout = layout;
+        Object.keys(spec.layout || {}).forEach(function (path) {
+            const current = valueAt(layout, path);
+            if (!same(current, spec.layout[path])) {
+                saved.layout[path] = current === undefined ? null : current;
+                narrowLayout = withValueAt(narrowLayout, path, spec.layout[path]);
+            }
+        });
+        const changesByIndex = {};
+        const paths = new Set();
+        data.forEach(function (trace, index) {
+            const changes = (spec.traces || {})[(trace && trace.type) || "scatter"];
+            if (!changes) { return; }
+            saved.indices.push(index);
+            changesByIndex[index] = changes;
+            Object.keys(changes).forEach(function (path) { paths.add(path); });
+        });
+        paths.forEach(function (path) {  // aligned with saved.indices, as applyNarrow saves them
+            saved.traces[path] = saved.indices.map(function (index) {
+                const current = valueAt(data[index], path);
+                return current === undefined ? null : current;
+            });
+        });
+        const narrowData = data.map(function (trace, index) {
+            const changes = changesByIndex[index];
+            if (!changes) { return trace; }
+            return Object.keys(changes).reduce(function (copy, path) {
+                return same(valueAt(copy, path), changes[path]) ? copy : withValueAt(copy, path, changes[path]);
+            }, trace);
+        });
+        gd._narrowSaved = saved;
+        gd._narrowAdapted = narrowLayout;
+        gd._narrowLayout = narrowLayout;
+        return [narrowData, narrowLayout];
+    }
+
+    // Plotly.react(gd, data, layout, config) and Plotly.react(gd, {data, layout, frames, config}) (dcc.Graph's
+    // form), and the same for newPlot: draw the narrow form at once
+    function drawNarrow(draw) {
+        const wrapped = function (target, first, second) {
+            const gd = typeof target === "string" ? document.getElementById(target) : target;
+            const args = Array.prototype.slice.call(arguments);
+            try {
+                if (first && !Array.isArray(first) && typeof first === "object") {
+                    const narrow = narrowFigure(gd, first.data, first.layout);
+                    if (narrow) { args[1] = Object.assign({}, first, {data: narrow[0], layout: narrow[1]}); }
+                } else {
+                    const narrow = narrowFigure(gd, first, second);
+                    if (narrow) { args[1] = narrow[0]; args[2] = narrow[1]; }
+                }
+            } catch (error) {  // never stop a draw: the figure is then adapted after it (plotly_afterplot)
+                if (window.console) { window.console.warn("narrow form before the draw failed", error); }
+            }
+            return draw.apply(this, args);
+        };
+        wrapped.__narrowFirst = true;
+        return wrapped;
+    }
+
+    function wrapDraws() {
+        const plotly = window.Plotly;
+        if (!plotly || !plotly.react || !plotly.newPlot) { return false; }
+        if (!plotly.react.__narrowFirst) { plotly.react = drawNarrow(plotly.react); }
+        if (!plotly.newPlot.__narrowFirst) { plotly.newPlot = drawNarrow(plotly.newPlot); }
+        return true;
+    }
+
     function adapt(gd) {
         const spec = narrowSpec(gd);
         if (!spec || !window.Plotly || !gd.data) { return; }
@@ -89,6 +186,7 @@
     }
 
     function hookGraphs() {
+        wrapDraws();
         document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
             if (gd._narrowHooked || typeof gd.on !== "function") { return; }
             gd._narrowHooked = true;
@@ -108,6 +206,13 @@
         new MutationObserver(schedule).observe(document.body, {childList: true, subtree: true});
         schedule();
     }
+
+    // plotly.js comes with the first graph (dcc.Graph loads it lazily): wrap its draws as soon as it is there
+    let tries = 0;
+    (function waitForPlotly() {
+        if (wrapDraws() || ++tries > 3000) { return; }  // 3,000 x 20 ms: a page without graphs stops asking
+        setTimeout(waitForPlotly, 20);
+    })();
 
     if (document.readyState === "loading") {
         document.addEventListener("DOMContentLoaded", start);

@@ -176,3 +176,46 @@ def test_rdr003_the_browser_writes_the_filter_state_the_server_would(dash_duo, d
     assert dash_duo.driver.execute_script(RUN_STATE_JS, source, same[:-1] + [{"unavailable": "down"}],
                                           []) == "unchanged"
     assert dash_duo.get_logs() == []
+
+
+COUNT_DRAWS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+window.__draws = {afterplot: 0, update: 0};
+gd.on('plotly_afterplot', () => { window.__draws.afterplot += 1; });
+const update = Plotly.update;
+Plotly.update = function () { window.__draws.update += 1; return update.apply(this, arguments); };
+return !!gd._fullLayout;
+"""
+NARROW_STATE = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return {width: gd.getBoundingClientRect().width, below: gd.layout.meta.narrow.below,
+        margin: gd._fullLayout.margin.l, nticks: gd._fullLayout.xaxis.nticks,
+        savedMargin: gd._narrowSaved ? gd._narrowSaved.layout['margin.l'] : null,
+        categories: Array.from(gd._fullData[0].y), heldMargin: gd.layout.meta.narrow.layout['margin.l']};
+"""
+
+
+def test_rdr004_a_narrow_chart_is_drawn_once_in_its_narrow_form(dash_duo, dashboard_app):
+    """assets/narrow_charts.js gives Plotly.react a narrow graph's figure in its narrow form: a filter change draws
+    each such chart once (no second draw by Plotly.update after the wide one), with the narrow margins and ticks,
+    and the wide values saved; once the window is wide enough the wide form comes back."""
+    dash_duo.start_server(dashboard_app)
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 900)
+    _open(dash_duo, "/acquisition?period=all")
+    name = chart_graph_id(AcquisitionIds.BY_CHANNEL)
+    before = driver.execute_script(NARROW_STATE, name)
+    assert before["width"] < before["below"]  # three charts in a row at 1440 px: each is narrow
+    assert before["margin"] == before["heldMargin"] == 8 and before["savedMargin"] == 140
+    assert driver.execute_script(COUNT_DRAWS, name)
+    _pick_channel(driver, "TipTop")
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(NARROW_STATE, name)["categories"] == ["TipTop"])
+    time.sleep(1.5)  # any second draw would come within a frame or two of the first
+    assert driver.execute_script("return window.__draws") == {"afterplot": 1, "update": 0}
+    after = driver.execute_script(NARROW_STATE, name)
+    assert after["margin"] == 8 and after["nticks"] == 3 and after["savedMargin"] == 140
+    driver.set_window_size(2100, 900)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script(NARROW_STATE, name)["margin"] == 140)
+    wide = driver.execute_script(NARROW_STATE, name)
+    assert wide["width"] >= wide["below"] and wide["savedMargin"] is None and wide["nticks"] == 4
+    assert dash_duo.get_logs() == []
