@@ -58,6 +58,7 @@ LAYER_OF = {
     "dashboard.login_page": "web",
     "dashboard.security_headers": "web",
     "dashboard.web_auth": "web",  # sign-in, sessions, bearer tokens
+    "dashboard.memory": "web",  # the garbage collector and what a running app keeps for its whole life
     "dashboard.jobs": "web",  # the Data page's background jobs: start, state files, history (issue 19)
     "ml.api": "web",
     "ml.api.*": "web",
