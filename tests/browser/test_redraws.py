@@ -219,3 +219,38 @@ def test_rdr004_a_narrow_chart_is_drawn_once_in_its_narrow_form(dash_duo, dashbo
     wide = driver.execute_script(NARROW_STATE, name)
     assert wide["width"] >= wide["below"] and wide["savedMargin"] is None and wide["nticks"] == 4
     assert dash_duo.get_logs() == []
+
+
+MARGINS_PER_DRAW = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+window.__draws = [];
+gd.on('plotly_afterplot', () => {
+    const size = gd._fullLayout._size;  // the margins Plotly drew with; the count of its own redraws for them
+    window.__draws.push([size.l, size.b, gd._fullLayout._redrawFromAutoMarginCount || 0]);
+});
+return [gd._fullLayout._size.l, gd._fullLayout._size.b];
+"""
+SPEND_TAIL = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return Array.from(gd._fullData[1].y).slice(-3);
+"""
+
+
+def test_rdr005_a_filter_change_does_not_move_the_plot_area_of_a_wide_chart(dash_duo, dashboard_app):
+    """layouts.common.FIGURE_MARGIN holds the usual tick labels: after a channel change that gives the revenue chart
+    other money ticks, its margins are the same (the plot area does not move) and Plotly did not redraw it to grow
+    them (automargin); before, the left margin followed the labels' width and each such change drew the chart
+    twice."""
+    dash_duo.start_server(dashboard_app)
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 900)
+    _open(dash_duo, "/?period=all")
+    name = chart_graph_id(OverviewIds.REVENUE_SPEND)
+    assert driver.execute_script(MARGINS_PER_DRAW, name) == [80, 56]
+    spend_before = driver.execute_script(SPEND_TAIL, name)
+    _pick_channel(driver, "LeapBob")  # a small channel: other, shorter tick labels
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(SPEND_TAIL, name) != spend_before)
+    time.sleep(1.5)  # a redraw for the margins would follow within a frame or two
+    draws = driver.execute_script("return window.__draws")
+    assert draws and all(draw == [80, 56, 0] for draw in draws), draws
+    assert dash_duo.get_logs() == []
