@@ -27,11 +27,13 @@
         return meta && meta.narrow ? meta.narrow : null;
     }
 
-    function applyNarrow(gd, spec) {
+    // what the narrow form of figure (`data`, `layout`) changes: {layout: {path: value}, traces: {path: [value per
+    // trace of `indices`]}} and the wide values they replace (`saved`, the same shape; null where unset)
+    function narrowChanges(data, layout, spec) {
         const layoutChanges = {};
         const layoutSaved = {};
         Object.keys(spec.layout || {}).forEach(function (path) {
-            const current = valueAt(gd.layout, path);
+            const current = valueAt(layout, path);
             if (!same(current, spec.layout[path])) {
                 layoutChanges[path] = spec.layout[path];
                 layoutSaved[path] = current === undefined ? null : current;
@@ -41,27 +43,40 @@
         const traceSaved = {};
         const indices = [];
         const wantedByTrace = [];
-        (gd.data || []).forEach(function (trace, index) {
-            const changes = (spec.traces || {})[trace.type || "scatter"];
+        (data || []).forEach(function (trace, index) {
+            const changes = (spec.traces || {})[(trace && trace.type) || "scatter"];
             if (changes) { indices.push(index); wantedByTrace.push(changes); }
         });
         const paths = new Set();
         wantedByTrace.forEach(function (changes) { Object.keys(changes).forEach(function (p) { paths.add(p); }); });
         paths.forEach(function (path) {
             const wanted = wantedByTrace.map(function (changes) { return changes[path]; });
-            const current = indices.map(function (i) { return valueAt(gd.data[i], path); });
+            const current = indices.map(function (i) { return valueAt(data[i], path); });
             if (!wanted.every(function (value, k) { return same(value, current[k]); })) {
                 traceChanges[path] = wanted;
                 traceSaved[path] = current.map(function (value) { return value === undefined ? null : value; });
             }
         });
+        return {layout: layoutChanges, traces: traceChanges, indices: indices,
+                saved: {layout: layoutSaved, traces: traceSaved, indices: indices}};
+    }
+
+    function applyNarrow(gd, spec) {
+        const changes = narrowChanges(gd.data, gd.layout, spec);
+        const layoutChanges = changes.layout;
+        const traceChanges = changes.traces;
+        const indices = changes.indices;
         if (!Object.keys(layoutChanges).length && !Object.keys(traceChanges).length) { return; }
         // a figure is adapted once: should a value not read back as set, never loop on it
         if (gd._narrowAdapted === gd.layout) { return; }
         gd._narrowAdapted = gd.layout;
         const saved = gd._narrowSaved || {layout: {}, traces: {}, indices: indices};
-        Object.keys(layoutSaved).forEach(function (p) { if (!(p in saved.layout)) { saved.layout[p] = layoutSaved[p]; } });
-        Object.keys(traceSaved).forEach(function (p) { if (!(p in saved.traces)) { saved.traces[p] = traceSaved[p]; } });
+        Object.keys(changes.saved.layout).forEach(function (p) {
+            if (!(p in saved.layout)) { saved.layout[p] = changes.saved.layout[p]; }
+        });
+        Object.keys(changes.saved.traces).forEach(function (p) {
+            if (!(p in saved.traces)) { saved.traces[p] = changes.saved.traces[p]; }
+        });
         saved.indices = indices;
         gd._narrowSaved = saved;
         window.Plotly.update(gd, traceChanges, layoutChanges, indices);
@@ -99,38 +114,20 @@
         if (!spec || !gd || !gd.getBoundingClientRect || !Array.isArray(data)) { return null; }
         const width = gd.getBoundingClientRect().width;
         if (!(width > 0 && width < spec.below)) { return null; }
-        const saved = {layout: {}, traces: {}, indices: []};
-        let narrowLayout = layout;
-        Object.keys(spec.layout || {}).forEach(function (path) {
-            const current = valueAt(layout, path);
-            if (!same(current, spec.layout[path])) {
-                saved.layout[path] = current === undefined ? null : current;
-                narrowLayout = withValueAt(narrowLayout, path, spec.layout[path]);
-            }
-        });
-        const changesByIndex = {};
-        const paths = new Set();
-        data.forEach(function (trace, index) {
-            const changes = (spec.traces || {})[(trace && trace.type) || "scatter"];
-            if (!changes) { return; }
-            saved.indices.push(index);
-            changesByIndex[index] = changes;
-            Object.keys(changes).forEach(function (path) { paths.add(path); });
-        });
-        paths.forEach(function (path) {  // aligned with saved.indices, as applyNarrow saves them
-            saved.traces[path] = saved.indices.map(function (index) {
-                const current = valueAt(data[index], path);
-                return current === undefined ? null : current;
+        const changes = narrowChanges(data, layout, spec);
+        const narrowLayout = Object.keys(changes.layout).reduce(function (copy, path) {
+            return withValueAt(copy, path, changes.layout[path]);
+        }, layout);
+        const narrowData = data.slice();
+        Object.keys(changes.traces).forEach(function (path) {
+            changes.indices.forEach(function (index, k) {
+                const value = changes.traces[path][k];
+                if (value !== undefined && !same(valueAt(narrowData[index], path), value)) {
+                    narrowData[index] = withValueAt(narrowData[index], path, value);
+                }
             });
         });
-        const narrowData = data.map(function (trace, index) {
-            const changes = changesByIndex[index];
-            if (!changes) { return trace; }
-            return Object.keys(changes).reduce(function (copy, path) {
-                return same(valueAt(copy, path), changes[path]) ? copy : withValueAt(copy, path, changes[path]);
-            }, trace);
-        });
-        gd._narrowSaved = saved;
+        gd._narrowSaved = changes.saved;
         gd._narrowAdapted = narrowLayout;
         gd._narrowLayout = narrowLayout;
         return [narrowData, narrowLayout];

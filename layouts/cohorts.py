@@ -30,7 +30,7 @@ PAYER_CHOICES: dict[str, str] = {"all": "All users", "true": "Payers", "false": 
 DEFAULT_PAYER = "all"
 PAYER_LABELS = {True: "payers", False: "non-payers"}
 PAYER_COLORS = {"payers": "#1b7f5b", "non-payers": "#9aa4b2"}
-HEATMAP_MARGIN_LEFT = 160  # px: the week labels (with a partial week's mark) and the axis title fit: no automargin redraw
+HEATMAP_MARGIN_LEFT = 160  # px: the week labels (a partial week's mark too) and the axis title: no automargin redraw
 HEATMAP_MARGIN_RIGHT = 120  # px: the colour bar with its title and ticks
 HEATMAP_NARROW_WIDTH = 768  # px: below this a heatmap's cells are too small for their numbers
 
@@ -103,8 +103,8 @@ def heatmap_figure(table: pd.DataFrame, metric_label: str, *, colorscale: str = 
                        f"<br>{metric_label}: %{{z:.2%}}%{{text}}<extra></extra>"),
     ))
     height = max(CHART_HEIGHT, 90 + 22 * len(weeks))
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=HEATMAP_MARGIN_LEFT, r=HEATMAP_MARGIN_RIGHT, t=36, b=50),
-                      font=dict(size=12))
+    fig.update_layout(template="plotly_white", height=height,
+                      margin=dict(l=HEATMAP_MARGIN_LEFT, r=HEATMAP_MARGIN_RIGHT, t=36, b=50), font=dict(size=12))
     fig.update_xaxes(title_text="Lifetime (days since first visit)", dtick=1, side="bottom", automargin=True)
     fig.update_yaxes(title_text="Acquisition week (Monday)", autorange="reversed", type="category", automargin=True)
     fig = narrow_heatmap(fig, week_labels, [f"{pd.Timestamp(w).strftime('%m-%d')}{s}" for w, s in zip(weeks, stars)])

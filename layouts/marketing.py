@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from dash import html
 
-from layouts.common import (FIGURE_MARGIN, data_grid, fmt_money, fmt_pct, grid_column, narrow_form, narrow_legend_entries,
-                            param_select, style_figure)
+from layouts.common import (FIGURE_MARGIN, data_grid, fmt_money, fmt_pct, grid_column, narrow_form,
+                            narrow_legend_entries, param_select, style_figure)
 from layouts.filters import PageParam
 from layouts.ids import MarketingIds, page_param_id
 from layouts.overview import FORECAST_FIELDS, FORECAST_PARAM, forecast_column, forecast_part, forecast_traces
@@ -390,7 +390,7 @@ def roi_by_date_figure(table: pd.DataFrame, horizon: int, colors: Mapping[str, s
                            "<extra></extra>"),
         ), row=i // cols + 1, col=i % cols + 1)
     style_figure(fig, x_title="", y_title="", height=120 + 200 * rows, hovermode="closest")
-    fig.update_layout(margin=dict(l=FIGURE_MARGIN["l"], r=20, t=40, b=70))
+    fig.update_layout(margin={**FIGURE_MARGIN, "t": 40, "b": 70})
     fig.update_annotations(font_size=12)
     fig.add_hline(y=1.0, line_dash="dash", line_color="#b42318", line_width=1.2, row="all", col="all")
     fig.update_xaxes(showticklabels=True, tickformat="%b %d")
