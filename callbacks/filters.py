@@ -10,7 +10,9 @@
   every callback downstream of a pending callback's outputs, and the charts would wait for this one.
 - `STATE_FROM_CONTROLS_JS`: after a change of a control the browser writes the filter state itself, so the charts'
   request leaves at once; the sync checks the controls meanwhile and corrects those it does not accept.
-- `navigation`: the navbar links carry the global filters; the filter bar shows the filters the page uses.
+- The navbar links carry the global filters and the narrow-screen summary names them: the filter sync sets both
+  (`SyncResult.nav_query`, `filter_summary`), so a filter change runs no callback of its own for them;
+  `navigation` (on a page change) marks the active link and shows the filter groups the page uses.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from dash import ALL, Dash, Input, Output, State, callback_context, no_update, s
 from dash.exceptions import PreventUpdate
 
 from callbacks.pages import available_pages, page_for
-from callbacks.state import checked_state, load_bounds
 from dashboard.cache import MetricReader
 from dashboard.context import AppContext, marker_kind, unavailable_kind, unavailable_marker
 from dashboard.errors import error_summary
 from layouts.common import retry_interval_id, unavailable_state
 from layouts.filters import (MAX_HORIZON, PERIOD_PRESETS, DataBounds, FilterState, PageParam, attribute_options,
-                             filter_notes, global_query, matching_preset, normalise_state, page_param_value,
-                             parse_query, period_options, preset_dates, state_from_store, to_query)
+                             filter_notes, filter_summary, global_query, matching_preset, normalise_state,
+                             page_param_value, parse_query, period_options, preset_dates, state_from_store, to_query)
 from layouts.ids import FilterIds, ShellIds, nav_link_id, page_param_id
 from layouts.paths import app_path
 
@@ -120,6 +121,8 @@ class SyncResult:
     horizon: Any = no_update
     page_values: Any = no_update
     notes: Any = no_update
+    nav_query: Any = no_update  # the global filters' query string the navbar links carry (`global_query`)
+    summary: Any = no_update  # the filters in force in a few words (`filter_summary`), beside the "Filters" button
 
     def outputs(self) -> tuple:
         """Return the values of the callback's declared outputs, in their order (the rest: `side_props`)."""
@@ -176,6 +179,8 @@ def sync_filters_and_url(ctx: AppContext, triggered: Any, search: str | None, pa
         if not bounds.is_empty:
             result.country_options, result.device_options, result.channel_options = filter_options(
                 read, result.state, bounds, shown_options)
+    result.nav_query = global_query(result.state, bounds)
+    result.summary = filter_summary(result.state)
     return result
 
 
@@ -326,27 +331,27 @@ def sync_or_notice(ctx: AppContext, triggered: Any, search: str | None, pathname
                           notes=unavailable_state(kind, "filters", attempt))
 
 
-def navigation(pathname: str | None, stored: dict | None, link_ids: list[dict], ctx: AppContext) -> tuple:
-    """Return (link hrefs carrying the global filters, link active flags, reset href, group styles)."""
-    query = ""
-    if stored and not marker_kind(stored):
-        try:
-            with MetricReader(ctx) as read:
-                bounds = load_bounds(read)
-                query = global_query(checked_state(stored, bounds), bounds)
-        except Exception as exc:
-            if unavailable_kind(exc) is None:
-                raise
-            query = ""  # the database does not answer: the links keep the page, without the filters
+def navigation(pathname: str | None, link_ids: list[dict]) -> tuple:
+    """Return (link active flags, reset href, filter bar style, observation date group style, horizon group style)
+    of page `pathname`: the filter bar shows the filters the page uses."""
     page = page_for(pathname)
     current = page.path if page else None
-    hrefs = [app_path(link["path"]) + query for link in link_ids]
     active = [link["path"] == current for link in link_ids]
     uses = page.filters if page else ()
     bar_style = SHOWN if uses else HIDDEN
     obs_style = SHOWN if "observation_date" in uses else HIDDEN
     horizon_style = SHOWN if "horizon" in uses else HIDDEN
-    return hrefs, active, app_path(current or "/"), bar_style, obs_style, horizon_style
+    return active, app_path(current or "/"), bar_style, obs_style, horizon_style
+
+
+def nav_hrefs(link_ids: list[dict], query: str) -> list[str]:
+    """Return the hrefs of navbar links `link_ids`: each link's page with the global filters' `query`."""
+    return [app_path(link["path"]) + query for link in link_ids]
+
+
+def changed_or_no_update(new, shown):
+    """Return `new`, or dash.no_update when it equals what the page `shown` (nothing to send)."""
+    return no_update if new == shown else new
 
 
 def register(app: Dash, ctx: AppContext) -> None:
@@ -361,15 +366,17 @@ def register(app: Dash, ctx: AppContext) -> None:
         Output(FilterIds.OBSERVATION_DATE, "min_date_allowed"), Output(FilterIds.OBSERVATION_DATE, "max_date_allowed"),
         Output(FilterIds.PERIOD, "value"), Output(FilterIds.PERIOD, "options"),
         Output(FilterIds.NOTES, "children"),
+        Output(nav_link_id(ALL), "href"), Output(FilterIds.SUMMARY, "children"),
         Input(ShellIds.URL, "search"),
         *control_inputs,
         Input(page_param_id(ALL), "value"),
         Input(retry_interval_id("filters", ALL), "n_intervals"),
         State(ShellIds.URL, "pathname"), State(page_param_id(ALL), "id"), State(FilterIds.STATE, "data"),
+        State(nav_link_id(ALL), "id"), State(nav_link_id(ALL), "href"), State(FilterIds.SUMMARY, "children"),
         State(FilterIds.COUNTRY, "options"), State(FilterIds.DEVICE, "options"), State(FilterIds.CHANNEL, "options"),
     )
     def _sync(search, period, start, end, obs, horizon, country, device, channel, param_values, retries, pathname,
-              param_ids, stored, *shown_options):
+              param_ids, stored, link_ids, shown_hrefs, shown_summary, *shown_options):
         triggered = callback_context.triggered_id
         attempt = retry_attempt(triggered, retries)
         if attempt is None:
@@ -384,19 +391,23 @@ def register(app: Dash, ctx: AppContext) -> None:
                                 attempt, dict(zip(OPTION_CONTROLS, shown_options)))
         for component_id, props in result.side_props(param_ids):
             set_props(component_id, props)
-        return result.outputs()
+        hrefs = [no_update for _ in link_ids] if result.nav_query is no_update else [  # a pattern output: a list
+            changed_or_no_update(href, shown) for href, shown in zip(nav_hrefs(link_ids, result.nav_query),
+                                                                     shown_hrefs)]
+        summary = no_update if result.summary is no_update else changed_or_no_update(result.summary, shown_summary)
+        return (*result.outputs(), hrefs, summary)
 
     app.clientside_callback(state_from_controls_js(), Output(FilterIds.STATE, "data"), *state_inputs,
                             State(FilterIds.STATE, "data"), prevent_initial_call=True)
 
     @app.callback(
-        Output(nav_link_id(ALL), "href"), Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),
+        Output(nav_link_id(ALL), "active"), Output(ShellIds.RESET, "href"),
         Output(FilterIds.BAR, "style"), Output(FilterIds.OBSERVATION_GROUP, "style"),
         Output(FilterIds.HORIZON_GROUP, "style"),
-        Input(ShellIds.URL, "pathname"), Input(FilterIds.STATE, "data"), State(nav_link_id(ALL), "id"),
+        Input(ShellIds.URL, "pathname"), State(nav_link_id(ALL), "id"),
     )
-    def _navigation(pathname, stored, link_ids):
-        return navigation(pathname, stored, link_ids, ctx)
+    def _navigation(pathname, link_ids):
+        return navigation(pathname, link_ids)
 
     register_filter_toggle(app)
 
@@ -435,23 +446,12 @@ def state_from_controls_js() -> str:
 
 
 TOGGLE_FILTERS_JS = "function(clicks, isOpen) { return !isOpen; }"
-FILTER_SUMMARY_JS = """function(state) {
-    if (!state || !state.start) { return ""; }
-    const parts = [state.start + " – " + state.end];
-    [["country", "countries"], ["device", "devices"], ["channel", "channels"]].forEach(function(names) {
-        const values = state[names[0]] || [];
-        if (values.length === 1) { parts.push(values[0]); }
-        else if (values.length > 1) { parts.push(values.length + " " + names[1]); }
-    });
-    return parts.join(" · ");
-}"""
+
 
 
 def register_filter_toggle(app: Dash) -> None:
-    """Register the browser-side callbacks of the narrow-screen filter bar: the "Filters" button opens and closes
-    the controls, and the text beside it names the filters in force (no server round trip)."""
+    """Register the browser-side callback of the narrow-screen filter bar: the "Filters" button opens and closes
+    the controls (no server round trip; the text beside it, `filter_summary`, comes with the filter sync)."""
     app.clientside_callback(TOGGLE_FILTERS_JS, Output(FilterIds.COLLAPSE, "is_open"),
                             Input(FilterIds.TOGGLE, "n_clicks"), State(FilterIds.COLLAPSE, "is_open"),
                             prevent_initial_call=True)
-    app.clientside_callback(FILTER_SUMMARY_JS, Output(FilterIds.SUMMARY, "children"),
-                            Input(FilterIds.STATE, "data"))

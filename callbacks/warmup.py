@@ -3,7 +3,7 @@
 The first visitor of the morning (or the first after a nightly import) would otherwise wait for every
 metric of the page to be computed (seconds on millions of visits). A `CacheWarmer` thread renders the
 default view of each page — what a browser opening the page without a query string triggers: the
-URL -> filters callback, the navigation callback and every registered chart's callback — through the
+URL -> filters callback (with the navigation links' query) and every registered chart's callback — through the
 metric cache, so that view answers from the cache. It then checks the data version every
 `check_seconds` (DuckDB: a file stat, no connection) and warms again when an import has changed it.
 
@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from callbacks.charts import chart_content, registered_charts
-from callbacks.filters import navigation, sync_filters_and_url
+from callbacks.filters import sync_filters_and_url
 from callbacks.pages import available_pages
 from callbacks.state import load_bounds
 from dashboard.cache import MetricReader
@@ -53,7 +53,6 @@ def render_page(ctx, page: Page, query: str = "", values: dict[str, str] | None 
     ids = [page_param_id(name) for name in values]
     result = sync_filters_and_url(ctx, None, query, page.path, {}, ids, [None] * len(ids), None)
     stored = result.store
-    navigation(page.path, stored, [{"type": "nav-link", "path": p.path} for p in available_pages()], ctx)
     charts = registered_charts(ctx)
     layout = page.layout(values)
     return [chart_content(ctx, charts[name], stored, values) for name in chart_names(layout) if name in charts]

@@ -433,12 +433,29 @@ def global_query(state: FilterState, bounds: DataBounds) -> str:
     return to_query(state, bounds)
 
 
+SUMMARY_PLURALS = (("countries", "countries"), ("devices", "devices"), ("channels", "channels"))
+
+
+def filter_summary(state: FilterState) -> str:
+    """Return the filters in force in a few words, for beside the narrow screen's "Filters" button: the dates, then
+    per attribute its one value or how many ("2026-10-04 – 2026-10-31 · France · 2 channels")."""
+    parts = [f"{state.start.isoformat()} – {state.end.isoformat()}"]
+    for attr, plural in SUMMARY_PLURALS:
+        values = getattr(state, attr)
+        if len(values) == 1:
+            parts.append(values[0])
+        elif len(values) > 1:
+            parts.append(f"{len(values)} {plural}")
+    return " · ".join(parts)
+
+
 def filter_bar() -> html.Div:
     """Return the global filter bar (values, options and date limits are filled by the URL callback).
 
     Below the md breakpoint (768 px) the controls sit in a collapse that a "Filters" button opens, with the
-    filters in force summarised beside it (callbacks.filters registers both clientside); from md up the button is
-    hidden and the controls are always shown (assets/style.css), whatever the collapse's state.
+    filters in force summarised beside it (the button works in the browser, the filter sync writes the summary:
+    `filter_summary`); from md up the button is hidden and the controls are always shown (assets/style.css),
+    whatever the collapse's state.
     """
     def labelled(label, control, width, group_id=None, help_text=None):
         return dbc.Col(html.Div([html.Label(label, className="filter-label"), control], title=help_text),

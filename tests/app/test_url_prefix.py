@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app import create_app
-from callbacks.filters import navigation
+from callbacks.filters import nav_hrefs, navigation
 from callbacks.pages import app_layout, available_pages
 from callbacks.routing import render_page
 from dashboard.config import Config
@@ -44,8 +44,8 @@ def test_pfx001_routing_and_links_follow_the_prefix(prefixed_app):
                  if isinstance(getattr(c, "id", None), dict) and c.id.get("type") == "nav-link"}
         assert hrefs == {page.path: PREFIX.rstrip("/") + page.path for page in available_pages()}
         links = [{"type": "nav-link", "path": page.path} for page in available_pages()]
-        nav_hrefs, active, reset, *_ = navigation("/app/cohorts", None, links, ctx)
-        assert all(href.startswith(PREFIX) for href in nav_hrefs) and reset == "/app/cohorts"
+        active, reset, *_ = navigation("/app/cohorts", links)
+        assert all(href.startswith(PREFIX) for href in nav_hrefs(links, "?channel=TipTop")) and reset == "/app/cohorts"
         assert active == [page.path == "/cohorts" for page in available_pages()]
 
 

@@ -20,7 +20,7 @@ from app import create_app
 from callbacks import acquisition as acq
 from callbacks import overview as ov
 from callbacks.charts import chart_body, chart_download, chart_frame, registered_charts
-from callbacks.filters import navigation, sync_filters_and_url
+from callbacks.filters import nav_hrefs, navigation, sync_filters_and_url
 from callbacks.routing import render_page
 from dashboard import db
 from dashboard.config import Config
@@ -172,12 +172,16 @@ def test_dcb003_a_link_in_another_order_is_kept_as_it_is(tiny_ctx):
 def test_dcb004_navigation_links_carry_the_global_filters(tiny_ctx):
     store = _store(tiny_ctx, "?country=UK&breakdown=device")
     links = [{"type": "nav-link", "path": p} for p in ("/", "/acquisition", "/data")]
-    hrefs, active, reset, bar, obs, horizon = navigation("/acquisition", store, links, tiny_ctx)
-    assert hrefs == ["/?country=UK", "/acquisition?country=UK", "/data?country=UK"]
+    # the filter sync gives the links' query with the state it checks (one answer for the controls and the links)
+    result = sync_filters_and_url(tiny_ctx, None, "?country=UK&breakdown=device", "/acquisition", {}, [], [], None)
+    assert result.nav_query == "?country=UK" and result.store == store
+    assert nav_hrefs(links, result.nav_query) == ["/?country=UK", "/acquisition?country=UK", "/data?country=UK"]
+    assert result.summary == f"{store['start']} – {store['end']} · UK"
+    active, reset, bar, obs, horizon = navigation("/acquisition", links)
     assert active == [False, True, False] and reset == "/acquisition"
     assert (bar, obs, horizon) == ({}, {}, {"display": "none"})  # acquisition uses no horizon
-    assert navigation("/", store, links, tiny_ctx)[4:] == ({}, {})
-    assert navigation("/data", store, links, tiny_ctx)[3] == {"display": "none"}
+    assert navigation("/", links)[3:] == ({}, {})
+    assert navigation("/data", links)[2] == {"display": "none"}
 
 
 def test_dcb005_routing_builds_each_page_with_its_url_parameters(tiny_ctx):

@@ -125,7 +125,7 @@ def test_wrm005_after_the_warm_up_opening_the_default_pages_computes_nothing(das
         assert dash_duo.find_element("#kpi-new_users-value").text == f"{expected:,}"
         # every callback of the page load was answered from the warm cache
         assert (cache.misses, warmer.runs) == (misses, 1), dash_duo.driver.current_url
-        assert cache.hits >= hits + 4  # filters, navigation and the three charts
+        assert cache.hits >= hits + 4  # the filters (bounds, user counts) and the three charts
         for path in ("/marketing", "/risk"):  # pages whose charts also read page controls (breakdown, band, ...)
             hits = cache.hits
             dash_duo.driver.get(dash_duo.server_url + path)

@@ -11,7 +11,7 @@ from layouts import cohorts as C
 from layouts import marketing as M
 from layouts.common import (NARROW_LEGEND_ROW, NARROW_TICKS, NARROW_WIDTH, legend_entries, narrow_form,
                             style_figure)
-from layouts.filters import filter_bar
+from layouts.filters import FilterState, filter_bar, filter_summary
 from layouts.ids import FilterIds
 
 
@@ -74,3 +74,15 @@ def test_filter_bar_collapses_behind_a_button_and_keeps_its_control_ids():
         assert f"'{control}'" in text, control
     collapse = next(child for child in bar.children if getattr(child, "id", None) == FilterIds.COLLAPSE)
     assert FilterIds.DATE_RANGE in str(collapse) and FilterIds.STATE not in str(collapse)
+
+
+def test_filter_summary_names_the_dates_and_each_filter_or_how_many():
+    """Beside the narrow screen's "Filters" button: the dates, then one value by name or the number of values."""
+    import datetime as dt
+
+    day = dt.date(2026, 10, 4)
+    bare = FilterState(day, dt.date(2026, 10, 31), dt.date(2026, 10, 31))
+    assert filter_summary(bare) == "2026-10-04 – 2026-10-31"
+    chosen = FilterState(day, dt.date(2026, 10, 31), dt.date(2026, 10, 31), countries=("France",),
+                         devices=("Android", "iPhone"), channels=("FaceBoom", "TipTop", "YRabbit"))
+    assert filter_summary(chosen) == "2026-10-04 – 2026-10-31 · France · 2 devices · 3 channels"
