@@ -10,9 +10,10 @@ exist and that every term is used).
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 
-import dash_bootstrap_components as dbc
 from dash import html
 
 from metrics.kpis import ROLLING_DAYS, YEAR_SHIFT_DAYS
@@ -253,22 +254,17 @@ def help_button_id(owner_id: str) -> str:
     return f"{owner_id}-help"
 
 
-def help_icon(owner_id: str, help_spec, subject: str) -> html.Span | None:
-    """Return the "?" button of card `owner_id` with its popover holding `help_spec`'s definitions (hover, keyboard
-    focus or a tap opens it; Escape, moving away or a tap elsewhere closes it); None without help. `subject` is
-    what the button explains, for its accessible name ("What is DAU?")."""
+def help_icon(owner_id: str, help_spec, subject: str) -> html.Button | None:
+    """Return the "?" button of card `owner_id` holding `help_spec`'s definitions for its popover (hover, keyboard
+    focus or a tap opens it; Escape, moving away or a tap elsewhere closes it: assets/help_popover.js draws it from
+    the button's `data-help`, [[term, definition], ...]); None without help. `subject` is what the button explains,
+    for its accessible name ("What is DAU?")."""
     entries = help_entries(help_spec)
     if not entries:
         return None
-    button_id = help_button_id(owner_id)
-    body = [html.P([html.Strong(f"{name}: ") if name else None, definition], className="help-term mb-1")
-            for name, definition in entries]
-    return html.Span(
-        [html.Button("?", id=button_id, type="button", className="help-icon", **{"aria-label": f"What is {subject}?"}),
-         dbc.Popover(dbc.PopoverBody(body), target=button_id, trigger="hover focus", placement="bottom",
-                     id=f"{button_id}-popover", class_name="help-popover")],
-        className="help-icon-wrap",
-    )
+    return html.Button("?", id=help_button_id(owner_id), type="button", className="help-icon",
+                       **{"aria-label": f"What is {subject}?",
+                          "data-help": json.dumps([[name, definition] for name, definition in entries])})
 
 
 def glossary_markdown() -> str:

@@ -1,10 +1,12 @@
 """The one glossary (layouts/glossary.py): every chart and KPI card takes its help from it by key, draws a "?" help
-button whose popover holds those definitions, every entry is used, the terms agree with the metric contract and
+button that holds those definitions for its popover (assets/help_popover.js draws it from the button's data-help),
+every entry is used, the terms agree with the metric contract and
 docs/glossary.md is generated from it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -43,25 +45,16 @@ def _kpi_cards() -> html.Div:
 
 
 def _help_of(layout, owner_id: str) -> tuple[html.Button, str]:
-    """Return (the help button of card `owner_id` in `layout`, the text of the popover attached to it)."""
+    """Return (the help button of card `owner_id` in `layout`, the text its popover shows: "term: definition" per
+    entry of its data-help, as assets/help_popover.js writes it)."""
     button_id = help_button_id(owner_id)
     components = list(layout._traverse())
     buttons = [c for c in components if isinstance(c, html.Button) and getattr(c, "id", None) == button_id]
-    popovers = [c for c in components if isinstance(c, dbc.Popover) and getattr(c, "target", None) == button_id]
-    assert len(buttons) == 1 and len(popovers) == 1, owner_id
-    return buttons[0], _text(popovers[0])
-
-
-def _text(component) -> str:
-    """Return every string inside `component`, joined."""
-    if isinstance(component, str):
-        return component
-    children = getattr(component, "children", None)
-    if children is None:
-        return ""
-    if not isinstance(children, (list, tuple)):
-        children = [children]
-    return "".join(_text(child) for child in children if child is not None)
+    assert len(buttons) == 1, owner_id
+    entries = json.loads(getattr(buttons[0], "data-help"))
+    assert entries and all(isinstance(e, list) and len(e) == 2 for e in entries), owner_id
+    assert not [c for c in components if isinstance(c, dbc.Popover)]  # one popover for the page, in the browser
+    return buttons[0], "\n".join(f"{name}: {definition}" if name else definition for name, definition in entries)
 
 
 def _contract_kpis() -> list[str]:
