@@ -326,12 +326,13 @@ def register(app: Dash, ctx: AppContext) -> None:
 
     clusters = RiskIds.CLUSTERS
 
-    # the clustering does not depend on the filters: a filter change sends nothing while the saved model is the one
-    # shown (the store beside the body holds its file's fingerprint; an output, not set_props: see
-    # callbacks.charts.register_chart_group)
+    # the clustering does not depend on the filters: it is filled when the card appears (the input is its store's
+    # id, which never changes: only the callback's first call runs) and a filter change runs nothing for it (it
+    # used to send a request that answered "unchanged"); the content is memoized per model file and the store
+    # beside the body holds the file's fingerprint (an output, not set_props: see register_chart_group)
     @app.callback(Output(chart_body_id(clusters), "children"), Output(chart_drawn_id(clusters), "data"),
-                  Input(FilterIds.STATE, "data"), State(chart_drawn_id(clusters), "data"))
-    def _clusters(stored, drawn):
+                  Input(chart_drawn_id(clusters), "id"), State(chart_drawn_id(clusters), "data"))
+    def _clusters(_mounted, drawn):
         return clusters_update(ctx, drawn)
 
     @app.callback(Output(csv_download_id(clusters), "data"), Input(csv_button_id(clusters), "n_clicks"),
