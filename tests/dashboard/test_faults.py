@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +37,8 @@ CALLBACK_TIMEOUT = 30.0  # a chart computed from scratch on the small demo takes
 DOWN_TEXT = "The database is not answering"
 BUSY_TEXT = "The database is busy (an import is running)"
 DEMO_USERS = 1500
+# gunicorn's default access log line plus the answering worker's process id ("<1234>")
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" worker=%(p)s'
 
 
 def free_port() -> int:
@@ -58,19 +61,25 @@ class Server:
         full_env = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2",
                     "GUNICORN_THREADS": "4", "CACHE_WARM": "0", "DEMO_MODEL": "0", "DEMO_AUTOFILL": "0"}
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:server"], cwd=REPO, env=full_env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--access-logformat", ACCESS_LOG_FORMAT,
+                                      "app:server"], cwd=REPO, env=full_env,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        # /health answers once one worker has started; the others may still be starting, and a start reads the
+        # database (whether accounts exist): wait until every worker has answered, so that no start-up read
+        # meets a lock a test takes (the workers' start is not what the tests are about)
         deadline = time.monotonic() + 120
+        workers = int(full_env["GUNICORN_WORKERS"])
         while True:
             try:
-                if requests.get(self.base + "/health", timeout=2).status_code == 200:
+                if (requests.get(self.base + "/health", timeout=2).status_code == 200
+                        and len(set(re.findall(r"worker=<(\d+)>", log_path.read_text()))) >= workers):
                     break
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 self.stop()
                 raise AssertionError(log_path.read_text()[-3000:])
-            time.sleep(0.3)
+            time.sleep(0.05)
         self.deps = requests.get(self.base + "/_dash-dependencies", timeout=CALLBACK_TIMEOUT).json()
 
     def stop(self) -> None:
