@@ -28,6 +28,14 @@ What it does, all on 127.0.0.1:
    second and third of three loads of that page (the first pays plotly.js's first compile). Each repetition's warm and cold times are divided by its own floor (measured seconds apart, on the
    figures that change drew); the table prints the medians of those ratios. The JSON also has `floor_nav_ms`:
    navigation start to all plots drawn.
+5. The Dash floor: the same change through Dash with nothing else on the page (bench/dash_floor_app.py, started
+   once beside the dashboard): a page with the dashboard's Channel dropdown and one dcc.Graph per figure, in divs of
+   the dashboard graphs' sizes, showing the figures the dashboard showed before the warm change; choosing the option
+   runs one server callback that answers the figures the dashboard drew after it (read from a file, nothing
+   computed). Timed exactly as the warm change (open, pick, all drawn), the faster of two; `warm/dash` is the
+   median of the per-repetition ratios: what the dashboard costs beyond Dash's own minimum for the same redraw
+   (one request, its answer applied, Plotly.react per graph). Its ratio to the floor (`dash/fl`) is what Dash
+   itself adds to the static page.
 
 All drawn: before the change the bench wraps `window.fetch` (counts `_dash-update-component` requests in flight),
 `Plotly.react` / `Plotly.newPlot` (counts draws, time their promises) and observes mutations under
@@ -39,8 +47,9 @@ a DOM change: AG Grid's screen-reader announcement (`.ag-aria-description-contai
 grid sets and clears on its own timer 50-100 ms after its rows are drawn; its last change is `last_announcement_ms`
 in the JSON.
 
-Printed per page (milliseconds, medians over the repeats; p90 in the JSON): warm, cold, floor, and the medians of
-the per-repetition ratios warm/floor and cold/floor; callback requests per filter change and their total response bytes (Resource Timing API,
+Printed per page (milliseconds, medians over the repeats; p90 in the JSON): warm, cold, floor, Dash floor, and the
+medians of the per-repetition ratios warm/floor, cold/floor, dash/floor and warm/dash; callback requests per filter
+change and their total response bytes (Resource Timing API,
 `encodedBodySize` of the `_dash-update-component` entries, i.e. as sent, gzip when the server compresses);
 Plotly draws per change; the page's total figure JSON bytes (the floor page's figures). Then, per page, the
 largest callback responses of one warm change with their outputs and server times. `--out FILE.json` writes
@@ -264,6 +273,17 @@ def data_dates(url: str) -> tuple[dt.date, dt.date]:
     return bounds.first_date, bounds.last_date
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop `proc` if it still runs: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 class App:
     """`python app.py` on a free port in its own process group; stop() ends it."""
 
@@ -290,13 +310,43 @@ class App:
 
     def stop(self) -> None:
         """Stop the app (SIGTERM, then SIGKILL after 10 s) and close its log."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
+        self._log.close()
+
+
+class DashFloorApp:
+    """bench/dash_floor_app.py on a free port, serving the figures of `figures_file`; stop() ends it."""
+
+    def __init__(self, figures_file: Path, log_path: Path):
+        self.port = free_port()
+        self.figures_file = figures_file
+        self.write([], [])
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "dash_floor_app.py"), "--figures",
+                                      str(figures_file), "--port", str(self.port)], cwd=REPO, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        """Return the page's address."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    def write(self, before: list[dict], after: list[dict]) -> None:
+        """Write the figures the page shows (`before`, FIGURES items) and the callback answers (`after`)."""
+        self.figures_file.write_text(json.dumps({
+            "before": [json.loads(f["figure"]) for f in before], "after": [json.loads(f["figure"]) for f in after],
+            "sizes": [[f["width"], f["height"]] for f in after]}), encoding="utf-8")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Return once the page answers 200; SystemExit with the log's tail otherwise."""
+        if wait_for_ok(self.url, self.proc, timeout):
+            return
+        raise SystemExit(f"the Dash floor app did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        """Stop the app (SIGTERM, then SIGKILL after 10 s) and close its log."""
+        stop_process(self.proc)
         self._log.close()
 
 
@@ -384,9 +434,12 @@ def close_dropdown(driver) -> None:
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
 
 
-def measure_change(driver, url: str, quiet_ms: float) -> tuple[dict, str]:
-    """Open `url` drawn, pick the first channel, wait for the redraw; return (measurement, option text)."""
+def measure_change(driver, url: str, quiet_ms: float, figures_before: list | None = None) -> tuple[dict, str]:
+    """Open `url` drawn, pick the first channel, wait for the redraw; return (measurement, option text). With
+    `figures_before` (a list), the page's figures as opened (FIGURES) are added to it."""
     open_drawn(driver, url)
+    if figures_before is not None:
+        figures_before.extend(driver.execute_script(FIGURES))
     option = pick_first_channel(driver)
     result = wait_update(driver, quiet_ms)
     close_dropdown(driver)
@@ -428,37 +481,44 @@ def summary(values: list[float]) -> dict:
 
 
 def bench_page(driver, base_url: str, page: str, first_offset: int, first: dt.date, last: dt.date, repeats: int,
-               quiet_ms: float) -> dict:
+               quiet_ms: float, dash_floor: DashFloorApp) -> dict:
     """Measure cold and warm filter changes and the floor on `page`; return its raw numbers.
 
     The floor is measured in each repetition right after its warm change, on the figures that change drew, so that
     each ratio compares two times taken moments apart (a shared machine's load moves both alike); the ratios printed
     are the medians of the per-repetition ratios."""
-    cold, warm, options, floor_runs, figures = [], [], [], [], []
+    cold, warm, options, floor_runs, figures, dash_runs = [], [], [], [], [], []
     for repeat in range(repeats):
         start = first + dt.timedelta(days=first_offset + repeat)
         url = f"{base_url}{page}?start={start.isoformat()}&end={last.isoformat()}"
         cold_run, option = measure_change(driver, url, quiet_ms)
-        warm_run, _ = measure_change(driver, url, quiet_ms)
+        before: list = []
+        warm_run, _ = measure_change(driver, url, quiet_ms, before)
         figures = driver.execute_script(FIGURES)
         # three loads, the faster of the last two counted: the first pays plotly.js's first compile in a new renderer
         # process, which the dashboard paid when the page opened (the faster one keeps the ratio on the safe side)
         floor_run = min(measure_floor(driver, write_floor_page(page, figures), 3)[1:], key=lambda r: r["newplot_ms"])
+        dash_floor.write(before, figures)
+        dash_run = min((measure_change(driver, dash_floor.url, quiet_ms)[0] for _ in range(2)), key=lambda r: r["ms"])
         cold.append(cold_run)
         warm.append(warm_run)
         floor_runs.append(floor_run)
+        dash_runs.append(dash_run)
         options.append(option)
         print(f"  {page} #{repeat + 1}: {option!r} cold {cold_run['ms']:,.0f} ms ({cold_run['requests']} requests), "
               f"warm {warm_run['ms']:,.0f} ms ({warm_run['requests']} requests, {warm_run['draws']} draws), "
-              f"floor {floor_run['newplot_ms']:,.0f} ms", flush=True)
+              f"floor {floor_run['newplot_ms']:,.0f} ms, Dash floor {dash_run['ms']:,.0f} ms", flush=True)
     return {
-        "page": page, "option": options, "cold": cold, "warm": warm, "floor": floor_runs,
+        "page": page, "option": options, "cold": cold, "warm": warm, "floor": floor_runs, "dash_floor": dash_runs,
         "figures": [{"id": f["id"], "bytes": len(f["figure"].encode()), "width": f["width"], "height": f["height"]}
                     for f in figures],
         "figure_bytes": sum(len(f["figure"].encode()) for f in figures),
         "cold_ms": summary([r["ms"] for r in cold]), "warm_ms": summary([r["ms"] for r in warm]),
         "floor_ms": summary([r["newplot_ms"] for r in floor_runs]),
         "floor_nav_ms": summary([r["nav_ms"] for r in floor_runs]),
+        "dash_floor_ms": summary([r["ms"] for r in dash_runs]),
+        "dash_ratio": summary([d["ms"] / f["newplot_ms"] for d, f in zip(dash_runs, floor_runs)]),
+        "warm_dash_ratio": summary([w["ms"] / d["ms"] for w, d in zip(warm, dash_runs)]),
         "warm_ratio": summary([w["ms"] / f["newplot_ms"] for w, f in zip(warm, floor_runs)]),
         "cold_ratio": summary([c["ms"] / f["newplot_ms"] for c, f in zip(cold, floor_runs)]),
     }
@@ -471,22 +531,27 @@ def kb(size: float) -> str:
 
 def print_table(results: list[dict]) -> None:
     """Print the per-page table and the largest callback responses of one warm change per page."""
-    header = (f"{'page':<13} {'warm':>7} {'cold':>7} {'floor':>6} {'warm/fl':>8} {'cold/fl':>8} {'requests':>8} "
-              f"{'resp kB':>8} {'draws':>6} {'resizes':>7} {'fig kB':>7}")
-    print("\nmedians in ms (p90 in the JSON); warm/fl and cold/fl: medians of the ratios of each repetition to its "
-          "own floor;\nper warm filter change: callback requests, their response kB (as sent), Plotly.react/newPlot "
-          "calls (draws),\nPlotly.relayout/Plots.resize calls (resizes); figure JSON kB of the page")
+    header = (f"{'page':<13} {'warm':>7} {'cold':>7} {'floor':>6} {'dash':>6} {'warm/fl':>8} {'cold/fl':>8} "
+              f"{'dash/fl':>8} {'warm/dash':>9} {'requests':>8} {'resp kB':>8} {'draws':>6} {'resizes':>7} "
+              f"{'fig kB':>7}")
+    print("\nmedians in ms (p90 in the JSON); dash: the Dash floor (the same redraw in a minimal Dash app); warm/fl, "
+          "cold/fl, dash/fl,\nwarm/dash: medians of the ratios of each repetition;\nper warm filter change: "
+          "callback requests, their response kB (as sent), Plotly.react/newPlot calls (draws),\n"
+          "Plotly.relayout/Plots.resize calls (resizes); figure JSON kB of the page")
     print(header)
     print("-" * len(header))
     for r in results:
         warm, cold, floor = r["warm_ms"]["median"], r["cold_ms"]["median"], r["floor_ms"]["median"]
         warm_ratio, cold_ratio = r["warm_ratio"]["median"], r["cold_ratio"]["median"]
+        dash, dash_ratio, warm_dash = (r["dash_floor_ms"]["median"], r["dash_ratio"]["median"],
+                                       r["warm_dash_ratio"]["median"])
         requests = statistics.median(x["requests"] for x in r["warm"])
         response = statistics.median(x["response_bytes"] for x in r["warm"])
         draws = statistics.median(x["draws"] for x in r["warm"])
         resizes = statistics.median(x["resizes"] for x in r["warm"])
-        print(f"{r['page']:<13} {warm:>7,.0f} {cold:>7,.0f} {floor:>6,.0f} {warm_ratio:>8.2f} {cold_ratio:>8.1f} "
-              f"{requests:>8.0f} {kb(response):>8} {draws:>6.0f} {resizes:>7.0f} {kb(r['figure_bytes']):>7}")
+        print(f"{r['page']:<13} {warm:>7,.0f} {cold:>7,.0f} {floor:>6,.0f} {dash:>6,.0f} {warm_ratio:>8.2f} "
+              f"{cold_ratio:>8.1f} {dash_ratio:>8.2f} {warm_dash:>9.2f} {requests:>8.0f} {kb(response):>8} "
+              f"{draws:>6.0f} {resizes:>7.0f} {kb(r['figure_bytes']):>7}")
     print("\nlargest callback responses of the last warm change (kB as sent / decoded, ms total / server wait)")
     for r in results:
         detail = sorted(r["warm"][-1]["detail"], key=lambda x: -x["decoded"])
@@ -513,20 +578,23 @@ def main(argv: list[str] | None = None) -> int:
     url, model_dir = prepare_database(args.users, not args.no_model)
     first, last = data_dates(url)
     app = App(url, model_dir, CACHE / "browser_bench_app.log")
+    dash_floor = DashFloorApp(CACHE / "dash_floor_figures.json", CACHE / "dash_floor_app.log")
     driver = None
     results = []
     try:
         app.wait_ready()
+        dash_floor.wait_ready()
         driver = start_browser()
         print(f"app on {app.base_url} ({args.users:,} users, {first} .. {last}); {args.repeats} repeats per page",
               flush=True)
         for index, page in enumerate(args.pages):
             results.append(bench_page(driver, app.base_url, page, 1 + index * args.repeats, first, last,
-                                      args.repeats, args.quiet))
+                                      args.repeats, args.quiet, dash_floor))
     finally:
         if driver is not None:
             driver.quit()
         app.stop()
+        dash_floor.stop()
     print_table(results)
     print(f"load average at the end {load_average()}")
     if args.out:
