@@ -130,7 +130,8 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
     cannot be read, the notice saying so (retrying by itself after retry_delay_seconds(retry_attempt)).
 
     With `drawn` (a dict), it is filled with what the content depends on when the content is the chart's (not a
-    notice): `reads`, the state fields its numbers read, and `key`, their `reads_key`."""
+    notice): `reads`, the state fields its numbers read, and `key`, their `reads_key`; and with `parts`, the
+    content's (structure digest, leaf digests) (`body_parts`, `leaf_digests`), memoized with it."""
     if not stored:
         raise PreventUpdate
     if marker_kind(stored):  # the filter sync could not read the database: its notice retries, the cards say so
@@ -160,19 +161,28 @@ def chart_body(ctx: AppContext, name: str, frame_fn: FrameFunction, view_fn: Vie
             return None  # not cached: the next request tries again
         return (graph(name, view) if isinstance(view, go.Figure) else view), sorted(fields)
 
+    def render_with_parts(read: MetricReader):
+        rendered = render(read)
+        if rendered is None:
+            return None
+        content, fields = rendered
+        structure, leaves = body_parts(content)
+        return content, fields, (structure, leaf_digests(leaves))
+
     failures: list = []
     values = checked_page_values(params)
     try:
         with MetricReader(ctx) as read:
             # the finished content is memoized too (same key parts as the metrics: filters, params, data version),
             # keyed on the checked state, so crafted variants of one view share its entry; with it the state fields
-            # its numbers read
+            # its numbers read and its parts' digests (a warm update then serialises only the leaves it sends)
             state = checked_state(stored, load_bounds(read))
             rendered = read.cached(f"chart-content:{name}", {"filters": state.to_store(), "params": values},
-                                   lambda: render(read))
+                                   lambda: render_with_parts(read))
             if rendered is not None and drawn is not None:
                 drawn.update(reads=list(rendered[1]), key=reads_key(name, state, rendered[1], values,
-                                                                      read.data_version))
+                                                                      read.data_version),
+                             parts=rendered[2] if len(rendered) > 2 else None)
     except Exception as exc:
         kind = unavailable_kind(exc)
         if kind is None:
@@ -247,13 +257,19 @@ def body_parts(body) -> tuple[str, dict[str, dict]]:
         return node
 
     structure = strip(json.loads(to_json_plotly(body)))
+    return hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:24], body_leaves(body, found)
+
+
+def body_leaves(body, leaf_ids) -> dict[str, dict]:
+    """Return {id: {prop: value}} of the components of content `body` whose id (as `_leaf_key`) is in `leaf_ids`:
+    the props set on them, but the id."""
     components = [body, *body._traverse()] if hasattr(body, "_traverse") else [body]  # noqa: SLF001 - Dash's walk
     leaves = {}
     for component in components:
         ident = getattr(component, "id", None)
-        if ident is not None and _leaf_key(ident) in found:
+        if ident is not None and _leaf_key(ident) in leaf_ids:
             leaves[_leaf_key(ident)] = {k: v for k, v in component.to_plotly_json()["props"].items() if k != "id"}
-    return hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:24], leaves
+    return leaves
 
 
 def leaf_digests(leaves: Mapping[str, Mapping]) -> dict[str, dict[str, str]]:
@@ -309,8 +325,12 @@ def chart_update(ctx: AppContext, chart: Chart, stored: dict | None, params: Map
                       retry_attempt=retry_attempt, drawn=new_drawn)
     if new_drawn.get("key") is None:  # a notice (error, database unavailable): sent whole, remembered as nothing
         return ChartUpdate(body, None, {"reads": None, "key": None, "structure": None, "leaves": {}}, graph_id)
-    structure, leaves = body_parts(body)
-    digests = leaf_digests(leaves)  # each prop serialised once: kept in the store and compared with it
+    if new_drawn.get("parts") is not None:  # memoized with the content
+        structure, digests = new_drawn["parts"]
+        leaves = body_leaves(body, digests)
+    else:
+        structure, leaves = body_parts(body)
+        digests = leaf_digests(leaves)  # each prop serialised once: kept in the store and compared with it
     new_drawn = {"reads": new_drawn.get("reads"), "key": new_drawn.get("key"), "structure": structure,
                  "leaves": digests}
     if isinstance(drawn, Mapping) and drawn.get("structure") == structure:

@@ -296,3 +296,23 @@ def test_crd009_every_chart_card_carries_its_drawn_store(demo_ctx):
         for chart in page.charts:
             ids = {c.id for c in chart.card()._traverse() if isinstance(getattr(c, "id", None), str)}
             assert chart_drawn_id(chart.name) in ids and chart_graph_id(chart.name) not in ids, chart.name
+
+
+def test_crd010_a_content_is_cut_into_parts_once_and_the_parts_are_remembered_with_it(demo_ctx):
+    """The structure digest and the leaves' digests of a chart's content are computed when it is rendered and kept
+    with it in the cache: a later update reads them (serialising only the leaves it sends) and they are exactly what
+    the content gives."""
+    from callbacks.charts import body_parts, leaf_digests
+
+    store = _store(demo_ctx, BASE)
+    for name in (OverviewIds.KPIS, OverviewIds.ACTIVITY, MarketingIds.PAYBACK_TABLE):
+        chart = registered_charts(demo_ctx)[name]
+        params = _params(chart)
+        for state in (store, dict(store, channel=["FaceBoom"])):  # rendered now, then read from the cache
+            for _ in range(2):
+                drawn: dict = {}
+                body = chart_body(demo_ctx, name, chart.frame, chart.view, state, params, chart.empty_message,
+                                  drawn=drawn)
+                structure, leaves = body_parts(body)
+                assert drawn["parts"] == (structure, leaf_digests(leaves)), name
+                assert set(drawn["parts"][1]) == set(leaves) and leaves, name
