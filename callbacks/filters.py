@@ -8,8 +8,10 @@
   with the values: a Dash 4 dropdown drops a value its options do not hold, so they cannot come later.
   The controls, the options and the filter state are set with set_props, not declared as outputs: Dash holds back
   every callback downstream of a pending callback's outputs, and the charts would wait for this one.
-- `STATE_FROM_CONTROLS_JS`: after a change of a control the browser writes the filter state itself, so the charts'
-  request leaves at once; the sync checks the controls meanwhile and corrects those it does not accept.
+- `state_from_controls`: the charts take the controls as inputs and compute the filter state from them on the
+  server, so their request leaves with the sync's; the browser writes the stored state from the controls too
+  (`STATE_FROM_CONTROLS_JS`, the same rules) for what reads it later. The sync checks the controls meanwhile and
+  corrects those it does not accept; an outage it meets reaches the charts through `FilterIds.OUTAGE`.
 - The navbar links carry the global filters and the narrow-screen summary names them: the filter sync sets both
   (`SyncResult.nav_query`, `filter_summary`), so a filter change runs no callback of its own for them;
   `navigation` (on a page change) marks the active link and shows the filter groups the page uses.
@@ -250,8 +252,9 @@ def _synced(triggered: Any, search: str | None, pathname: str | None, controls: 
     query = to_query(state, bounds, page_values, params)
     unchanged = shown_state == state and shown_values == page_values  # same view: keep the URL as it is
     # After a change of a control the browser writes the filter state itself (STATE_FROM_CONTROLS_JS, no round
-    # trip): this callback only corrects the controls it does not accept (their change makes the browser write
-    # the state again); it writes the state when the browser could not (the store held no state).
+    # trip; the charts compute it from the controls): this callback only corrects the controls it does not accept
+    # (their change makes the browser write the state again); it writes the state when the browser could not (the
+    # store held no state).
     browser_wrote = triggered in BROWSER_STATE_CONTROLS and stored is not None
     preset = matching_preset(state.start, state.end, bounds, controls.get("period"))
     result = SyncResult(state=state, search=no_update if unchanged or query == (search or "") else query,
@@ -292,6 +295,8 @@ BROWSER_STATE_PROPS = ((FilterIds.DATE_RANGE, "start_date"), (FilterIds.DATE_RAN
                        (FilterIds.OBSERVATION_DATE, "date"), (FilterIds.HORIZON, "value"),
                        (FilterIds.COUNTRY, "value"), (FilterIds.DEVICE, "value"), (FilterIds.CHANNEL, "value"))
 BROWSER_STATE_CONTROLS = tuple(dict.fromkeys(control for control, _ in BROWSER_STATE_PROPS))
+# the names `state_from_controls` gives the values of BROWSER_STATE_PROPS, in their order
+STATE_CONTROL_NAMES = ("start", "end", "observation_date", "horizon", "country", "device", "channel")
 
 RETRY_TRIGGER = "db-retry"  # `triggered` of a sync re-run by the retry timer of the database notice
 
@@ -373,10 +378,11 @@ def register(app: Dash, ctx: AppContext) -> None:
         Input(retry_interval_id("filters", ALL), "n_intervals"),
         State(ShellIds.URL, "pathname"), State(page_param_id(ALL), "id"), State(FilterIds.STATE, "data"),
         State(nav_link_id(ALL), "id"), State(nav_link_id(ALL), "href"), State(FilterIds.SUMMARY, "children"),
+        State(FilterIds.OUTAGE, "data"),
         State(FilterIds.COUNTRY, "options"), State(FilterIds.DEVICE, "options"), State(FilterIds.CHANNEL, "options"),
     )
     def _sync(search, period, start, end, obs, horizon, country, device, channel, param_values, retries, pathname,
-              param_ids, stored, link_ids, shown_hrefs, shown_summary, *shown_options):
+              param_ids, stored, link_ids, shown_hrefs, shown_summary, outage, *shown_options):
         triggered = callback_context.triggered_id
         attempt = retry_attempt(triggered, retries)
         if attempt is None:
@@ -391,6 +397,9 @@ def register(app: Dash, ctx: AppContext) -> None:
                                 attempt, dict(zip(OPTION_CONTROLS, shown_options)))
         for component_id, props in result.side_props(param_ids):
             set_props(component_id, props)
+        if result.store is not no_update and marker_kind(result.store) != outage:
+            # the charts read the controls, not the stored state: an outage starting or ending reaches them here
+            set_props(FilterIds.OUTAGE, {"data": marker_kind(result.store)})
         hrefs = [no_update for _ in link_ids] if result.nav_query is no_update else [  # a pattern output: a list
             changed_or_no_update(href, shown) for href, shown in zip(nav_hrefs(link_ids, result.nav_query),
                                                                      shown_hrefs)]
@@ -412,11 +421,13 @@ def register(app: Dash, ctx: AppContext) -> None:
     register_filter_toggle(app)
 
 
-# The filter state from the controls, in the browser: a filter change reaches the charts without waiting for the
-# server's filter sync (which checks the controls in parallel and corrects those it does not accept, making this run
-# again). The same rules as `_synced` for valid controls: the observation date follows the end date when it was
-# left at it; a horizon that is not a whole number of days in range keeps the previous one; values sorted, without
-# repeats. Nothing when the store holds no state (the server writes it) or the state is the same.
+# The filter state from the controls, in the browser, for what reads the stored state (downloads, the Risk page's
+# status); the charts compute the same from the controls on the server (`state_from_controls`, its twin), so their
+# request leaves with the filter sync's. The sync checks the controls in parallel and corrects those it does not
+# accept, making both run again. The same rules as `_synced` for valid controls: the observation date follows the
+# end date when it was left at it; a horizon that is not a whole number of days in range keeps the previous one;
+# values sorted, without repeats. Nothing when the store holds no state (the server writes it) or the state is the
+# same.
 STATE_FROM_CONTROLS_JS = """function(start, end, observation, horizon, country, device, channel, previous) {
     const skip = window.dash_clientside.no_update;
     if (!start || !end || !previous || typeof previous.start !== "string") { return skip; }
@@ -443,6 +454,55 @@ def state_from_controls_js() -> str:
     the ids and limits filled in)."""
     return STATE_FROM_CONTROLS_JS % {"date_range": json.dumps(FilterIds.DATE_RANGE),
                                      "observation": json.dumps(FilterIds.OBSERVATION_DATE), "max_horizon": MAX_HORIZON}
+
+
+def state_from_controls(controls: Mapping[str, Any], moved: Any, previous: Any) -> dict | None:
+    """Return the filter state the browser writes from the controls (the server's twin of STATE_FROM_CONTROLS_JS,
+    same rules), for the charts, which read the controls so that their request leaves with the filter sync's:
+    `controls` as the sync takes them (start, end, observation_date, horizon, country, device, channel), `moved` the
+    ids of the controls that changed, `previous` the stored state. None when there is no stored state to start from
+    (the server writes it) or no dates yet."""
+    start, end = controls.get("start"), controls.get("end")
+    if not start or not end or not isinstance(previous, Mapping) or not isinstance(previous.get("start"), str):
+        return None
+
+    def day(value) -> str:
+        return str(value)[:10]
+
+    def values(value) -> list[str]:
+        items = [] if value is None else (value if isinstance(value, (list, tuple)) else [value])
+        return sorted({str(item) for item in items if str(item) != ""})
+
+    observed = day(controls["observation_date"]) if controls.get("observation_date") else day(end)
+    if (FilterIds.DATE_RANGE in moved and FilterIds.OBSERVATION_DATE not in moved
+            and previous.get("observation_date") == previous.get("end")):
+        observed = day(end)
+    return {"start": day(start), "end": day(end), "observation_date": observed,
+            "horizon": horizon_days(controls.get("horizon"), previous.get("horizon")),
+            "country": values(controls.get("country")), "device": values(controls.get("device")),
+            "channel": values(controls.get("channel"))}
+
+
+def horizon_days(value: Any, previous: Any) -> Any:
+    """Return horizon control `value` as a whole number of days when it is one in 1..MAX_HORIZON (as JavaScript's
+    Number() reads it: "14" and 14.0 are 14; a boolean is not one), else `previous`."""
+    if isinstance(value, bool) or value is None:
+        return previous
+    try:
+        days = float(str(value).strip() or "nan")
+    except ValueError:
+        return previous
+    return int(days) if days.is_integer() and 1 <= days <= MAX_HORIZON else previous
+
+
+def charts_state(controls: Mapping[str, Any], triggered_props: Any, stored: Any) -> Any:
+    """Return the filter state the charts draw: the state from the controls (`state_from_controls`, the controls
+    moved being those of `triggered_props`, Dash's {"id.prop": value}), or the stored state itself when it is an
+    outage marker or the controls give none."""
+    if marker_kind(stored):
+        return stored
+    moved = {prop.rsplit(".", 1)[0] for prop in (triggered_props or {})}
+    return state_from_controls(controls, moved, stored) or stored
 
 
 TOGGLE_FILTERS_JS = "function(clicks, isOpen) { return !isOpen; }"

@@ -492,7 +492,7 @@ def filter_bar() -> html.Div:
     )
     return html.Div(
         [toggle, dbc.Collapse(controls, id=FilterIds.COLLAPSE, is_open=False, className="filter-collapse"),
-         dcc.Store(id=FilterIds.STATE)],
+         dcc.Store(id=FilterIds.STATE), dcc.Store(id=FilterIds.OUTAGE, data=None)],
         id=FilterIds.BAR, className="filter-bar mb-3",
     )
 

@@ -29,6 +29,9 @@ class FilterIds:
     HORIZON_GROUP = "filter-horizon-group"
     NOTES = "filter-notes"
     STATE = "filter-state"  # dcc.Store: the validated filters every chart reads
+    # dcc.Store: the kind of database outage the filter sync met (None: none); the charts' input for a change of it,
+    # since they read the controls, not the stored state, as inputs
+    OUTAGE = "filter-outage"
     TOGGLE = "filter-toggle"  # the "Filters" button that opens the bar on narrow screens
     COLLAPSE = "filter-collapse"  # the part of the bar the button opens and closes
     SUMMARY = "filter-summary"  # beside the button: the filters in force, in a few words

@@ -638,3 +638,73 @@ def test_dcb092_country_narrows_the_channel_options_to_channels_with_users_there
     expected = [{"label": f"{channel} ({int(n):,})", "value": channel} for channel, n in sorted(users.items()) if n]
     assert result.channel_options == expected
     assert "TipTop" not in {o["value"] for o in expected} and len(expected) >= 2  # the demo's TipTop is US-only
+
+
+# the browser's function run by Node.js on each case: {"out": state or "SKIP"} per case
+STATE_JS_RUNNER = """
+const cases = JSON.parse(process.argv[1]);
+const window = {dash_clientside: {no_update: "SKIP"}};
+const fn = eval("(" + process.argv[2] + ")");
+const out = cases.map(c => {
+    window.dash_clientside.callback_context = {triggered: c.moved.map(id => ({prop_id: id + ".value"}))};
+    const k = c.controls;
+    return fn(k.start, k.end, k.observation_date, k.horizon, k.country, k.device, k.channel, c.previous);
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def test_dcb094_the_charts_compute_the_state_from_the_controls_as_the_browser_does():
+    """callbacks.filters.state_from_controls (the charts' state, on the server) gives what STATE_FROM_CONTROLS_JS
+    (the browser's) writes, on a class of controls: dates with times, the observation date left at the end or moved,
+    horizons as text, decimals, out of range, empty or missing, single values, repeats, empty strings, no previous
+    state. Where the browser writes nothing because the state is unchanged, the server's state is the previous one."""
+    import itertools
+    import json
+    import shutil
+    import subprocess
+
+    from callbacks.filters import BROWSER_STATE_CONTROLS, charts_state, state_from_controls, state_from_controls_js
+
+    previous = {"start": "2026-10-04", "end": "2026-10-31", "observation_date": "2026-10-31", "horizon": 14,
+                "country": [], "device": [], "channel": []}
+    moved_obs = dict(previous, observation_date="2026-10-20")
+    controls = [
+        {"start": "2026-10-04", "end": "2026-10-31", "observation_date": "2026-10-31", "horizon": 14,
+         "country": [], "device": [], "channel": []},
+        {"start": "2026-10-04T00:00:00", "end": "2026-10-30", "observation_date": "2026-10-31", "horizon": "21",
+         "country": "France", "device": ["iPhone", "Android", "iPhone", ""], "channel": None},
+        {"start": "2026-09-01", "end": "2026-09-30", "observation_date": None, "horizon": 14.5,
+         "country": ["UK"], "device": None, "channel": ["TipTop"]},
+        {"start": "2026-09-01", "end": "2026-09-30", "observation_date": "2026-09-15", "horizon": 10**6,
+         "country": [], "device": [], "channel": ["FaceBoom", "TipTop"]},
+        {"start": "2026-09-01", "end": "2026-09-30", "observation_date": "2026-09-30", "horizon": "",
+         "country": [], "device": [], "channel": []},
+        {"start": "2026-09-01", "end": "2026-09-30", "observation_date": "2026-09-30", "horizon": None,
+         "country": [], "device": [], "channel": []},
+        {"start": None, "end": "2026-09-30", "observation_date": None, "horizon": 14,
+         "country": [], "device": [], "channel": []},
+    ]
+    moves = [[], ["filter-date-range"], ["filter-observation-date"], ["filter-date-range", "filter-observation-date"],
+             ["filter-channel"]]
+    cases = [{"controls": c, "moved": m, "previous": p}
+             for c, m, p in itertools.product(controls, moves, [previous, moved_obs, None])]
+    node = shutil.which("node")
+    assert node is not None, "Node.js runs the browser's function outside the browser: install nodejs"
+    done = subprocess.run([node, "-e", STATE_JS_RUNNER, json.dumps(cases), state_from_controls_js()],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    browser = json.loads(done.stdout)
+    assert len(browser) == len(cases) and any(out != "SKIP" for out in browser)
+    for case, written in zip(cases, browser):
+        server = state_from_controls(case["controls"], set(case["moved"]), case["previous"])
+        if written == "SKIP":
+            assert server is None or server == case["previous"], case
+        else:
+            assert server == written, case
+    assert set(BROWSER_STATE_CONTROLS) >= {"filter-date-range", "filter-observation-date", "filter-channel"}
+    # an outage marker stands, whatever the controls; no dates yet: the stored state
+    marker = {"unavailable": "down"}
+    assert charts_state(controls[0], {"filter-channel.value": ["TipTop"]}, marker) == marker
+    assert charts_state({"start": None, "end": None}, {}, previous) is previous
+    assert charts_state(controls[2], {"filter-channel.value": ["TipTop"]}, previous)["channel"] == ["TipTop"]

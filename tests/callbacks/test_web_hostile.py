@@ -49,6 +49,16 @@ def server_outputs(app) -> list[str]:
     return sorted(key for key, callback in app.callback_map.items() if "callback" in callback)
 
 
+def crafted_view(state: dict) -> dict:
+    """Return envelope overrides that send filter state `state` both ways a browser could: as the stored state and
+    as the filter controls' values (the charts' callbacks take the controls as inputs and the store as state)."""
+    return {(FilterIds.STATE, "data"): state, (FilterIds.DATE_RANGE, "start_date"): state.get("start"),
+            (FilterIds.DATE_RANGE, "end_date"): state.get("end"),
+            (FilterIds.OBSERVATION_DATE, "date"): state.get("observation_date"),
+            (FilterIds.HORIZON, "value"): state.get("horizon"), (FilterIds.COUNTRY, "value"): state.get("country"),
+            (FilterIds.DEVICE, "value"): state.get("device"), (FilterIds.CHANNEL, "value"): state.get("channel")}
+
+
 def default_value(component: str, prop: str, store: dict):
     """Return what the browser sends for (component, prop) on the default view."""
     values = {("url", "search"): "?period=all", ("url", "pathname"): "/", (FilterIds.STATE, "data"): store,
@@ -194,11 +204,10 @@ def test_wh003_huge_horizon_and_far_dates_cost_the_clamped_view(web, chart, hori
     clamped = dict(store, horizon=14)  # the URL's rule: an out-of-range horizon is the default, dates clamped
     if expected.get("observation_date") == "first":  # a date before the data is its first date
         clamped["observation_date"] = store["start"]
-    overrides = {(FilterIds.STATE, "data"): crafted}
-    status, data = post(client, envelope(app, chart_output(app, chart), store, overrides))
+    status, data = post(client, envelope(app, chart_output(app, chart), store, crafted_view(crafted)))
     assert status == 200 and len(data) < MAX_RESPONSE_BYTES
     reference_status, reference = post(client, envelope(app, chart_output(app, chart), store,
-                                                        {(FilterIds.STATE, "data"): clamped}))
+                                                        crafted_view(clamped)))
     assert reference_status == 200 and json.loads(data) == json.loads(reference)  # every card of the page
     assert chart_response(data, chart) == chart_response(reference, chart)  # the chart's own body is answered
 
@@ -391,7 +400,7 @@ def test_wh012_many_crafted_requests_keep_the_cache_under_its_budget(web):
                        observation_date=rng.choice(["2600-01-01", last.isoformat()]),
                        channel=rng.sample(["TipTop", "FaceBoom", "organic", "nope"], 2))
         status, data = post(client, envelope(app, chart_output(app, charts[i % len(charts)]), store,
-                                             {(FilterIds.STATE, "data"): crafted}))
+                                             crafted_view(crafted)))
         assert status == 200 and len(data) < MAX_RESPONSE_BYTES
         assert cache.size_bytes <= cache.max_bytes == CACHE_MB * 2**20
     assert cache.evictions > 0  # the budget was reached and held
