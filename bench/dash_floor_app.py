@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from dash import ALL, Dash, Input, Output, dcc, html
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": "hover",
-                "modeBarButtonsToRemove": ["lasso2d", "select2d"]}  # as layouts.common.graph
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from layouts.common import GRAPH_CONFIG  # noqa: E402 - the dashboard's graph config, so the floor draws alike
 
 
 def create_floor_app(figures_file: Path) -> Dash:

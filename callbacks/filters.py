@@ -196,7 +196,7 @@ def filter_options(read: MetricReader, state: FilterState, bounds: DataBounds,
     equal to the one `shown` ({"country": options, ...}, as the dropdowns show them)."""
     options = attribute_options(user_counts(read, state), state, bounds)
     shown = shown or {}
-    return tuple(no_update if shown.get(name) == options[name] else options[name] for name in OPTION_CONTROLS)
+    return tuple(changed_or_no_update(options[name], shown.get(name)) for name in OPTION_CONTROLS)
 
 
 def _synced(triggered: Any, search: str | None, pathname: str | None, controls: Mapping[str, Any],

@@ -219,6 +219,11 @@ def style_figure(fig: go.Figure, *, x_title: str, y_title: str, y_kind: str = "i
     return narrow_legend_entries(fig)
 
 
+# every chart's plotly.js config: no logo, resized with its card, the mode bar on hover without lasso and box select
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": "hover",
+                "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
 def graph(name: str, figure: go.Figure | dict) -> dcc.Graph:
     """Return the dcc.Graph of chart `name` showing `figure` (held as a plain dict: cheap to cache and send), its
     template cut to what the figure uses: the trace defaults of its own trace types, and no defaults of polar, geo,
@@ -236,9 +241,7 @@ def graph(name: str, figure: go.Figure | dict) -> dcc.Graph:
         if kinds <= plain and isinstance(template.get("layout"), dict):
             template["layout"] = {key: value for key, value in template["layout"].items() if key not in subplots}
         figure = {**figure, "layout": {**figure["layout"], "template": template}}
-    return dcc.Graph(id=chart_graph_id(name), figure=figure, className="chart-graph",
-                     config={"displaylogo": False, "responsive": True, "displayModeBar": "hover",
-                             "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+    return dcc.Graph(id=chart_graph_id(name), figure=figure, className="chart-graph", config=GRAPH_CONFIG)
 
 
 def grid_column(field_name: str, header: str, kind: str | None = None, **extra) -> dict:

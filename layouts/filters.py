@@ -433,19 +433,19 @@ def global_query(state: FilterState, bounds: DataBounds) -> str:
     return to_query(state, bounds)
 
 
-SUMMARY_PLURALS = (("countries", "countries"), ("devices", "devices"), ("channels", "channels"))
+SUMMARY_ATTRIBUTES = ("countries", "devices", "channels")  # FilterState fields, named by their plural
 
 
 def filter_summary(state: FilterState) -> str:
     """Return the filters in force in a few words, for beside the narrow screen's "Filters" button: the dates, then
     per attribute its one value or how many ("2026-10-04 – 2026-10-31 · France · 2 channels")."""
     parts = [f"{state.start.isoformat()} – {state.end.isoformat()}"]
-    for attr, plural in SUMMARY_PLURALS:
+    for attr in SUMMARY_ATTRIBUTES:
         values = getattr(state, attr)
         if len(values) == 1:
             parts.append(values[0])
         elif len(values) > 1:
-            parts.append(f"{len(values)} {plural}")
+            parts.append(f"{len(values)} {attr}")
     return " · ".join(parts)
 
 

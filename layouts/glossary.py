@@ -11,7 +11,6 @@ exist and that every term is used).
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 
 from dash import html
